@@ -1,0 +1,156 @@
+-- The configuration: a Lua file that returns a table. This module knows every key, its type,
+-- range and default, validates a user's table against them and returns a complete table with
+-- the defaults filled in. Errors name the key path, what was expected and the value found.
+local M = {}
+
+local function is_ipv4(host)
+  local a, b, c, d = host:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+  if not a then return false end
+  for _, part in ipairs({ a, b, c, d }) do
+    if #part > 3 or tonumber(part) > 255 then return false end
+  end
+  return true
+end
+
+-- Parses "host:port" where host is an IPv4 literal; returns host, port or nil.
+function M.parse_address(s)
+  if type(s) ~= "string" then return nil end
+  local host, port = s:match("^([%d%.]+):(%d+)$")
+  if not host or not is_ipv4(host) then return nil end
+  port = tonumber(port)
+  if port < 1 or port > 65535 then return nil end
+  return host, port
+end
+
+local LEVELS = { "debug", "info", "warn", "error" }
+
+-- Each field: type (string|integer|boolean|enum|address|table), default, min/max for integers,
+-- values for enums, fields for tables, optional for tables that may be absent, doc for docs.
+M.schema = {
+  listen = { type = "address", default = "127.0.0.1:6420",
+    doc = "Address for clients, runners and the REST API." },
+  admin_listen = { type = "address", default = "127.0.0.1:6430",
+    doc = "Address for /health, /metrics and /admin/*." },
+  log = { type = "table", fields = {
+    level = { type = "enum", values = LEVELS, default = "info", doc = "Lowest level written." },
+    format = { type = "enum", values = { "text", "json" }, default = "text",
+      doc = "text (logfmt) or json, one event per line on stderr." },
+  } },
+  tls = { type = "table", optional = true, doc = "Serve `listen` over TLS.", fields = {
+    cert = { type = "string", required = true, doc = "PEM certificate chain file." },
+    key = { type = "string", required = true, doc = "PEM private key file." },
+  } },
+  limits = { type = "table", fields = {
+    max_header_bytes = { type = "integer", min = 1024, max = 1048576, default = 65536,
+      doc = "Largest HTTP request head (request line and headers); larger gets 431." },
+    max_body_bytes = { type = "integer", min = 0, max = 1073741824, default = 20971520,
+      doc = "Largest HTTP request body; larger gets 413." },
+    max_message_bytes = { type = "integer", min = 125, max = 1073741824, default = 33554432,
+      doc = "Largest WebSocket message from a client; larger closes with 1009." },
+    idle_timeout_ms = { type = "integer", min = 100, max = 86400000, default = 60000,
+      doc = "An HTTP connection idle this long between requests is closed." },
+  } },
+  shutdown_grace_ms = { type = "integer", min = 0, max = 600000, default = 2000,
+    doc = "On SIGINT/SIGTERM, how long closing WebSockets may take before sockets are dropped." },
+}
+
+local function show(v)
+  if type(v) == "string" then return string.format("%q", v) end
+  return tostring(v)
+end
+
+local function is_integer(v)
+  return type(v) == "number" and v == math.floor(v) and v > -2^53 and v < 2^53
+end
+
+local check_field
+
+local function check_table(spec, value, path, errs)
+  local out = {}
+  for k, v in pairs(value) do
+    if type(k) ~= "string" or not spec.fields[k] then
+      errs[#errs + 1] = string.format("%s%s: unknown key", path, tostring(k))
+    end
+  end
+  local names = {}
+  for k in pairs(spec.fields) do names[#names + 1] = k end
+  table.sort(names)
+  for _, k in ipairs(names) do
+    out[k] = check_field(spec.fields[k], value[k], path .. k, errs)
+  end
+  return out
+end
+
+function check_field(spec, v, path, errs)
+  local function bad(expected)
+    errs[#errs + 1] = string.format("%s: expected %s, got %s", path, expected, show(v))
+  end
+  if v == nil then
+    if spec.type == "table" then
+      if spec.optional then return nil end
+      return check_table(spec, {}, path .. ".", errs)
+    end
+    if spec.required then
+      errs[#errs + 1] = path .. ": required"
+    end
+    return spec.default
+  end
+  local t = spec.type
+  if t == "string" then
+    if type(v) ~= "string" then return bad("a string") end
+  elseif t == "boolean" then
+    if type(v) ~= "boolean" then return bad("a boolean") end
+  elseif t == "integer" then
+    if not is_integer(v) then return bad("an integer") end
+    if (spec.min and v < spec.min) or (spec.max and v > spec.max) then
+      return bad(string.format("an integer in [%d, %d]", spec.min, spec.max))
+    end
+  elseif t == "enum" then
+    local ok = false
+    for _, e in ipairs(spec.values) do ok = ok or e == v end
+    if not ok then return bad("one of " .. table.concat(spec.values, ", ")) end
+  elseif t == "address" then
+    if not M.parse_address(v) then return bad('an address "a.b.c.d:port"') end
+  elseif t == "table" then
+    if type(v) ~= "table" then return bad("a table") end
+    return check_table(spec, v, path .. ".", errs)
+  end
+  return v
+end
+
+-- Validates a user table; returns the complete configuration, or nil and a list of errors.
+function M.validate(user)
+  local errs = {}
+  if type(user) ~= "table" then
+    return nil, { "configuration: expected the file to return a table, got " .. show(user) }
+  end
+  local cfg = check_table({ fields = M.schema }, user, "", errs)
+  if #errs > 0 then return nil, errs end
+  return cfg
+end
+
+-- The environment a configuration file runs in: plain data helpers, os.getenv, no I/O.
+local function sandbox()
+  return {
+    string = string, table = table, math = math, pairs = pairs, ipairs = ipairs,
+    tostring = tostring, tonumber = tonumber, type = type, error = error, assert = assert,
+    select = select, pcall = pcall, unpack = unpack,
+    os = { getenv = os.getenv, time = os.time },
+  }
+end
+
+-- Loads and validates a configuration file; returns the configuration or nil and errors.
+function M.load(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, { "configuration: cannot open " .. tostring(err) } end
+  local src = f:read("*a")
+  f:close()
+  local chunk, perr = loadstring(src, "@" .. path)
+  if not chunk then return nil, { "configuration: " .. perr } end
+  setfenv(chunk, sandbox())
+  local ok, user = pcall(chunk)
+  if not ok then return nil, { "configuration: " .. tostring(user) } end
+  return M.validate(user)
+end
+
+return M

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages sett builds and tests with, when any is missing.
+# The names are pinned: installing plain `luajit` later would remove luajit2.
+set -euo pipefail
+
+pkgs=(luajit2 libluajit2-5.1-dev libuv1-dev lua-luv-dev libwebsockets-dev
+      libwebsockets-evlib-uv libhiredis-dev libhttp-parser-dev libwslay-dev
+      redis-server redis-tools lua-busted cmake pkg-config clang libclang-rt-14-dev
+      make gcc)
+[ "${1:-}" = "--test" ] && pkgs+=(valgrind)
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "deps: missing packages: ${missing[*]} (run as root, or install them)" >&2
+  exit 1
+fi
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

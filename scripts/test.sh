@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# `make test`: installs what is missing, builds, starts its own redis-server on a free loopback
+# port, runs every suite (ctest, ctest under ASan+UBSan, the fuzz smoke, busted under LuaJIT) and
+# ends with one line `N passed, N failed` summing them all. SAN=1 runs only the sanitizer build's
+# ctest, for a quick check of the C suite.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+scripts/deps.sh --test || exit 1
+if [ ! -d tests/interop/node_modules/@rivetkit/engine-runner ]; then
+  echo "== npm test clients" >&2
+  (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm install failed" >&2; exit 1; }
+fi
+
+passed=0
+failed=0
+logdir=$(mktemp -d)
+redis_pid=
+
+cleanup() {
+  if [ -n "$redis_pid" ]; then
+    kill "$redis_pid" 2>/dev/null
+    wait "$redis_pid" 2>/dev/null
+  fi
+  rm -rf "$logdir"
+}
+trap cleanup EXIT
+
+# ctest prints "N% tests passed, F tests failed out of T".
+count_ctest() {
+  local line
+  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$1" | tail -n 1)
+  if [ -z "$line" ]; then
+    echo "$2: ctest printed no summary" >&2
+    failed=$((failed + 1))
+    return
+  fi
+  local f t
+  f=$(echo "$line" | sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/')
+  t=$(echo "$line" | sed -E 's/.* failed out of ([0-9]+).*/\1/')
+  passed=$((passed + t - f))
+  failed=$((failed + f))
+}
+
+build() { # dir, cmake flags...
+  local dir=$1
+  shift
+  echo "== build $dir" >&2
+  cmake -S . -B "$dir" "$@" >/dev/null && cmake --build "$dir" -j2 >"$logdir/build-$(basename "$dir").log" 2>&1 || {
+    cat "$logdir/build-$(basename "$dir").log" >&2
+    echo "build of $dir failed" >&2
+    failed=$((failed + 1))
+    return 1
+  }
+}
+
+start_redis() {
+  local port
+  for _ in $(seq 1 50); do
+    port=$((20000 + RANDOM % 20000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
+  done
+  redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --daemonize no \
+    >"$logdir/redis.log" 2>&1 &
+  redis_pid=$!
+  for _ in $(seq 1 100); do
+    redis-cli -p "$port" ping >/dev/null 2>&1 && break
+    sleep 0.05
+  done
+  export SETT_TEST_REDIS_URL="redis://127.0.0.1:$port/0"
+  export SETT_TEST_REDIS_PORT=$port
+}
+
+run_ctest() { # dir, label
+  echo "== ctest $2" >&2
+  (cd "$1" && ctest --output-on-failure --timeout 300) 2>&1 | tee "$logdir/ctest-$2.log" >&2
+  count_ctest "$logdir/ctest-$2.log" "$2"
+}
+
+start_redis
+
+if [ "${SAN:-0}" = 1 ]; then
+  build build-san -DSETT_SAN=ON -DCMAKE_BUILD_TYPE=Debug && run_ctest build-san sanitizers
+else
+  if build build -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
+    run_ctest build main
+    echo "== busted (LuaJIT)" >&2
+    busted -o utfTerminal 2>&1 | tee "$logdir/busted.log" >&2
+    line=$(grep -E '[0-9]+ successes? / [0-9]+ failures? / [0-9]+ errors?' "$logdir/busted.log" | tail -n 1)
+    if [ -n "$line" ]; then
+      s=$(echo "$line" | sed -E 's/^[^0-9]*([0-9]+) success.*/\1/')
+      f=$(echo "$line" | sed -E 's/.* ([0-9]+) failures?.*/\1/')
+      e=$(echo "$line" | sed -E 's/.* ([0-9]+) errors?.*/\1/')
+      passed=$((passed + s))
+      failed=$((failed + f + e))
+    else
+      echo "busted printed no summary" >&2
+      failed=$((failed + 1))
+    fi
+  fi
+  build build-san -DSETT_SAN=ON -DCMAKE_BUILD_TYPE=Debug && run_ctest build-san sanitizers
+  build build-fuzz -DCMAKE_C_COMPILER=clang -DSETT_FUZZ=ON -DSETT_FUZZ_SECONDS="${FUZZ_SECONDS:-5}" &&
+    run_ctest build-fuzz fuzz
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

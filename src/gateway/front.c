@@ -1,0 +1,19 @@
+#include "gateway/front.h"
+#include "net/url.h"
+
+#include <string.h>
+
+void gw_front_on_request(net_conn_t *c, hreq_t *req, void *ud)
+{
+    (void)ud;
+    url_parts_t u;
+    url_split(req->url, req->url_len, &u);
+    if (u.path_len == 7 && memcmp(u.path, "/health", 7) == 0) {
+        static const char ok[] = "{\"status\":\"ok\"}";
+        net_http_respond(c, 200, "application/json", NULL, ok, sizeof ok - 1);
+        return;
+    }
+    static const char nf[] = "{\"group\":\"guard\",\"code\":\"no_route\",\"message\":\"no route "
+                             "for this path\"}";
+    net_http_respond(c, 404, "application/json", NULL, nf, sizeof nf - 1);
+}

@@ -1,0 +1,121 @@
+#include "lua/config.h"
+#include "core/alloc.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Pushes the value at a dotted path below the table on top of the stack (nil if absent). */
+static void cfg_push_path(lua_State *L, const char *path)
+{
+    char key[64];
+    lua_pushvalue(L, -1);
+    while (*path) {
+        const char *dot = strchr(path, '.');
+        size_t n = dot ? (size_t)(dot - path) : strlen(path);
+        snprintf(key, sizeof key, "%.*s", (int)n, path);
+        if (!lua_istable(L, -1)) {
+            lua_pop(L, 1);
+            lua_pushnil(L);
+            return;
+        }
+        lua_getfield(L, -1, key);
+        lua_remove(L, -2);
+        path += n + (dot ? 1 : 0);
+    }
+}
+
+static const char *cfg_str(lua_State *L, const char *path, char *dst, size_t n)
+{
+    cfg_push_path(L, path);
+    const char *s = lua_tostring(L, -1);
+    if (dst && s)
+        snprintf(dst, n, "%s", s);
+    lua_pop(L, 1);
+    return s;
+}
+
+static char *cfg_strdup(lua_State *L, const char *path)
+{
+    cfg_push_path(L, path);
+    char *s = lua_isstring(L, -1) ? sx_strdup(lua_tostring(L, -1)) : NULL;
+    lua_pop(L, 1);
+    return s;
+}
+
+static double cfg_num(lua_State *L, const char *path)
+{
+    cfg_push_path(L, path);
+    double v = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+static void cfg_addr(lua_State *L, const char *path, cfg_addr_t *a)
+{
+    char tmp[96] = "";
+    cfg_str(L, path, tmp, sizeof tmp);
+    char *colon = strrchr(tmp, ':');
+    if (colon) {
+        *colon = '\0';
+        a->port = atoi(colon + 1);
+    }
+    snprintf(a->host, sizeof a->host, "%s", tmp);
+}
+
+int cfg_load(lh_t *h, const char *path, cfg_t *out, buf_t *errors)
+{
+    lua_State *L = h->L;
+    int top = lua_gettop(L);
+    memset(out, 0, sizeof *out);
+    lua_getglobal(L, "require");
+    lua_pushstring(L, "sett.config");
+    if (lh_pcall(h, 1, 1, "require sett.config") != 0) {
+        buf_printf(errors, "internal: %s\n", lua_tostring(L, -1));
+        lua_settop(L, top);
+        return -1;
+    }
+    lua_getfield(L, -1, "load");
+    lua_pushstring(L, path);
+    if (lh_pcall(h, 1, 2, "sett.config.load") != 0) {
+        buf_printf(errors, "internal: %s\n", lua_tostring(L, -1));
+        lua_settop(L, top);
+        return -1;
+    }
+    if (lua_isnil(L, -2)) {
+        size_t n = lua_objlen(L, -1);
+        for (size_t i = 1; i <= n; i++) {
+            lua_rawgeti(L, -1, (int)i);
+            buf_printf(errors, "%s\n", lua_tostring(L, -1));
+            lua_pop(L, 1);
+        }
+        lua_settop(L, top);
+        return -1;
+    }
+    lua_pop(L, 1); /* the nil error slot; the configuration table is on top */
+
+    cfg_addr(L, "listen", &out->listen);
+    cfg_addr(L, "admin_listen", &out->admin_listen);
+    char level[16] = "info", format[16] = "text";
+    cfg_str(L, "log.level", level, sizeof level);
+    cfg_str(L, "log.format", format, sizeof format);
+    log_parse_level(level, &out->log_level);
+    out->log_json = strcmp(format, "json") == 0;
+    out->tls_cert = cfg_strdup(L, "tls.cert");
+    out->tls_key = cfg_strdup(L, "tls.key");
+    out->max_header_bytes = (size_t)cfg_num(L, "limits.max_header_bytes");
+    out->max_body_bytes = (size_t)cfg_num(L, "limits.max_body_bytes");
+    out->max_message_bytes = (size_t)cfg_num(L, "limits.max_message_bytes");
+    out->idle_timeout_ms = (uint64_t)cfg_num(L, "limits.idle_timeout_ms");
+    out->shutdown_grace_ms = (uint64_t)cfg_num(L, "shutdown_grace_ms");
+    lua_settop(L, top);
+    return 0;
+}
+
+void cfg_free(cfg_t *c)
+{
+    free(c->tls_cert);
+    free(c->tls_key);
+    c->tls_cert = c->tls_key = NULL;
+}

@@ -1,0 +1,37 @@
+/* The loaded configuration as C reads it. The Lua module sett.config owns the schema, the
+ * defaults and the validation; this file copies the validated table into a plain struct. */
+#ifndef SETT_LUA_CONFIG_H
+#define SETT_LUA_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "lua/host.h"
+
+typedef struct cfg_addr {
+    char host[64];
+    int port;
+} cfg_addr_t;
+
+typedef struct cfg {
+    cfg_addr_t listen;
+    cfg_addr_t admin_listen;
+    enum log_level log_level;
+    int log_json;
+    char *tls_cert; /* NULL when TLS is off */
+    char *tls_key;
+    size_t max_header_bytes;
+    size_t max_body_bytes;
+    size_t max_message_bytes;
+    uint64_t idle_timeout_ms;
+    uint64_t shutdown_grace_ms;
+} cfg_t;
+
+/* Loads, validates and copies the file at path. On failure returns -1 and appends one line per
+ * error to errors. */
+int cfg_load(lh_t *h, const char *path, cfg_t *out, buf_t *errors);
+void cfg_free(cfg_t *c);
+
+#endif

@@ -1,0 +1,103 @@
+#include "lua/host.h"
+#include "lua/embed.h"
+#include "core/log.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <lua5.1/luv/luv.h>
+
+static int lh_traceback(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    luaL_traceback(L, L, msg ? msg : "(error object is not a string)", 1);
+    return 1;
+}
+
+/* luv's default callback handler exits the process on a Lua error; sett logs it instead, so a
+ * faulty script timer can never take the gateway down. */
+static int lh_luv_pcall(lua_State *L, int nargs, int nresults, int flags)
+{
+    int base = lua_gettop(L) - nargs;
+    lua_pushcfunction(L, lh_traceback);
+    lua_insert(L, base);
+    int rc = lua_pcall(L, nargs, nresults, base);
+    lua_remove(L, base);
+    if (rc != 0) {
+        log_error("lua callback failed", LF_S("error", lua_tostring(L, -1)));
+        lua_pop(L, 1);
+        return -rc;
+    }
+    return nresults == LUA_MULTRET ? lua_gettop(L) - base + 1 : nresults;
+}
+
+int lh_pcall(lh_t *h, int nargs, int nresults, const char *what)
+{
+    lua_State *L = h->L;
+    int base = lua_gettop(L) - nargs;
+    lua_pushcfunction(L, lh_traceback);
+    lua_insert(L, base);
+    int rc = lua_pcall(L, nargs, nresults, base);
+    lua_remove(L, base);
+    if (rc != 0)
+        log_error("lua call failed", LF_S("what", what), LF_S("error", lua_tostring(L, -1)));
+    return rc;
+}
+
+void lh_init(lh_t *h, uv_loop_t *loop)
+{
+    lua_State *L = luaL_newstate();
+    if (!L) {
+        log_error("cannot create the Lua state");
+        abort();
+    }
+    luaL_openlibs(L);
+    h->L = L;
+    h->loop = loop;
+    lh_preload(L);
+    if (!loop)
+        return;
+
+    luv_set_loop(L, loop);
+    luv_set_callback(L, lh_luv_pcall);
+    luaopen_luv(L);
+    /* The loop belongs to the host: running, stopping or reconfiguring it from a script would
+     * re-enter uv_run, and uv.walk would hand lws and hiredis handles to luv as its own. */
+    static const char *const hidden[] = { "run", "stop", "walk", "loop_close", "loop_configure",
+                                          "loop_alive", NULL };
+    for (int i = 0; hidden[i]; i++) {
+        lua_pushnil(L);
+        lua_setfield(L, -2, hidden[i]);
+    }
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "loaded");
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "luv");
+    lua_pop(L, 3);
+}
+
+/* Closes luv handles the scripts left open: luv keeps one registry reference per live handle. */
+static const char lh_close_handles[] =
+    "local uv = require 'luv'\n"
+    "for _, v in pairs(debug.getregistry()) do\n"
+    "  if type(v) == 'userdata' then\n"
+    "    local ok, closing = pcall(uv.is_closing, v)\n"
+    "    if ok and closing == false then pcall(uv.close, v) end\n"
+    "  end\n"
+    "end\n";
+
+void lh_close(lh_t *h)
+{
+    if (!h->L)
+        return;
+    if (h->loop) {
+        if (luaL_loadbuffer(h->L, lh_close_handles, sizeof lh_close_handles - 1, "=lh_close") == 0)
+            lh_pcall(h, 0, 0, "close luv handles");
+        else
+            lua_pop(h->L, 1);
+        /* Their close callbacks read luv state, so they must run before lua_close. */
+        uv_run(h->loop, UV_RUN_NOWAIT);
+    }
+    lua_close(h->L);
+    h->L = NULL;
+}

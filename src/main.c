@@ -1,0 +1,211 @@
+/* sett: an actor gateway. `sett run` serves; `sett check` validates a configuration;
+ * `sett proto` encodes and decodes runner-protocol frames; `sett version` prints the version. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "admin/admin.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "gateway/front.h"
+#include "lua/config.h"
+#include "lua/host.h"
+#include "net/server.h"
+#include "proto/proto_cli.h"
+
+#define SETT_DEFAULT_CONFIG "conf/sett.lua"
+
+typedef struct app {
+    uv_loop_t loop;
+    lh_t lua;
+    cfg_t cfg;
+    net_server_t *net;
+    uv_signal_t sigint, sigterm;
+    uv_timer_t stop_timer;
+    int stopping;
+} app_t;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: sett run [CONFIG]        serve (default %s)\n"
+               "       sett check CONFIG        validate a configuration, print ok or errors\n"
+               "       sett proto decode TYPE [HEX]\n"
+               "       sett proto encode TYPE JSON\n"
+               "                                TYPE: to-server, to-client, to-runner, to-gateway\n"
+               "       sett version\n",
+            SETT_DEFAULT_CONFIG);
+}
+
+static int load_config(lh_t *lua, const char *path, cfg_t *cfg)
+{
+    buf_t errors = BUF_INIT;
+    int rc = cfg_load(lua, path, cfg, &errors);
+    if (rc != 0) {
+        fprintf(stderr, "%s: invalid configuration\n%.*s", path, (int)errors.len,
+                (const char *)errors.data);
+    }
+    buf_free(&errors);
+    return rc;
+}
+
+static int cmd_check(const char *path)
+{
+    lh_t lua;
+    cfg_t cfg;
+    lh_init(&lua, NULL);
+    int rc = load_config(&lua, path, &cfg);
+    lh_close(&lua);
+    if (rc != 0)
+        return 2;
+    cfg_free(&cfg);
+    puts("ok");
+    return 0;
+}
+
+static void app_close_handle(uv_handle_t *h)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+/* Runs outside every lws callback, as lws_context_destroy requires. */
+static void app_stop_now(uv_timer_t *t)
+{
+    app_t *app = t->data;
+    net_server_destroy(app->net);
+    app_close_handle((uv_handle_t *)&app->sigint);
+    app_close_handle((uv_handle_t *)&app->sigterm);
+    app_close_handle((uv_handle_t *)&app->stop_timer);
+}
+
+static void app_drained(void *ud)
+{
+    app_t *app = ud;
+    uv_timer_start(&app->stop_timer, app_stop_now, 0, 0);
+}
+
+static void app_on_signal(uv_signal_t *s, int signum)
+{
+    app_t *app = s->data;
+    if (app->stopping) {
+        log_warn("second signal: stopping without waiting", LF_I("signal", signum));
+        uv_timer_start(&app->stop_timer, app_stop_now, 0, 0);
+        return;
+    }
+    app->stopping = 1;
+    log_info("shutting down", LF_I("signal", signum),
+             LF_U("connections", net_server_conn_count(app->net)));
+    net_server_shutdown(app->net, app->cfg.shutdown_grace_ms, app_drained, app);
+}
+
+static int listen_on(app_t *app, const char *name, const cfg_addr_t *a, const char *cert,
+                     const char *key, net_request_cb cb)
+{
+    const char *err = NULL;
+    net_listen_opts_t o = { .name = name, .host = a->host, .port = a->port, .tls_cert = cert,
+                            .tls_key = key, .on_request = cb, .ud = app };
+    if (net_listen(app->net, &o, &err) != 0) {
+        log_error("cannot listen", LF_S("listener", name), LF_S("host", a->host),
+                  LF_I("port", a->port), LF_S("error", err));
+        return -1;
+    }
+    log_info("listening", LF_S("listener", name), LF_S("host", a->host), LF_I("port", a->port),
+             LF_S("tls", cert ? "on" : "off"));
+    return 0;
+}
+
+static int cmd_run(const char *path)
+{
+    app_t app;
+    memset(&app, 0, sizeof app);
+    uv_loop_init(&app.loop);
+    lh_init(&app.lua, &app.loop);
+    if (load_config(&app.lua, path, &app.cfg) != 0) {
+        lh_close(&app.lua);
+        uv_loop_close(&app.loop);
+        return 2;
+    }
+    log_setup(app.cfg.log_level, app.cfg.log_json);
+    signal(SIGPIPE, SIG_IGN);
+
+    net_limits_t limits = {
+        .max_header_bytes = app.cfg.max_header_bytes,
+        .max_body_bytes = app.cfg.max_body_bytes,
+        .max_message_bytes = app.cfg.max_message_bytes,
+        .idle_timeout_s = (unsigned)((app.cfg.idle_timeout_ms + 999) / 1000),
+    };
+    int rc = 0;
+    app.net = net_server_new(&app.loop, &limits);
+    if (!app.net) {
+        rc = 1;
+        goto out_lua;
+    }
+    uv_signal_init(&app.loop, &app.sigint);
+    uv_signal_init(&app.loop, &app.sigterm);
+    uv_timer_init(&app.loop, &app.stop_timer);
+    app.sigint.data = app.sigterm.data = app.stop_timer.data = &app;
+
+    if (listen_on(&app, "main", &app.cfg.listen, app.cfg.tls_cert, app.cfg.tls_key,
+                  gw_front_on_request) != 0 ||
+        listen_on(&app, "admin", &app.cfg.admin_listen, NULL, NULL, adm_on_request) != 0) {
+        rc = 1;
+        app_stop_now(&app.stop_timer);
+    } else {
+        uv_signal_start(&app.sigint, app_on_signal, SIGINT);
+        uv_signal_start(&app.sigterm, app_on_signal, SIGTERM);
+        log_info("sett started", LF_S("version", SETT_VERSION), LF_S("config", path),
+                 LF_I("pid", getpid()));
+    }
+
+    uv_run(&app.loop, UV_RUN_DEFAULT);
+    net_server_finish(app.net);
+out_lua:
+    lh_close(&app.lua);
+    uv_run(&app.loop, UV_RUN_DEFAULT);
+    int lc = uv_loop_close(&app.loop);
+    if (lc != 0) {
+        log_error("event loop still has open handles at exit", LF_S("error", uv_strerror(lc)));
+        rc = 1;
+    } else if (rc == 0) {
+        log_info("sett stopped");
+    }
+    cfg_free(&app.cfg);
+    met_free_all();
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    for (int i = 2; i < argc && strcmp(cmd, "proto") != 0; i++) {
+        if (argv[i][0] == '-') {
+            fprintf(stderr, "sett: unknown flag: %s\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (strcmp(cmd, "run") == 0 && argc <= 3)
+        return cmd_run(argc == 3 ? argv[2] : SETT_DEFAULT_CONFIG);
+    if (strcmp(cmd, "check") == 0 && argc == 3)
+        return cmd_check(argv[2]);
+    if (strcmp(cmd, "version") == 0 && argc == 2) {
+        printf("sett %s\n", SETT_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "proto") == 0)
+        return proto_cli_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "sett: unknown command or arguments: %s\n", cmd);
+    usage(stderr);
+    return 2;
+}

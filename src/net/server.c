@@ -1,0 +1,360 @@
+#include "net/conn.h"
+#include "core/alloc.h"
+#include "core/log.h"
+
+#include <string.h>
+
+static int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                        size_t len);
+
+static const struct lws_protocols net_protocols[] = {
+    { "sett-raw", net_callback, sizeof(net_conn_t), 0, 0, NULL, 0 },
+    { NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+/* lws 4.1.6 stops its idle handle while a connection still needs forced service; waking its
+ * event pipe from a uv_check restarts it (the upstream fix landed in lws 4.4). */
+static void net_kick(uv_check_t *h)
+{
+    net_server_t *s = h->data;
+    if (s->ctx && !s->shutting_down && !lws_service_adjust_timeout(s->ctx, 1, 0))
+        lws_cancel_service(s->ctx);
+}
+
+net_server_t *net_server_new(uv_loop_t *loop, const net_limits_t *limits)
+{
+    net_server_t *s = sx_calloc(1, sizeof *s);
+    s->loop = loop;
+    s->limits = *limits;
+
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    void *loops[1] = { loop };
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+                   LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.foreign_loops = loops;
+    info.pcontext = &s->ctx;
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = net_protocols;
+    info.user = s;
+    /* One read per message up to 64 KiB instead of one per 4 KiB. */
+    info.pt_serv_buf_size = 65536;
+    info.timeout_secs = 10;
+    lws_set_log_level(LLL_ERR, NULL);
+    s->ctx = lws_create_context(&info);
+    if (!s->ctx) {
+        log_error("cannot create the libwebsockets context");
+        free(s);
+        return NULL;
+    }
+    uv_check_init(loop, &s->kick);
+    s->kick.data = s;
+    uv_check_start(&s->kick, net_kick);
+    uv_unref((uv_handle_t *)&s->kick);
+    uv_timer_init(loop, &s->grace);
+    s->grace.data = s;
+    uv_unref((uv_handle_t *)&s->grace);
+    return s;
+}
+
+int net_listen(net_server_t *s, const net_listen_opts_t *o, const char **err)
+{
+    net_listener_t *l = sx_calloc(1, sizeof *l);
+    l->opts = *o;
+    l->srv = s;
+
+    struct lws_context_creation_info vi;
+    memset(&vi, 0, sizeof vi);
+    vi.vhost_name = o->name;
+    vi.iface = o->host;
+    vi.port = o->port;
+    vi.protocols = net_protocols;
+    vi.options = LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG | LWS_SERVER_OPTION_DISABLE_IPV6;
+    vi.listen_accept_role = "raw-skt";
+    vi.listen_accept_protocol = "sett-raw";
+    vi.user = l;
+    vi.keepalive_timeout = 5;
+    if (o->tls_cert) {
+        /* On a raw vhost TLS stays off unless the vhost itself asks for the global init, and
+         * lws would offer h2 by ALPN, which sett does not speak. */
+        vi.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        vi.ssl_cert_filepath = o->tls_cert;
+        vi.ssl_private_key_filepath = o->tls_key;
+        vi.alpn = "http/1.1";
+    }
+    l->vhost = lws_create_vhost(s->ctx, &vi);
+    if (!l->vhost || lws_get_vhost_listen_port(l->vhost) <= 0) {
+        *err = o->tls_cert ? "cannot listen (address in use, or bad TLS certificate or key)"
+                           : "cannot listen (address in use or not local)";
+        if (l->vhost)
+            lws_vhost_destroy(l->vhost);
+        free(l);
+        return -1;
+    }
+    l->next = s->listeners;
+    s->listeners = l;
+    return 0;
+}
+
+size_t net_server_conn_count(const net_server_t *s)
+{
+    return s->nconns;
+}
+
+uint8_t *net_out_reserve(net_conn_t *c, size_t n)
+{
+    if (c->out.len == 0)
+        c->out.len = LWS_PRE;
+    return buf_reserve(&c->out, n);
+}
+
+void net_out_commit(net_conn_t *c, size_t n)
+{
+    c->out.len += n;
+    net_want_write(c);
+}
+
+void net_out_append(net_conn_t *c, const void *p, size_t n)
+{
+    memcpy(net_out_reserve(c, n), p, n);
+    net_out_commit(c, n);
+}
+
+void net_want_write(net_conn_t *c)
+{
+    if (c->wsi && !c->gone)
+        lws_callback_on_writable(c->wsi);
+}
+
+void net_close_after_flush(net_conn_t *c)
+{
+    c->close_after_flush = 1;
+    net_want_write(c);
+}
+
+size_t net_conn_backlog(const net_conn_t *c)
+{
+    return c->out.len > LWS_PRE ? c->out.len - LWS_PRE : 0;
+}
+
+void *net_conn_ud(const net_conn_t *c)
+{
+    return c->ud;
+}
+
+void net_conn_set_ud(net_conn_t *c, void *ud)
+{
+    c->ud = ud;
+}
+
+const char *net_conn_peer(const net_conn_t *c)
+{
+    static char peer[64];
+    if (!c->wsi || !lws_get_peer_simple(c->wsi, peer, sizeof peer))
+        return "?";
+    return peer;
+}
+
+int net_conn_is_tls(const net_conn_t *c)
+{
+    return c->lst && c->lst->opts.tls_cert != NULL;
+}
+
+void net_conn_pause(net_conn_t *c, int paused)
+{
+    if (c->gone || (unsigned)!!paused == c->paused)
+        return;
+    c->paused = !!paused;
+    lws_rx_flow_control(c->wsi, !paused);
+    /* Input read before the pause waits in c->in; resuming must deliver it without waiting
+     * for new bytes from the socket. */
+    if (!paused && c->in.len && !c->in_callback) {
+        if (c->state == NET_WS)
+            net_ws_feed(c);
+        else if (c->state == NET_HTTP)
+            net_http_feed(c);
+    }
+}
+
+static void net_conn_open(net_server_t *s, net_conn_t *c, struct lws *wsi)
+{
+    memset(c, 0, sizeof *c);
+    c->wsi = wsi;
+    c->lst = lws_get_vhost_user(lws_get_vhost(wsi));
+    c->state = NET_HTTP;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (int)s->limits.idle_timeout_s);
+}
+
+static void net_check_shutdown_done(net_server_t *s);
+
+static void net_conn_closed(net_server_t *s, net_conn_t *c)
+{
+    c->gone = 1;
+    if (c->state == NET_WS && c->wsh && c->wsh->on_closed)
+        c->wsh->on_closed(c, c->ud);
+    if (c->state != NET_WS && c->req && c->state == NET_HTTP_WAIT && c->lst)
+        c->ud = NULL; /* a handler holding the request learns of the close from its own timer */
+    net_http_free(c);
+    net_ws_free(c);
+    buf_free(&c->in);
+    buf_free(&c->out);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->nconns--;
+    c->wsi = NULL;
+    net_check_shutdown_done(s);
+}
+
+static int net_writeable(net_conn_t *c)
+{
+    if (c->out.len > LWS_PRE) {
+        size_t n = c->out.len - LWS_PRE;
+        if (lws_write(c->wsi, c->out.data + LWS_PRE, n, LWS_WRITE_RAW) < (int)n)
+            return -1;
+        c->out.len = 0;
+        /* A burst leaves a large buffer behind; an idle connection should not keep it. */
+        if (c->out.cap > (64u << 10))
+            buf_free(&c->out);
+        if (c->drain_wanted && c->wsh && c->wsh->on_drain) {
+            c->drain_wanted = 0;
+            c->wsh->on_drain(c, c->ud);
+        }
+    }
+    if (c->close_after_flush) {
+        /* lws may still hold part of the last write; one more WRITEABLE means it has left. */
+        if (!c->flushing || lws_send_pipe_choked(c->wsi)) {
+            c->flushing = 1;
+            lws_callback_on_writable(c->wsi);
+            return 0;
+        }
+        return -1;
+    }
+    return 0;
+}
+
+static void net_rx(net_conn_t *c, uint8_t *in, size_t len)
+{
+    /* WebSocket frames are parsed in lws's read buffer, so a message reaches its handler
+     * without a copy; only the tail of a frame split across reads is kept. */
+    if (c->state == NET_WS && c->in.len == 0 && !c->in_callback && !c->paused) {
+        size_t used = net_ws_parse(c, in, len);
+        if (used < len && !c->gone && !c->close_rcvd)
+            buf_append(&c->in, in + used, len - used);
+        return;
+    }
+    if (c->close_rcvd)
+        return;
+    buf_append(&c->in, in, len);
+    if (c->in_callback)
+        return;
+    if (c->state == NET_WS)
+        net_ws_feed(c);
+    else if (c->state == NET_HTTP)
+        net_http_feed(c);
+    /* NET_HTTP_WAIT and NET_HTTP_STREAM keep input until the answer is done. */
+}
+
+static int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                        size_t len)
+{
+    net_conn_t *c = user;
+    struct lws_context *ctx = lws_get_context(wsi);
+    net_server_t *s = ctx ? lws_context_user(ctx) : NULL;
+
+    switch (reason) {
+    case LWS_CALLBACK_RAW_ADOPT:
+        if (!s || s->shutting_down)
+            return -1;
+        net_conn_open(s, c, wsi);
+        return 0;
+    case LWS_CALLBACK_RAW_RX:
+        if (!c->wsi || c->gone)
+            return 0;
+        if (c->state != NET_WS)
+            lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (int)s->limits.idle_timeout_s);
+        net_rx(c, in, len);
+        return 0;
+    case LWS_CALLBACK_RAW_WRITEABLE:
+        if (!c->wsi)
+            return 0;
+        return net_writeable(c);
+    case LWS_CALLBACK_RAW_CLOSE:
+        if (c->wsi)
+            net_conn_closed(s, c);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static void net_check_shutdown_done(net_server_t *s)
+{
+    if (!s->shutting_down || s->nconns || !s->shutdown_done)
+        return;
+    void (*done)(void *) = s->shutdown_done;
+    s->shutdown_done = NULL;
+    uv_timer_stop(&s->grace);
+    done(s->shutdown_ud);
+}
+
+static void net_grace_expired(uv_timer_t *t)
+{
+    net_server_t *s = t->data;
+    if (!s->shutdown_done)
+        return;
+    log_warn("shutdown grace expired", LF_U("open_connections", s->nconns));
+    void (*done)(void *) = s->shutdown_done;
+    s->shutdown_done = NULL;
+    done(s->shutdown_ud);
+}
+
+void net_server_shutdown(net_server_t *s, uint64_t grace_ms, void (*done)(void *), void *ud)
+{
+    s->shutting_down = 1;
+    s->shutdown_done = done;
+    s->shutdown_ud = ud;
+    /* From here RAW_ADOPT refuses new sockets; destroying the vhosts now would drop the open
+     * ones without their close frames, so the listen sockets go with the context. */
+    for (net_conn_t *c = s->conns; c; c = c->next) {
+        if (c->state == NET_WS)
+            net_ws_close(c, 1001, "shutdown", 8);
+        else
+            net_http_shutdown(c);
+    }
+    uv_timer_start(&s->grace, net_grace_expired, grace_ms, 0);
+    net_check_shutdown_done(s);
+}
+
+void net_server_destroy(net_server_t *s)
+{
+    s->shutting_down = 1;
+    uv_check_stop(&s->kick);
+    uv_close((uv_handle_t *)&s->kick, NULL);
+    uv_timer_stop(&s->grace);
+    uv_close((uv_handle_t *)&s->grace, NULL);
+    if (s->ctx)
+        lws_context_destroy(s->ctx);
+}
+
+void net_server_finish(net_server_t *s)
+{
+    /* With a foreign loop, lws 4.1.6 frees the context only on a second destroy. */
+    if (s->ctx)
+        lws_context_destroy(s->ctx);
+    net_listener_t *l = s->listeners;
+    while (l) {
+        net_listener_t *n = l->next;
+        free(l);
+        l = n;
+    }
+    free(s);
+}

@@ -1,0 +1,91 @@
+/* The transport: libwebsockets on sett's uv loop, used only to accept sockets, run TLS and
+ * buffer non-blocking writes. Every accepted socket is raw; sett parses HTTP/1.1 itself
+ * (http_req), does the WebSocket upgrade itself (ws_handshake) and frames messages itself
+ * (ws_frame), so request targets and subprotocol lists reach handlers byte for byte.
+ *
+ * A listener hands each complete HTTP request to its request callback. The callback answers
+ * with net_http_respond (now or later: the connection reads no further request until then) or
+ * upgrades with net_ws_accept, after which the connection's WebSocket handler gets messages. */
+#ifndef SETT_NET_SERVER_H
+#define SETT_NET_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "net/http_req.h"
+
+typedef struct net_server net_server_t;
+typedef struct net_conn net_conn_t;
+
+typedef void (*net_request_cb)(net_conn_t *c, hreq_t *req, void *ud);
+
+typedef struct net_ws_handler {
+    /* A whole text (binary == 0) or binary message; data is valid during the call only. */
+    void (*on_message)(net_conn_t *c, void *ud, int binary, const uint8_t *data, size_t len);
+    /* The peer sent a close frame (code 1005 when it carried none). sett answers it. */
+    void (*on_close)(net_conn_t *c, void *ud, int code, const uint8_t *reason, size_t len);
+    /* The socket is gone; the last call for this connection. */
+    void (*on_closed)(net_conn_t *c, void *ud);
+    /* The output backlog fell below the low-water mark after net_conn_backlog was high. */
+    void (*on_drain)(net_conn_t *c, void *ud);
+} net_ws_handler_t;
+
+typedef struct net_limits {
+    size_t max_header_bytes;
+    size_t max_body_bytes;
+    size_t max_message_bytes;
+    unsigned idle_timeout_s;
+} net_limits_t;
+
+typedef struct net_listen_opts {
+    const char *name;      /* vhost name, used in logs */
+    const char *host;      /* IPv4 literal */
+    int port;
+    const char *tls_cert;  /* NULL: plain TCP */
+    const char *tls_key;
+    net_request_cb on_request;
+    void *ud;
+} net_listen_opts_t;
+
+net_server_t *net_server_new(uv_loop_t *loop, const net_limits_t *limits);
+/* Opens a listener; returns 0 or -1 with a static reason (e.g. address in use). */
+int net_listen(net_server_t *s, const net_listen_opts_t *o, const char **err);
+/* Stops accepting, closes every WebSocket with 1001 "shutdown" and a real close frame and every
+ * idle HTTP connection, then calls done once all are gone or grace_ms has passed. */
+void net_server_shutdown(net_server_t *s, uint64_t grace_ms, void (*done)(void *), void *ud);
+/* Destroys the lws context; called from a uv callback outside any lws callback. Call
+ * net_server_finish after uv_run has returned, to free what a foreign loop leaves behind. */
+void net_server_destroy(net_server_t *s);
+void net_server_finish(net_server_t *s);
+size_t net_server_conn_count(const net_server_t *s);
+
+/* HTTP answers. headers is NULL or raw "Name: value\r\n" lines. The connection goes on with the
+ * next pipelined request afterwards, or closes when the request asked it to. */
+void net_http_respond(net_conn_t *c, int status, const char *content_type, const char *headers,
+                      const void *body, size_t len);
+/* A streamed answer: chunked transfer encoding, ended by net_http_end. */
+void net_http_begin(net_conn_t *c, int status, const char *headers);
+void net_http_chunk(net_conn_t *c, const void *data, size_t len);
+void net_http_end(net_conn_t *c);
+
+/* Upgrades the connection whose request is being handled. protocol is the selected subprotocol
+ * or NULL. Returns 0, or -1 after answering the request with an error itself. */
+int net_ws_accept(net_conn_t *c, hreq_t *req, const char *protocol, const net_ws_handler_t *h,
+                  void *ud);
+/* Queues one message; frames queued in one loop turn leave in one write. */
+void net_ws_send(net_conn_t *c, int binary, const void *data, size_t len);
+void net_ws_ping(net_conn_t *c, const void *data, size_t len);
+/* Starts the closing handshake; reason is cut to 123 bytes. Idempotent. */
+void net_ws_close(net_conn_t *c, int code, const char *reason, size_t reason_len);
+
+void *net_conn_ud(const net_conn_t *c);
+void net_conn_set_ud(net_conn_t *c, void *ud);
+/* Bytes queued for the peer and not yet handed to the kernel. */
+size_t net_conn_backlog(const net_conn_t *c);
+/* Stops or resumes reading from the socket; bytes already read are kept and delivered later. */
+void net_conn_pause(net_conn_t *c, int paused);
+const char *net_conn_peer(const net_conn_t *c);
+int net_conn_is_tls(const net_conn_t *c);
+
+#endif

@@ -1,0 +1,155 @@
+#include "net/conn.h"
+#include "core/alloc.h"
+
+#include <string.h>
+
+/* Close handshakes the peer does not finish within this many seconds end with the socket. */
+#define NET_CLOSE_WAIT_S 2
+
+size_t net_ws_parse(net_conn_t *c, uint8_t *p, size_t len)
+{
+    size_t off = 0;
+    int was = c->in_callback;
+    c->in_callback = 1;
+    while (!c->gone && !c->paused && !c->close_rcvd && off < len) {
+        size_t used = 0;
+        wsf_event ev;
+        int r = wsf_feed(c->ws, p + off, len - off, &used, &ev);
+        off += used;
+        if (r == WSF_AGAIN)
+            break;
+        if (r == WSF_ERR) {
+            net_ws_close(c, ev.code, ev.reason, strlen(ev.reason));
+            /* Whatever follows a broken frame is not to be read. */
+            off = len;
+            c->close_rcvd = 1;
+            net_close_after_flush(c);
+            break;
+        }
+        switch (ev.type) {
+        case WSF_EV_TEXT:
+        case WSF_EV_BINARY:
+            if (!c->close_sent && c->wsh->on_message)
+                c->wsh->on_message(c, c->ud, ev.type == WSF_EV_BINARY, ev.data, ev.len);
+            break;
+        case WSF_EV_PING:
+            if (!c->close_sent) {
+                if (c->out.len == 0)
+                    c->out.len = LWS_PRE;
+                wsf_append_frame(&c->out, WSF_OP_PONG, ev.data, ev.len, NULL);
+                net_want_write(c);
+            }
+            break;
+        case WSF_EV_PONG:
+            break;
+        case WSF_EV_CLOSE:
+            c->close_rcvd = 1;
+            if (!c->close_sent) {
+                if (c->wsh->on_close)
+                    c->wsh->on_close(c, c->ud, ev.code, ev.data, ev.len);
+                /* Echo the peer's code and reason, as a closing handshake expects. */
+                if (!c->close_sent && !c->gone) {
+                    c->close_sent = 1;
+                    if (c->out.len == 0)
+                        c->out.len = LWS_PRE;
+                    wsf_append_close(&c->out, ev.code == WSF_CLOSE_NO_STATUS ? 0 : ev.code,
+                                     (const char *)ev.data, ev.len, NULL);
+                }
+            }
+            if (!c->gone)
+                net_close_after_flush(c);
+            break;
+        }
+    }
+    c->in_callback = was;
+    return off;
+}
+
+void net_ws_feed(net_conn_t *c)
+{
+    size_t used = net_ws_parse(c, c->in.data, c->in.len);
+    buf_consume(&c->in, used);
+    if (c->in.len == 0 && c->in.cap > (64u << 10))
+        buf_free(&c->in);
+}
+
+int net_ws_accept(net_conn_t *c, hreq_t *req, const char *protocol, const net_ws_handler_t *h,
+                  void *ud)
+{
+    buf_t resp = BUF_INIT;
+    int status = 0;
+    const char *reason = NULL;
+    if (wsh_build_response(req, protocol, NULL, &resp, &status, &reason) != 0) {
+        buf_free(&resp);
+        char body[160];
+        int n = snprintf(body, sizeof body,
+                         "{\"group\":\"guard\",\"code\":\"bad_upgrade\",\"message\":\"%s\"}",
+                         reason ? reason : "bad upgrade request");
+        net_http_respond(c, status ? status : 400, "application/json",
+                         status == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL, body,
+                         (size_t)n);
+        return -1;
+    }
+    net_out_append(c, resp.data, resp.len);
+    buf_free(&resp);
+    net_http_upgraded(c);
+    c->state = NET_WS;
+    c->wsh = h;
+    c->ud = ud;
+    c->ws = sx_malloc(sizeof *c->ws);
+    wsf_conn_init(c->ws, WSF_ROLE_SERVER, c->lst->srv->limits.max_message_bytes);
+    /* A WebSocket has no idle limit of its own; its owner pings it. */
+    lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
+    /* Frames may have arrived right behind the handshake. */
+    if (c->in.len && !c->in_callback)
+        net_ws_feed(c);
+    return 0;
+}
+
+void net_ws_send(net_conn_t *c, int binary, const void *data, size_t len)
+{
+    if (c->gone || c->close_sent || c->state != NET_WS)
+        return;
+    if (c->out.len == 0)
+        c->out.len = LWS_PRE;
+    wsf_append_frame(&c->out, binary ? WSF_OP_BINARY : WSF_OP_TEXT, data, len, NULL);
+    if (net_conn_backlog(c) > NET_BACKLOG_HIGH)
+        c->drain_wanted = 1;
+    net_want_write(c);
+}
+
+void net_ws_ping(net_conn_t *c, const void *data, size_t len)
+{
+    if (c->gone || c->close_sent || c->state != NET_WS)
+        return;
+    if (c->out.len == 0)
+        c->out.len = LWS_PRE;
+    wsf_append_frame(&c->out, WSF_OP_PING, data, len > WSF_MAX_CONTROL ? WSF_MAX_CONTROL : len,
+                     NULL);
+    net_want_write(c);
+}
+
+void net_ws_close(net_conn_t *c, int code, const char *reason, size_t reason_len)
+{
+    if (c->gone || c->close_sent || c->state != NET_WS)
+        return;
+    c->close_sent = 1;
+    if (c->out.len == 0)
+        c->out.len = LWS_PRE;
+    wsf_append_close(&c->out, (uint16_t)code, reason, reason_len, NULL);
+    if (c->close_rcvd) {
+        net_close_after_flush(c);
+    } else {
+        net_want_write(c);
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_ACK, NET_CLOSE_WAIT_S);
+    }
+}
+
+void net_ws_free(net_conn_t *c)
+{
+    if (c->ws) {
+        wsf_conn_free(c->ws);
+        free(c->ws);
+        c->ws = NULL;
+    }
+}
