@@ -7,19 +7,19 @@
 
 static const char adm_json[] = "application/json";
 
-void adm_on_request(net_conn_t *c, hreq_t *req, void *ud)
+void adm_on_request(net_conn_t *c, hreq *req, void *ud)
 {
     (void)ud;
-    url_parts_t u;
-    url_split(req->url, req->url_len, &u);
+    url_parts u;
+    url_split(req->url.p, req->url.len, &u);
     const char *method = req->method;
 
-    if (u.path_len == 7 && memcmp(u.path, "/health", 7) == 0) {
+    if (u.path.len == 7 && memcmp(u.path.p, "/health", 7) == 0) {
         static const char ok[] = "{\"status\":\"ok\"}";
         net_http_respond(c, 200, adm_json, NULL, ok, sizeof ok - 1);
         return;
     }
-    if (u.path_len == 8 && memcmp(u.path, "/metrics", 8) == 0) {
+    if (u.path.len == 8 && memcmp(u.path.p, "/metrics", 8) == 0) {
         if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
             static const char body[] = "{\"group\":\"admin\",\"code\":\"method_not_allowed\","
                                        "\"message\":\"use GET\"}";

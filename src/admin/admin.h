@@ -1,9 +1,9 @@
-/* The admin listener: /health and /metrics (Prometheus text), later /admin/*. */
+/* The admin listener: /health and /metrics (Prometheus text), later the admin API. */
 #ifndef SETT_ADMIN_ADMIN_H
 #define SETT_ADMIN_ADMIN_H
 
 #include "net/server.h"
 
-void adm_on_request(net_conn_t *c, hreq_t *req, void *ud);
+void adm_on_request(net_conn_t *c, hreq *req, void *ud);
 
 #endif

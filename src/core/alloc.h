@@ -4,6 +4,7 @@
 #define SETT_CORE_ALLOC_H
 
 #include <stddef.h>
+#include <stdlib.h> /* free() pairs with these */
 
 void *sx_malloc(size_t n);
 void *sx_calloc(size_t count, size_t n);

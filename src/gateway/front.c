@@ -3,12 +3,12 @@
 
 #include <string.h>
 
-void gw_front_on_request(net_conn_t *c, hreq_t *req, void *ud)
+void gw_front_on_request(net_conn_t *c, hreq *req, void *ud)
 {
     (void)ud;
-    url_parts_t u;
-    url_split(req->url, req->url_len, &u);
-    if (u.path_len == 7 && memcmp(u.path, "/health", 7) == 0) {
+    url_parts u;
+    url_split(req->url.p, req->url.len, &u);
+    if (u.path.len == 7 && memcmp(u.path.p, "/health", 7) == 0) {
         static const char ok[] = "{\"status\":\"ok\"}";
         net_http_respond(c, 200, "application/json", NULL, ok, sizeof ok - 1);
         return;

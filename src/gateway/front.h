@@ -5,6 +5,6 @@
 
 #include "net/server.h"
 
-void gw_front_on_request(net_conn_t *c, hreq_t *req, void *ud);
+void gw_front_on_request(net_conn_t *c, hreq *req, void *ud);
 
 #endif

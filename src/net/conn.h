@@ -30,10 +30,12 @@ struct net_conn {
     enum net_state state;
     buf_t in;                     /* input read but not yet parsed */
     buf_t out;                    /* LWS_PRE bytes of headroom, then bytes for the peer */
-    hreq_t *req;                  /* while speaking HTTP */
+    hreq *req;                  /* while speaking HTTP */
     wsf_conn *ws;                 /* once upgraded */
     const net_ws_handler_t *wsh;
     void *ud;
+    void (*on_abort)(net_conn_t *c, void *ud); /* an unanswered request's owner */
+    void *abort_ud;
     unsigned keep_alive : 1;
     unsigned close_after_flush : 1; /* close the socket once out has been written */
     unsigned flushing : 1;          /* the last WRITEABLE before closing was requested */
@@ -64,6 +66,8 @@ struct net_server {
 #define NET_BACKLOG_LOW (256u << 10)
 
 /* server.c */
+/* Makes sure out starts with the LWS_PRE headroom; call before appending to out directly. */
+void net_out_prepare(net_conn_t *c);
 uint8_t *net_out_reserve(net_conn_t *c, size_t n);
 void net_out_commit(net_conn_t *c, size_t n);
 void net_out_append(net_conn_t *c, const void *p, size_t n);

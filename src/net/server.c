@@ -101,10 +101,18 @@ size_t net_server_conn_count(const net_server_t *s)
     return s->nconns;
 }
 
+void net_out_prepare(net_conn_t *c)
+{
+    /* lws_write needs LWS_PRE writable bytes in front of what it sends. */
+    if (c->out.len == 0) {
+        buf_reserve(&c->out, LWS_PRE + 256);
+        c->out.len = LWS_PRE;
+    }
+}
+
 uint8_t *net_out_reserve(net_conn_t *c, size_t n)
 {
-    if (c->out.len == 0)
-        c->out.len = LWS_PRE;
+    net_out_prepare(c);
     return buf_reserve(&c->out, n);
 }
 
@@ -197,8 +205,11 @@ static void net_conn_closed(net_server_t *s, net_conn_t *c)
     c->gone = 1;
     if (c->state == NET_WS && c->wsh && c->wsh->on_closed)
         c->wsh->on_closed(c, c->ud);
-    if (c->state != NET_WS && c->req && c->state == NET_HTTP_WAIT && c->lst)
-        c->ud = NULL; /* a handler holding the request learns of the close from its own timer */
+    if (c->on_abort) {
+        void (*cb)(net_conn_t *, void *) = c->on_abort;
+        c->on_abort = NULL;
+        cb(c, c->abort_ud);
+    }
     net_http_free(c);
     net_ws_free(c);
     buf_free(&c->in);

@@ -18,7 +18,7 @@
 typedef struct net_server net_server_t;
 typedef struct net_conn net_conn_t;
 
-typedef void (*net_request_cb)(net_conn_t *c, hreq_t *req, void *ud);
+typedef void (*net_request_cb)(net_conn_t *c, hreq *req, void *ud);
 
 typedef struct net_ws_handler {
     /* A whole text (binary == 0) or binary message; data is valid during the call only. */
@@ -64,15 +64,19 @@ size_t net_server_conn_count(const net_server_t *s);
  * next pipelined request afterwards, or closes when the request asked it to. */
 void net_http_respond(net_conn_t *c, int status, const char *content_type, const char *headers,
                       const void *body, size_t len);
+/* Asks to be told when the connection closes while its request is still unanswered; the
+ * callback runs once, and net_http_respond must not be called afterwards. */
+void net_http_on_abort(net_conn_t *c, void (*cb)(net_conn_t *c, void *ud), void *ud);
 /* A streamed answer: chunked transfer encoding, ended by net_http_end. */
 void net_http_begin(net_conn_t *c, int status, const char *headers);
 void net_http_chunk(net_conn_t *c, const void *data, size_t len);
 void net_http_end(net_conn_t *c);
 
-/* Upgrades the connection whose request is being handled. protocol is the selected subprotocol
- * or NULL. Returns 0, or -1 after answering the request with an error itself. */
-int net_ws_accept(net_conn_t *c, hreq_t *req, const char *protocol, const net_ws_handler_t *h,
-                  void *ud);
+/* Upgrades the connection whose request is being handled. proto is the selected subprotocol
+ * (one of the offers: see wsh_select_protocol) or NULL. Returns 0, or -1 after answering a
+ * request that is not a valid upgrade with the right error itself. */
+int net_ws_accept(net_conn_t *c, hreq *req, const char *proto, size_t proto_len,
+                  const net_ws_handler_t *h, void *ud);
 /* Queues one message; frames queued in one loop turn leave in one write. */
 void net_ws_send(net_conn_t *c, int binary, const void *data, size_t len);
 void net_ws_ping(net_conn_t *c, const void *data, size_t len);

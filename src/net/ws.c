@@ -1,5 +1,8 @@
 #include "net/conn.h"
 #include "core/alloc.h"
+#include "net/ws_handshake.h"
+
+#include <stdio.h>
 
 #include <string.h>
 
@@ -34,8 +37,7 @@ size_t net_ws_parse(net_conn_t *c, uint8_t *p, size_t len)
             break;
         case WSF_EV_PING:
             if (!c->close_sent) {
-                if (c->out.len == 0)
-                    c->out.len = LWS_PRE;
+                net_out_prepare(c);
                 wsf_append_frame(&c->out, WSF_OP_PONG, ev.data, ev.len, NULL);
                 net_want_write(c);
             }
@@ -50,8 +52,7 @@ size_t net_ws_parse(net_conn_t *c, uint8_t *p, size_t len)
                 /* Echo the peer's code and reason, as a closing handshake expects. */
                 if (!c->close_sent && !c->gone) {
                     c->close_sent = 1;
-                    if (c->out.len == 0)
-                        c->out.len = LWS_PRE;
+                    net_out_prepare(c);
                     wsf_append_close(&c->out, ev.code == WSF_CLOSE_NO_STATUS ? 0 : ev.code,
                                      (const char *)ev.data, ev.len, NULL);
                 }
@@ -73,25 +74,23 @@ void net_ws_feed(net_conn_t *c)
         buf_free(&c->in);
 }
 
-int net_ws_accept(net_conn_t *c, hreq_t *req, const char *protocol, const net_ws_handler_t *h,
-                  void *ud)
+int net_ws_accept(net_conn_t *c, hreq *req, const char *proto, size_t proto_len,
+                  const net_ws_handler_t *h, void *ud)
 {
-    buf_t resp = BUF_INIT;
-    int status = 0;
-    const char *reason = NULL;
-    if (wsh_build_response(req, protocol, NULL, &resp, &status, &reason) != 0) {
-        buf_free(&resp);
-        char body[160];
+    wsh_result res;
+    if (c->gone || c->state != NET_HTTP_WAIT)
+        return -1;
+    if (wsh_check(req, &res) != 0) {
+        char body[200];
         int n = snprintf(body, sizeof body,
                          "{\"group\":\"guard\",\"code\":\"bad_upgrade\",\"message\":\"%s\"}",
-                         reason ? reason : "bad upgrade request");
-        net_http_respond(c, status ? status : 400, "application/json",
-                         status == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL, body,
-                         (size_t)n);
+                         res.reason);
+        net_http_respond(c, res.status, "application/json", res.extra_headers, body, (size_t)n);
         return -1;
     }
-    net_out_append(c, resp.data, resp.len);
-    buf_free(&resp);
+    net_out_prepare(c);
+    wsh_build_101(&c->out, res.accept, proto, proto_len, NULL);
+    net_want_write(c);
     net_http_upgraded(c);
     c->state = NET_WS;
     c->wsh = h;
@@ -110,8 +109,7 @@ void net_ws_send(net_conn_t *c, int binary, const void *data, size_t len)
 {
     if (c->gone || c->close_sent || c->state != NET_WS)
         return;
-    if (c->out.len == 0)
-        c->out.len = LWS_PRE;
+    net_out_prepare(c);
     wsf_append_frame(&c->out, binary ? WSF_OP_BINARY : WSF_OP_TEXT, data, len, NULL);
     if (net_conn_backlog(c) > NET_BACKLOG_HIGH)
         c->drain_wanted = 1;
@@ -122,8 +120,7 @@ void net_ws_ping(net_conn_t *c, const void *data, size_t len)
 {
     if (c->gone || c->close_sent || c->state != NET_WS)
         return;
-    if (c->out.len == 0)
-        c->out.len = LWS_PRE;
+    net_out_prepare(c);
     wsf_append_frame(&c->out, WSF_OP_PING, data, len > WSF_MAX_CONTROL ? WSF_MAX_CONTROL : len,
                      NULL);
     net_want_write(c);
@@ -134,8 +131,7 @@ void net_ws_close(net_conn_t *c, int code, const char *reason, size_t reason_len
     if (c->gone || c->close_sent || c->state != NET_WS)
         return;
     c->close_sent = 1;
-    if (c->out.len == 0)
-        c->out.len = LWS_PRE;
+    net_out_prepare(c);
     wsf_append_close(&c->out, (uint16_t)code, reason, reason_len, NULL);
     if (c->close_rcvd) {
         net_close_after_flush(c);

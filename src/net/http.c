@@ -1,0 +1,185 @@
+#include "net/conn.h"
+#include "core/alloc.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void net_http_rearm_idle(net_conn_t *c)
+{
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, (int)c->lst->srv->limits.idle_timeout_s);
+}
+
+static void net_http_error(net_conn_t *c, int status, const char *reason)
+{
+    static const struct { int status; const char *code; } codes[] = {
+        { 400, "bad_request" }, { 413, "request_body_too_large" },
+        { 431, "request_header_too_large" }, { 501, "not_implemented" },
+        { 505, "http_version_not_supported" },
+    };
+    const char *code = "bad_request";
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (codes[i].status == status)
+            code = codes[i].code;
+    char body[256];
+    int n = snprintf(body, sizeof body, "{\"group\":\"http\",\"code\":\"%s\",\"message\":\"%s\"}",
+                     code, reason ? reason : hreq_status_text(status));
+    c->state = NET_HTTP_WAIT;
+    c->keep_alive = 0;
+    net_http_respond(c, status, "application/json", NULL, body, (size_t)n);
+}
+
+void net_http_feed(net_conn_t *c)
+{
+    if (c->in_callback)
+        return;
+    c->in_callback = 1;
+    while (c->state == NET_HTTP && !c->gone && !c->paused && !c->close_after_flush &&
+           c->in.len) {
+        if (!c->req) {
+            c->req = sx_malloc(sizeof *c->req);
+            hreq_init(c->req);
+            c->req->max_head = c->lst->srv->limits.max_header_bytes;
+            c->req->max_body = c->lst->srv->limits.max_body_bytes;
+        }
+        size_t used = 0;
+        int r = hreq_feed(c->req, (const char *)c->in.data, c->in.len, &used);
+        buf_consume(&c->in, used);
+        if (r == HREQ_AGAIN)
+            break;
+        if (r == HREQ_CONTINUE) {
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            net_out_append(c, cont, sizeof cont - 1);
+            continue;
+        }
+        if (r == HREQ_ERROR) {
+            net_http_error(c, c->req->status, c->req->reason);
+            buf_free(&c->in);
+            break;
+        }
+        c->keep_alive = c->req->keep_alive;
+        c->state = NET_HTTP_WAIT;
+        /* The handler may take its time; its own timeouts apply, not the idle one. */
+        lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
+        c->lst->opts.on_request(c, c->req, c->lst->opts.ud);
+    }
+    c->in_callback = 0;
+    if (c->state == NET_WS && c->in.len && !c->gone)
+        net_ws_feed(c);
+    if (c->in.len == 0 && c->in.cap > (64u << 10))
+        buf_free(&c->in);
+}
+
+/* Appends the status line and the headers every answer carries. */
+static void net_http_head(net_conn_t *c, buf_t *b, int status, const char *content_type,
+                          const char *headers)
+{
+    buf_printf(b, "HTTP/1.1 %d %s\r\n", status, hreq_status_text(status));
+    if (content_type)
+        buf_printf(b, "Content-Type: %s\r\n", content_type);
+    if (headers)
+        buf_append_str(b, headers);
+    if (!c->keep_alive)
+        buf_append_str(b, "Connection: close\r\n");
+    else if (c->req && c->req->http_major == 1 && c->req->http_minor == 0)
+        buf_append_str(b, "Connection: keep-alive\r\n");
+}
+
+static void net_http_finish(net_conn_t *c)
+{
+    c->state = NET_HTTP;
+    c->on_abort = NULL;
+    c->abort_ud = NULL;
+    if (!c->keep_alive || c->lst->srv->shutting_down) {
+        net_close_after_flush(c);
+        return;
+    }
+    net_http_rearm_idle(c);
+    if (!c->in_callback && c->in.len)
+        net_http_feed(c);
+}
+
+void net_http_respond(net_conn_t *c, int status, const char *content_type, const char *headers,
+                      const void *body, size_t len)
+{
+    if (c->gone || c->state != NET_HTTP_WAIT)
+        return;
+    int head = c->req && c->req->method && strcmp(c->req->method, "HEAD") == 0;
+    net_out_prepare(c);
+    net_http_head(c, &c->out, status, content_type, headers);
+    buf_printf(&c->out, "Content-Length: %zu\r\n\r\n", len);
+    if (!head)
+        buf_append(&c->out, body, len);
+    net_want_write(c);
+    net_http_finish(c);
+}
+
+void net_http_on_abort(net_conn_t *c, void (*cb)(net_conn_t *c, void *ud), void *ud)
+{
+    c->on_abort = cb;
+    c->abort_ud = ud;
+}
+
+void net_http_begin(net_conn_t *c, int status, const char *headers)
+{
+    if (c->gone || c->state != NET_HTTP_WAIT)
+        return;
+    /* HTTP/1.0 has no chunked encoding: the body then ends with the connection. */
+    int chunked = !(c->req && c->req->http_major == 1 && c->req->http_minor == 0);
+    if (!chunked)
+        c->keep_alive = 0;
+    net_out_prepare(c);
+    net_http_head(c, &c->out, status, NULL, headers);
+    buf_append_str(&c->out, chunked ? "Transfer-Encoding: chunked\r\n\r\n" : "\r\n");
+    c->state = NET_HTTP_STREAM;
+    net_want_write(c);
+}
+
+void net_http_chunk(net_conn_t *c, const void *data, size_t len)
+{
+    if (c->gone || c->state != NET_HTTP_STREAM || len == 0)
+        return;
+    net_out_prepare(c);
+    if (c->keep_alive || !(c->req && c->req->http_minor == 0)) {
+        buf_printf(&c->out, "%zx\r\n", len);
+        buf_append(&c->out, data, len);
+        buf_append_str(&c->out, "\r\n");
+    } else {
+        buf_append(&c->out, data, len);
+    }
+    net_want_write(c);
+}
+
+void net_http_end(net_conn_t *c)
+{
+    if (c->gone || c->state != NET_HTTP_STREAM)
+        return;
+    if (!(c->req && c->req->http_major == 1 && c->req->http_minor == 0)) {
+        net_out_prepare(c);
+        buf_append_str(&c->out, "0\r\n\r\n");
+        net_want_write(c);
+    }
+    net_http_finish(c);
+}
+
+void net_http_shutdown(net_conn_t *c)
+{
+    /* An answer in progress finishes first; an idle keep-alive connection just closes. */
+    c->keep_alive = 0;
+    if (c->state == NET_HTTP)
+        net_close_after_flush(c);
+}
+
+void net_http_upgraded(net_conn_t *c)
+{
+    c->on_abort = NULL;
+    net_http_free(c);
+}
+
+void net_http_free(net_conn_t *c)
+{
+    if (c->req) {
+        hreq_free(c->req);
+        free(c->req);
+        c->req = NULL;
+    }
+}

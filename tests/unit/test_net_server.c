@@ -1,0 +1,536 @@
+/* The transport end to end over real sockets: the server runs on its own uv loop in a thread
+ * and the test speaks HTTP/1.1 and RFC 6455 to it through plain blocking sockets. */
+#include "t.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "core/buf.h"
+#include "net/server.h"
+#include "net/ws_frame.h"
+#include "net/ws_handshake.h"
+
+static uv_loop_t loop;
+static net_server_t *srv;
+static uv_async_t cmd_async;
+static int port;
+static volatile int cmd; /* 1: shutdown, 2: resume paused connection */
+static net_conn_t *paused_conn;
+static volatile int shutdown_done;
+static uv_timer_t slow_timer;
+static net_conn_t *slow_conn;
+
+static void on_message(net_conn_t *c, void *ud, int binary, const uint8_t *data, size_t len)
+{
+    if (ud == (void *)2 && !paused_conn) {
+        /* The first message on /pause stops reading until the test resumes it. */
+        paused_conn = c;
+        net_conn_pause(c, 1);
+    }
+    net_ws_send(c, binary, data, len);
+}
+
+static void on_close(net_conn_t *c, void *ud, int code, const uint8_t *reason, size_t len) { }
+static void on_closed(net_conn_t *c, void *ud)
+{
+    if (c == paused_conn)
+        paused_conn = NULL;
+}
+
+static const net_ws_handler_t echo = { on_message, on_close, on_closed, NULL };
+
+static void slow_fire(uv_timer_t *t)
+{
+    static const char body[] = "slow";
+    if (slow_conn)
+        net_http_respond(slow_conn, 200, "text/plain", NULL, body, 4);
+    slow_conn = NULL;
+}
+
+static void slow_abort(net_conn_t *c, void *ud)
+{
+    slow_conn = NULL;
+}
+
+static void on_request(net_conn_t *c, hreq *req, void *ud)
+{
+    if (req->url.len >= 5 && memcmp(req->url.p, "/echo", 5) == 0) {
+        static const char *const pref[] = { "rivet", NULL };
+        wsh_offers offers;
+        wsh_offers_init(&offers);
+        wsh_offers_parse(&offers, req);
+        const hreq_str *p = wsh_select_protocol(&offers, pref);
+        net_ws_accept(c, req, p ? p->p : NULL, p ? p->len : 0, &echo, (void *)1);
+        wsh_offers_free(&offers);
+        return;
+    }
+    if (req->url.len >= 6 && memcmp(req->url.p, "/pause", 6) == 0) {
+        net_ws_accept(c, req, NULL, 0, &echo, (void *)2);
+        return;
+    }
+    if (req->url.len == 5 && memcmp(req->url.p, "/slow", 5) == 0) {
+        slow_conn = c;
+        net_http_on_abort(c, slow_abort, NULL);
+        uv_timer_start(&slow_timer, slow_fire, 50, 0);
+        return;
+    }
+    if (req->url.len == 7 && memcmp(req->url.p, "/stream", 7) == 0) {
+        net_http_begin(c, 200, "Content-Type: text/plain\r\n");
+        net_http_chunk(c, "hello ", 6);
+        net_http_chunk(c, "world", 5);
+        net_http_end(c);
+        return;
+    }
+    /* Everything else answers with the request target and body, byte for byte. */
+    buf_t b = BUF_INIT;
+    buf_append(&b, req->url.p, req->url.len);
+    if (req->body.len) {
+        buf_push(&b, '|');
+        buf_append(&b, req->body.p, req->body.len);
+    }
+    net_http_respond(c, 200, "text/plain", NULL, b.data, b.len);
+    buf_free(&b);
+}
+
+static void on_shutdown_done(void *ud)
+{
+    shutdown_done = 1;
+    net_server_destroy(srv);
+    uv_close((uv_handle_t *)&cmd_async, NULL);
+    uv_close((uv_handle_t *)&slow_timer, NULL);
+}
+
+static void on_cmd(uv_async_t *a)
+{
+    if (cmd == 1)
+        net_server_shutdown(srv, 2000, on_shutdown_done, NULL);
+    if (cmd == 2 && paused_conn)
+        net_conn_pause(paused_conn, 0);
+    cmd = 0;
+}
+
+static void *server_thread(void *arg)
+{
+    uv_run(&loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+static void send_cmd(int c)
+{
+    cmd = c;
+    uv_async_send(&cmd_async);
+    usleep(20000);
+}
+
+/* ---- a blocking client ---- */
+
+static int dial(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct timeval tv = { 5, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+static void send_all(int fd, const void *p, size_t n)
+{
+    const char *s = p;
+    while (n) {
+        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+        if (w <= 0)
+            return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Reads until the buffer holds `want` bytes or the peer closes; returns the bytes held. */
+static size_t recv_until(int fd, buf_t *b, size_t want)
+{
+    while (b->len < want) {
+        uint8_t *p = buf_reserve(b, 65536);
+        ssize_t r = recv(fd, p, 65536, 0);
+        if (r <= 0)
+            break;
+        b->len += (size_t)r;
+    }
+    return b->len;
+}
+
+/* Reads one HTTP response (Content-Length or chunked) and returns its total length. */
+static size_t recv_response(int fd, buf_t *b, size_t start)
+{
+    for (;;) {
+        char *s = (char *)b->data + start;
+        size_t avail = b->len - start;
+        char *end = b->len > start ? memmem(s, avail, "\r\n\r\n", 4) : NULL;
+        if (end) {
+            size_t head = (size_t)(end - s) + 4;
+            char *cl = memmem(s, head, "Content-Length: ", 16);
+            if (cl) {
+                size_t n = strtoul(cl + 16, NULL, 10);
+                if (avail >= head + n)
+                    return head + n;
+            } else if (memmem(s, head, "chunked", 7)) {
+                char *z = memmem(s + head, avail - head, "0\r\n\r\n", 5);
+                if (z)
+                    return (size_t)(z - s) + 5;
+            } else {
+                return head;
+            }
+        }
+        size_t before = b->len;
+        if (recv_until(fd, b, b->len + 1) == before)
+            return 0;
+    }
+}
+
+static const char upgrade_fmt[] = "GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                                  "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                  "Sec-WebSocket-Version: 13\r\n%s\r\n";
+
+static int ws_open(const char *path, const char *extra, buf_t *resp)
+{
+    int fd = dial();
+    char req[8192];
+    int n = snprintf(req, sizeof req, upgrade_fmt, path, extra ? extra : "");
+    send_all(fd, req, (size_t)n);
+    buf_reset(resp);
+    recv_response(fd, resp, 0);
+    return fd;
+}
+
+static const uint8_t mask_key[4] = { 0x12, 0x34, 0x56, 0x78 };
+
+static void ws_send(int fd, unsigned op, const void *p, size_t n)
+{
+    buf_t b = BUF_INIT;
+    wsf_append_frame(&b, op, p, n, mask_key);
+    send_all(fd, b.data, b.len);
+    buf_free(&b);
+}
+
+/* Reads one whole server frame from fd into f; the payload lands in b. Returns 0 on success. */
+static int ws_recv(int fd, buf_t *b, wsf_frame *f)
+{
+    for (;;) {
+        if (b->len) {
+            int r = wsf_parse_frame(WSF_ROLE_CLIENT, b->data, b->len, (uint64_t)1 << 32, f);
+            if (r == WSF_OK)
+                return 0;
+            if (r == WSF_ERR)
+                return -1;
+        }
+        size_t before = b->len;
+        if (recv_until(fd, b, b->len + 1) == before)
+            return -1;
+    }
+}
+
+static void ws_drop_frame(buf_t *b, const wsf_frame *f)
+{
+    buf_consume(b, (size_t)f->frame_len);
+}
+
+static int close_code(const wsf_frame *f)
+{
+    return f->len >= 2 ? (f->payload[0] << 8) | f->payload[1] : 1005;
+}
+
+static void test_http(void)
+{
+    int fd = dial();
+    CHECK(fd >= 0);
+    /* The request target reaches the handler exactly as sent. */
+    const char *req = "GET /a%2Fb/../c?x=1+2&y=%41 HTTP/1.1\r\nHost: x\r\n\r\n";
+    send_all(fd, req, strlen(req));
+    buf_t b = BUF_INIT;
+    size_t n = recv_response(fd, &b, 0);
+    CHECK(n > 0);
+    CHECK(memmem(b.data, n, "HTTP/1.1 200 OK\r\n", 17) == b.data);
+    CHECK(memmem(b.data, n, "\r\n\r\n/a%2Fb/../c?x=1+2&y=%41", 27) != NULL);
+
+    /* Three pipelined requests, one of them answered late, come back in order. */
+    buf_reset(&b);
+    const char *three = "GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
+                        "POST /three HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc";
+    send_all(fd, three, strlen(three));
+    size_t r1 = recv_response(fd, &b, 0);
+    size_t r2 = recv_response(fd, &b, r1);
+    size_t r3 = recv_response(fd, &b, r1 + r2);
+    CHECK(r1 && r2 && r3);
+    CHECK(memmem(b.data, r1, "\r\n\r\n/one", 8) != NULL);
+    CHECK(memmem(b.data + r1, r2, "\r\n\r\nslow", 8) != NULL);
+    CHECK(memmem(b.data + r1 + r2, r3, "\r\n\r\n/three|abc", 14) != NULL);
+
+    /* A streamed answer is chunked. */
+    buf_reset(&b);
+    send_all(fd, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n", 33);
+    n = recv_response(fd, &b, 0);
+    CHECK(memmem(b.data, n, "Transfer-Encoding: chunked", 26) != NULL);
+    CHECK(memmem(b.data, n, "6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n", 26) != NULL);
+    close(fd);
+
+    /* A head over the cap gets 431 and the connection closes. */
+    fd = dial();
+    buf_t big = BUF_INIT;
+    buf_append_str(&big, "GET / HTTP/1.1\r\nX-Big: ");
+    for (int i = 0; i < 70000; i++)
+        buf_push(&big, 'a');
+    buf_append_str(&big, "\r\n\r\n");
+    send_all(fd, big.data, big.len);
+    buf_reset(&b);
+    n = recv_response(fd, &b, 0);
+    CHECK(n > 0 && memmem(b.data, n, "HTTP/1.1 431 ", 13) == b.data);
+    CHECK(memmem(b.data, n, "Connection: close", 17) != NULL);
+    buf_free(&big);
+    close(fd);
+
+    /* Garbage gets 400. */
+    fd = dial();
+    send_all(fd, "\x16\x03\x01 hello\r\n\r\n", 13);
+    buf_reset(&b);
+    n = recv_response(fd, &b, 0);
+    CHECK(n > 0 && memmem(b.data, n, "HTTP/1.1 400 ", 13) == b.data);
+    close(fd);
+    buf_free(&b);
+}
+
+static void test_ws_echo(void)
+{
+    buf_t resp = BUF_INIT;
+    /* A long subprotocol offer (2 KiB) is accepted and `rivet` is chosen. */
+    buf_t offer = BUF_INIT;
+    buf_append_str(&offer, "Sec-WebSocket-Protocol: rivet_conn_params.");
+    for (int i = 0; i < 2000; i++)
+        buf_push(&offer, 'p');
+    buf_append_str(&offer, ", rivet, rivet_target.actor\r\n");
+    buf_push(&offer, 0);
+    int fd = ws_open("/echo?x=1", (char *)offer.data, &resp);
+    buf_free(&offer);
+    CHECK(memmem(resp.data, resp.len, "HTTP/1.1 101 ", 13) == resp.data);
+    CHECK(memmem(resp.data, resp.len, "Sec-WebSocket-Protocol: rivet\r\n", 31) != NULL);
+    CHECK(memmem(resp.data, resp.len, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", 28) != NULL);
+
+    static const size_t sizes[] = { 0, 1, 125, 126, 65535, 65536, 1 << 20 };
+    uint8_t *payload = malloc(1 << 20);
+    for (size_t i = 0; i < (1 << 20); i++)
+        payload[i] = (uint8_t)(i * 7);
+    buf_t in = BUF_INIT;
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        for (int binary = 0; binary < 2; binary++) {
+            uint8_t *p = payload;
+            buf_t text = BUF_INIT;
+            if (!binary) {
+                for (size_t i = 0; i < sizes[s]; i++)
+                    buf_push(&text, 'a' + i % 26);
+                p = text.data;
+            }
+            ws_send(fd, binary ? WSF_OP_BINARY : WSF_OP_TEXT, p, sizes[s]);
+            wsf_frame f;
+            int ok = ws_recv(fd, &in, &f) == 0;
+            CHECK(ok);
+            if (ok) {
+                CHECK_EQ_INT(f.opcode, binary ? WSF_OP_BINARY : WSF_OP_TEXT);
+                CHECK_EQ_INT(f.len, sizes[s]);
+                CHECK(sizes[s] == 0 || memcmp(f.payload, p, sizes[s]) == 0);
+                ws_drop_frame(&in, &f);
+            }
+            buf_free(&text);
+        }
+    }
+    free(payload);
+
+    /* Many messages in one write come back in order; a fragmented one comes back whole. */
+    buf_t burst = BUF_INIT;
+    for (int i = 0; i < 100; i++) {
+        char m[16];
+        int n = snprintf(m, sizeof m, "m%d", i);
+        wsf_append_frame(&burst, WSF_OP_TEXT, m, (size_t)n, mask_key);
+    }
+    wsf_append_frame_ex(&burst, WSF_OP_TEXT, false, "frag", 4, mask_key);
+    wsf_append_frame(&burst, WSF_OP_PING, "pp", 2, mask_key);
+    wsf_append_frame_ex(&burst, WSF_OP_CONT, true, "ment", 4, mask_key);
+    send_all(fd, burst.data, burst.len);
+    buf_free(&burst);
+    int in_order = 1;
+    for (int i = 0; i < 100; i++) {
+        wsf_frame f;
+        char m[16];
+        int n = snprintf(m, sizeof m, "m%d", i);
+        if (ws_recv(fd, &in, &f) != 0 || f.len != (uint64_t)n || memcmp(f.payload, m, (size_t)n)) {
+            in_order = 0;
+            break;
+        }
+        ws_drop_frame(&in, &f);
+    }
+    CHECK(in_order);
+    wsf_frame f;
+    CHECK(ws_recv(fd, &in, &f) == 0 && f.opcode == WSF_OP_PONG && f.len == 2);
+    ws_drop_frame(&in, &f);
+    CHECK(ws_recv(fd, &in, &f) == 0 && f.len == 8 && memcmp(f.payload, "fragment", 8) == 0);
+    ws_drop_frame(&in, &f);
+
+    /* The client's close code and reason are echoed. */
+    buf_t cl = BUF_INIT;
+    wsf_append_close(&cl, 4001, "bye", 3, mask_key);
+    send_all(fd, cl.data, cl.len);
+    buf_free(&cl);
+    CHECK(ws_recv(fd, &in, &f) == 0 && f.opcode == WSF_OP_CLOSE && close_code(&f) == 4001 &&
+          f.len == 5 && memcmp(f.payload + 2, "bye", 3) == 0);
+    ws_drop_frame(&in, &f);
+    close(fd);
+    buf_free(&in);
+    buf_free(&resp);
+}
+
+static void expect_close(const char *what, const void *frame, size_t n, int code)
+{
+    buf_t resp = BUF_INIT, in = BUF_INIT;
+    int fd = ws_open("/echo", NULL, &resp);
+    send_all(fd, frame, n);
+    wsf_frame f;
+    int ok = ws_recv(fd, &in, &f) == 0 && f.opcode == WSF_OP_CLOSE;
+    if (!ok || close_code(&f) != code)
+        fprintf(stderr, "%s: expected close %d\n", what, code);
+    CHECK(ok && close_code(&f) == code);
+    /* The server then closes the socket. */
+    ws_drop_frame(&in, &f);
+    uint8_t tmp[16];
+    CHECK(recv(fd, tmp, sizeof tmp, 0) == 0);
+    close(fd);
+    buf_free(&resp);
+    buf_free(&in);
+}
+
+static void test_ws_errors(void)
+{
+    /* An unmasked client frame: 1002. */
+    uint8_t unmasked[] = { 0x81, 0x02, 'h', 'i' };
+    expect_close("unmasked", unmasked, sizeof unmasked, 1002);
+    /* Invalid UTF-8 in a text frame: 1007. */
+    buf_t b = BUF_INIT;
+    wsf_append_frame(&b, WSF_OP_TEXT, "\xc3\x28", 2, mask_key);
+    expect_close("utf8", b.data, b.len, 1007);
+    /* A message over the configured cap (1 MiB here): 1009, from the header alone. */
+    buf_reset(&b);
+    uint8_t hdr[WSF_MAX_HEADER];
+    size_t h = wsf_write_header(hdr, WSF_OP_BINARY, true, (2u << 20), mask_key);
+    expect_close("too big", hdr, h, 1009);
+    /* A reserved opcode: 1002. */
+    buf_reset(&b);
+    wsf_append_frame(&b, 0x3, "x", 1, mask_key);
+    expect_close("opcode", b.data, b.len, 1002);
+    buf_free(&b);
+}
+
+static void test_ws_pause(void)
+{
+    /* Reading pauses after the first message; what the client sends meanwhile is kept and
+     * delivered once reading resumes. */
+    buf_t resp = BUF_INIT, in = BUF_INIT, burst = BUF_INIT;
+    int fd = ws_open("/pause", NULL, &resp);
+    CHECK(memmem(resp.data, resp.len, "HTTP/1.1 101 ", 13) == resp.data);
+    for (int i = 0; i < 200; i++) {
+        char m[16];
+        int n = snprintf(m, sizeof m, "p%d", i);
+        wsf_append_frame(&burst, WSF_OP_BINARY, m, (size_t)n, mask_key);
+    }
+    send_all(fd, burst.data, burst.len);
+    usleep(100000);
+    send_cmd(2);
+    int all = 1;
+    for (int i = 0; i < 200; i++) {
+        wsf_frame f;
+        char m[16];
+        int n = snprintf(m, sizeof m, "p%d", i);
+        if (ws_recv(fd, &in, &f) != 0 || f.len != (uint64_t)n || memcmp(f.payload, m, (size_t)n)) {
+            all = 0;
+            fprintf(stderr, "pause: message %d missing\n", i);
+            break;
+        }
+        ws_drop_frame(&in, &f);
+    }
+    CHECK(all);
+    close(fd);
+    buf_free(&resp);
+    buf_free(&in);
+    buf_free(&burst);
+}
+
+static void test_shutdown(void)
+{
+    /* Open sockets get a real 1001 "shutdown" close frame. */
+    buf_t resp = BUF_INIT, in = BUF_INIT;
+    int fd = ws_open("/echo", NULL, &resp);
+    CHECK(memmem(resp.data, resp.len, "HTTP/1.1 101 ", 13) == resp.data);
+    send_cmd(1);
+    wsf_frame f;
+    CHECK(ws_recv(fd, &in, &f) == 0 && f.opcode == WSF_OP_CLOSE && close_code(&f) == 1001 &&
+          f.len == 10 && memcmp(f.payload + 2, "shutdown", 8) == 0);
+    ws_drop_frame(&in, &f);
+    buf_t cl = BUF_INIT;
+    wsf_append_close(&cl, 1001, NULL, 0, mask_key);
+    send_all(fd, cl.data, cl.len);
+    buf_free(&cl);
+    uint8_t tmp[16];
+    CHECK(recv(fd, tmp, sizeof tmp, 0) == 0);
+    close(fd);
+    for (int i = 0; i < 300 && !shutdown_done; i++)
+        usleep(10000);
+    CHECK(shutdown_done);
+    buf_free(&resp);
+    buf_free(&in);
+}
+
+int main(void)
+{
+    uv_loop_init(&loop);
+    net_limits_t limits = { .max_header_bytes = 65536, .max_body_bytes = 1 << 20,
+                            .max_message_bytes = 1 << 20, .idle_timeout_s = 10 };
+    srv = net_server_new(&loop, &limits);
+    CHECK(srv != NULL);
+    uv_async_init(&loop, &cmd_async, on_cmd);
+    uv_timer_init(&loop, &slow_timer);
+    const char *err = NULL;
+    for (int attempt = 0; attempt < 20; attempt++) {
+        port = 20000 + (int)((getpid() * 7919 + attempt * 104729) % 30000);
+        net_listen_opts_t o = { .name = "test", .host = "127.0.0.1", .port = port,
+                                .on_request = on_request };
+        if (net_listen(srv, &o, &err) == 0)
+            break;
+        port = 0;
+    }
+    CHECK(port != 0);
+    pthread_t th;
+    pthread_create(&th, NULL, server_thread, NULL);
+    usleep(20000);
+
+    test_http();
+    test_ws_echo();
+    test_ws_errors();
+    test_ws_pause();
+    test_shutdown();
+
+    pthread_join(th, NULL);
+    net_server_finish(srv);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_EQ_INT(uv_loop_close(&loop), 0);
+    return T_DONE();
+}
