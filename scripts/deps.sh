@@ -7,7 +7,7 @@ pkgs=(luajit2 libluajit2-5.1-dev libuv1-dev lua-luv-dev libwebsockets-dev
       libwebsockets-evlib-uv libhiredis-dev libhttp-parser-dev libwslay-dev
       redis-server redis-tools lua-busted cmake pkg-config clang libclang-rt-14-dev
       make gcc)
-[ "${1:-}" = "--test" ] && pkgs+=(valgrind curl)
+[ "${1:-}" = "--test" ] && pkgs+=(valgrind curl openssl)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 
 missing=()

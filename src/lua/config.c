@@ -54,7 +54,7 @@ static double cfg_num(lua_State *L, const char *path)
 
 static void cfg_addr(lua_State *L, const char *path, cfg_addr_t *a)
 {
-    char tmp[96] = "";
+    char tmp[64] = "";
     cfg_str(L, path, tmp, sizeof tmp);
     char *colon = strrchr(tmp, ':');
     if (colon) {

@@ -390,6 +390,9 @@ int wsf_feed(wsf_conn *c, uint8_t *p, size_t len, size_t *used, wsf_event *ev)
         wsf_frag_clear(c);
     c->need = 0;
     ev->reason = NULL;
+    *used = 0;
+    if (len == 0)
+        return WSF_AGAIN;
     for (;;) {
         rc = wsf_parse_header(c->role, p + off, len - off, &f);
         if (rc == WSF_AGAIN)

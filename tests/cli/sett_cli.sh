@@ -87,6 +87,35 @@ if [ "${VALGRIND:-0}" = 1 ]; then
   serve TERM 1
 fi
 
+# TLS on the main listener: the same routes over https, the admin listener stays plain.
+if command -v openssl >/dev/null; then
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 1 \
+    -subj /CN=127.0.0.1 >/dev/null 2>&1
+  main=$(free_port)
+  admin=$(free_port)
+  cat >"$tmp/tls.lua" <<LUA
+return { listen = "127.0.0.1:$main", admin_listen = "127.0.0.1:$admin",
+         tls = { cert = "$tmp/cert.pem", key = "$tmp/key.pem" } }
+LUA
+  "$SETT" run "$tmp/tls.lua" 2>"$tmp/tls.log" &
+  pid=$!
+  for _ in $(seq 1 200); do
+    curl -fs "http://127.0.0.1:$admin/health" >/dev/null 2>&1 && break
+    sleep 0.05
+  done
+  [ "$(curl -sk "https://127.0.0.1:$main/health")" = '{"status":"ok"}' ] && ok || { bad "https /health"; cat "$tmp/tls.log" >&2; }
+  [ "$(curl -sk --path-as-is -o /dev/null -w '%{http_code}' "https://127.0.0.1:$main/x/../y")" = 404 ] && ok || bad "https 404"
+  kill -TERM "$pid"
+  wait "$pid" && ok || bad "tls server exit"
+  cat >"$tmp/tlsbad.lua" <<LUA
+return { listen = "127.0.0.1:$main", admin_listen = "127.0.0.1:$admin",
+         tls = { cert = "$tmp/none.pem", key = "$tmp/key.pem" } }
+LUA
+  expect_rc 1 "missing certificate" "$SETT" run "$tmp/tlsbad.lua"
+else
+  bad "openssl is missing: the TLS test cannot run"
+fi
+
 # Listening on a port in use fails with a clear message and exit 1.
 busy=$(free_port)
 cat >"$tmp/busy.lua" <<LUA

@@ -1,0 +1,131 @@
+#include "bus/bus.h"
+#include "core/alloc.h"
+#include "core/metrics.h"
+
+#include <string.h>
+
+struct bus_sub {
+    bus_sub_t *next;
+    char *subject;
+    uint64_t hash;
+    bus_handler h;
+    void *ud;
+};
+
+/* Subjects are few (one per runner and one per gateway), so a small chained hash table that
+ * grows by doubling keeps lookups O(1) on the per-message path. */
+struct bus {
+    bus_sub_t **slots;
+    size_t nslots;
+    size_t count;
+    met_series_t *published;
+    met_series_t *dropped;
+};
+
+static uint64_t bus_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
+
+bus_t *bus_new(void)
+{
+    bus_t *b = sx_calloc(1, sizeof *b);
+    b->nslots = 64;
+    b->slots = sx_calloc(b->nslots, sizeof *b->slots);
+    b->published = met_counter("bus_published_total", "Frames published on the bus.", NULL);
+    b->dropped = met_counter("bus_dropped_total",
+                             "Frames published to a subject with no subscriber.", NULL);
+    return b;
+}
+
+void bus_free(bus_t *b)
+{
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->nslots; i++) {
+        bus_sub_t *s = b->slots[i];
+        while (s) {
+            bus_sub_t *n = s->next;
+            free(s->subject);
+            free(s);
+            s = n;
+        }
+    }
+    free(b->slots);
+    free(b);
+}
+
+static void bus_grow(bus_t *b)
+{
+    size_t n = b->nslots * 2;
+    bus_sub_t **slots = sx_calloc(n, sizeof *slots);
+    for (size_t i = 0; i < b->nslots; i++) {
+        bus_sub_t *s = b->slots[i];
+        while (s) {
+            bus_sub_t *next = s->next;
+            s->next = slots[s->hash & (n - 1)];
+            slots[s->hash & (n - 1)] = s;
+            s = next;
+        }
+    }
+    free(b->slots);
+    b->slots = slots;
+    b->nslots = n;
+}
+
+static bus_sub_t **bus_find(bus_t *b, const char *subject, uint64_t h)
+{
+    bus_sub_t **p = &b->slots[h & (b->nslots - 1)];
+    for (; *p; p = &(*p)->next)
+        if ((*p)->hash == h && strcmp((*p)->subject, subject) == 0)
+            return p;
+    return p;
+}
+
+bus_sub_t *bus_subscribe(bus_t *b, const char *subject, bus_handler h, void *ud)
+{
+    uint64_t hash = bus_hash(subject);
+    bus_sub_t **p = bus_find(b, subject, hash);
+    if (*p)
+        return NULL;
+    if (b->count + 1 > b->nslots) {
+        bus_grow(b);
+        p = bus_find(b, subject, hash);
+    }
+    bus_sub_t *s = sx_calloc(1, sizeof *s);
+    s->subject = sx_strdup(subject);
+    s->hash = hash;
+    s->h = h;
+    s->ud = ud;
+    *p = s;
+    b->count++;
+    return s;
+}
+
+void bus_unsubscribe(bus_t *b, bus_sub_t *s)
+{
+    if (!s)
+        return;
+    bus_sub_t **p = bus_find(b, s->subject, s->hash);
+    if (*p != s)
+        return;
+    *p = s->next;
+    b->count--;
+    free(s->subject);
+    free(s);
+}
+
+int bus_publish(bus_t *b, const char *subject, const uint8_t *frame, size_t len)
+{
+    bus_sub_t **p = bus_find(b, subject, bus_hash(subject));
+    if (!*p) {
+        met_inc(b->dropped);
+        return -1;
+    }
+    met_inc(b->published);
+    (*p)->h((*p)->ud, subject, frame, len);
+    return 0;
+}
