@@ -1,0 +1,272 @@
+#include "proto/bare.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+
+size_t bare_max_frame = BARE_DEFAULT_MAX_FRAME;
+
+/* Maps of at most this many entries are checked for duplicate keys by scanning. */
+#define BARE_KEYSET_SCAN_MAX 16
+
+const char *bare_strerror(int code)
+{
+    switch (code) {
+    case BARE_OK: return "ok";
+    case BARE_ETRUNC: return "unexpected end of input";
+    case BARE_ETRAILING: return "trailing bytes after the message";
+    case BARE_ETAG: return "unknown union tag";
+    case BARE_EENUM: return "unknown enum value";
+    case BARE_EBOOL: return "invalid bool (must be 0 or 1)";
+    case BARE_EOPTIONAL: return "invalid optional marker (must be 0 or 1)";
+    case BARE_EVARINT: return "non-minimal or over-long LEB128 integer";
+    case BARE_ELENGTH: return "length exceeds the remaining bytes";
+    case BARE_ECOUNT: return "count exceeds what the remaining bytes can hold";
+    case BARE_EUTF8: return "invalid UTF-8 in str";
+    case BARE_EDUPKEY: return "duplicate map key";
+    case BARE_ELIMIT: return "frame exceeds the size limit";
+    case BARE_EVERSION: return "unsupported protocol version";
+    default: return "unknown error";
+    }
+}
+
+void bare_err_format(const bare_err_t *e, char *out, size_t n)
+{
+    if (!n)
+        return;
+    const char *msg = e->msg ? e->msg : bare_strerror(e->code);
+    if (e->path)
+        snprintf(out, n, "offset %zu: %s (in %s)", e->offset, msg, e->path);
+    else
+        snprintf(out, n, "offset %zu: %s", e->offset, msg);
+}
+
+int bare_fail(bare_reader_t *r, int code, const uint8_t *at, const char *path)
+{
+    bare_err_t *e = r->err;
+    if (e->code == BARE_OK) {
+        e->code = code;
+        e->msg = bare_strerror(code);
+        e->offset = (size_t)(at - r->start);
+    }
+    if (!e->path)
+        e->path = path;
+    return e->code;
+}
+
+int bare_reader_init(bare_reader_t *r, const uint8_t *p, size_t n, bare_err_t *err)
+{
+    static const uint8_t empty[1];
+    if (!p)
+        p = empty;
+    r->start = r->p = p;
+    r->end = p + n;
+    r->err = err ? err : &r->own;
+    r->err->code = BARE_OK;
+    r->err->msg = NULL;
+    r->err->offset = 0;
+    r->err->path = NULL;
+    size_t limit = bare_max_frame < UINT32_MAX ? bare_max_frame : UINT32_MAX;
+    if (n > limit)
+        return bare_fail(r, BARE_ELIMIT, p, NULL);
+    return BARE_OK;
+}
+
+int bare_reader_finish(bare_reader_t *r)
+{
+    if (r->p != r->end)
+        return bare_fail(r, BARE_ETRAILING, r->p, NULL);
+    return BARE_OK;
+}
+
+int bare_read_version(bare_reader_t *r, uint16_t version, const char *msg)
+{
+    const uint8_t *at = r->p;
+    uint16_t v = 0;
+    if (bare_read_u16(r, &v))
+        return bare_where(r, "version prefix");
+    if (v != version) {
+        bare_fail(r, BARE_EVERSION, at, "version prefix");
+        r->err->msg = msg;
+        return r->err->code;
+    }
+    return BARE_OK;
+}
+
+int bare_read_uint_slow(bare_reader_t *r, uint64_t *v)
+{
+    const uint8_t *at = r->p;
+    const uint8_t *p = r->p;
+    uint64_t x = 0;
+    for (unsigned i = 0;; i++) {
+        if (p == r->end)
+            return bare_fail(r, BARE_ETRUNC, p, NULL);
+        uint8_t b = *p++;
+        /* The tenth byte may only carry bit 63. */
+        if (i == 9 && b > 1)
+            return bare_fail(r, BARE_EVARINT, at, NULL);
+        x |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            if (i > 0 && b == 0)
+                return bare_fail(r, BARE_EVARINT, at, NULL);
+            break;
+        }
+    }
+    r->p = p;
+    *v = x;
+    return BARE_OK;
+}
+
+int bare_read_count(bare_reader_t *r, size_t *n, size_t min_size)
+{
+    const uint8_t *at = r->p;
+    uint64_t v;
+    if (bare_read_uint(r, &v))
+        return r->err->code;
+    if (v > (uint64_t)(r->end - r->p) / min_size)
+        return bare_fail(r, BARE_ECOUNT, at, NULL);
+    *n = (size_t)v;
+    return BARE_OK;
+}
+
+int bare_read_data(bare_reader_t *r, bare_data_t *v)
+{
+    const uint8_t *at = r->p;
+    uint64_t len;
+    if (bare_read_uint(r, &len))
+        return r->err->code;
+    if (len > (uint64_t)(r->end - r->p))
+        return bare_fail(r, BARE_ELENGTH, at, NULL);
+    v->ptr = r->p;
+    v->len = (size_t)len;
+    r->p += len;
+    return BARE_OK;
+}
+
+int bare_read_str(bare_reader_t *r, bare_str_t *v)
+{
+    if (bare_read_data(r, v))
+        return r->err->code;
+    if (!bare_utf8_valid(v->ptr, v->len))
+        return bare_fail(r, BARE_EUTF8, v->ptr, NULL);
+    return BARE_OK;
+}
+
+/* Strict UTF-8 as WHATWG's fatal TextDecoder and bare-ts's own reader define it: no overlong
+ * forms, no surrogates, nothing above U+10FFFF. ASCII runs are skipped eight bytes at a time. */
+bool bare_utf8_valid(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (!(w & 0x8080808080808080ull)) {
+                i += 8;
+                continue;
+            }
+        }
+        uint8_t c = s[i];
+        if (c < 0x80) {
+            i++;
+        } else if (c >= 0xc2 && c <= 0xdf) {
+            if (n - i < 2 || (s[i + 1] & 0xc0) != 0x80)
+                return false;
+            i += 2;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            if (n - i < 3 || (s[i + 1] & 0xc0) != 0x80 || (s[i + 2] & 0xc0) != 0x80)
+                return false;
+            if ((c == 0xe0 && s[i + 1] < 0xa0) || (c == 0xed && s[i + 1] >= 0xa0))
+                return false;
+            i += 3;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            if (n - i < 4 || (s[i + 1] & 0xc0) != 0x80 || (s[i + 2] & 0xc0) != 0x80 ||
+                (s[i + 3] & 0xc0) != 0x80)
+                return false;
+            if ((c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] >= 0x90))
+                return false;
+            i += 4;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bare_str_t bare_keyset_key(const bare_keyset_t *ks, size_t i)
+{
+    bare_str_t k;
+    memcpy(&k, ks->first + i * ks->stride, sizeof k);
+    if (k.len >= 256 && k.ptr[0] == 0xef && k.ptr[1] == 0xbb && k.ptr[2] == 0xbf) {
+        k.ptr += 3;
+        k.len -= 3;
+    }
+    return k;
+}
+
+static bool bare_keyset_eq(bare_str_t a, bare_str_t b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+static uint64_t bare_keyset_hash(bare_str_t k)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < k.len; i++)
+        h = (h ^ k.ptr[i]) * 0x100000001b3ull;
+    return h;
+}
+
+void bare_keyset_init(bare_keyset_t *ks, const void *first, size_t stride, size_t count)
+{
+    ks->first = first;
+    ks->stride = stride;
+    ks->slots = NULL;
+    ks->mask = 0;
+    if (count > BARE_KEYSET_SCAN_MAX) {
+        size_t cap = 32;
+        while (cap < count * 2)
+            cap *= 2;
+        ks->slots = sx_calloc(cap, sizeof *ks->slots);
+        ks->mask = cap - 1;
+    }
+}
+
+bool bare_keyset_add(bare_keyset_t *ks, size_t i)
+{
+    bare_str_t k = bare_keyset_key(ks, i);
+    if (!ks->slots) {
+        for (size_t j = 0; j < i; j++)
+            if (bare_keyset_eq(k, bare_keyset_key(ks, j)))
+                return true;
+        return false;
+    }
+    for (size_t s = bare_keyset_hash(k) & ks->mask;; s = (s + 1) & ks->mask) {
+        if (!ks->slots[s]) {
+            ks->slots[s] = (uint32_t)i + 1;
+            return false;
+        }
+        if (bare_keyset_eq(k, bare_keyset_key(ks, ks->slots[s] - 1)))
+            return true;
+    }
+}
+
+void bare_keyset_free(bare_keyset_t *ks)
+{
+    free(ks->slots);
+    ks->slots = NULL;
+}
+
+void bare_put_uint_slow(buf_t *b, uint64_t v)
+{
+    uint8_t tmp[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+        tmp[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    tmp[n++] = (uint8_t)v;
+    buf_append(b, tmp, n);
+}
