@@ -2,6 +2,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -19,6 +20,25 @@ static void net_kick(uv_check_t *h)
     net_server_t *s = h->data;
     if (s->ctx && !s->shutting_down && !lws_service_adjust_timeout(s->ctx, 1, 0))
         lws_cancel_service(s->ctx);
+}
+
+/* lws's own messages go through sett's log, so every line on stderr has one format. */
+static void net_lws_log(int level, const char *line)
+{
+    size_t n = strlen(line);
+    char msg[512];
+    /* lws prefixes a timestamp and a level tag and ends with a newline; keep the text only. */
+    const char *p = strstr(line, ": ");
+    if (p && p - line < 40)
+        line = p + 2;
+    n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == ' '))
+        n--;
+    snprintf(msg, sizeof msg, "%.*s", (int)n, line);
+    if (level & LLL_ERR)
+        log_error("libwebsockets", LF_S("detail", msg));
+    else
+        log_warn("libwebsockets", LF_S("detail", msg));
 }
 
 net_server_t *net_server_new(uv_loop_t *loop, const net_limits_t *limits)
@@ -40,7 +60,7 @@ net_server_t *net_server_new(uv_loop_t *loop, const net_limits_t *limits)
     /* One read per message up to 64 KiB instead of one per 4 KiB. */
     info.pt_serv_buf_size = 65536;
     info.timeout_secs = 10;
-    lws_set_log_level(LLL_ERR, NULL);
+    lws_set_log_level(LLL_ERR | LLL_WARN, net_lws_log);
     s->ctx = lws_create_context(&info);
     if (!s->ctx) {
         log_error("cannot create the libwebsockets context");
@@ -59,6 +79,14 @@ net_server_t *net_server_new(uv_loop_t *loop, const net_limits_t *limits)
 
 int net_listen(net_server_t *s, const net_listen_opts_t *o, const char **err)
 {
+    /* lws lets vhosts on one port share a listen socket; sett's listeners are separate
+     * services, so a second one on the same port is a configuration error. */
+    for (net_listener_t *e = s->listeners; e; e = e->next) {
+        if (e->opts.port == o->port) {
+            *err = "address in use by another sett listener";
+            return -1;
+        }
+    }
     net_listener_t *l = sx_calloc(1, sizeof *l);
     l->opts = *o;
     l->srv = s;
