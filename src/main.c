@@ -8,6 +8,10 @@
 #include <uv.h>
 
 #include "admin/admin.h"
+#include "bus/bus.h"
+#include "engine/engine.h"
+#include "runner/runner.h"
+#include "store/store_memory.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "gateway/front.h"
@@ -23,6 +27,11 @@ typedef struct app {
     lh_t lua;
     cfg_t cfg;
     net_server_t *net;
+    store_t *store;
+    bus_t *bus;
+    eng_t *eng;
+    rn_t *rn;
+    gw_front_t front;
     uv_signal_t sigint, sigterm;
     uv_timer_t stop_timer;
     int stopping;
@@ -102,11 +111,11 @@ static void app_on_signal(uv_signal_t *s, int signum)
 }
 
 static int listen_on(app_t *app, const char *name, const cfg_addr_t *a, const char *cert,
-                     const char *key, net_request_cb cb)
+                     const char *key, net_request_cb cb, void *ud)
 {
     const char *err = NULL;
     net_listen_opts_t o = { .name = name, .host = a->host, .port = a->port, .tls_cert = cert,
-                            .tls_key = key, .on_request = cb, .ud = app };
+                            .tls_key = key, .on_request = cb, .ud = ud };
     if (net_listen(app->net, &o, &err) != 0) {
         log_error("cannot listen", LF_S("listener", name), LF_S("host", a->host),
                   LF_I("port", a->port), LF_S("error", err));
@@ -143,14 +152,35 @@ static int cmd_run(const char *path)
         rc = 1;
         goto out_lua;
     }
+    app.store = store_memory_new(&app.loop);
+    app.bus = bus_new();
+    eng_config_t ecfg = ENG_CONFIG_DEFAULT;
+    ecfg.runner_lost_threshold_ms = (int64_t)app.cfg.runner_lost_threshold_ms;
+    ecfg.runner_eligible_ms = (int64_t)app.cfg.runner_eligible_ms;
+    app.eng = eng_new(&app.loop, app.store, app.bus, &ecfg);
+    for (char **ns = app.cfg.namespaces; ns && *ns; ns++) {
+        eng_error_t err;
+        if (!eng_ns_get(app.eng, *ns) && eng_ns_create(app.eng, *ns, NULL, NULL, &err) != 0)
+            log_error("cannot create namespace", LF_S("namespace", *ns), LF_S("error", err.message));
+    }
+    rn_config_t rcfg = {
+        .token = app.cfg.runner_token,
+        .init_timeout_ms = app.cfg.runner_init_timeout_ms,
+        .ping_interval_ms = app.cfg.runner_ping_interval_ms,
+        .ping_timeout_ms = app.cfg.runner_ping_timeout_ms,
+    };
+    app.rn = rn_new(&app.loop, app.eng, app.store, app.bus, &rcfg);
+    app.front.eng = app.eng;
+    app.front.rn = app.rn;
+
     uv_signal_init(&app.loop, &app.sigint);
     uv_signal_init(&app.loop, &app.sigterm);
     uv_timer_init(&app.loop, &app.stop_timer);
     app.sigint.data = app.sigterm.data = app.stop_timer.data = &app;
 
     if (listen_on(&app, "main", &app.cfg.listen, app.cfg.tls_cert, app.cfg.tls_key,
-                  gw_front_on_request) != 0 ||
-        listen_on(&app, "admin", &app.cfg.admin_listen, NULL, NULL, adm_on_request) != 0) {
+                  gw_front_on_request, &app.front) != 0 ||
+        listen_on(&app, "admin", &app.cfg.admin_listen, NULL, NULL, adm_on_request, &app) != 0) {
         rc = 1;
         app_stop_now(&app.stop_timer);
     } else {
@@ -162,6 +192,12 @@ static int cmd_run(const char *path)
 
     uv_run(&app.loop, UV_RUN_DEFAULT);
     net_server_finish(app.net);
+    /* The sockets are gone; what remains are records and timers, closed in dependency order. */
+    rn_free(app.rn);
+    eng_free(app.eng);
+    store_close(app.store, NULL, NULL);
+    uv_run(&app.loop, UV_RUN_DEFAULT);
+    bus_free(app.bus);
 out_lua:
     lh_close(&app.lua);
     uv_run(&app.loop, UV_RUN_DEFAULT);

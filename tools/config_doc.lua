@@ -11,6 +11,8 @@ local function kind(spec)
     return string.format("integer in [%d, %d]", spec.min, spec.max)
   elseif spec.type == "enum" then
     return "one of `" .. table.concat(spec.values, "`, `") .. "`"
+  elseif spec.type == "list" then
+    return "list of names"
   elseif spec.type == "address" then
     return '"a.b.c.d:port"'
   end
@@ -20,6 +22,7 @@ end
 local function default(spec)
   if spec.required then return "required" end
   if spec.default == nil then return "none" end
+  if type(spec.default) == "table" then return "`{}`" end
   if type(spec.default) == "string" then return '`"' .. spec.default .. '"`' end
   return "`" .. tostring(spec.default) .. "`"
 end

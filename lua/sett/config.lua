@@ -50,6 +50,21 @@ M.schema = {
     idle_timeout_ms = { type = "integer", min = 100, max = 86400000, default = 60000,
       doc = "An HTTP connection idle this long between requests is closed." },
   } },
+  namespaces = { type = "list", item = "name", default = {},
+    doc = "Namespaces that exist at start besides `default` (names: lowercase letters, digits, `-`)." },
+  runner = { type = "table", fields = {
+    token = { type = "string", doc = "When set, runners must offer the subprotocol `rivet_token.<token>`." },
+    init_timeout_ms = { type = "integer", min = 10, max = 600000, default = 5000,
+      doc = "A runner that sends no ToServerInit this long after connecting is closed." },
+    ping_interval_ms = { type = "integer", min = 10, max = 600000, default = 3000,
+      doc = "ToClientPing period on each runner socket (plus 0-127 ms jitter)." },
+    ping_timeout_ms = { type = "integer", min = 10, max = 3600000, default = 15000,
+      doc = "A runner that answers no ping for this long is closed." },
+    lost_threshold_ms = { type = "integer", min = 10, max = 3600000, default = 15000,
+      doc = "A disconnected runner that has not reconnected after this long is lost; its actors move." },
+    eligible_ms = { type = "integer", min = 10, max = 3600000, default = 10000,
+      doc = "Actors are only placed on runners whose last pong is this recent." },
+  } },
   shutdown_grace_ms = { type = "integer", min = 0, max = 600000, default = 2000,
     doc = "On SIGINT/SIGTERM, how long closing WebSockets may take before sockets are dropped." },
 }
@@ -114,6 +129,19 @@ function check_field(spec, v, path, errs)
   elseif t == "table" then
     if type(v) ~= "table" then return bad("a table") end
     return check_table(spec, v, path .. ".", errs)
+  elseif t == "list" then
+    if type(v) ~= "table" then return bad("a list of names") end
+    local out = {}
+    for k, item in pairs(v) do
+      if type(k) ~= "number" or k < 1 or k > #v or k ~= math.floor(k) then
+        errs[#errs + 1] = string.format("%s: expected a list of names, got key %s", path, show(k))
+      elseif type(item) ~= "string" or not item:match("^[a-z0-9][a-z0-9-]*$") or #item > 64 then
+        errs[#errs + 1] = string.format("%s[%d]: expected a name of lowercase letters, digits and -, got %s", path, k, show(item))
+      else
+        out[k] = item
+      end
+    end
+    return out
   end
   return v
 end

@@ -3,8 +3,16 @@
 #ifndef SETT_GATEWAY_FRONT_H
 #define SETT_GATEWAY_FRONT_H
 
+#include "engine/engine.h"
 #include "net/server.h"
+#include "runner/runner.h"
 
+typedef struct gw_front {
+    eng_t *eng;
+    rn_t *rn;
+} gw_front_t;
+
+/* The request callback of the main listener; ud is a gw_front_t. */
 void gw_front_on_request(net_conn_t *c, hreq *req, void *ud);
 
 #endif

@@ -109,6 +109,21 @@ int cfg_load(lh_t *h, const char *path, cfg_t *out, buf_t *errors)
     out->max_message_bytes = (size_t)cfg_num(L, "limits.max_message_bytes");
     out->idle_timeout_ms = (uint64_t)cfg_num(L, "limits.idle_timeout_ms");
     out->shutdown_grace_ms = (uint64_t)cfg_num(L, "shutdown_grace_ms");
+    out->runner_token = cfg_strdup(L, "runner.token");
+    out->runner_init_timeout_ms = (uint64_t)cfg_num(L, "runner.init_timeout_ms");
+    out->runner_ping_interval_ms = (uint64_t)cfg_num(L, "runner.ping_interval_ms");
+    out->runner_ping_timeout_ms = (uint64_t)cfg_num(L, "runner.ping_timeout_ms");
+    out->runner_lost_threshold_ms = (uint64_t)cfg_num(L, "runner.lost_threshold_ms");
+    out->runner_eligible_ms = (uint64_t)cfg_num(L, "runner.eligible_ms");
+    cfg_push_path(L, "namespaces");
+    size_t n = lua_istable(L, -1) ? lua_objlen(L, -1) : 0;
+    out->namespaces = sx_calloc(n + 1, sizeof *out->namespaces);
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, -1, (int)i + 1);
+        out->namespaces[i] = sx_strdup(lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
     lua_settop(L, top);
     return 0;
 }
@@ -117,5 +132,10 @@ void cfg_free(cfg_t *c)
 {
     free(c->tls_cert);
     free(c->tls_key);
-    c->tls_cert = c->tls_key = NULL;
+    free(c->runner_token);
+    for (char **p = c->namespaces; p && *p; p++)
+        free(*p);
+    free(c->namespaces);
+    c->tls_cert = c->tls_key = c->runner_token = NULL;
+    c->namespaces = NULL;
 }

@@ -27,6 +27,13 @@ typedef struct cfg {
     size_t max_message_bytes;
     uint64_t idle_timeout_ms;
     uint64_t shutdown_grace_ms;
+    char **namespaces;     /* NULL-terminated */
+    char *runner_token;    /* NULL: no check */
+    uint64_t runner_init_timeout_ms;
+    uint64_t runner_ping_interval_ms;
+    uint64_t runner_ping_timeout_ms;
+    uint64_t runner_lost_threshold_ms;
+    uint64_t runner_eligible_ms;
 } cfg_t;
 
 /* Loads, validates and copies the file at path. On failure returns -1 and appends one line per

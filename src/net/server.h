@@ -79,6 +79,10 @@ int net_ws_accept(net_conn_t *c, hreq *req, const char *proto, size_t proto_len,
                   const net_ws_handler_t *h, void *ud);
 /* Queues one message; frames queued in one loop turn leave in one write. */
 void net_ws_send(net_conn_t *c, int binary, const void *data, size_t len);
+/* Queues one message made of two pieces, copied once into the output: a frame built from a
+ * small header of the caller's and a payload it forwards. */
+void net_ws_sendv(net_conn_t *c, int binary, const void *a, size_t alen, const void *b,
+                  size_t blen);
 void net_ws_ping(net_conn_t *c, const void *data, size_t len);
 /* Starts the closing handshake; reason is cut to 123 bytes. Idempotent. */
 void net_ws_close(net_conn_t *c, int code, const char *reason, size_t reason_len);

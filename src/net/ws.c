@@ -116,6 +116,24 @@ void net_ws_send(net_conn_t *c, int binary, const void *data, size_t len)
     net_want_write(c);
 }
 
+void net_ws_sendv(net_conn_t *c, int binary, const void *a, size_t alen, const void *b,
+                  size_t blen)
+{
+    if (c->gone || c->close_sent || c->state != NET_WS)
+        return;
+    net_out_prepare(c);
+    uint8_t *p = buf_reserve(&c->out, WSF_MAX_HEADER + alen + blen);
+    size_t h = wsf_write_header(p, binary ? WSF_OP_BINARY : WSF_OP_TEXT, true, alen + blen, NULL);
+    if (alen)
+        memcpy(p + h, a, alen);
+    if (blen)
+        memcpy(p + h + alen, b, blen);
+    c->out.len += h + alen + blen;
+    if (net_conn_backlog(c) > NET_BACKLOG_HIGH)
+        c->drain_wanted = 1;
+    net_want_write(c);
+}
+
 void net_ws_ping(net_conn_t *c, const void *data, size_t len)
 {
     if (c->gone || c->close_sent || c->state != NET_WS)

@@ -67,6 +67,21 @@ void store_close(store_t *s, store_close_cb close_cb, void *ud)
     s->vt->close(s);
 }
 
+/* Writes whose outcome the caller does not need (a write-through of engine state) pass a NULL
+ * callback; these stand in for it. */
+static void store_done_ignore(void *ud, int err)
+{
+    (void)ud;
+    (void)err;
+}
+
+static void store_kv_ignore(void *ud, int err, const store_kv_res_t *res)
+{
+    (void)ud;
+    (void)err;
+    (void)res;
+}
+
 /* Refuses an operation, on a later iteration, when the store is closing or an argument is
  * missing; returns true when it did. */
 static bool store_refuse(store_t *s, store_cb_kind_t kind, store_cb_t cb, void *ud, bool args_ok,
@@ -87,6 +102,8 @@ static bool store_refuse(store_t *s, store_cb_kind_t kind, store_cb_t cb, void *
 
 void store_ns_put(store_t *s, const store_ns_t *ns, store_done_cb cb, void *ud)
 {
+    if (!cb)
+        cb = store_done_ignore;
     if (!store_refuse(s, STORE_CB_DONE, STORE_CB(done, cb), ud, ns && ns->namespace_id && ns->name,
             "namespace id or name"))
         s->vt->ns_put(s, ns, cb, ud);
@@ -113,6 +130,8 @@ static bool store_actor_ok(const store_actor_t *a)
 
 void store_actor_put(store_t *s, const store_actor_t *a, store_done_cb cb, void *ud)
 {
+    if (!cb)
+        cb = store_done_ignore;
     if (!store_refuse(s, STORE_CB_DONE, STORE_CB(done, cb), ud, store_actor_ok(a),
             "actor id, namespace or name"))
         s->vt->actor_put(s, a, cb, ud);
@@ -148,12 +167,16 @@ void store_actor_list(store_t *s, const store_actor_filter_t *f, store_actor_lis
 
 void store_actor_delete(store_t *s, const char *actor_id, store_done_cb cb, void *ud)
 {
+    if (!cb)
+        cb = store_done_ignore;
     if (!store_refuse(s, STORE_CB_DONE, STORE_CB(done, cb), ud, actor_id != NULL, "actor id"))
         s->vt->actor_delete(s, actor_id, cb, ud);
 }
 
 void store_runner_put(store_t *s, const store_runner_t *r, store_done_cb cb, void *ud)
 {
+    if (!cb)
+        cb = store_done_ignore;
     if (!store_refuse(s, STORE_CB_DONE, STORE_CB(done, cb), ud,
             r && r->runner_id && r->namespace_id && r->name && r->runner_key,
             "runner id, namespace, name or key"))
@@ -185,6 +208,8 @@ void store_runner_list(store_t *s, const char *namespace_id, const char *name,
 
 void store_runner_delete(store_t *s, const char *runner_id, store_done_cb cb, void *ud)
 {
+    if (!cb)
+        cb = store_done_ignore;
     if (!store_refuse(s, STORE_CB_DONE, STORE_CB(done, cb), ud, runner_id != NULL, "runner id"))
         s->vt->runner_delete(s, runner_id, cb, ud);
 }
@@ -204,6 +229,8 @@ static bool store_kv_refuse(store_t *s, const char *actor_id, store_kv_cb cb, vo
 void store_kv_get(store_t *s, const char *actor_id, const store_bytes_t *keys, size_t n,
     store_kv_cb cb, void *ud)
 {
+    if (!cb)
+        cb = store_kv_ignore;
     char msg[STORE_MSG_MAX] = "";
     int err = store_kv_validate_keys(&s->limits, keys, n, msg, sizeof msg);
     if (!store_kv_refuse(s, actor_id, cb, ud, err, msg))
@@ -222,6 +249,8 @@ void store_kv_list(store_t *s, const char *actor_id, const store_kv_query_t *q, 
 void store_kv_put(store_t *s, const char *actor_id, const store_bytes_t *keys, size_t n_keys,
     const store_bytes_t *values, size_t n_values, store_kv_cb cb, void *ud)
 {
+    if (!cb)
+        cb = store_kv_ignore;
     char msg[STORE_MSG_MAX] = "";
     int err = store_kv_validate_put(&s->limits, keys, n_keys, values, n_values, msg, sizeof msg);
     if (!store_kv_refuse(s, actor_id, cb, ud, err, msg))
@@ -231,6 +260,8 @@ void store_kv_put(store_t *s, const char *actor_id, const store_bytes_t *keys, s
 void store_kv_delete(store_t *s, const char *actor_id, const store_bytes_t *keys, size_t n,
     store_kv_cb cb, void *ud)
 {
+    if (!cb)
+        cb = store_kv_ignore;
     char msg[STORE_MSG_MAX] = "";
     int err = store_kv_validate_keys(&s->limits, keys, n, msg, sizeof msg);
     if (!store_kv_refuse(s, actor_id, cb, ud, err, msg))
@@ -254,6 +285,8 @@ static void kv_ok_run(store_t *s, store_op_t *op)
 void store_kv_delete_range(store_t *s, const char *actor_id, store_bytes_t start, store_bytes_t end,
     store_kv_cb cb, void *ud)
 {
+    if (!cb)
+        cb = store_kv_ignore;
     char msg[STORE_MSG_MAX] = "";
     int err = store_kv_validate_range(&s->limits, start, end, msg, sizeof msg);
     if (store_kv_refuse(s, actor_id, cb, ud, err, msg))
@@ -271,6 +304,8 @@ void store_kv_delete_range(store_t *s, const char *actor_id, store_bytes_t start
 
 void store_kv_drop(store_t *s, const char *actor_id, store_kv_cb cb, void *ud)
 {
+    if (!cb)
+        cb = store_kv_ignore;
     if (!store_kv_refuse(s, actor_id, cb, ud, STORE_OK, NULL))
         s->vt->kv_drop(s, actor_id, cb, ud);
 }
@@ -278,6 +313,8 @@ void store_kv_drop(store_t *s, const char *actor_id, store_kv_cb cb, void *ud)
 void store_hib_upsert(store_t *s, const store_hib_row_t *rows, size_t n, int64_t ttl_ms,
     store_done_cb cb, void *ud)
 {
+    if (!cb)
+        cb = store_done_ignore;
     bool ok = ttl_ms > 0 && (rows || n == 0);
     for (size_t i = 0; ok && i < n; i++)
         ok = rows[i].actor_id != NULL;
@@ -296,6 +333,8 @@ void store_hib_list(store_t *s, const char *actor_id, int64_t min_ts, store_hib_
 void store_hib_delete(store_t *s, const char *actor_id, const uint8_t gateway_id[4],
     const uint8_t request_id[4], store_done_cb cb, void *ud)
 {
+    if (!cb)
+        cb = store_done_ignore;
     if (!store_refuse(s, STORE_CB_DONE, STORE_CB(done, cb), ud,
             actor_id && gateway_id && request_id, "actor id or request"))
         s->vt->hib_delete(s, actor_id, gateway_id, request_id, cb, ud);

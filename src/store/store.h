@@ -230,6 +230,9 @@ int64_t store_now_ms(store_t *s);
 
 /* ---- Namespaces, stored under their name. ---- */
 
+/* Write operations (those completing with store_done_cb, and KV writes) accept a NULL callback
+ * when the caller does not need the outcome. */
+
 /* Inserts or replaces the namespace with ns->name. */
 void store_ns_put(store_t *s, const store_ns_t *ns, store_done_cb cb, void *ud);
 void store_ns_get(store_t *s, const char *name, store_ns_cb cb, void *ud);

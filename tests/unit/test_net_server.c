@@ -177,9 +177,9 @@ static size_t recv_until(int fd, buf_t *b, size_t want)
 static size_t recv_response(int fd, buf_t *b, size_t start)
 {
     for (;;) {
-        char *s = (char *)b->data + start;
         size_t avail = b->len - start;
-        char *end = b->len > start ? memmem(s, avail, "\r\n\r\n", 4) : NULL;
+        char *s = b->len > start ? (char *)b->data + start : NULL;
+        char *end = s ? memmem(s, avail, "\r\n\r\n", 4) : NULL;
         if (end) {
             size_t head = (size_t)(end - s) + 4;
             char *cl = memmem(s, head, "Content-Length: ", 16);

@@ -1,0 +1,93 @@
+/* Private to src/engine/: the engine record and the helpers its files share. */
+#ifndef SETT_ENGINE_ENGINE_IMPL_H
+#define SETT_ENGINE_ENGINE_IMPL_H
+
+#include "core/buf.h"
+#include "core/metrics.h"
+#include "engine/engine.h"
+#include "store/store_map.h"
+
+/* Why an actor is being stopped; decides what its Stopped event leads to. */
+enum eng_stop_kind {
+    ENG_STOP_NONE = 0, /* not asked: a crash */
+    ENG_STOP_SLEEP,    /* the actor asked to sleep */
+    ENG_STOP_STOP,     /* the actor asked to stop: a graceful exit destroys it */
+    ENG_STOP_DESTROY,  /* DELETE /actors/{id} */
+    ENG_STOP_GOING_AWAY, /* its runner is draining */
+};
+
+/* A command sent and not yet acked, kept encoded (a CommandWrapper) for resending. */
+typedef struct eng_cmd {
+    struct eng_cmd *next;
+    uint32_t generation;
+    int64_t index;
+    int is_start;
+    buf_t bytes;
+} eng_cmd_t;
+
+struct eng_waiter {
+    struct eng_waiter *prev, *next;
+    eng_t *e;
+    eng_actor_t *actor;
+    eng_ready_cb cb;
+    void *ud;
+    uv_timer_t timer;
+    int done;
+};
+
+struct eng_actor_priv {
+    eng_t *e;
+    eng_actor_t *prev, *next;   /* every actor, in creation order */
+    eng_actor_t *qnext;         /* the queue of actors waiting for a runner */
+    eng_actor_t *rprev, *rnext; /* the actors allocated to one runner */
+    int queued;
+    int started_once;
+    int64_t next_cmd_idx;
+    int64_t last_event_idx;
+    enum eng_stop_kind stop_kind;
+    eng_cmd_t *cmds;            /* unacked, oldest first */
+    struct eng_waiter *waiters;
+    uv_timer_t *alarm;
+};
+
+struct eng_runner_priv {
+    eng_t *e;
+    eng_runner_t *prev, *next;
+    eng_actor_t *actors;
+    uv_timer_t lost_timer;
+    int lost;
+    char subject[96];
+};
+
+struct eng {
+    uv_loop_t *loop;
+    store_t *store;
+    bus_t *bus;
+    eng_config_t cfg;
+    eng_ns_t **ns;
+    size_t nns;
+    store_map_t actors;        /* id -> actor */
+    store_map_t keys;          /* namespace \0 name \0 key -> live actor */
+    eng_actor_t *first, *last;
+    eng_actor_t *queue_head, *queue_tail;
+    store_map_t runners;       /* id -> runner */
+    eng_runner_t *runners_first;
+    met_series_t *m_actors_created, *m_actor_starts, *m_runner_connects, *m_runners_lost;
+    met_series_t *m_actors_pending, *m_actors_running, *m_runners_connected;
+};
+
+void eng_random_id(char out[31]);
+void eng_persist_actor(eng_t *e, eng_actor_t *a);
+void eng_place(eng_t *e, eng_actor_t *a);
+void eng_place_pending(eng_t *e);
+void eng_send_stop(eng_t *e, eng_actor_t *a, enum eng_stop_kind kind);
+/* The actor's runner slot is free again: after Stopped, or when its runner is lost. */
+void eng_actor_stopped(eng_t *e, eng_actor_t *a, int graceful);
+void eng_actor_running(eng_t *e, eng_actor_t *a);
+void eng_actor_set_alarm(eng_t *e, eng_actor_t *a, bool has, int64_t ts);
+void eng_runner_unlink_actor(eng_runner_t *r, eng_actor_t *a);
+/* Closes the runner's timer and frees it from the close callback. */
+void eng_runner_free(eng_runner_t *r);
+void eng_publish(eng_t *e, eng_runner_t *r, buf_t *frame);
+
+#endif
