@@ -31,6 +31,7 @@ typedef struct app {
     bus_t *bus;
     eng_t *eng;
     rn_t *rn;
+    gw_t *gw;
     gw_front_t front;
     uv_signal_t sigint, sigterm;
     uv_timer_t stop_timer;
@@ -170,8 +171,20 @@ static int cmd_run(const char *path)
         .ping_timeout_ms = app.cfg.runner_ping_timeout_ms,
     };
     app.rn = rn_new(&app.loop, app.eng, app.store, app.bus, &rcfg);
+    gw_config_t gcfg = {
+        .ping_interval_ms = app.cfg.tunnel_ping_interval_ms,
+        .ping_timeout_ms = app.cfg.tunnel_ping_timeout_ms,
+        .ready_timeout_ms = app.cfg.gw_ready_timeout_ms,
+        .response_start_timeout_ms = app.cfg.gw_response_start_timeout_ms,
+        .websocket_open_timeout_ms = app.cfg.gw_websocket_open_timeout_ms,
+        .gc_interval_ms = app.cfg.gw_gc_interval_ms,
+        .retries = app.cfg.gw_retries,
+        .max_body_bytes = app.cfg.max_body_bytes,
+    };
+    app.gw = gw_new(&app.loop, app.eng, app.bus, &gcfg);
     app.front.eng = app.eng;
     app.front.rn = app.rn;
+    app.front.gw = app.gw;
 
     uv_signal_init(&app.loop, &app.sigint);
     uv_signal_init(&app.loop, &app.sigterm);
@@ -193,6 +206,7 @@ static int cmd_run(const char *path)
     uv_run(&app.loop, UV_RUN_DEFAULT);
     net_server_finish(app.net);
     /* The sockets are gone; what remains are records and timers, closed in dependency order. */
+    gw_free(app.gw);
     rn_free(app.rn);
     eng_free(app.eng);
     store_close(app.store, NULL, NULL);

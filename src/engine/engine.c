@@ -82,6 +82,18 @@ const eng_config_t *eng_config(const eng_t *e)
     return &e->cfg;
 }
 
+void eng_on_actor_stop(eng_t *e, void (*fn)(void *ud, eng_actor_t *a), void *ud)
+{
+    e->stop_fn = fn;
+    e->stop_ud = ud;
+}
+
+static void eng_notify_stop(eng_t *e, eng_actor_t *a)
+{
+    if (e->stop_fn)
+        e->stop_fn(e->stop_ud, a);
+}
+
 /* ---- Namespaces ---- */
 
 const eng_ns_t *eng_ns_get(eng_t *e, const char *name)
@@ -334,6 +346,7 @@ static void eng_mark_destroyed(eng_t *e, eng_actor_t *a)
     store_kv_drop(e->store, a->actor_id, NULL, NULL);
     eng_persist_actor(e, a);
     eng_wake_waiters(e, a, ENG_ENOTFOUND);
+    eng_notify_stop(e, a);
     log_info("actor destroyed", LF_S("actor_id", a->actor_id));
 }
 
@@ -573,6 +586,8 @@ void eng_actor_stopped(eng_t *e, eng_actor_t *a, int graceful)
     }
     enum eng_stop_kind kind = a->priv->stop_kind;
     a->priv->stop_kind = ENG_STOP_NONE;
+    if (kind != ENG_STOP_DESTROY && !(kind == ENG_STOP_STOP && graceful))
+        eng_notify_stop(e, a);
     if (kind == ENG_STOP_DESTROY || (kind == ENG_STOP_STOP && graceful)) {
         eng_mark_destroyed(e, a);
     } else if (kind == ENG_STOP_SLEEP ||

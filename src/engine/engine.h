@@ -150,6 +150,11 @@ eng_waiter_t *eng_actor_wait_ready(eng_t *e, eng_actor_t *a, uint64_t timeout_ms
 /* Cancels a pending wait; cb is not called. */
 void eng_waiter_cancel(eng_waiter_t *w);
 
+/* Registers the one function told when an actor stops running on its runner (it stopped,
+ * crashed, was lost with its runner, or was destroyed); the gateway uses it to retry or close
+ * what it had in flight to that actor. */
+void eng_on_actor_stop(eng_t *e, void (*fn)(void *ud, eng_actor_t *a), void *ud);
+
 /* ---- Runners, for readers (REST). ---- */
 void eng_runner_each(eng_t *e, const eng_ns_t *ns, const char *name,
                      int (*fn)(void *ud, eng_runner_t *r), void *ud);

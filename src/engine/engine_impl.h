@@ -72,6 +72,8 @@ struct eng {
     eng_actor_t *queue_head, *queue_tail;
     store_map_t runners;       /* id -> runner */
     eng_runner_t *runners_first;
+    void (*stop_fn)(void *ud, eng_actor_t *a);
+    void *stop_ud;
     met_series_t *m_actors_created, *m_actor_starts, *m_runner_connects, *m_runners_lost;
     met_series_t *m_actors_pending, *m_actors_running, *m_runners_connected;
 };

@@ -15,6 +15,8 @@ void gw_front_on_request(net_conn_t *c, hreq *req, void *ud)
     }
     if (rn_handle(f->rn, c, req, &u))
         return;
+    if (gw_handle(f->gw, c, req, &u))
+        return;
     static const char nf[] = "{\"group\":\"guard\",\"code\":\"no_route\",\"message\":\"no route "
                              "for this path\"}";
     net_http_respond(c, 404, "application/json", NULL, nf, sizeof nf - 1);

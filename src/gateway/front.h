@@ -4,12 +4,14 @@
 #define SETT_GATEWAY_FRONT_H
 
 #include "engine/engine.h"
+#include "gateway/gw.h"
 #include "net/server.h"
 #include "runner/runner.h"
 
 typedef struct gw_front {
     eng_t *eng;
     rn_t *rn;
+    gw_t *gw;
 } gw_front_t;
 
 /* The request callback of the main listener; ud is a gw_front_t. */

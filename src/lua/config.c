@@ -115,6 +115,13 @@ int cfg_load(lh_t *h, const char *path, cfg_t *out, buf_t *errors)
     out->runner_ping_timeout_ms = (uint64_t)cfg_num(L, "runner.ping_timeout_ms");
     out->runner_lost_threshold_ms = (uint64_t)cfg_num(L, "runner.lost_threshold_ms");
     out->runner_eligible_ms = (uint64_t)cfg_num(L, "runner.eligible_ms");
+    out->tunnel_ping_interval_ms = (uint64_t)cfg_num(L, "tunnel.ping_interval_ms");
+    out->tunnel_ping_timeout_ms = (uint64_t)cfg_num(L, "tunnel.ping_timeout_ms");
+    out->gw_ready_timeout_ms = (uint64_t)cfg_num(L, "gateway.ready_timeout_ms");
+    out->gw_response_start_timeout_ms = (uint64_t)cfg_num(L, "gateway.response_start_timeout_ms");
+    out->gw_websocket_open_timeout_ms = (uint64_t)cfg_num(L, "gateway.websocket_open_timeout_ms");
+    out->gw_gc_interval_ms = (uint64_t)cfg_num(L, "gateway.gc_interval_ms");
+    out->gw_retries = (unsigned)cfg_num(L, "gateway.retries");
     cfg_push_path(L, "namespaces");
     size_t n = lua_istable(L, -1) ? lua_objlen(L, -1) : 0;
     out->namespaces = sx_calloc(n + 1, sizeof *out->namespaces);

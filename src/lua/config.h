@@ -34,6 +34,13 @@ typedef struct cfg {
     uint64_t runner_ping_timeout_ms;
     uint64_t runner_lost_threshold_ms;
     uint64_t runner_eligible_ms;
+    uint64_t tunnel_ping_interval_ms;
+    uint64_t tunnel_ping_timeout_ms;
+    uint64_t gw_ready_timeout_ms;
+    uint64_t gw_response_start_timeout_ms;
+    uint64_t gw_websocket_open_timeout_ms;
+    uint64_t gw_gc_interval_ms;
+    unsigned gw_retries;
 } cfg_t;
 
 /* Loads, validates and copies the file at path. On failure returns -1 and appends one line per

@@ -1,0 +1,401 @@
+#include "gateway/gw_impl.h"
+#include "core/alloc.h"
+#include "core/log.h"
+#include "net/ws_handshake.h"
+#include "proto/bare.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+static void gw_random(void *p, size_t n)
+{
+    if (getrandom(p, n, 0) != (ssize_t)n) {
+        for (size_t i = 0; i < n; i++)
+            ((uint8_t *)p)[i] = (uint8_t)rand();
+    }
+}
+
+uint64_t gw_jitter(void)
+{
+    uint8_t j;
+    gw_random(&j, 1);
+    return j & 127;
+}
+
+void gw_json_error(net_conn_t *c, int status, const char *group, const char *code,
+                   const char *message)
+{
+    char body[384];
+    int n = snprintf(body, sizeof body, "{\"group\":\"%s\",\"code\":\"%s\",\"message\":\"%s\"}",
+                     group, code, message);
+    net_http_respond(c, status, "application/json", NULL, body, (size_t)n);
+}
+
+/* Close reasons carry the request id as the ray id: "guard.<code>#<8 hex>", at most 123 bytes. */
+void gw_close_reason(gw_req_t *r, const char *code, char *out, size_t n)
+{
+    snprintf(out, n, "guard.%s#%02x%02x%02x%02x", code, r->rid[0], r->rid[1], r->rid[2], r->rid[3]);
+}
+
+/* ---- In-flight table ---- */
+
+void gw_register(gw_t *gw, gw_req_t *r)
+{
+    /* Request ids are random and unique among requests in flight. */
+    for (int i = 0; i < 100; i++) {
+        gw_random(r->rid, 4);
+        if (!store_map_get(&gw->inflight, r->rid, 4))
+            break;
+    }
+    store_map_put(&gw->inflight, r->rid, 4, r);
+    r->registered = 1;
+    met_add(r->kind == GW_HTTP ? gw->m_http_inflight : gw->m_ws_inflight, 1);
+}
+
+void gw_unregister(gw_t *gw, gw_req_t *r)
+{
+    if (!r->registered)
+        return;
+    if (store_map_get(&gw->inflight, r->rid, 4) == r)
+        store_map_del(&gw->inflight, r->rid, 4);
+    r->registered = 0;
+    met_add(r->kind == GW_HTTP ? gw->m_http_inflight : gw->m_ws_inflight, -1);
+}
+
+size_t gw_in_flight(const gw_t *gw)
+{
+    return gw->inflight.n;
+}
+
+static void gw_req_closed(uv_handle_t *h)
+{
+    gw_req_t *r = h->data;
+    free(r->actor_id);
+    free(r->path);
+    buf_free(&r->headers);
+    free(r);
+}
+
+/* Drops the request's last ties: the table entry, the list entry, the waiter and the timer. */
+void gw_req_release(gw_req_t *r)
+{
+    gw_t *gw = r->gw;
+    if (r->state == GW_DONE)
+        return;
+    r->state = GW_DONE;
+    gw_unregister(gw, r);
+    if (r->waiter) {
+        eng_waiter_cancel(r->waiter);
+        r->waiter = NULL;
+    }
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        gw->reqs = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    uv_timer_stop(&r->timer);
+    uv_close((uv_handle_t *)&r->timer, gw_req_closed);
+}
+
+void gw_send_at(gw_t *gw, gw_req_t *r, uint16_t index, const rp_to_client_tunnel_message_kind_t *k)
+{
+    rp_to_runner_t m;
+    m.tag = RP_TO_RUNNER_CLIENT_TUNNEL_MESSAGE;
+    memcpy(m.val.client_tunnel_message.message_id.gateway_id, gw->id, 4);
+    memcpy(m.val.client_tunnel_message.message_id.request_id, r->rid, 4);
+    m.val.client_tunnel_message.message_id.message_index = index;
+    m.val.client_tunnel_message.message_kind = *k;
+    buf_reset(&gw->scratch);
+    rp_to_runner_encode_versioned(&gw->scratch, &m);
+    met_inc(gw->m_msgs_out);
+    bus_publish(gw->bus, r->subject, gw->scratch.data, gw->scratch.len);
+}
+
+void gw_send(gw_t *gw, gw_req_t *r, const rp_to_client_tunnel_message_kind_t *k)
+{
+    gw_send_at(gw, r, r->next_index++, k);
+}
+
+/* Headers go to the actor with lowercase names, values of visible ASCII only, one value per
+ * name (the last wins, as in Rivet's gateway), and the subprotocol offer list joined whole. */
+void gw_collect_headers(const hreq *req, rp_map_str_str_t *out)
+{
+    out->items = sx_calloc(req->nheaders ? req->nheaders : 1, sizeof *out->items);
+    out->len = 0;
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const hreq_hdr *h = &req->headers[i];
+        int ok = h->name.len > 0;
+        for (size_t j = 0; ok && j < h->value.len; j++) {
+            unsigned char ch = (unsigned char)h->value.p[j];
+            ok = ch >= 0x20 && ch < 0x7f;
+        }
+        if (!ok)
+            continue;
+        /* Names are lowercased in place: http_req keeps them in its own buffer, and nothing
+         * reads the original spelling after routing. */
+        char *name = (char *)h->name.p;
+        for (size_t j = 0; j < h->name.len; j++)
+            name[j] = (char)tolower((unsigned char)name[j]);
+        size_t k;
+        for (k = 0; k < out->len; k++)
+            if (out->items[k].key.len == h->name.len &&
+                memcmp(out->items[k].key.ptr, name, h->name.len) == 0)
+                break;
+        if (k == out->len)
+            out->len++;
+        out->items[k].key = (bare_str_t){ (const uint8_t *)name, h->name.len };
+        out->items[k].value = (bare_str_t){ (const uint8_t *)h->value.p, h->value.len };
+    }
+}
+
+/* ---- From the runner half ---- */
+
+static void gw_on_bus(void *ud, const char *subject, const uint8_t *f, size_t n)
+{
+    gw_t *gw = ud;
+    (void)subject;
+    rp_to_gateway_t m;
+    bare_err_t err;
+    if (rp_to_gateway_decode_versioned(f, n, &m, &err) != BARE_OK) {
+        char detail[160];
+        bare_err_format(&err, detail, sizeof detail);
+        log_warn("gateway: malformed frame on the bus", LF_S("error", detail));
+        return;
+    }
+    if (m.tag == RP_TO_GATEWAY_PONG) {
+        gw_req_t *r = store_map_get(&gw->inflight, m.val.pong.request_id, 4);
+        if (!r) {
+            met_inc(gw->m_pong_dropped);
+        } else {
+            uv_timeval64_t tv;
+            uv_gettimeofday(&tv);
+            int64_t now = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+            int64_t rtt = now - m.val.pong.ts;
+            met_observe(gw->m_ping, (double)(rtt < 0 ? 0 : rtt) / 1000.0);
+            gw_ws_on_pong(gw, r);
+        }
+    } else {
+        const rp_to_server_tunnel_message_t *tm = &m.val.server_tunnel_message;
+        gw_req_t *r = store_map_get(&gw->inflight, tm->message_id.request_id, 4);
+        met_inc(gw->m_msgs_in);
+        if (r && r->kind == GW_HTTP)
+            gw_http_on_message(gw, r, &tm->message_kind);
+        else if (r)
+            gw_ws_on_message(gw, r, &tm->message_kind);
+    }
+    rp_to_gateway_free(&m);
+}
+
+static void gw_on_actor_stop(void *ud, eng_actor_t *a)
+{
+    gw_t *gw = ud;
+    gw_req_t *r = gw->reqs;
+    while (r) {
+        gw_req_t *next = r->next;
+        if (strcmp(r->actor_id, a->actor_id) == 0) {
+            if (r->kind == GW_HTTP)
+                gw_http_on_actor_stop(gw, r);
+            else
+                gw_ws_on_actor_stop(gw, r);
+        }
+        r = next;
+    }
+}
+
+/* Requests leave the table when their client or their answer ends; this pass is the safety net
+ * that finds one whose client is gone without it having noticed. */
+static void gw_gc(uv_timer_t *t)
+{
+    gw_t *gw = t->data;
+    gw_req_t *r = gw->reqs;
+    while (r) {
+        gw_req_t *next = r->next;
+        if (!r->c) {
+            met_inc(gw->m_gc_removed);
+            gw_req_release(r);
+        }
+        r = next;
+    }
+}
+
+static void gw_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+gw_t *gw_new(uv_loop_t *loop, eng_t *eng, bus_t *bus, const gw_config_t *cfg)
+{
+    gw_t *gw = sx_calloc(1, sizeof *gw);
+    gw->loop = loop;
+    gw->eng = eng;
+    gw->bus = bus;
+    gw->cfg = *cfg;
+    gw_random(gw->id, 4);
+    snprintf(gw->subject, sizeof gw->subject, "pegboard.gateway.%02x%02x%02x%02x", gw->id[0],
+             gw->id[1], gw->id[2], gw->id[3]);
+    store_map_init(&gw->inflight);
+    gw->sub = bus_subscribe(bus, gw->subject, gw_on_bus, gw);
+    eng_on_actor_stop(eng, gw_on_actor_stop, gw);
+    uv_timer_init(loop, &gw->gc);
+    gw->gc.data = gw;
+    uv_timer_start(&gw->gc, gw_gc, cfg->gc_interval_ms, cfg->gc_interval_ms);
+    uv_unref((uv_handle_t *)&gw->gc);
+    gw->m_ping = met_histogram("gateway_tunnel_ping_duration",
+                               "RTT of messages from gateway to pegboard", NULL, NULL, 0);
+    gw->m_pong_dropped = met_counter("gateway_tunnel_pong_dropped_total",
+                                     "Pongs for requests no longer in flight.", NULL);
+    gw->m_http_inflight = met_gauge("gateway_in_flight", "Tunnelled requests in flight.",
+                                    "kind=\"http\"");
+    gw->m_ws_inflight = met_gauge("gateway_in_flight", "Tunnelled requests in flight.",
+                                  "kind=\"ws\"");
+    gw->m_http_duration = met_histogram("gateway_request_duration_seconds",
+                                        "Tunnelled HTTP request durations.", NULL, NULL, 0);
+    gw->m_msgs_in = met_counter("gateway_tunnel_messages_total", "Tunnel messages.",
+                                "direction=\"from_runner\"");
+    gw->m_msgs_out = met_counter("gateway_tunnel_messages_total", "Tunnel messages.",
+                                 "direction=\"to_runner\"");
+    gw->m_bytes_in = met_counter("gateway_bytes_total", "Payload bytes through the tunnel.",
+                                 "direction=\"from_runner\"");
+    gw->m_bytes_out = met_counter("gateway_bytes_total", "Payload bytes through the tunnel.",
+                                  "direction=\"to_runner\"");
+    gw->m_gc_removed = met_counter("gateway_gc_removed_total",
+                                   "In-flight requests removed by the GC pass.", NULL);
+    log_info("gateway ready", LF_S("gateway_id", gw->subject + 17));
+    return gw;
+}
+
+void gw_free(gw_t *gw)
+{
+    while (gw->reqs)
+        gw_req_release(gw->reqs);
+    eng_on_actor_stop(gw->eng, NULL, NULL);
+    bus_unsubscribe(gw->bus, gw->sub);
+    store_map_free(&gw->inflight);
+    buf_free(&gw->scratch);
+    uv_close((uv_handle_t *)&gw->gc, gw_closed);
+}
+
+/* ---- Routing ---- */
+
+static const char *gw_cors_headers(const hreq *req, buf_t *b)
+{
+    const hreq_str *origin = hreq_header(req, "origin");
+    const hreq_str *rh = hreq_header(req, "access-control-request-headers");
+    buf_append_str(b, "Access-Control-Allow-Origin: ");
+    if (origin)
+        buf_append(b, origin->p, origin->len);
+    else
+        buf_append_str(b, "*");
+    buf_append_str(b, "\r\nAccess-Control-Allow-Credentials: true\r\n"
+                      "Access-Control-Allow-Methods: GET, POST, PUT, DELETE, OPTIONS, PATCH\r\n");
+    if (rh) {
+        buf_append_str(b, "Access-Control-Allow-Headers: ");
+        buf_append(b, rh->p, rh->len);
+        buf_append_str(b, "\r\n");
+    }
+    buf_append_str(b, "Access-Control-Max-Age: 86400\r\n");
+    buf_push(b, '\0');
+    return (const char *)b->data;
+}
+
+int gw_handle(gw_t *gw, net_conn_t *c, hreq *req, const url_parts *u)
+{
+    char *actor_id = NULL;
+    buf_t path = BUF_INIT;
+    int from_path = 0;
+    static const char prefix[] = "/gateway/";
+    if (u->path.len >= sizeof prefix - 1 && memcmp(u->path.p, prefix, sizeof prefix - 1) == 0) {
+        /* /gateway/{actor_id}[@token]/rest: the actor sees /rest and the query, byte for byte. */
+        size_t pos = sizeof prefix - 2;
+        url_str seg;
+        url_path_next(&u->path, &pos, &seg);
+        size_t idlen = seg.len;
+        for (size_t i = 0; i < seg.len; i++)
+            if (seg.p[i] == '@') {
+                idlen = i;
+                break;
+            }
+        char *dec = sx_malloc(idlen + 1);
+        size_t declen = 0;
+        if (idlen == 0 || url_decode_segment(seg.p, idlen, dec, &declen, 0) != URL_OK) {
+            free(dec);
+            gw_json_error(c, 400, "guard", "invalid_path", "bad actor id in the path");
+            return 1;
+        }
+        dec[declen] = '\0';
+        actor_id = dec;
+        from_path = 1;
+        const char *rest = u->path.p + pos;
+        size_t rest_len = u->path.len - pos;
+        if (rest_len >= 2 && rest[0] == '/' && rest[1] == '/') {
+            free(actor_id);
+            gw_json_error(c, 400, "guard", "invalid_path", "empty path segment");
+            return 1;
+        }
+        if (rest_len == 0)
+            buf_append_str(&path, "/");
+        else
+            buf_append(&path, rest, rest_len);
+    } else {
+        /* Header routing: x-rivet-target: actor with x-rivet-actor, or the subprotocols
+         * rivet_target.actor and rivet_actor.<id>; the actor sees the whole target. */
+        const hreq_str *t = hreq_header(req, "x-rivet-target");
+        const hreq_str *a = hreq_header(req, "x-rivet-actor");
+        if (t && t->len == 5 && memcmp(t->p, "actor", 5) == 0 && a) {
+            actor_id = sx_strndup(a->p, a->len);
+        } else if (req->upgrade) {
+            wsh_offers offers;
+            wsh_offers_init(&offers);
+            wsh_offers_parse(&offers, req);
+            int target = 0;
+            for (size_t i = 0; i < offers.n; i++) {
+                const hreq_str *o = &offers.v[i];
+                if (o->len == 18 && memcmp(o->p, "rivet_target.actor", 18) == 0)
+                    target = 1;
+                else if (o->len > 12 && memcmp(o->p, "rivet_actor.", 12) == 0 && !actor_id) {
+                    char *dec = sx_malloc(o->len - 12 + 1);
+                    size_t dl = 0;
+                    if (url_decode_segment(o->p + 12, o->len - 12, dec, &dl, URL_ALLOW_SLASH) ==
+                        URL_OK) {
+                        dec[dl] = '\0';
+                        actor_id = dec;
+                    } else {
+                        free(dec);
+                    }
+                }
+            }
+            wsh_offers_free(&offers);
+            if (!target) {
+                free(actor_id);
+                actor_id = NULL;
+            }
+        }
+        if (!actor_id)
+            return 0;
+        buf_append(&path, req->url.p, req->url.len);
+    }
+    if (from_path && u->has_query) {
+        buf_push(&path, '?');
+        buf_append(&path, u->query.p, u->query.len);
+    }
+    buf_push(&path, '\0');
+
+    eng_actor_t *a = eng_actor_get(gw->eng, actor_id);
+    if (!a || a->state == ENG_ACTOR_DESTROYED) {
+        gw_json_error(c, 404, "actor", "not_found", "The actor does not exist or was destroyed.");
+    } else if (strcmp(req->method, "OPTIONS") == 0 && !req->upgrade) {
+        buf_t h = BUF_INIT;
+        net_http_respond(c, 204, NULL, gw_cors_headers(req, &h), NULL, 0);
+        buf_free(&h);
+    } else if (req->upgrade) {
+        gw_ws_start(gw, c, req, actor_id, (char *)path.data);
+    } else {
+        gw_http_start(gw, c, req, actor_id, (char *)path.data);
+    }
+    free(actor_id);
+    buf_free(&path);
+    return 1;
+}

@@ -1,0 +1,36 @@
+/* The gateway half: routes client HTTP requests and WebSockets to actors and carries them
+ * through the actor's runner tunnel over the bus: ToRunner frames to `pegboard.runner.{id}`,
+ * answers from `pegboard.gateway.{gateway id}`. Every tunnelled WebSocket is pinged
+ * (ToRunnerPing/ToGatewayPong) to measure the path and close it when the path is dead. */
+#ifndef SETT_GATEWAY_GW_H
+#define SETT_GATEWAY_GW_H
+
+#include <stdint.h>
+
+#include "bus/bus.h"
+#include "engine/engine.h"
+#include "net/server.h"
+#include "net/url.h"
+
+typedef struct gw gw_t;
+
+typedef struct gw_config {
+    uint64_t ping_interval_ms;          /* 3000, plus 0-127 ms jitter */
+    uint64_t ping_timeout_ms;           /* 30000 */
+    uint64_t ready_timeout_ms;          /* 10000 */
+    uint64_t response_start_timeout_ms; /* 300000 */
+    uint64_t websocket_open_timeout_ms; /* 15000 */
+    uint64_t gc_interval_ms;            /* 15000 */
+    unsigned retries;                   /* 3 */
+    size_t max_body_bytes;              /* 20 MiB: larger request bodies get 413 */
+} gw_config_t;
+
+gw_t *gw_new(uv_loop_t *loop, eng_t *eng, bus_t *bus, const gw_config_t *cfg);
+/* Frees what is left once the transport has closed every socket. */
+void gw_free(gw_t *gw);
+/* Serves actor routes (`/gateway/{id}[@token]/...`, `x-rivet-target: actor`, the
+ * `rivet_target.actor` subprotocol); returns 0 when the request is not for an actor. */
+int gw_handle(gw_t *gw, net_conn_t *c, hreq *req, const url_parts *u);
+size_t gw_in_flight(const gw_t *gw);
+
+#endif

@@ -1,0 +1,84 @@
+/* Private to the gateway's files: the gateway record and one in-flight request. */
+#ifndef SETT_GATEWAY_GW_IMPL_H
+#define SETT_GATEWAY_GW_IMPL_H
+
+#include "core/buf.h"
+#include "core/metrics.h"
+#include "gateway/gw.h"
+#include "proto/rp_v7.h"
+#include "store/store_map.h"
+
+enum gw_kind { GW_HTTP = 0, GW_WS = 1 };
+
+enum gw_state {
+    GW_WAIT_READY = 0,   /* waiting for the actor to run */
+    GW_WAIT_RESPONSE,    /* HTTP: RequestStart sent */
+    GW_STREAMING,        /* HTTP: a streamed answer is being relayed */
+    GW_WAIT_OPEN,        /* WebSocket: open sent */
+    GW_ACTIVE,           /* WebSocket: open acknowledged */
+    GW_DONE,
+};
+
+typedef struct gw_req {
+    struct gw_req *prev, *next;
+    struct gw *gw;
+    enum gw_kind kind;
+    enum gw_state state;
+    net_conn_t *c;             /* NULL once the client is gone */
+    hreq *req;                 /* HTTP: valid until answered */
+    uint8_t rid[4];
+    int registered;            /* in the in-flight table */
+    char *actor_id;
+    char *path;                /* what the actor sees: rest of the path and the query */
+    buf_t headers;             /* WebSocket: the forwarded headers, encoded once */
+    char subject[96];          /* the runner's bus subject, once the actor runs */
+    uint16_t next_index;
+    unsigned attempts;
+    eng_waiter_t *waiter;
+    uv_timer_t timer;          /* ready, response-start, open and ping deadlines */
+    uint64_t last_pong;        /* loop time, ms */
+    uint64_t start;            /* loop time, ms */
+    int refs;                  /* the client, plus the timer's close */
+} gw_req_t;
+
+struct gw {
+    uv_loop_t *loop;
+    eng_t *eng;
+    bus_t *bus;
+    gw_config_t cfg;
+    uint8_t id[4];
+    char subject[32];
+    bus_sub_t *sub;
+    store_map_t inflight;      /* request id -> gw_req_t */
+    gw_req_t *reqs;            /* every request, for the stop hook and GC */
+    uv_timer_t gc;
+    buf_t scratch;             /* one encode buffer reused for every frame */
+    met_series_t *m_ping, *m_pong_dropped, *m_http_inflight, *m_ws_inflight, *m_http_duration;
+    met_series_t *m_msgs_in, *m_msgs_out, *m_bytes_in, *m_bytes_out, *m_gc_removed;
+};
+
+/* gw.c */
+void gw_register(gw_t *gw, gw_req_t *r);
+void gw_unregister(gw_t *gw, gw_req_t *r);
+/* Encodes a tunnel message for the request with the next index and publishes it. */
+void gw_send(gw_t *gw, gw_req_t *r, const rp_to_client_tunnel_message_kind_t *kind);
+void gw_send_at(gw_t *gw, gw_req_t *r, uint16_t index, const rp_to_client_tunnel_message_kind_t *k);
+void gw_close_reason(gw_req_t *r, const char *code, char *out, size_t n);
+void gw_req_release(gw_req_t *r);
+void gw_json_error(net_conn_t *c, int status, const char *group, const char *code,
+                   const char *message);
+void gw_collect_headers(const hreq *req, rp_map_str_str_t *out);
+uint64_t gw_jitter(void);
+
+/* gw_http.c */
+void gw_http_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path);
+void gw_http_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message_kind_t *k);
+void gw_http_on_actor_stop(gw_t *gw, gw_req_t *r);
+
+/* gw_ws.c */
+void gw_ws_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path);
+void gw_ws_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message_kind_t *k);
+void gw_ws_on_actor_stop(gw_t *gw, gw_req_t *r);
+void gw_ws_on_pong(gw_t *gw, gw_req_t *r);
+
+#endif
