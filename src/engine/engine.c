@@ -1,12 +1,12 @@
 #include "engine/engine_impl.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/random.h"
 #include "proto/bare.h"
 #include "proto/rp_v7.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 
 static void eng_wake_waiters(eng_t *e, eng_actor_t *a, int err);
 
@@ -23,10 +23,7 @@ void eng_random_id(char out[31])
 {
     static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
     uint8_t r[30];
-    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
-        for (size_t i = 0; i < sizeof r; i++)
-            r[i] = (uint8_t)rand();
-    }
+    rnd_bytes(r, sizeof r);
     for (int i = 0; i < 30; i++)
         out[i] = digits[r[i] % 36];
     out[30] = '\0';
@@ -442,45 +439,50 @@ void eng_send_stop(eng_t *e, eng_actor_t *a, enum eng_stop_kind kind)
 
 /* ---- Placement ---- */
 
-/* Among connected, non-draining runners of the selected name whose last pong is fresh, only
- * the highest version is eligible (so a fleet drains old versions); one of those with a free
- * slot is picked at random, weighted by the share of its slots that is free. */
+/* A runner an actor may be placed on: connected, not draining, of the selected name, with a
+ * fresh pong. */
+static int eng_runner_eligible(const eng_t *e, const eng_runner_t *r, const eng_actor_t *a,
+                               int64_t now)
+{
+    return r->ns == a->ns && r->connected && !r->draining && !r->priv->lost &&
+           now - r->last_ping_ts <= e->cfg.runner_eligible_ms &&
+           strcmp(r->name, a->runner_name_selector) == 0;
+}
+
+/* The share of a runner's slots that is free, in thousandths, as Rivet weighs candidates. */
+static uint64_t eng_runner_weight(const eng_runner_t *r)
+{
+    return r->used_slots >= r->total_slots
+               ? 0
+               : (uint64_t)(r->total_slots - r->used_slots) * 1000 / r->total_slots;
+}
+
+/* Only the highest version among eligible runners is used (so a fleet drains old versions);
+ * one of those with a free slot is picked at random, weighted by its free share. */
 static eng_runner_t *eng_pick_runner(eng_t *e, eng_actor_t *a)
 {
     int64_t now = eng_now_ms(e);
-    uint32_t best_version = 0;
+    uint32_t best = 0;
     int any = 0;
     for (eng_runner_t *r = e->runners_first; r; r = r->priv->next) {
-        if (r->ns != a->ns || !r->connected || r->draining || r->priv->lost ||
-            strcmp(r->name, a->runner_name_selector) != 0 ||
-            now - r->last_ping_ts > e->cfg.runner_eligible_ms)
-            continue;
-        if (!any || r->version > best_version)
-            best_version = r->version;
-        any = 1;
+        if (eng_runner_eligible(e, r, a, now) && (!any || r->version > best)) {
+            best = r->version;
+            any = 1;
+        }
     }
-    if (!any)
-        return NULL;
     uint64_t total = 0;
-    for (eng_runner_t *r = e->runners_first; r; r = r->priv->next) {
-        if (r->ns != a->ns || !r->connected || r->draining || r->priv->lost ||
-            r->version != best_version || strcmp(r->name, a->runner_name_selector) != 0 ||
-            now - r->last_ping_ts > e->cfg.runner_eligible_ms || r->used_slots >= r->total_slots)
-            continue;
-        total += (uint64_t)(r->total_slots - r->used_slots) * 1000 / r->total_slots;
-    }
+    for (eng_runner_t *r = e->runners_first; any && r; r = r->priv->next)
+        if (r->version == best && eng_runner_eligible(e, r, a, now))
+            total += eng_runner_weight(r);
     if (total == 0)
         return NULL;
     uint64_t pick;
-    if (getrandom(&pick, sizeof pick, 0) != (ssize_t)sizeof pick)
-        pick = (uint64_t)rand();
+    rnd_bytes(&pick, sizeof pick);
     pick %= total;
     for (eng_runner_t *r = e->runners_first; r; r = r->priv->next) {
-        if (r->ns != a->ns || !r->connected || r->draining || r->priv->lost ||
-            r->version != best_version || strcmp(r->name, a->runner_name_selector) != 0 ||
-            now - r->last_ping_ts > e->cfg.runner_eligible_ms || r->used_slots >= r->total_slots)
+        if (r->version != best || !eng_runner_eligible(e, r, a, now))
             continue;
-        uint64_t w = (uint64_t)(r->total_slots - r->used_slots) * 1000 / r->total_slots;
+        uint64_t w = eng_runner_weight(r);
         if (pick < w)
             return r;
         pick -= w;

@@ -1,28 +1,13 @@
 #include "gateway/gw_impl.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/random.h"
 #include "net/ws_handshake.h"
 #include "proto/bare.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
-
-static void gw_random(void *p, size_t n)
-{
-    if (getrandom(p, n, 0) != (ssize_t)n) {
-        for (size_t i = 0; i < n; i++)
-            ((uint8_t *)p)[i] = (uint8_t)rand();
-    }
-}
-
-uint64_t gw_jitter(void)
-{
-    uint8_t j;
-    gw_random(&j, 1);
-    return j & 127;
-}
 
 void gw_json_error(net_conn_t *c, int status, const char *group, const char *code,
                    const char *message)
@@ -45,7 +30,7 @@ void gw_register(gw_t *gw, gw_req_t *r)
 {
     /* Request ids are random and unique among requests in flight. */
     for (int i = 0; i < 100; i++) {
-        gw_random(r->rid, 4);
+        rnd_bytes(r->rid, 4);
         if (!store_map_get(&gw->inflight, r->rid, 4))
             break;
     }
@@ -233,7 +218,7 @@ gw_t *gw_new(uv_loop_t *loop, eng_t *eng, bus_t *bus, const gw_config_t *cfg)
     gw->eng = eng;
     gw->bus = bus;
     gw->cfg = *cfg;
-    gw_random(gw->id, 4);
+    rnd_bytes(gw->id, 4);
     snprintf(gw->subject, sizeof gw->subject, "pegboard.gateway.%02x%02x%02x%02x", gw->id[0],
              gw->id[1], gw->id[2], gw->id[3]);
     store_map_init(&gw->inflight);

@@ -68,7 +68,6 @@ void gw_req_release(gw_req_t *r);
 void gw_json_error(net_conn_t *c, int status, const char *group, const char *code,
                    const char *message);
 void gw_collect_headers(const hreq *req, rp_map_str_str_t *out);
-uint64_t gw_jitter(void);
 
 /* gw_http.c */
 void gw_http_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path);

@@ -1,6 +1,7 @@
 #include "gateway/gw_impl.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/random.h"
 #include "net/ws_handshake.h"
 #include "proto/bare.h"
 
@@ -113,7 +114,7 @@ static void gw_ws_timer(uv_timer_t *t)
         return;
     }
     gw_ws_ping(gw, r);
-    uv_timer_start(&r->timer, gw_ws_timer, gw->cfg.ping_interval_ms + gw_jitter(), 0);
+    uv_timer_start(&r->timer, gw_ws_timer, gw->cfg.ping_interval_ms + rnd_jitter_ms(), 0);
 }
 
 void gw_ws_on_pong(gw_t *gw, gw_req_t *r)
@@ -189,7 +190,7 @@ void gw_ws_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message_k
             return;
         r->state = GW_ACTIVE;
         r->last_pong = uv_now(gw->loop);
-        uv_timer_start(&r->timer, gw_ws_timer, gw->cfg.ping_interval_ms + gw_jitter(), 0);
+        uv_timer_start(&r->timer, gw_ws_timer, gw->cfg.ping_interval_ms + rnd_jitter_ms(), 0);
         if (r->c)
             net_conn_pause(r->c, 0);
         return;

@@ -1,6 +1,7 @@
 #include "runner/runner.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/random.h"
 #include "core/metrics.h"
 #include "engine/engine_runner.h"
 #include "net/ws_handshake.h"
@@ -10,7 +11,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 
 #define RN_PROTOCOL_VERSION 7
 
@@ -89,9 +89,8 @@ static void rn_close(rn_conn_t *rc, int code, const char *reason)
 {
     if (rc->closed)
         return;
-    uint32_t ray = 0;
-    if (getrandom(&ray, sizeof ray, 0) != (ssize_t)sizeof ray)
-        ray = (uint32_t)rand();
+    uint32_t ray;
+    rnd_bytes(&ray, sizeof ray);
     char r[128];
     int n = snprintf(r, sizeof r, "%s#%08x", reason, ray);
     net_ws_close(rc->c, code, r, (size_t)n);
@@ -180,14 +179,6 @@ static void rn_on_bus(void *ud, const char *subject, const uint8_t *f, size_t n)
 
 static void rn_on_timer(uv_timer_t *t);
 
-static uint64_t rn_jitter(void)
-{
-    uint8_t j = 0;
-    if (getrandom(&j, 1, 0) != 1)
-        j = (uint8_t)rand();
-    return j & 127;
-}
-
 static void rn_init(rn_conn_t *rc, const rp_to_server_init_t *init)
 {
     rn_t *rn = rc->rn;
@@ -218,7 +209,7 @@ static void rn_init(rn_conn_t *rc, const rp_to_server_init_t *init)
     m.val.init.metadata.actor_stop_threshold = eng_config(rn->eng)->actor_stop_threshold_ms;
     rn_send(rc, &m);
     rc->last_pong = uv_now(rn->loop);
-    uv_timer_start(&rc->timer, rn_on_timer, rn->cfg.ping_interval_ms + rn_jitter(), 0);
+    uv_timer_start(&rc->timer, rn_on_timer, rn->cfg.ping_interval_ms + rnd_jitter_ms(), 0);
     eng_runner_ready(rn->eng, r);
 }
 
@@ -247,7 +238,7 @@ static void rn_on_timer(uv_timer_t *t)
     m.tag = RP_TO_CLIENT_PING;
     m.val.ping.ts = eng_now_ms(rn->eng);
     rn_send(rc, &m);
-    uv_timer_start(&rc->timer, rn_on_timer, rn->cfg.ping_interval_ms + rn_jitter(), 0);
+    uv_timer_start(&rc->timer, rn_on_timer, rn->cfg.ping_interval_ms + rnd_jitter_ms(), 0);
 }
 
 /* ---- KV ---- */
