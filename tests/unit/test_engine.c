@@ -1,0 +1,267 @@
+/* The engine against fake runners on the bus: placement, commands and checkpoints, events
+ * applied once, sleep and wake, crash policies, lost runners and reconnects. */
+#include "t.h"
+
+#include <uv.h>
+
+#include "bus/bus.h"
+#include "engine/engine.h"
+#include "engine/engine_runner.h"
+#include "proto/bare.h"
+#include "proto/rp_v7.h"
+#include "store/store_memory.h"
+
+static uv_loop_t loop;
+static eng_t *eng;
+static bus_t *bus;
+static store_t *store;
+
+/* What a fake runner received: the last commands (tag, actor, generation, index). */
+typedef struct fake {
+    char subject[96];
+    int starts, stops, acks;
+    uint32_t last_gen;
+    int64_t last_idx;
+    char last_actor[40];
+    int last_tag;
+} fake_t;
+
+static void fake_on_bus(void *ud, const char *subject, const uint8_t *f, size_t n)
+{
+    fake_t *fk = ud;
+    rp_to_runner_t m;
+    bare_err_t err;
+    if (rp_to_runner_decode_versioned(f, n, &m, &err) != BARE_OK) {
+        fprintf(stderr, "fake runner: undecodable frame\n");
+        t_fail++;
+        return;
+    }
+    if (m.tag == RP_TO_RUNNER_CLIENT_COMMANDS) {
+        for (size_t i = 0; i < m.val.client_commands.len; i++) {
+            rp_command_wrapper_t *w = &m.val.client_commands.items[i];
+            if (w->inner.tag == RP_COMMAND_START_ACTOR)
+                fk->starts++;
+            else
+                fk->stops++;
+            fk->last_tag = w->inner.tag;
+            fk->last_gen = w->checkpoint.generation;
+            fk->last_idx = w->checkpoint.index;
+            snprintf(fk->last_actor, sizeof fk->last_actor, "%.*s", (int)w->checkpoint.actor_id.len,
+                     (const char *)w->checkpoint.actor_id.ptr);
+        }
+    } else if (m.tag == RP_TO_RUNNER_CLIENT_ACK_EVENTS) {
+        fk->acks++;
+    }
+    rp_to_runner_free(&m);
+}
+
+static eng_runner_t *fake_connect(fake_t *fk, const char *name, const char *key, uint32_t slots,
+                                  uint32_t version, bool *was)
+{
+    rp_to_server_init_t init;
+    memset(&init, 0, sizeof init);
+    init.name = (bare_str_t){ (const uint8_t *)name, strlen(name) };
+    init.version = version;
+    init.total_slots = slots;
+    eng_runner_t *r = eng_runner_connect(eng, eng_ns_get(eng, "default"), name, key, &init, was);
+    snprintf(fk->subject, sizeof fk->subject, "pegboard.runner.%s", r->runner_id);
+    bus_subscribe(bus, fk->subject, fake_on_bus, fk);
+    eng_runner_ready(eng, r);
+    return r;
+}
+
+static void send_event_gen(eng_runner_t *r, eng_actor_t *a, uint32_t gen, int64_t idx, int kind,
+                           int arg)
+{
+    rp_event_wrapper_t w;
+    memset(&w, 0, sizeof w);
+    w.checkpoint.actor_id = (bare_str_t){ (const uint8_t *)a->actor_id, strlen(a->actor_id) };
+    w.checkpoint.generation = gen;
+    w.checkpoint.index = idx;
+    if (kind == 0) { /* running */
+        w.inner.tag = RP_EVENT_ACTOR_STATE_UPDATE;
+        w.inner.val.actor_state_update.state.tag = RP_ACTOR_STATE_RUNNING;
+    } else if (kind == 1) { /* stopped, arg = code */
+        w.inner.tag = RP_EVENT_ACTOR_STATE_UPDATE;
+        w.inner.val.actor_state_update.state.tag = RP_ACTOR_STATE_STOPPED;
+        w.inner.val.actor_state_update.state.val.stopped.code = (rp_stop_code_t)arg;
+    } else { /* intent, arg 0 sleep 1 stop */
+        w.inner.tag = RP_EVENT_ACTOR_INTENT;
+        w.inner.val.actor_intent.intent.tag = (rp_actor_intent_tag_t)arg;
+    }
+    rp_to_server_events_t ev = { &w, 1 };
+    eng_runner_events(eng, r, &ev);
+}
+
+static void send_event(eng_runner_t *r, eng_actor_t *a, int64_t idx, int kind, int arg)
+{
+    send_event_gen(r, a, a->generation, idx, kind, arg);
+}
+
+static eng_actor_t *create(const char *name, const char *key, store_crash_policy_t cp)
+{
+    eng_actor_spec_t spec = { .namespace_name = "default", .name = name, .key = key,
+                              .runner_name_selector = "pool", .crash_policy = cp };
+    eng_actor_t *a = NULL;
+    eng_error_t err;
+    CHECK(eng_actor_create(eng, &spec, &a, &err) == 0);
+    return a;
+}
+
+static int ready_calls, ready_err;
+static void on_ready(void *ud, int err, eng_actor_t *a)
+{
+    ready_calls++;
+    ready_err = err;
+}
+
+static void run_a_bit(void)
+{
+    for (int i = 0; i < 5; i++)
+        uv_run(&loop, UV_RUN_NOWAIT);
+}
+
+int main(void)
+{
+    uv_loop_init(&loop);
+    store = store_memory_new(&loop);
+    bus = bus_new();
+    eng_config_t cfg = ENG_CONFIG_DEFAULT;
+    cfg.runner_lost_threshold_ms = 50;
+    eng = eng_new(&loop, store, bus, &cfg);
+
+    /* No runner yet: the actor waits. */
+    eng_actor_t *a = create("counter", "k1", STORE_CRASH_RESTART);
+    CHECK_EQ_INT(a->state, ENG_ACTOR_PENDING);
+    CHECK(a->pending_allocation_ts > 0);
+    eng_error_t err;
+    eng_actor_spec_t dup = { .namespace_name = "default", .name = "counter", .key = "k1",
+                             .runner_name_selector = "pool" };
+    CHECK(eng_actor_create(eng, &dup, NULL, &err) != 0 && err.status == 409);
+    eng_actor_spec_t nons = { .namespace_name = "nope", .name = "x", .runner_name_selector = "p" };
+    CHECK(eng_actor_create(eng, &nons, NULL, &err) != 0 && err.status == 404);
+
+    /* A runner connects: the queued actor starts there with generation 0, index 0. */
+    fake_t f1 = { 0 };
+    bool was = true;
+    eng_runner_t *r1 = fake_connect(&f1, "pool", "key-1", 2, 1, &was);
+    CHECK(!was);
+    CHECK_EQ_INT(f1.starts, 1);
+    CHECK_EQ_INT(f1.last_gen, 0);
+    CHECK_EQ_INT(f1.last_idx, 0);
+    CHECK_EQ_INT(a->state, ENG_ACTOR_STARTING);
+    CHECK(a->runner == r1);
+    CHECK_EQ_INT(r1->used_slots, 1);
+
+    /* Running makes it routable; the same event again changes nothing; events are acked. */
+    send_event(r1, a, 0, 0, 0);
+    CHECK_EQ_INT(a->state, ENG_ACTOR_RUNNING);
+    CHECK(a->connectable_ts > 0);
+    CHECK_EQ_INT(f1.acks, 1);
+    send_event(r1, a, 0, 0, 0);
+    CHECK_EQ_INT(f1.acks, 2);
+
+    /* Sleep intent: a stop command (index 1), then Stopped puts it to sleep. */
+    send_event(r1, a, 1, 2, 0);
+    CHECK_EQ_INT(a->state, ENG_ACTOR_STOPPING);
+    CHECK_EQ_INT(f1.stops, 1);
+    CHECK_EQ_INT(f1.last_idx, 1);
+    send_event(r1, a, 2, 1, RP_STOP_CODE_OK);
+    CHECK_EQ_INT(a->state, ENG_ACTOR_SLEEPING);
+    CHECK(a->sleep_ts > 0);
+    CHECK_EQ_INT(r1->used_slots, 0);
+
+    /* A request wakes it: generation 1, index 0 again. */
+    eng_actor_wait_ready(eng, a, 1000, on_ready, NULL);
+    CHECK_EQ_INT(f1.starts, 2);
+    CHECK_EQ_INT(a->generation, 1);
+    CHECK_EQ_INT(f1.last_idx, 0);
+    /* An event of the old generation is ignored. */
+    send_event_gen(r1, a, 0, 5, 0, 0);
+    CHECK_EQ_INT(a->state, ENG_ACTOR_STARTING);
+    send_event(r1, a, 0, 0, 0);
+    run_a_bit();
+    CHECK_EQ_INT(ready_calls, 1);
+    CHECK_EQ_INT(ready_err, ENG_OK);
+
+    /* A quick reconnect keeps the runner and does not restart the running actor. */
+    eng_runner_disconnected(eng, r1);
+    int starts_before = f1.starts;
+    eng_runner_t *r1b = NULL;
+    {
+        rp_to_server_init_t init;
+        memset(&init, 0, sizeof init);
+        init.name = (bare_str_t){ (const uint8_t *)"pool", 4 };
+        init.version = 1;
+        init.total_slots = 2;
+        r1b = eng_runner_connect(eng, eng_ns_get(eng, "default"), "pool", "key-1", &init, &was);
+        eng_runner_ready(eng, r1b);
+    }
+    CHECK(r1b == r1);
+    CHECK(!was);
+    CHECK_EQ_INT(f1.starts, starts_before);
+    CHECK_EQ_INT(a->state, ENG_ACTOR_RUNNING);
+
+    /* The runner is lost: the actor (restart policy) moves to a second runner. */
+    fake_t f2 = { 0 };
+    eng_runner_t *r2 = fake_connect(&f2, "pool", "key-2", 4, 1, &was);
+    eng_runner_disconnected(eng, r1);
+    CHECK_EQ_INT(a->state, ENG_ACTOR_RUNNING); /* not yet: the threshold has not passed */
+    uv_sleep(80);
+    run_a_bit();
+    CHECK(a->runner == r2);
+    CHECK_EQ_INT(a->state, ENG_ACTOR_STARTING);
+    CHECK_EQ_INT(a->generation, 2);
+    CHECK_EQ_INT(f2.starts, 1);
+    send_event(r2, a, 0, 0, 0);
+    CHECK_EQ_INT(a->state, ENG_ACTOR_RUNNING);
+
+    /* A crash with policy destroy destroys; with sleep, sleeps; a stop intent with OK destroys. */
+    eng_actor_t *d = create("doomed", NULL, STORE_CRASH_DESTROY);
+    CHECK(d->runner == r2);
+    send_event(r2, d, 0, 0, 0);
+    send_event(r2, d, 1, 1, RP_STOP_CODE_ERROR);
+    CHECK_EQ_INT(d->state, ENG_ACTOR_DESTROYED);
+    CHECK(d->destroy_ts > 0);
+    eng_actor_t *s = create("sleepy", NULL, STORE_CRASH_SLEEP);
+    send_event(r2, s, 0, 0, 0);
+    send_event(r2, s, 1, 1, RP_STOP_CODE_ERROR);
+    CHECK_EQ_INT(s->state, ENG_ACTOR_SLEEPING);
+    eng_actor_t *q = create("quitter", "qk", STORE_CRASH_RESTART);
+    send_event(r2, q, 0, 0, 0);
+    send_event(r2, q, 1, 2, 1); /* stop intent */
+    send_event(r2, q, 2, 1, RP_STOP_CODE_OK);
+    CHECK_EQ_INT(q->state, ENG_ACTOR_DESTROYED);
+    /* Its key is free again. */
+    eng_actor_t *q2 = create("quitter", "qk", STORE_CRASH_RESTART);
+    CHECK(q2 != NULL && q2 != q);
+
+    /* Delete a running actor: a stop command, then Stopped destroys it; a waiter is told. */
+    ready_calls = 0;
+    eng_actor_destroy(eng, a);
+    CHECK_EQ_INT(a->state, ENG_ACTOR_STOPPING);
+    send_event(r2, a, 1, 1, RP_STOP_CODE_OK);
+    CHECK_EQ_INT(a->state, ENG_ACTOR_DESTROYED);
+    CHECK(eng_actor_find(eng, eng_ns_get(eng, "default"), "counter", "k1") == NULL);
+
+    /* A draining runner's actors move elsewhere. */
+    fake_t f3 = { 0 };
+    eng_runner_t *r3 = fake_connect(&f3, "pool", "key-3", 4, 1, &was);
+    eng_runner_stopping(eng, r2);
+    CHECK(q2->state == ENG_ACTOR_STOPPING);
+    send_event(r2, q2, 1, 1, RP_STOP_CODE_OK);
+    CHECK(q2->runner == r3);
+
+    /* Higher versions win placement. */
+    fake_t f4 = { 0 };
+    eng_runner_t *r4 = fake_connect(&f4, "pool", "key-4", 4, 2, &was);
+    eng_actor_t *v = create("versioned", NULL, STORE_CRASH_RESTART);
+    CHECK(v->runner == r4);
+
+    eng_free(eng);
+    store_close(store, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    bus_free(bus);
+    CHECK_EQ_INT(uv_loop_close(&loop), 0);
+    return T_DONE();
+}
