@@ -180,6 +180,8 @@ static int cmd_run(const char *path)
         .gc_interval_ms = app.cfg.gw_gc_interval_ms,
         .retries = app.cfg.gw_retries,
         .max_body_bytes = app.cfg.max_body_bytes,
+        .max_pending_bytes = app.cfg.hib_max_pending_bytes,
+        .ack_timeout_ms = app.cfg.hib_ack_timeout_ms,
     };
     app.gw = gw_new(&app.loop, app.eng, app.bus, &gcfg);
     app.front.eng = app.eng;

@@ -83,6 +83,14 @@ M.schema = {
     retries = { type = "integer", min = 0, max = 10, default = 3,
       doc = "HTTP retries when the actor stops before answering (backoff 150 ms doubling)." },
   } },
+  hibernation = { type = "table", fields = {
+    max_pending_bytes = { type = "integer", min = 1024, max = 1073741824, default = 1048576,
+      doc = "Unacked client messages kept per hibernatable socket; over it closes 1011." },
+    ack_timeout_ms = { type = "integer", min = 10, max = 3600000, default = 30000,
+      doc = "A message unacked this long closes its socket with 1011 on the next GC pass." },
+    eligible_threshold_ms = { type = "integer", min = 20, max = 86400000, default = 90000,
+      doc = "Keepalive rows older than this are not listed in CommandStartActor." },
+  } },
   shutdown_grace_ms = { type = "integer", min = 0, max = 600000, default = 2000,
     doc = "On SIGINT/SIGTERM, how long closing WebSockets may take before sockets are dropped." },
 }

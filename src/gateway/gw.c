@@ -57,6 +57,7 @@ size_t gw_in_flight(const gw_t *gw)
 static void gw_req_closed(uv_handle_t *h)
 {
     gw_req_t *r = h->data;
+    gw_ws_free_pending(r);
     free(r->actor_id);
     free(r->path);
     buf_free(&r->headers);
@@ -85,7 +86,7 @@ void gw_req_release(gw_req_t *r)
     uv_close((uv_handle_t *)&r->timer, gw_req_closed);
 }
 
-void gw_send_at(gw_t *gw, gw_req_t *r, uint16_t index, const rp_to_client_tunnel_message_kind_t *k)
+void gw_encode(gw_t *gw, gw_req_t *r, uint16_t index, const rp_to_client_tunnel_message_kind_t *k)
 {
     rp_to_runner_t m;
     m.tag = RP_TO_RUNNER_CLIENT_TUNNEL_MESSAGE;
@@ -95,6 +96,11 @@ void gw_send_at(gw_t *gw, gw_req_t *r, uint16_t index, const rp_to_client_tunnel
     m.val.client_tunnel_message.message_kind = *k;
     buf_reset(&gw->scratch);
     rp_to_runner_encode_versioned(&gw->scratch, &m);
+}
+
+void gw_send_at(gw_t *gw, gw_req_t *r, uint16_t index, const rp_to_client_tunnel_message_kind_t *k)
+{
+    gw_encode(gw, r, index, k);
     met_inc(gw->m_msgs_out);
     bus_publish(gw->bus, r->subject, gw->scratch.data, gw->scratch.len);
 }
@@ -195,12 +201,15 @@ static void gw_on_actor_stop(void *ud, eng_actor_t *a)
 static void gw_gc(uv_timer_t *t)
 {
     gw_t *gw = t->data;
+    uint64_t now = uv_now(gw->loop);
     gw_req_t *r = gw->reqs;
     while (r) {
         gw_req_t *next = r->next;
         if (!r->c) {
             met_inc(gw->m_gc_removed);
             gw_req_release(r);
+        } else if (r->kind == GW_WS) {
+            gw_ws_gc(gw, r, now);
         }
         r = next;
     }

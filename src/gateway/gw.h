@@ -23,6 +23,8 @@ typedef struct gw_config {
     uint64_t gc_interval_ms;            /* 15000 */
     unsigned retries;                   /* 3 */
     size_t max_body_bytes;              /* 20 MiB: larger request bodies get 413 */
+    size_t max_pending_bytes;           /* 1 MiB of unacked messages per hibernatable socket */
+    uint64_t ack_timeout_ms;            /* 30000: an unacked message older than this closes */
 } gw_config_t;
 
 gw_t *gw_new(uv_loop_t *loop, eng_t *eng, bus_t *bus, const gw_config_t *cfg);

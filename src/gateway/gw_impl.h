@@ -16,8 +16,19 @@ enum gw_state {
     GW_STREAMING,        /* HTTP: a streamed answer is being relayed */
     GW_WAIT_OPEN,        /* WebSocket: open sent */
     GW_ACTIVE,           /* WebSocket: open acknowledged */
+    GW_HIBERNATING,      /* WebSocket: the actor sleeps, the client stays connected */
     GW_DONE,
 };
+
+/* A client message sent to a hibernatable actor and not yet acked, kept as the encoded frame so
+ * it can be resent with its original index after the actor wakes. */
+typedef struct gw_pending {
+    struct gw_pending *next;
+    uint16_t index;
+    uint64_t sent_at;          /* loop time, ms */
+    size_t len;
+    uint8_t bytes[];
+} gw_pending_t;
 
 typedef struct gw_req {
     struct gw_req *prev, *next;
@@ -38,7 +49,10 @@ typedef struct gw_req {
     uv_timer_t timer;          /* ready, response-start, open and ping deadlines */
     uint64_t last_pong;        /* loop time, ms */
     uint64_t start;            /* loop time, ms */
-    int refs;                  /* the client, plus the timer's close */
+    int can_hibernate;
+    gw_pending_t *pend_head, *pend_tail;
+    size_t pend_bytes;
+    size_t pend_count;
 } gw_req_t;
 
 struct gw {
@@ -58,6 +72,8 @@ struct gw {
 };
 
 /* gw.c */
+/* Encodes a tunnel message with the given index into gw->scratch without publishing it. */
+void gw_encode(gw_t *gw, gw_req_t *r, uint16_t index, const rp_to_client_tunnel_message_kind_t *k);
 void gw_register(gw_t *gw, gw_req_t *r);
 void gw_unregister(gw_t *gw, gw_req_t *r);
 /* Encodes a tunnel message for the request with the next index and publishes it. */
@@ -79,5 +95,8 @@ void gw_ws_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const
 void gw_ws_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message_kind_t *k);
 void gw_ws_on_actor_stop(gw_t *gw, gw_req_t *r);
 void gw_ws_on_pong(gw_t *gw, gw_req_t *r);
+/* The GC pass: closes a socket whose oldest unacked message is older than the ack timeout. */
+void gw_ws_gc(gw_t *gw, gw_req_t *r, uint64_t now);
+void gw_ws_free_pending(gw_req_t *r);
 
 #endif

@@ -11,6 +11,39 @@
 static const net_ws_handler_t gw_ws_handler;
 
 static void gw_ws_timer(uv_timer_t *t);
+static void gw_ws_hibernate(gw_t *gw, gw_req_t *r);
+static void gw_ws_wake(gw_t *gw, gw_req_t *r);
+
+/* Index order wraps at 65536: a is after b when it is less than half the circle ahead. */
+static int gw_wrapping_gt(uint16_t a, uint16_t b)
+{
+    return a != b && (uint16_t)(a - b) < 32767;
+}
+
+static void gw_ws_ack(gw_req_t *r, uint16_t ack)
+{
+    while (r->pend_head && !gw_wrapping_gt(r->pend_head->index, ack)) {
+        gw_pending_t *p = r->pend_head;
+        r->pend_head = p->next;
+        if (!r->pend_head)
+            r->pend_tail = NULL;
+        r->pend_bytes -= p->len;
+        r->pend_count--;
+        free(p);
+    }
+}
+
+void gw_ws_free_pending(gw_req_t *r)
+{
+    while (r->pend_head) {
+        gw_pending_t *p = r->pend_head;
+        r->pend_head = p->next;
+        free(p);
+    }
+    r->pend_tail = NULL;
+    r->pend_bytes = 0;
+    r->pend_count = 0;
+}
 
 /* Sends ToClientWebSocketClose to the actor. */
 static void gw_ws_close_tunnel(gw_t *gw, gw_req_t *r, int code, const char *reason, size_t len)
@@ -189,6 +222,7 @@ void gw_ws_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message_k
         if (r->state != GW_WAIT_OPEN)
             return;
         r->state = GW_ACTIVE;
+        r->can_hibernate = k->val.web_socket_open.can_hibernate;
         r->last_pong = uv_now(gw->loop);
         uv_timer_start(&r->timer, gw_ws_timer, gw->cfg.ping_interval_ms + rnd_jitter_ms(), 0);
         if (r->c)
@@ -202,11 +236,16 @@ void gw_ws_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message_k
                     k->val.web_socket_message.data.len);
         return;
     case RP_TO_SERVER_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE_ACK:
+        gw_ws_ack(r, k->val.web_socket_message_ack.index);
         return;
     case RP_TO_SERVER_TUNNEL_MESSAGE_KIND_WEB_SOCKET_CLOSE: {
         if (r->state != GW_WAIT_OPEN && r->state != GW_ACTIVE)
             return;
         const rp_to_server_web_socket_close_t *cl = &k->val.web_socket_close;
+        if (cl->hibernate && r->can_hibernate && r->state == GW_ACTIVE) {
+            gw_ws_hibernate(gw, r);
+            return;
+        }
         if (r->c) {
             if (cl->has_code)
                 net_ws_close(r->c, cl->code, cl->has_reason ? (const char *)cl->reason.ptr : NULL,
@@ -226,8 +265,12 @@ void gw_ws_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message_k
 
 void gw_ws_on_actor_stop(gw_t *gw, gw_req_t *r)
 {
-    if (r->state == GW_WAIT_READY)
-        return; /* still waiting: the wait covers a restart */
+    if (r->state == GW_WAIT_READY || r->state == GW_HIBERNATING)
+        return; /* still waiting, or already parked: the wait covers a restart */
+    if (r->can_hibernate && r->state == GW_ACTIVE) {
+        gw_ws_hibernate(gw, r);
+        return;
+    }
     if (r->c) {
         net_ws_close(r->c, 1000, "actor.stopped", 13);
         net_conn_set_ud(r->c, NULL);
@@ -240,14 +283,45 @@ static void gw_ws_client_message(net_conn_t *c, void *ud, int binary, const uint
                                  size_t len)
 {
     gw_req_t *r = ud;
-    if (!r || r->state != GW_ACTIVE)
+    if (!r || (r->state != GW_ACTIVE && r->state != GW_HIBERNATING))
         return;
+    gw_t *gw = r->gw;
     rp_to_client_tunnel_message_kind_t k;
     k.tag = RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE;
     k.val.web_socket_message.data = (bare_data_t){ data, len };
     k.val.web_socket_message.binary = binary;
-    met_add(r->gw->m_bytes_out, (double)len);
-    gw_send(r->gw, r, &k);
+    met_add(gw->m_bytes_out, (double)len);
+    if (!r->can_hibernate) {
+        gw_send(gw, r, &k);
+        return;
+    }
+    /* A hibernatable socket keeps every message until the actor acks it, so none is lost when
+     * the actor sleeps or its runner dies. */
+    uint16_t index = r->next_index++;
+    gw_encode(gw, r, index, &k);
+    if (r->pend_bytes + gw->scratch.len > gw->cfg.max_pending_bytes || r->pend_count >= 65535) {
+        gw_ws_fail(gw, r, "websocket_pending_limit_reached");
+        return;
+    }
+    gw_pending_t *p = sx_malloc(sizeof *p + gw->scratch.len);
+    p->next = NULL;
+    p->index = index;
+    p->sent_at = uv_now(gw->loop);
+    p->len = gw->scratch.len;
+    memcpy(p->bytes, gw->scratch.data, p->len);
+    if (r->pend_tail)
+        r->pend_tail->next = p;
+    else
+        r->pend_head = p;
+    r->pend_tail = p;
+    r->pend_bytes += p->len;
+    r->pend_count++;
+    if (r->state == GW_ACTIVE) {
+        met_inc(gw->m_msgs_out);
+        bus_publish(gw->bus, r->subject, p->bytes, p->len);
+    } else if (!r->waiter) {
+        gw_ws_wake(gw, r);
+    }
 }
 
 static void gw_ws_client_close(net_conn_t *c, void *ud, int code, const uint8_t *reason,
@@ -271,6 +345,58 @@ static void gw_ws_client_closed(net_conn_t *c, void *ud)
     /* The client vanished without a close frame: the actor hears of a normal end. */
     gw_ws_close_tunnel(r->gw, r, 1000, NULL, 0);
     gw_req_release(r);
+}
+
+/* The actor runs again: the socket re-enters without a second open, every unacked message is
+ * resent with its original index, and the index counter goes on where it was. */
+static void gw_ws_rewoken(void *ud, int err, eng_actor_t *a)
+{
+    gw_req_t *r = ud;
+    gw_t *gw = r->gw;
+    r->waiter = NULL;
+    if (err != ENG_OK || !a->runner) {
+        gw_ws_fail(gw, r, err == ENG_ETIMEDOUT ? "actor_ready_timeout" : "actor_not_found");
+        return;
+    }
+    snprintf(r->subject, sizeof r->subject, "pegboard.runner.%s", a->runner->runner_id);
+    r->state = GW_ACTIVE;
+    for (gw_pending_t *p = r->pend_head; p; p = p->next) {
+        met_inc(gw->m_msgs_out);
+        bus_publish(gw->bus, r->subject, p->bytes, p->len);
+    }
+    r->last_pong = uv_now(gw->loop);
+    uv_timer_start(&r->timer, gw_ws_timer, gw->cfg.ping_interval_ms + rnd_jitter_ms(), 0);
+    log_info("gateway: websocket re-entered after hibernation", LF_S("actor_id", r->actor_id),
+             LF_U("resent", r->pend_count));
+}
+
+static void gw_ws_wake(gw_t *gw, gw_req_t *r)
+{
+    eng_actor_t *a = eng_actor_get(gw->eng, r->actor_id);
+    if (!a || a->state == ENG_ACTOR_DESTROYED) {
+        gw_ws_fail(gw, r, "actor_not_found");
+        return;
+    }
+    r->waiter = eng_actor_wait_ready(gw->eng, a, gw->cfg.ready_timeout_ms, gw_ws_rewoken, r);
+}
+
+/* The actor sleeps or its runner went away: the client stays connected and hears nothing;
+ * its next data frame, or messages still unacked, wake the actor. */
+static void gw_ws_hibernate(gw_t *gw, gw_req_t *r)
+{
+    r->state = GW_HIBERNATING;
+    uv_timer_stop(&r->timer);
+    log_info("gateway: websocket hibernating", LF_S("actor_id", r->actor_id),
+             LF_U("pending", r->pend_count));
+    if (r->pend_head)
+        gw_ws_wake(gw, r);
+}
+
+void gw_ws_gc(gw_t *gw, gw_req_t *r, uint64_t now)
+{
+    if (r->pend_head && now - r->pend_head->sent_at > gw->cfg.ack_timeout_ms &&
+        r->state == GW_ACTIVE)
+        gw_ws_fail(gw, r, "websocket_service_timeout");
 }
 
 static const net_ws_handler_t gw_ws_handler = { gw_ws_client_message, gw_ws_client_close,

@@ -122,6 +122,9 @@ int cfg_load(lh_t *h, const char *path, cfg_t *out, buf_t *errors)
     out->gw_websocket_open_timeout_ms = (uint64_t)cfg_num(L, "gateway.websocket_open_timeout_ms");
     out->gw_gc_interval_ms = (uint64_t)cfg_num(L, "gateway.gc_interval_ms");
     out->gw_retries = (unsigned)cfg_num(L, "gateway.retries");
+    out->hib_max_pending_bytes = (size_t)cfg_num(L, "hibernation.max_pending_bytes");
+    out->hib_ack_timeout_ms = (uint64_t)cfg_num(L, "hibernation.ack_timeout_ms");
+    out->hib_eligible_threshold_ms = (uint64_t)cfg_num(L, "hibernation.eligible_threshold_ms");
     cfg_push_path(L, "namespaces");
     size_t n = lua_istable(L, -1) ? lua_objlen(L, -1) : 0;
     out->namespaces = sx_calloc(n + 1, sizeof *out->namespaces);

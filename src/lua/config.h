@@ -41,6 +41,9 @@ typedef struct cfg {
     uint64_t gw_websocket_open_timeout_ms;
     uint64_t gw_gc_interval_ms;
     unsigned gw_retries;
+    size_t hib_max_pending_bytes;
+    uint64_t hib_ack_timeout_ms;
+    uint64_t hib_eligible_threshold_ms;
 } cfg_t;
 
 /* Loads, validates and copies the file at path. On failure returns -1 and appends one line per
