@@ -169,6 +169,7 @@ static int cmd_run(const char *path)
         .init_timeout_ms = app.cfg.runner_init_timeout_ms,
         .ping_interval_ms = app.cfg.runner_ping_interval_ms,
         .ping_timeout_ms = app.cfg.runner_ping_timeout_ms,
+        .hib_eligible_ms = app.cfg.hib_eligible_threshold_ms,
     };
     app.rn = rn_new(&app.loop, app.eng, app.store, app.bus, &rcfg);
     gw_config_t gcfg = {
@@ -182,8 +183,9 @@ static int cmd_run(const char *path)
         .max_body_bytes = app.cfg.max_body_bytes,
         .max_pending_bytes = app.cfg.hib_max_pending_bytes,
         .ack_timeout_ms = app.cfg.hib_ack_timeout_ms,
+        .hib_eligible_ms = app.cfg.hib_eligible_threshold_ms,
     };
-    app.gw = gw_new(&app.loop, app.eng, app.bus, &gcfg);
+    app.gw = gw_new(&app.loop, app.eng, app.bus, app.store, &gcfg);
     app.front.eng = app.eng;
     app.front.rn = app.rn;
     app.front.gw = app.gw;

@@ -71,6 +71,8 @@ void gw_req_release(gw_req_t *r)
     if (r->state == GW_DONE)
         return;
     r->state = GW_DONE;
+    if (r->kind == GW_WS && r->can_hibernate)
+        store_hib_delete(gw->store, r->actor_id, gw->id, r->rid, NULL, NULL);
     gw_unregister(gw, r);
     if (r->waiter) {
         eng_waiter_cancel(r->waiter);
@@ -215,17 +217,59 @@ static void gw_gc(uv_timer_t *t)
     }
 }
 
+/* The gateway's two timers live inside it: it is freed when the second has closed. */
 static void gw_closed(uv_handle_t *h)
 {
-    free(h->data);
+    gw_t *gw = h->data;
+    if (--gw->closing == 0)
+        free(gw);
 }
 
-gw_t *gw_new(uv_loop_t *loop, eng_t *eng, bus_t *bus, const gw_config_t *cfg)
+/* ---- Keepalive rows of hibernatable sockets ---- */
+
+void gw_keepalive_one(gw_t *gw, gw_req_t *r)
+{
+    store_hib_row_t row = { r->actor_id, { 0 }, { 0 }, eng_now_ms(gw->eng) };
+    memcpy(row.gateway_id, gw->id, 4);
+    memcpy(row.request_id, r->rid, 4);
+    store_hib_upsert(gw->store, &row, 1, (int64_t)gw->cfg.hib_eligible_ms, NULL, NULL);
+}
+
+/* One tick refreshes every row in one store call, so Redis sees one pipeline per tick rather
+ * than a round trip per socket. */
+static void gw_keepalive_tick(uv_timer_t *t)
+{
+    gw_t *gw = t->data;
+    size_t n = 0;
+    for (gw_req_t *r = gw->reqs; r; r = r->next)
+        n += r->kind == GW_WS && r->can_hibernate;
+    if (n) {
+        store_hib_row_t *rows = sx_calloc(n, sizeof *rows);
+        int64_t now = eng_now_ms(gw->eng);
+        size_t i = 0;
+        for (gw_req_t *r = gw->reqs; r; r = r->next) {
+            if (r->kind != GW_WS || !r->can_hibernate)
+                continue;
+            rows[i].actor_id = r->actor_id;
+            memcpy(rows[i].gateway_id, gw->id, 4);
+            memcpy(rows[i].request_id, r->rid, 4);
+            rows[i].last_ping_ts = now;
+            i++;
+        }
+        store_hib_upsert(gw->store, rows, n, (int64_t)gw->cfg.hib_eligible_ms, NULL, NULL);
+        free(rows);
+    }
+    uv_timer_start(&gw->keepalive, gw_keepalive_tick, gw->cfg.hib_eligible_ms / 2 + rnd_jitter_ms(),
+                   0);
+}
+
+gw_t *gw_new(uv_loop_t *loop, eng_t *eng, bus_t *bus, store_t *store, const gw_config_t *cfg)
 {
     gw_t *gw = sx_calloc(1, sizeof *gw);
     gw->loop = loop;
     gw->eng = eng;
     gw->bus = bus;
+    gw->store = store;
     gw->cfg = *cfg;
     rnd_bytes(gw->id, 4);
     snprintf(gw->subject, sizeof gw->subject, "pegboard.gateway.%02x%02x%02x%02x", gw->id[0],
@@ -237,6 +281,10 @@ gw_t *gw_new(uv_loop_t *loop, eng_t *eng, bus_t *bus, const gw_config_t *cfg)
     gw->gc.data = gw;
     uv_timer_start(&gw->gc, gw_gc, cfg->gc_interval_ms, cfg->gc_interval_ms);
     uv_unref((uv_handle_t *)&gw->gc);
+    uv_timer_init(loop, &gw->keepalive);
+    gw->keepalive.data = gw;
+    uv_timer_start(&gw->keepalive, gw_keepalive_tick, cfg->hib_eligible_ms / 2, 0);
+    uv_unref((uv_handle_t *)&gw->keepalive);
     gw->m_ping = met_histogram("gateway_tunnel_ping_duration",
                                "RTT of messages from gateway to pegboard", NULL, NULL, 0);
     gw->m_pong_dropped = met_counter("gateway_tunnel_pong_dropped_total",
@@ -269,6 +317,8 @@ void gw_free(gw_t *gw)
     bus_unsubscribe(gw->bus, gw->sub);
     store_map_free(&gw->inflight);
     buf_free(&gw->scratch);
+    gw->closing = 2;
+    uv_close((uv_handle_t *)&gw->keepalive, gw_closed);
     uv_close((uv_handle_t *)&gw->gc, gw_closed);
 }
 

@@ -11,6 +11,7 @@
 #include "engine/engine.h"
 #include "net/server.h"
 #include "net/url.h"
+#include "store/store.h"
 
 typedef struct gw gw_t;
 
@@ -25,9 +26,10 @@ typedef struct gw_config {
     size_t max_body_bytes;              /* 20 MiB: larger request bodies get 413 */
     size_t max_pending_bytes;           /* 1 MiB of unacked messages per hibernatable socket */
     uint64_t ack_timeout_ms;            /* 30000: an unacked message older than this closes */
+    uint64_t hib_eligible_ms;           /* 90000: keepalive rows refreshed every half of this */
 } gw_config_t;
 
-gw_t *gw_new(uv_loop_t *loop, eng_t *eng, bus_t *bus, const gw_config_t *cfg);
+gw_t *gw_new(uv_loop_t *loop, eng_t *eng, bus_t *bus, store_t *store, const gw_config_t *cfg);
 /* Frees what is left once the transport has closed every socket. */
 void gw_free(gw_t *gw);
 /* Serves actor routes (`/gateway/{id}[@token]/...`, `x-rivet-target: actor`, the

@@ -59,7 +59,10 @@ struct gw {
     uv_loop_t *loop;
     eng_t *eng;
     bus_t *bus;
+    store_t *store;
     gw_config_t cfg;
+    uv_timer_t keepalive;      /* refreshes every hibernatable socket's row in one batch */
+    int closing;
     uint8_t id[4];
     char subject[32];
     bus_sub_t *sub;
@@ -98,5 +101,7 @@ void gw_ws_on_pong(gw_t *gw, gw_req_t *r);
 /* The GC pass: closes a socket whose oldest unacked message is older than the ack timeout. */
 void gw_ws_gc(gw_t *gw, gw_req_t *r, uint64_t now);
 void gw_ws_free_pending(gw_req_t *r);
+/* Writes the keepalive row of one hibernatable socket now. */
+void gw_keepalive_one(gw_t *gw, gw_req_t *r);
 
 #endif

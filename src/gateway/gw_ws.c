@@ -223,6 +223,8 @@ void gw_ws_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message_k
             return;
         r->state = GW_ACTIVE;
         r->can_hibernate = k->val.web_socket_open.can_hibernate;
+        if (r->can_hibernate)
+            gw_keepalive_one(gw, r);
         r->last_pong = uv_now(gw->loop);
         uv_timer_start(&r->timer, gw_ws_timer, gw->cfg.ping_interval_ms + rnd_jitter_ms(), 0);
         if (r->c)

@@ -24,9 +24,23 @@ typedef struct rn_conn {
     bus_sub_t *sub;
     uv_timer_t timer;          /* the Init deadline, then the ping period */
     uint64_t last_pong;        /* loop time, ms */
-    int refs;                  /* the socket, plus one per KV request in flight */
+    int refs;                  /* the socket, plus one per store request in flight */
     int closed;                /* the socket is gone */
+    struct rn_out *outq, *outq_tail; /* frames held behind a start still being completed */
 } rn_conn_t;
+
+/* A ToClient frame waiting its turn: commands that start actors wait for their hibernating
+ * requests from the store, and everything after them waits too, so the runner sees frames in
+ * the order they were published. */
+typedef struct rn_out {
+    struct rn_out *next;
+    rn_conn_t *rc;
+    int waiting;               /* store lookups still outstanding */
+    uint8_t tag;               /* ToClient tag for a forwarded frame */
+    buf_t bytes;               /* the ToRunner frame as published */
+    rp_to_runner_t msg;        /* decoded, for commands with starts */
+    int decoded;
+} rn_out_t;
 
 struct rn {
     uv_loop_t *loop;
@@ -71,9 +85,16 @@ size_t rn_count(const rn_t *rn)
     return rn->nconns;
 }
 
+static void rn_out_free(struct rn_out *o);
+
 static void rn_conn_free(uv_handle_t *h)
 {
     rn_conn_t *rc = h->data;
+    while (rc->outq) {
+        struct rn_out *o = rc->outq;
+        rc->outq = o->next;
+        rn_out_free(o);
+    }
     free(rc->key);
     free(rc);
 }
@@ -125,6 +146,101 @@ static void rn_detach(rn_conn_t *rc, int tell_engine)
 
 /* ---- The bus: ToRunner frames for this runner ---- */
 
+static void rn_out_free(rn_out_t *o)
+{
+    /* The filled-in lists come from the same allocator as decoded ones and go with them. */
+    if (o->decoded)
+        rp_to_runner_free(&o->msg);
+    buf_free(&o->bytes);
+    free(o);
+}
+
+static void rn_out_send(rn_conn_t *rc, rn_out_t *o)
+{
+    if (rc->closed)
+        return;
+    if (o->decoded) {
+        rp_to_client_t m;
+        memset(&m, 0, sizeof m);
+        m.tag = RP_TO_CLIENT_COMMANDS;
+        m.val.commands = o->msg.val.client_commands;
+        rn_send(rc, &m);
+    } else {
+        net_ws_sendv(rc->c, 1, &o->tag, 1, o->bytes.data + 3, o->bytes.len - 3);
+    }
+}
+
+static void rn_out_flush(rn_conn_t *rc)
+{
+    while (rc->outq && !rc->outq->waiting) {
+        rn_out_t *o = rc->outq;
+        rc->outq = o->next;
+        if (!rc->outq)
+            rc->outq_tail = NULL;
+        rn_out_send(rc, o);
+        rn_out_free(o);
+    }
+}
+
+typedef struct rn_hib_q {
+    rn_out_t *out;
+    rp_command_start_actor_t *start;
+} rn_hib_q_t;
+
+static void rn_hib_listed(void *ud, int err, const store_hib_row_t *rows, size_t n)
+{
+    rn_hib_q_t *q = ud;
+    rn_out_t *o = q->out;
+    rn_conn_t *rc = o->rc;
+    if (err == STORE_OK && n) {
+        rp_hibernating_request_t *items = sx_calloc(n, sizeof *items);
+        for (size_t i = 0; i < n; i++) {
+            memcpy(items[i].gateway_id, rows[i].gateway_id, 4);
+            memcpy(items[i].request_id, rows[i].request_id, 4);
+        }
+        q->start->hibernating_requests.items = items;
+        q->start->hibernating_requests.len = n;
+    } else if (err != STORE_OK) {
+        log_warn("runner: cannot list hibernating requests; starting without them",
+                 LF_S("error", store_strerror(err)));
+    }
+    free(q);
+    o->waiting--;
+    if (!o->waiting)
+        rn_out_flush(rc);
+    rn_unref(rc);
+}
+
+/* Fills CommandStartActor.hibernatingRequests at send time from the keepalive rows of each
+ * actor refreshed within the threshold, as pegboard-runner does. */
+static int rn_commands_with_starts(rn_conn_t *rc, rn_out_t *o)
+{
+    rn_t *rn = rc->rn;
+    bare_err_t err;
+    if (rp_to_runner_decode_versioned(o->bytes.data, o->bytes.len, &o->msg, &err) != BARE_OK)
+        return 0;
+    o->decoded = 1;
+    int64_t min_ts = eng_now_ms(rn->eng) - (int64_t)rn->cfg.hib_eligible_ms;
+    rp_to_client_commands_t *cmds = &o->msg.val.client_commands;
+    for (size_t i = 0; i < cmds->len; i++) {
+        rp_command_wrapper_t *w = &cmds->items[i];
+        if (w->inner.tag != RP_COMMAND_START_ACTOR)
+            continue;
+        free(w->inner.val.start_actor.hibernating_requests.items);
+        w->inner.val.start_actor.hibernating_requests.items = NULL;
+        w->inner.val.start_actor.hibernating_requests.len = 0;
+        rn_hib_q_t *q = sx_calloc(1, sizeof *q);
+        q->out = o;
+        q->start = &w->inner.val.start_actor;
+        char *id = sx_strndup((const char *)w->checkpoint.actor_id.ptr, w->checkpoint.actor_id.len);
+        o->waiting++;
+        rc->refs++;
+        store_hib_list(rn->store, id, min_ts, rn_hib_listed, q);
+        free(id);
+    }
+    return 1;
+}
+
 static void rn_on_bus(void *ud, const char *subject, const uint8_t *f, size_t n)
 {
     rn_conn_t *rc = ud;
@@ -172,7 +288,24 @@ static void rn_on_bus(void *ud, const char *subject, const uint8_t *f, size_t n)
     default:
         return;
     }
-    net_ws_sendv(rc->c, 1, &tag, 1, f + 3, n - 3);
+    if (!rc->outq && f[2] != RP_TO_RUNNER_CLIENT_COMMANDS) {
+        net_ws_sendv(rc->c, 1, &tag, 1, f + 3, n - 3);
+        return;
+    }
+    rn_out_t *o = sx_calloc(1, sizeof *o);
+    o->rc = rc;
+    o->tag = tag;
+    buf_append(&o->bytes, f, n);
+    if (f[2] == RP_TO_RUNNER_CLIENT_COMMANDS && !rn_commands_with_starts(rc, o)) {
+        rn_out_free(o);
+        return;
+    }
+    if (rc->outq_tail)
+        rc->outq_tail->next = o;
+    else
+        rc->outq = o;
+    rc->outq_tail = o;
+    rn_out_flush(rc);
 }
 
 /* ---- Frames from the runner ---- */
