@@ -17,6 +17,7 @@
 #include "gateway/front.h"
 #include "lua/config.h"
 #include "lua/host.h"
+#include "lua/policy.h"
 #include "net/server.h"
 #include "proto/proto_cli.h"
 
@@ -33,6 +34,10 @@ typedef struct app {
     rn_t *rn;
     gw_t *gw;
     gw_front_t front;
+    lh_policy_t *pol;
+    uv_signal_t sighup;
+    uv_fs_event_t watch;
+    uv_timer_t reload_timer;
     uv_signal_t sigint, sigterm;
     uv_timer_t stop_timer;
     int stopping;
@@ -88,6 +93,10 @@ static void app_stop_now(uv_timer_t *t)
     net_server_destroy(app->net);
     app_close_handle((uv_handle_t *)&app->sigint);
     app_close_handle((uv_handle_t *)&app->sigterm);
+    app_close_handle((uv_handle_t *)&app->sighup);
+    app_close_handle((uv_handle_t *)&app->reload_timer);
+    if (app->watch.loop)
+        app_close_handle((uv_handle_t *)&app->watch);
     app_close_handle((uv_handle_t *)&app->stop_timer);
 }
 
@@ -109,6 +118,39 @@ static void app_on_signal(uv_signal_t *s, int signum)
     log_info("shutting down", LF_I("signal", signum),
              LF_U("connections", net_server_conn_count(app->net)));
     net_server_shutdown(app->net, app->cfg.shutdown_grace_ms, app_drained, app);
+}
+
+static eng_runner_t *app_place(void *ud, const eng_actor_t *a, eng_runner_t **cands, size_t n)
+{
+    return lh_policy_place(ud, a, cands, n);
+}
+
+/* Every reload path ends here: SIGHUP, POST /admin/reload, and a change of the file. */
+static int app_reload(void *ud, buf_t *err)
+{
+    app_t *app = ud;
+    return lh_policy_reload(app->pol, err);
+}
+
+static void app_on_hup(uv_signal_t *s, int signum)
+{
+    buf_t err = BUF_INIT;
+    app_reload(s->data, &err);
+    buf_free(&err);
+}
+
+static void app_reload_later(uv_timer_t *t)
+{
+    buf_t err = BUF_INIT;
+    app_reload(t->data, &err);
+    buf_free(&err);
+}
+
+/* Editors write a file in several steps; a short delay lets the last one land first. */
+static void app_on_policy_change(uv_fs_event_t *h, const char *filename, int events, int status)
+{
+    app_t *app = h->data;
+    uv_timer_start(&app->reload_timer, app_reload_later, 100, 0);
 }
 
 static int listen_on(app_t *app, const char *name, const cfg_addr_t *a, const char *cert,
@@ -186,6 +228,19 @@ static int cmd_run(const char *path)
         .hib_eligible_ms = app.cfg.hib_eligible_threshold_ms,
     };
     app.gw = gw_new(&app.loop, app.eng, app.bus, app.store, &gcfg);
+    app.pol = lh_policy_new(&app.lua, app.eng, app.cfg.policy, app.cfg.policy_budget_ms);
+    gw_set_policy(app.gw, app.pol);
+    eng_on_place(app.eng, app_place, app.pol);
+    adm_set_reload(app_reload, &app);
+    uv_signal_init(&app.loop, &app.sighup);
+    app.sighup.data = &app;
+    uv_timer_init(&app.loop, &app.reload_timer);
+    app.reload_timer.data = &app;
+    if (app.cfg.policy) {
+        uv_fs_event_init(&app.loop, &app.watch);
+        app.watch.data = &app;
+        uv_fs_event_start(&app.watch, app_on_policy_change, app.cfg.policy, 0);
+    }
     app.front.eng = app.eng;
     app.front.rn = app.rn;
     app.front.gw = app.gw;
@@ -203,6 +258,7 @@ static int cmd_run(const char *path)
     } else {
         uv_signal_start(&app.sigint, app_on_signal, SIGINT);
         uv_signal_start(&app.sigterm, app_on_signal, SIGTERM);
+        uv_signal_start(&app.sighup, app_on_hup, SIGHUP);
         log_info("sett started", LF_S("version", SETT_VERSION), LF_S("config", path),
                  LF_I("pid", getpid()));
     }
@@ -211,6 +267,7 @@ static int cmd_run(const char *path)
     net_server_finish(app.net);
     /* The sockets are gone; what remains are records and timers, closed in dependency order. */
     gw_free(app.gw);
+    lh_policy_free(app.pol);
     rn_free(app.rn);
     eng_free(app.eng);
     store_close(app.store, NULL, NULL);

@@ -91,6 +91,10 @@ M.schema = {
     eligible_threshold_ms = { type = "integer", min = 20, max = 86400000, default = 90000,
       doc = "Keepalive rows older than this are not listed in CommandStartActor." },
   } },
+  policy = { type = "string",
+    doc = "A Lua file of policy hooks (docs/policy.md); reloaded on SIGHUP, POST /admin/reload and when it changes." },
+  policy_budget_ms = { type = "integer", min = 1, max = 1000, default = 5,
+    doc = "Longest a policy hook call may run before it is stopped and the built-in behaviour answers." },
   shutdown_grace_ms = { type = "integer", min = 0, max = 600000, default = 2000,
     doc = "On SIGINT/SIGTERM, how long closing WebSockets may take before sockets are dropped." },
 }

@@ -85,6 +85,12 @@ void eng_on_actor_stop(eng_t *e, void (*fn)(void *ud, eng_actor_t *a), void *ud)
     e->stop_ud = ud;
 }
 
+void eng_on_place(eng_t *e, eng_place_fn fn, void *ud)
+{
+    e->place_fn = fn;
+    e->place_ud = ud;
+}
+
 static void eng_notify_stop(eng_t *e, eng_actor_t *a)
 {
     if (e->stop_fn)
@@ -471,11 +477,26 @@ static eng_runner_t *eng_pick_runner(eng_t *e, eng_actor_t *a)
         }
     }
     uint64_t total = 0;
-    for (eng_runner_t *r = e->runners_first; any && r; r = r->priv->next)
-        if (r->version == best && eng_runner_eligible(e, r, a, now))
+    size_t ncands = 0;
+    for (eng_runner_t *r = e->runners_first; any && r; r = r->priv->next) {
+        if (r->version == best && eng_runner_eligible(e, r, a, now) && eng_runner_weight(r)) {
             total += eng_runner_weight(r);
+            ncands++;
+        }
+    }
     if (total == 0)
         return NULL;
+    if (e->place_fn) {
+        eng_runner_t **cands = sx_calloc(ncands, sizeof *cands);
+        size_t i = 0;
+        for (eng_runner_t *r = e->runners_first; r; r = r->priv->next)
+            if (r->version == best && eng_runner_eligible(e, r, a, now) && eng_runner_weight(r))
+                cands[i++] = r;
+        eng_runner_t *chosen = e->place_fn(e->place_ud, a, cands, ncands);
+        free(cands);
+        if (chosen)
+            return chosen;
+    }
     uint64_t pick;
     rnd_bytes(&pick, sizeof pick);
     pick %= total;
@@ -535,8 +556,7 @@ void eng_place_pending(eng_t *e)
     eng_actor_t *a = e->queue_head;
     while (a) {
         eng_actor_t *next = a->priv->qnext;
-        if (eng_pick_runner(e, a))
-            eng_place(e, a);
+        eng_place(e, a);
         a = next;
     }
 }

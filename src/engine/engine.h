@@ -155,6 +155,12 @@ void eng_waiter_cancel(eng_waiter_t *w);
  * what it had in flight to that actor. */
 void eng_on_actor_stop(eng_t *e, void (*fn)(void *ud, eng_actor_t *a), void *ud);
 
+/* Registers the function that may choose among placement candidates (the policy's place
+ * hook); it returns one of cands, or NULL for the built-in weighted choice. */
+typedef eng_runner_t *(*eng_place_fn)(void *ud, const eng_actor_t *a, eng_runner_t **cands,
+                                      size_t n);
+void eng_on_place(eng_t *e, eng_place_fn fn, void *ud);
+
 /* ---- Runners, for readers (REST). ---- */
 void eng_runner_each(eng_t *e, const eng_ns_t *ns, const char *name,
                      int (*fn)(void *ud, eng_runner_t *r), void *ud);

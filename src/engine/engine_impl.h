@@ -73,6 +73,8 @@ struct eng {
     store_map_t runners;       /* id -> runner */
     eng_runner_t *runners_first;
     void (*stop_fn)(void *ud, eng_actor_t *a);
+    eng_place_fn place_fn;
+    void *place_ud;
     void *stop_ud;
     met_series_t *m_actors_created, *m_actor_starts, *m_runner_connects, *m_runners_lost;
     met_series_t *m_actors_pending, *m_actors_running, *m_runners_connected;

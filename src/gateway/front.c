@@ -1,7 +1,37 @@
 #include "gateway/front.h"
+#include "lua/policy.h"
 #include "net/url.h"
 
 #include <string.h>
+
+/* The policy's route hook decides before the built-in routes; returns 0 to fall through. */
+static int gw_front_policy(gw_front_t *f, net_conn_t *c, hreq *req, const url_parts *u)
+{
+    lh_route_t r;
+    lh_policy_route(f->pol, req, u, net_conn_peer(c), &r);
+    int handled = 1;
+    if (r.kind == LH_ROUTE_RESPOND) {
+        net_http_respond(c, r.status, NULL, (const char *)r.headers.data, r.body.data, r.body.len);
+    } else if (r.kind == LH_ROUTE_ACTOR) {
+        gw_forward(f->gw, c, req, r.actor_id, req->url.p);
+    } else if (r.kind == LH_ROUTE_CREATE) {
+        /* Get-or-create: the live actor with this name and key, or a new one. */
+        const eng_ns_t *ns = eng_ns_get(f->eng, "default");
+        eng_actor_t *a = r.create.key ? eng_actor_find(f->eng, ns, r.create.name, r.create.key) : NULL;
+        eng_error_t err;
+        if (!a && !r.create.runner_name_selector) {
+            gw_json_error(c, 500, "policy", "no_runner", "route() gave no runner for a new actor");
+        } else if (!a && eng_actor_create(f->eng, &r.create, &a, &err) != 0) {
+            gw_json_error(c, err.status, err.group, err.code, err.message);
+        } else {
+            gw_forward(f->gw, c, req, a->actor_id, req->url.p);
+        }
+    } else {
+        handled = 0;
+    }
+    lh_route_free(&r);
+    return handled;
+}
 
 void gw_front_on_request(net_conn_t *c, hreq *req, void *ud)
 {
@@ -14,6 +44,8 @@ void gw_front_on_request(net_conn_t *c, hreq *req, void *ud)
         return;
     }
     if (rn_handle(f->rn, c, req, &u))
+        return;
+    if (f->pol && lh_policy_has(f->pol, "route") && gw_front_policy(f, c, req, &u))
         return;
     if (gw_handle(f->gw, c, req, &u))
         return;

@@ -12,6 +12,7 @@ typedef struct gw_front {
     eng_t *eng;
     rn_t *rn;
     gw_t *gw;
+    struct lh_policy *pol;
 } gw_front_t;
 
 /* The request callback of the main listener; ud is a gw_front_t. */

@@ -49,6 +49,25 @@ void gw_unregister(gw_t *gw, gw_req_t *r)
     met_add(r->kind == GW_HTTP ? gw->m_http_inflight : gw->m_ws_inflight, -1);
 }
 
+void gw_set_policy(gw_t *gw, struct lh_policy *pol)
+{
+    gw->pol = pol;
+}
+
+void gw_req_timeouts(gw_t *gw, gw_req_t *r)
+{
+    r->to.ping_interval_ms = gw->cfg.ping_interval_ms;
+    r->to.ping_timeout_ms = gw->cfg.ping_timeout_ms;
+    r->to.websocket_open_timeout_ms = gw->cfg.websocket_open_timeout_ms;
+    r->to.response_start_timeout_ms = gw->cfg.response_start_timeout_ms;
+    r->to.hibernation_threshold_ms = gw->cfg.hib_eligible_ms;
+    r->to.max_pending_bytes = gw->cfg.max_pending_bytes;
+    r->to.ack_timeout_ms = gw->cfg.ack_timeout_ms;
+    eng_actor_t *a = eng_actor_get(gw->eng, r->actor_id);
+    if (a && gw->pol)
+        lh_policy_timeouts(gw->pol, a, &r->to);
+}
+
 size_t gw_in_flight(const gw_t *gw)
 {
     return gw->inflight.n;
@@ -427,6 +446,14 @@ int gw_handle(gw_t *gw, net_conn_t *c, hreq *req, const url_parts *u)
     }
     buf_push(&path, '\0');
 
+    gw_forward(gw, c, req, actor_id, (char *)path.data);
+    free(actor_id);
+    buf_free(&path);
+    return 1;
+}
+
+void gw_forward(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path)
+{
     eng_actor_t *a = eng_actor_get(gw->eng, actor_id);
     if (!a || a->state == ENG_ACTOR_DESTROYED) {
         gw_json_error(c, 404, "actor", "not_found", "The actor does not exist or was destroyed.");
@@ -435,11 +462,8 @@ int gw_handle(gw_t *gw, net_conn_t *c, hreq *req, const url_parts *u)
         net_http_respond(c, 204, NULL, gw_cors_headers(req, &h), NULL, 0);
         buf_free(&h);
     } else if (req->upgrade) {
-        gw_ws_start(gw, c, req, actor_id, (char *)path.data);
+        gw_ws_start(gw, c, req, actor_id, path);
     } else {
-        gw_http_start(gw, c, req, actor_id, (char *)path.data);
+        gw_http_start(gw, c, req, actor_id, path);
     }
-    free(actor_id);
-    buf_free(&path);
-    return 1;
 }

@@ -53,7 +53,7 @@ static void gw_http_send_start(gw_t *gw, gw_req_t *r)
     gw_send(gw, r, &k);
     free(s->headers.items);
     r->state = GW_WAIT_RESPONSE;
-    uv_timer_start(&r->timer, gw_http_timer, gw->cfg.response_start_timeout_ms, 0);
+    uv_timer_start(&r->timer, gw_http_timer, r->to.response_start_timeout_ms, 0);
 }
 
 static void gw_http_wait(gw_t *gw, gw_req_t *r)
@@ -125,6 +125,7 @@ void gw_http_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, con
         gw->reqs->prev = r;
     gw->reqs = r;
     gw_register(gw, r);
+    gw_req_timeouts(gw, r);
     net_http_on_abort(c, gw_http_on_abort, r);
     gw_http_wait(gw, r);
 }

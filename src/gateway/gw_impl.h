@@ -6,6 +6,7 @@
 #include "core/metrics.h"
 #include "gateway/gw.h"
 #include "proto/rp_v7.h"
+#include "lua/policy.h"
 #include "store/store_map.h"
 
 enum gw_kind { GW_HTTP = 0, GW_WS = 1 };
@@ -50,6 +51,7 @@ typedef struct gw_req {
     uint64_t last_pong;        /* loop time, ms */
     uint64_t start;            /* loop time, ms */
     int can_hibernate;
+    lh_timeouts_t to;          /* this request's timeouts, asked of the policy once */
     gw_pending_t *pend_head, *pend_tail;
     size_t pend_bytes;
     size_t pend_count;
@@ -60,6 +62,7 @@ struct gw {
     eng_t *eng;
     bus_t *bus;
     store_t *store;
+    lh_policy_t *pol;
     gw_config_t cfg;
     uv_timer_t keepalive;      /* refreshes every hibernatable socket's row in one batch */
     int closing;
@@ -75,6 +78,8 @@ struct gw {
 };
 
 /* gw.c */
+/* Fills r->to from the configuration and the policy's timeouts hook. */
+void gw_req_timeouts(gw_t *gw, gw_req_t *r);
 /* Encodes a tunnel message with the given index into gw->scratch without publishing it. */
 void gw_encode(gw_t *gw, gw_req_t *r, uint16_t index, const rp_to_client_tunnel_message_kind_t *k);
 void gw_register(gw_t *gw, gw_req_t *r);
@@ -84,8 +89,6 @@ void gw_send(gw_t *gw, gw_req_t *r, const rp_to_client_tunnel_message_kind_t *ki
 void gw_send_at(gw_t *gw, gw_req_t *r, uint16_t index, const rp_to_client_tunnel_message_kind_t *k);
 void gw_close_reason(gw_req_t *r, const char *code, char *out, size_t n);
 void gw_req_release(gw_req_t *r);
-void gw_json_error(net_conn_t *c, int status, const char *group, const char *code,
-                   const char *message);
 void gw_collect_headers(const hreq *req, rp_map_str_str_t *out);
 
 /* gw_http.c */

@@ -101,7 +101,7 @@ static void gw_ws_send_open(gw_t *gw, gw_req_t *r)
     gw_send(gw, r, &k);
     free(o->headers.items);
     r->state = GW_WAIT_OPEN;
-    uv_timer_start(&r->timer, gw_ws_timer, gw->cfg.websocket_open_timeout_ms, 0);
+    uv_timer_start(&r->timer, gw_ws_timer, r->to.websocket_open_timeout_ms, 0);
 }
 
 static void gw_ws_ready(void *ud, int err, eng_actor_t *a)
@@ -142,12 +142,12 @@ static void gw_ws_timer(uv_timer_t *t)
     if (r->state != GW_ACTIVE)
         return;
     /* The timeout is checked against the last pong before each ping goes out. */
-    if (uv_now(gw->loop) - r->last_pong > gw->cfg.ping_timeout_ms) {
+    if (uv_now(gw->loop) - r->last_pong > r->to.ping_timeout_ms) {
         gw_ws_fail(gw, r, "websocket_service_timeout");
         return;
     }
     gw_ws_ping(gw, r);
-    uv_timer_start(&r->timer, gw_ws_timer, gw->cfg.ping_interval_ms + rnd_jitter_ms(), 0);
+    uv_timer_start(&r->timer, gw_ws_timer, r->to.ping_interval_ms + rnd_jitter_ms(), 0);
 }
 
 void gw_ws_on_pong(gw_t *gw, gw_req_t *r)
@@ -208,6 +208,7 @@ void gw_ws_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const
         gw->reqs->prev = r;
     gw->reqs = r;
     gw_register(gw, r);
+    gw_req_timeouts(gw, r);
     /* Client messages wait in the socket until the actor has accepted the open. */
     net_conn_pause(c, 1);
     eng_actor_t *a = eng_actor_get(gw->eng, actor_id);
@@ -223,10 +224,15 @@ void gw_ws_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message_k
             return;
         r->state = GW_ACTIVE;
         r->can_hibernate = k->val.web_socket_open.can_hibernate;
+        if (gw->pol) {
+            eng_actor_t *a = eng_actor_get(gw->eng, r->actor_id);
+            if (a)
+                r->can_hibernate = lh_policy_can_hibernate(gw->pol, a, r->path, r->can_hibernate);
+        }
         if (r->can_hibernate)
             gw_keepalive_one(gw, r);
         r->last_pong = uv_now(gw->loop);
-        uv_timer_start(&r->timer, gw_ws_timer, gw->cfg.ping_interval_ms + rnd_jitter_ms(), 0);
+        uv_timer_start(&r->timer, gw_ws_timer, r->to.ping_interval_ms + rnd_jitter_ms(), 0);
         if (r->c)
             net_conn_pause(r->c, 0);
         return;
@@ -297,11 +303,22 @@ static void gw_ws_client_message(net_conn_t *c, void *ud, int binary, const uint
         gw_send(gw, r, &k);
         return;
     }
+    if (r->state == GW_HIBERNATING && gw->pol) {
+        /* A keep-alive the policy can answer must not wake a sleeping actor. */
+        eng_actor_t *a = eng_actor_get(gw->eng, r->actor_id);
+        buf_t answer = BUF_INIT;
+        if (a && lh_policy_auto_response(gw->pol, a, data, len, binary, &answer)) {
+            net_ws_send(c, binary, answer.data, answer.len);
+            buf_free(&answer);
+            return;
+        }
+        buf_free(&answer);
+    }
     /* A hibernatable socket keeps every message until the actor acks it, so none is lost when
      * the actor sleeps or its runner dies. */
     uint16_t index = r->next_index++;
     gw_encode(gw, r, index, &k);
-    if (r->pend_bytes + gw->scratch.len > gw->cfg.max_pending_bytes || r->pend_count >= 65535) {
+    if (r->pend_bytes + gw->scratch.len > r->to.max_pending_bytes || r->pend_count >= 65535) {
         gw_ws_fail(gw, r, "websocket_pending_limit_reached");
         return;
     }
@@ -367,7 +384,7 @@ static void gw_ws_rewoken(void *ud, int err, eng_actor_t *a)
         bus_publish(gw->bus, r->subject, p->bytes, p->len);
     }
     r->last_pong = uv_now(gw->loop);
-    uv_timer_start(&r->timer, gw_ws_timer, gw->cfg.ping_interval_ms + rnd_jitter_ms(), 0);
+    uv_timer_start(&r->timer, gw_ws_timer, r->to.ping_interval_ms + rnd_jitter_ms(), 0);
     log_info("gateway: websocket re-entered after hibernation", LF_S("actor_id", r->actor_id),
              LF_U("resent", r->pend_count));
 }
@@ -396,7 +413,7 @@ static void gw_ws_hibernate(gw_t *gw, gw_req_t *r)
 
 void gw_ws_gc(gw_t *gw, gw_req_t *r, uint64_t now)
 {
-    if (r->pend_head && now - r->pend_head->sent_at > gw->cfg.ack_timeout_ms &&
+    if (r->pend_head && now - r->pend_head->sent_at > r->to.ack_timeout_ms &&
         r->state == GW_ACTIVE)
         gw_ws_fail(gw, r, "websocket_service_timeout");
 }

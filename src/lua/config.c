@@ -125,6 +125,8 @@ int cfg_load(lh_t *h, const char *path, cfg_t *out, buf_t *errors)
     out->hib_max_pending_bytes = (size_t)cfg_num(L, "hibernation.max_pending_bytes");
     out->hib_ack_timeout_ms = (uint64_t)cfg_num(L, "hibernation.ack_timeout_ms");
     out->hib_eligible_threshold_ms = (uint64_t)cfg_num(L, "hibernation.eligible_threshold_ms");
+    out->policy = cfg_strdup(L, "policy");
+    out->policy_budget_ms = (uint64_t)cfg_num(L, "policy_budget_ms");
     cfg_push_path(L, "namespaces");
     size_t n = lua_istable(L, -1) ? lua_objlen(L, -1) : 0;
     out->namespaces = sx_calloc(n + 1, sizeof *out->namespaces);
@@ -143,6 +145,8 @@ void cfg_free(cfg_t *c)
     free(c->tls_cert);
     free(c->tls_key);
     free(c->runner_token);
+    free(c->policy);
+    c->policy = NULL;
     for (char **p = c->namespaces; p && *p; p++)
         free(*p);
     free(c->namespaces);

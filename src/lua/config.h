@@ -44,6 +44,8 @@ typedef struct cfg {
     size_t hib_max_pending_bytes;
     uint64_t hib_ack_timeout_ms;
     uint64_t hib_eligible_threshold_ms;
+    char *policy;          /* NULL: no policy file */
+    uint64_t policy_budget_ms;
 } cfg_t;
 
 /* Loads, validates and copies the file at path. On failure returns -1 and appends one line per

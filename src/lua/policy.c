@@ -1,0 +1,458 @@
+#include "lua/policy.h"
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/metrics.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <string.h>
+#include <uv.h>
+
+struct lh_policy {
+    lh_t *h;
+    eng_t *eng;
+    char *path;
+    uint64_t budget_ns;
+    int ref;                   /* the loaded policy table, or LUA_NOREF */
+    int mod;                   /* the sett.policy module */
+    met_series_t *m_errors, *m_reloads, *m_reload_errors, *m_calls;
+};
+
+/* The budget is enforced by a count hook: every 1000 VM instructions it compares the clock
+ * with the call's deadline, so a runaway hook is stopped within microseconds of it. */
+static uint64_t lh_deadline;
+
+static void lh_budget_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    if (uv_hrtime() > lh_deadline)
+        luaL_error(L, "policy call exceeded its time budget");
+}
+
+/* Calls P.<fn>(pol, nargs...) with the function and arguments already pushed after the policy;
+ * returns 0 with nres results on the stack, or -1 after logging and counting the failure. */
+static int lh_policy_call(lh_policy_t *p, const char *hook, int nargs, int nres)
+{
+    lua_State *L = p->h->L;
+    met_inc(p->m_calls);
+    lh_deadline = uv_hrtime() + p->budget_ns;
+    lua_sethook(L, lh_budget_hook, LUA_MASKCOUNT, 1000);
+    int base = lua_gettop(L) - nargs - 1;
+    int rc = lua_pcall(L, nargs, nres, 0);
+    lua_sethook(L, NULL, 0, 0);
+    if (rc != 0) {
+        met_inc(p->m_errors);
+        char labels[64];
+        snprintf(labels, sizeof labels, "hook=\"%s\"", hook);
+        met_inc(met_counter("sett_policy_hook_errors_total",
+                            "Policy hook calls that failed; the built-in behaviour answered.",
+                            labels));
+        log_error("policy hook failed; using the built-in behaviour", LF_S("hook", hook),
+                  LF_S("error", lua_tostring(L, -1)));
+        lua_settop(L, base);
+        return -1;
+    }
+    return 0;
+}
+
+/* Pushes P.<fn> and the policy table; returns 0, or -1 (nothing pushed) without a policy. */
+static int lh_policy_push(lh_policy_t *p, const char *fn)
+{
+    if (!p || p->ref == LUA_NOREF)
+        return -1;
+    lua_State *L = p->h->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->mod);
+    lua_getfield(L, -1, fn);
+    lua_remove(L, -2);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref);
+    return 0;
+}
+
+bool lh_policy_has(const lh_policy_t *p, const char *hook)
+{
+    if (!p || p->ref == LUA_NOREF)
+        return false;
+    lua_State *L = p->h->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref);
+    lua_getfield(L, -1, "hooks");
+    lua_getfield(L, -1, hook);
+    bool has = lua_isfunction(L, -1);
+    lua_pop(L, 3);
+    return has;
+}
+
+static int lh_policy_load(lh_policy_t *p, buf_t *err)
+{
+    lua_State *L = p->h->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->mod);
+    lua_getfield(L, -1, "load");
+    lua_remove(L, -2);
+    lua_pushstring(L, p->path);
+    if (lh_pcall(p->h, 1, 2, "sett.policy.load") != 0) {
+        buf_printf(err, "%s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return -1;
+    }
+    if (lua_isnil(L, -2)) {
+        buf_printf(err, "%s", lua_tostring(L, -1));
+        lua_pop(L, 2);
+        return -1;
+    }
+    lua_pop(L, 1);
+    /* The new policy replaces the old in one step: requests already running used the old
+     * one for their decisions, later ones use this. */
+    int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (p->ref != LUA_NOREF)
+        luaL_unref(L, LUA_REGISTRYINDEX, p->ref);
+    p->ref = ref;
+    return 0;
+}
+
+lh_policy_t *lh_policy_new(lh_t *h, eng_t *eng, const char *path, uint64_t budget_ms)
+{
+    lh_policy_t *p = sx_calloc(1, sizeof *p);
+    p->h = h;
+    p->eng = eng;
+    p->ref = LUA_NOREF;
+    p->mod = LUA_NOREF;
+    p->budget_ns = budget_ms * 1000000ull;
+    p->m_errors = met_counter("sett_policy_errors_total", "Policy calls that failed.", NULL);
+    p->m_calls = met_counter("sett_policy_calls_total", "Policy hook calls.", NULL);
+    p->m_reloads = met_counter("sett_policy_reloads_total", "Policy reloads that took effect.",
+                               NULL);
+    p->m_reload_errors = met_counter("sett_policy_reload_errors_total",
+                                     "Policy reloads refused; the old policy stayed.", NULL);
+    if (!path)
+        return p;
+    p->path = sx_strdup(path);
+    lua_State *L = h->L;
+    lua_getglobal(L, "require");
+    lua_pushstring(L, "sett.policy");
+    if (lh_pcall(h, 1, 1, "require sett.policy") != 0) {
+        lua_pop(L, 1);
+        return p;
+    }
+    p->mod = luaL_ref(L, LUA_REGISTRYINDEX);
+    buf_t err = BUF_INIT;
+    if (lh_policy_load(p, &err) != 0) {
+        log_error("policy not loaded; built-in behaviour applies", LF_S("path", path),
+                  LF_S("error", err.len ? (char *)err.data : "?"));
+    } else {
+        log_info("policy loaded", LF_S("path", path));
+    }
+    buf_free(&err);
+    return p;
+}
+
+int lh_policy_reload(lh_policy_t *p, buf_t *err)
+{
+    if (!p->path || p->mod == LUA_NOREF) {
+        buf_printf(err, "no policy file is configured");
+        buf_push(err, '\0');
+        return -1;
+    }
+    if (lh_policy_load(p, err) != 0) {
+        buf_push(err, '\0');
+        met_inc(p->m_reload_errors);
+        log_error("policy reload refused; the old policy stays", LF_S("path", p->path),
+                  LF_S("error", (char *)err->data));
+        return -1;
+    }
+    met_inc(p->m_reloads);
+    log_info("policy reloaded", LF_S("path", p->path));
+    return 0;
+}
+
+const char *lh_policy_path(const lh_policy_t *p)
+{
+    return p ? p->path : NULL;
+}
+
+void lh_policy_free(lh_policy_t *p)
+{
+    if (!p)
+        return;
+    if (p->h->L) {
+        if (p->ref != LUA_NOREF)
+            luaL_unref(p->h->L, LUA_REGISTRYINDEX, p->ref);
+        if (p->mod != LUA_NOREF)
+            luaL_unref(p->h->L, LUA_REGISTRYINDEX, p->mod);
+    }
+    free(p->path);
+    free(p);
+}
+
+/* ---- Tables the hooks see ---- */
+
+static void lh_push_actor(lua_State *L, const eng_actor_t *a)
+{
+    lua_createtable(L, 0, 7);
+    lua_pushstring(L, a->actor_id);
+    lua_setfield(L, -2, "id");
+    lua_pushstring(L, a->name);
+    lua_setfield(L, -2, "name");
+    if (a->key) {
+        lua_pushstring(L, a->key);
+        lua_setfield(L, -2, "key");
+    }
+    lua_pushstring(L, a->ns->name);
+    lua_setfield(L, -2, "namespace");
+    lua_pushstring(L, eng_actor_state_name(a->state));
+    lua_setfield(L, -2, "state");
+    lua_pushnumber(L, a->generation);
+    lua_setfield(L, -2, "generation");
+    if (a->runner) {
+        lua_pushstring(L, a->runner->runner_id);
+        lua_setfield(L, -2, "runner_id");
+    }
+}
+
+static void lh_push_req(lua_State *L, const hreq *req, const url_parts *u, const char *peer)
+{
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, req->method);
+    lua_setfield(L, -2, "method");
+    lua_pushlstring(L, u->path.p, u->path.len);
+    lua_setfield(L, -2, "path");
+    lua_pushlstring(L, u->query.p, u->query.len);
+    lua_setfield(L, -2, "query");
+    lua_createtable(L, 0, (int)req->nheaders);
+    for (size_t i = 0; i < req->nheaders; i++) {
+        char name[128];
+        size_t n = req->headers[i].name.len < sizeof name ? req->headers[i].name.len : sizeof name - 1;
+        for (size_t j = 0; j < n; j++) {
+            char c = req->headers[i].name.p[j];
+            name[j] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        }
+        lua_pushlstring(L, name, n);
+        lua_pushlstring(L, req->headers[i].value.p, req->headers[i].value.len);
+        lua_rawset(L, -3);
+    }
+    lua_setfield(L, -2, "headers");
+    const hreq_str *host = hreq_header(req, "host");
+    if (host)
+        lua_pushlstring(L, host->p, host->len);
+    else
+        lua_pushliteral(L, "");
+    lua_setfield(L, -2, "host");
+    lua_pushstring(L, peer ? peer : "");
+    lua_setfield(L, -2, "peer");
+}
+
+static char *lh_field_str(lua_State *L, int idx, const char *k)
+{
+    lua_getfield(L, idx, k);
+    char *s = lua_isstring(L, -1) ? sx_strdup(lua_tostring(L, -1)) : NULL;
+    lua_pop(L, 1);
+    return s;
+}
+
+void lh_route_free(lh_route_t *r)
+{
+    free(r->actor_id);
+    free((char *)r->create.name);
+    free((char *)r->create.key);
+    free((char *)r->create.runner_name_selector);
+    free((void *)r->create.input);
+    buf_free(&r->headers);
+    buf_free(&r->body);
+    memset(r, 0, sizeof *r);
+}
+
+void lh_policy_route(lh_policy_t *p, const hreq *req, const url_parts *u, const char *peer,
+                     lh_route_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!lh_policy_has(p, "route") || lh_policy_push(p, "call_route") != 0)
+        return;
+    lua_State *L = p->h->L;
+    int top = lua_gettop(L) - 2;
+    lh_push_req(L, req, u, peer);
+    if (lh_policy_call(p, "route", 2, 2) != 0)
+        return;
+    const char *kind = lua_tostring(L, -2);
+    if (kind && strcmp(kind, "actor") == 0) {
+        out->kind = LH_ROUTE_ACTOR;
+        out->actor_id = sx_strdup(lua_tostring(L, -1));
+    } else if (kind && strcmp(kind, "create") == 0) {
+        out->kind = LH_ROUTE_CREATE;
+        int t = lua_gettop(L);
+        out->create.namespace_name = "default";
+        out->create.name = lh_field_str(L, t, "name");
+        out->create.key = lh_field_str(L, t, "key");
+        out->create.runner_name_selector = lh_field_str(L, t, "runner");
+        lua_getfield(L, t, "input");
+        if (lua_isstring(L, -1)) {
+            size_t n;
+            const char *s = lua_tolstring(L, -1, &n);
+            out->create.input = sx_memdup(s, n);
+            out->create.input_len = n;
+            out->create.has_input = true;
+        }
+        lua_pop(L, 1);
+        char *cp = lh_field_str(L, t, "crash_policy");
+        out->create.crash_policy = cp && strcmp(cp, "sleep") == 0     ? STORE_CRASH_SLEEP
+                                   : cp && strcmp(cp, "destroy") == 0 ? STORE_CRASH_DESTROY
+                                                                      : STORE_CRASH_RESTART;
+        free(cp);
+    } else if (kind && strcmp(kind, "respond") == 0) {
+        out->kind = LH_ROUTE_RESPOND;
+        int t = lua_gettop(L);
+        lua_getfield(L, t, "status");
+        out->status = (int)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        lua_getfield(L, t, "headers");
+        if (lua_istable(L, -1)) {
+            lua_pushnil(L);
+            while (lua_next(L, -2)) {
+                size_t kl, vl;
+                const char *k = lua_tolstring(L, -2, &kl);
+                const char *v = lua_tolstring(L, -1, &vl);
+                if (k && v && !memchr(k, '\n', kl) && !memchr(v, '\n', vl) &&
+                    !memchr(k, '\r', kl) && !memchr(v, '\r', vl)) {
+                    buf_append(&out->headers, k, kl);
+                    buf_append_str(&out->headers, ": ");
+                    buf_append(&out->headers, v, vl);
+                    buf_append_str(&out->headers, "\r\n");
+                }
+                lua_pop(L, 1);
+            }
+        }
+        lua_pop(L, 1);
+        buf_push(&out->headers, '\0');
+        lua_getfield(L, t, "body");
+        size_t bl = 0;
+        const char *b = lua_tolstring(L, -1, &bl);
+        if (b)
+            buf_append(&out->body, b, bl);
+        lua_pop(L, 1);
+    }
+    lua_settop(L, top);
+}
+
+bool lh_policy_can_hibernate(lh_policy_t *p, const eng_actor_t *a, const char *path,
+                             bool runner_says)
+{
+    if (!lh_policy_has(p, "can_hibernate") || lh_policy_push(p, "call_can_hibernate") != 0)
+        return runner_says;
+    lua_State *L = p->h->L;
+    int top = lua_gettop(L) - 2;
+    lh_push_actor(L, a);
+    lua_createtable(L, 0, 1);
+    lua_pushstring(L, path);
+    lua_setfield(L, -2, "path");
+    lua_pushboolean(L, runner_says);
+    if (lh_policy_call(p, "can_hibernate", 4, 1) != 0)
+        return runner_says;
+    bool v = lua_toboolean(L, -1);
+    lua_settop(L, top);
+    return v;
+}
+
+bool lh_policy_auto_response(lh_policy_t *p, const eng_actor_t *a, const uint8_t *data, size_t len,
+                             bool binary, buf_t *out)
+{
+    if (!lh_policy_has(p, "auto_response") || lh_policy_push(p, "call_auto_response") != 0)
+        return false;
+    lua_State *L = p->h->L;
+    int top = lua_gettop(L) - 2;
+    lh_push_actor(L, a);
+    lua_pushlstring(L, (const char *)data, len);
+    lua_pushboolean(L, binary);
+    if (lh_policy_call(p, "auto_response", 4, 1) != 0)
+        return false;
+    size_t n = 0;
+    const char *s = lua_isstring(L, -1) ? lua_tolstring(L, -1, &n) : NULL;
+    if (s)
+        buf_append(out, s, n);
+    lua_settop(L, top);
+    return s != NULL;
+}
+
+static const struct {
+    const char *name;
+    size_t off;
+} lh_timeout_fields[] = {
+    { "ping_interval_ms", offsetof(lh_timeouts_t, ping_interval_ms) },
+    { "ping_timeout_ms", offsetof(lh_timeouts_t, ping_timeout_ms) },
+    { "websocket_open_timeout_ms", offsetof(lh_timeouts_t, websocket_open_timeout_ms) },
+    { "response_start_timeout_ms", offsetof(lh_timeouts_t, response_start_timeout_ms) },
+    { "hibernation_threshold_ms", offsetof(lh_timeouts_t, hibernation_threshold_ms) },
+    { "max_pending_bytes", offsetof(lh_timeouts_t, max_pending_bytes) },
+    { "ack_timeout_ms", offsetof(lh_timeouts_t, ack_timeout_ms) },
+};
+
+void lh_policy_timeouts(lh_policy_t *p, const eng_actor_t *a, lh_timeouts_t *io)
+{
+    if (!lh_policy_has(p, "timeouts") || lh_policy_push(p, "call_timeouts") != 0)
+        return;
+    lua_State *L = p->h->L;
+    int top = lua_gettop(L) - 2;
+    lh_push_actor(L, a);
+    size_t nf = sizeof lh_timeout_fields / sizeof lh_timeout_fields[0];
+    lua_createtable(L, 0, (int)nf);
+    lua_createtable(L, 0, (int)nf);
+    for (size_t i = 0; i < nf; i++) {
+        uint64_t v = *(uint64_t *)((char *)io + lh_timeout_fields[i].off);
+        lua_pushnumber(L, (lua_Number)v);
+        lua_setfield(L, -3, lh_timeout_fields[i].name);
+        lua_createtable(L, 2, 0);
+        lua_pushnumber(L, (lua_Number)(v / 10 ? v / 10 : 1));
+        lua_rawseti(L, -2, 1);
+        lua_pushnumber(L, (lua_Number)v * 10);
+        lua_rawseti(L, -2, 2);
+        lua_setfield(L, -2, lh_timeout_fields[i].name);
+    }
+    if (lh_policy_call(p, "timeouts", 4, 1) != 0)
+        return;
+    if (lua_istable(L, -1)) {
+        for (size_t i = 0; i < nf; i++) {
+            lua_getfield(L, -1, lh_timeout_fields[i].name);
+            if (lua_isnumber(L, -1))
+                *(uint64_t *)((char *)io + lh_timeout_fields[i].off) = (uint64_t)lua_tonumber(L, -1);
+            lua_pop(L, 1);
+        }
+    }
+    lua_settop(L, top);
+}
+
+eng_runner_t *lh_policy_place(lh_policy_t *p, const eng_actor_t *a, eng_runner_t **cands,
+                              size_t n)
+{
+    if (!lh_policy_has(p, "place") || lh_policy_push(p, "call_place") != 0)
+        return NULL;
+    lua_State *L = p->h->L;
+    int top = lua_gettop(L) - 2;
+    lh_push_actor(L, a);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        eng_runner_t *r = cands[i];
+        lua_createtable(L, 0, 7);
+        lua_pushstring(L, r->runner_id);
+        lua_setfield(L, -2, "id");
+        lua_pushstring(L, r->name);
+        lua_setfield(L, -2, "name");
+        lua_pushnumber(L, r->version);
+        lua_setfield(L, -2, "version");
+        lua_pushnumber(L, r->total_slots - r->used_slots);
+        lua_setfield(L, -2, "free_slots");
+        lua_pushnumber(L, r->total_slots);
+        lua_setfield(L, -2, "total_slots");
+        lua_pushnumber(L, (lua_Number)r->rtt_ms);
+        lua_setfield(L, -2, "rtt_ms");
+        if (r->metadata) {
+            lua_pushstring(L, r->metadata);
+            lua_setfield(L, -2, "metadata");
+        }
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    if (lh_policy_call(p, "place", 3, 1) != 0)
+        return NULL;
+    eng_runner_t *chosen = NULL;
+    const char *id = lua_tostring(L, -1);
+    for (size_t i = 0; id && i < n; i++)
+        if (strcmp(cands[i]->runner_id, id) == 0)
+            chosen = cands[i];
+    lua_settop(L, top);
+    return chosen;
+}

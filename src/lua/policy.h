@@ -1,0 +1,67 @@
+/* The policy: a user's Lua file of optional hooks (route, place, can_hibernate, timeouts,
+ * auto_response) that sett asks at decision points. The Lua module sett.policy loads files and
+ * checks what hooks return; this file calls it from C with a time budget per call, counts
+ * errors, and swaps policies on reload in one step. A failing call is logged and the built-in
+ * behaviour answers: a policy never stops the process. */
+#ifndef SETT_LUA_POLICY_H
+#define SETT_LUA_POLICY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "engine/engine.h"
+#include "lua/host.h"
+#include "net/http_req.h"
+#include "net/url.h"
+
+typedef struct lh_policy lh_policy_t;
+
+/* path NULL: no policy, every decision is built in. */
+lh_policy_t *lh_policy_new(lh_t *h, eng_t *eng, const char *path, uint64_t budget_ms);
+void lh_policy_free(lh_policy_t *p);
+/* Loads the file again; on failure the old policy stays and err says why. Returns 0 or -1. */
+int lh_policy_reload(lh_policy_t *p, buf_t *err);
+const char *lh_policy_path(const lh_policy_t *p);
+bool lh_policy_has(const lh_policy_t *p, const char *hook);
+
+enum lh_route_kind { LH_ROUTE_BUILTIN = 0, LH_ROUTE_ACTOR, LH_ROUTE_CREATE, LH_ROUTE_RESPOND };
+
+typedef struct lh_route {
+    enum lh_route_kind kind;
+    char *actor_id;            /* ACTOR */
+    eng_actor_spec_t create;   /* CREATE: strings owned by the struct */
+    int status;                /* RESPOND */
+    buf_t headers;             /* RESPOND: "Name: value\r\n" lines, NUL-terminated */
+    buf_t body;                /* RESPOND */
+} lh_route_t;
+
+void lh_route_free(lh_route_t *r);
+/* Asks route(req). Errors are logged and answered with LH_ROUTE_BUILTIN. */
+void lh_policy_route(lh_policy_t *p, const hreq *req, const url_parts *u, const char *peer,
+                     lh_route_t *out);
+/* Asks can_hibernate(actor, req, runner_says); without the hook, runner_says. */
+bool lh_policy_can_hibernate(lh_policy_t *p, const eng_actor_t *a, const char *path,
+                             bool runner_says);
+/* Asks auto_response(actor, msg, binary); returns true with the answer in out. */
+bool lh_policy_auto_response(lh_policy_t *p, const eng_actor_t *a, const uint8_t *data, size_t len,
+                             bool binary, buf_t *out);
+
+typedef struct lh_timeouts {
+    uint64_t ping_interval_ms;
+    uint64_t ping_timeout_ms;
+    uint64_t websocket_open_timeout_ms;
+    uint64_t response_start_timeout_ms;
+    uint64_t hibernation_threshold_ms;
+    uint64_t max_pending_bytes;
+    uint64_t ack_timeout_ms;
+} lh_timeouts_t;
+
+/* Asks timeouts(actor) once per request or socket; io holds the defaults on entry. Each answer
+ * is clamped between a tenth and ten times its default. */
+void lh_policy_timeouts(lh_policy_t *p, const eng_actor_t *a, lh_timeouts_t *io);
+/* Asks place(actor, runners): returns the chosen runner, or NULL for the built-in choice. */
+eng_runner_t *lh_policy_place(lh_policy_t *p, const eng_actor_t *a, eng_runner_t **cands,
+                              size_t n);
+
+#endif
