@@ -5,6 +5,7 @@
 #include <uv.h>
 
 #include "bus/bus.h"
+#include "core/log.h"
 #include "engine/engine.h"
 #include "engine/engine_runner.h"
 #include "proto/bare.h"
@@ -123,6 +124,7 @@ static void run_a_bit(void)
 
 int main(void)
 {
+    log_setup(LOG_WARN, 0);
     uv_loop_init(&loop);
     store = store_memory_new(&loop);
     bus = bus_new();
