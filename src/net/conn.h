@@ -45,6 +45,8 @@ struct net_conn {
     unsigned drain_wanted : 1;
     unsigned in_callback : 1;       /* parsing input: defer re-entrant parsing */
     unsigned gone : 1;
+    unsigned in_flush : 1;          /* on the server's flush list */
+    struct net_conn *flush_next;
 };
 
 struct net_server {
@@ -56,6 +58,8 @@ struct net_server {
     size_t nconns;
     int shutting_down;
     uv_check_t kick;
+    uv_prepare_t prep;            /* flushes what timers wrote, before the loop waits */
+    net_conn_t *flush;            /* connections with output to write this loop turn */
     uv_timer_t grace;
     void (*shutdown_done)(void *);
     void *shutdown_ud;

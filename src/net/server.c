@@ -15,9 +15,17 @@ static const struct lws_protocols net_protocols[] = {
 
 /* lws 4.1.6 stops its idle handle while a connection still needs forced service; waking its
  * event pipe from a uv_check restarts it (the upstream fix landed in lws 4.4). */
+static void net_flush(net_server_t *s);
+
+static void net_prep(uv_prepare_t *h)
+{
+    net_flush(h->data);
+}
+
 static void net_kick(uv_check_t *h)
 {
     net_server_t *s = h->data;
+    net_flush(s);
     if (s->ctx && !s->shutting_down && !lws_service_adjust_timeout(s->ctx, 1, 0))
         lws_cancel_service(s->ctx);
 }
@@ -71,6 +79,12 @@ net_server_t *net_server_new(uv_loop_t *loop, const net_limits_t *limits)
     s->kick.data = s;
     uv_check_start(&s->kick, net_kick);
     uv_unref((uv_handle_t *)&s->kick);
+    /* The check flushes what I/O callbacks wrote; the prepare what timers wrote, which would
+     * otherwise wait for the next I/O wake-up. */
+    uv_prepare_init(loop, &s->prep);
+    s->prep.data = s;
+    uv_prepare_start(&s->prep, net_prep);
+    uv_unref((uv_handle_t *)&s->prep);
     uv_timer_init(loop, &s->grace);
     s->grace.data = s;
     uv_unref((uv_handle_t *)&s->grace);
@@ -156,10 +170,37 @@ void net_out_append(net_conn_t *c, const void *p, size_t n)
     net_out_commit(c, n);
 }
 
+/* Output is written at the end of the loop turn that produced it, straight to the socket when
+ * nothing is queued in lws: every frame of the turn leaves in one write, and the socket's
+ * poll set is not changed twice per message as asking for WRITEABLE would. */
 void net_want_write(net_conn_t *c)
 {
-    if (c->wsi && !c->gone)
-        lws_callback_on_writable(c->wsi);
+    if (!c->wsi || c->gone || c->in_flush)
+        return;
+    net_server_t *s = c->lst->srv;
+    c->in_flush = 1;
+    c->flush_next = s->flush;
+    s->flush = c;
+}
+
+static int net_writeable(net_conn_t *c);
+
+static void net_flush(net_server_t *s)
+{
+    net_conn_t *c = s->flush;
+    s->flush = NULL;
+    while (c) {
+        net_conn_t *next = c->flush_next;
+        c->in_flush = 0;
+        c->flush_next = NULL;
+        if (c->wsi && !c->gone) {
+            if (c->close_after_flush || lws_send_pipe_choked(c->wsi))
+                lws_callback_on_writable(c->wsi);
+            else if (net_writeable(c) != 0)
+                lws_callback_on_writable(c->wsi);
+        }
+        c = next;
+    }
 }
 
 void net_close_after_flush(net_conn_t *c)
@@ -231,6 +272,14 @@ static void net_check_shutdown_done(net_server_t *s);
 static void net_conn_closed(net_server_t *s, net_conn_t *c)
 {
     c->gone = 1;
+    if (c->in_flush) {
+        net_conn_t **p = &s->flush;
+        while (*p && *p != c)
+            p = &(*p)->flush_next;
+        if (*p)
+            *p = c->flush_next;
+        c->in_flush = 0;
+    }
     if (c->state == NET_WS && c->wsh && c->wsh->on_closed)
         c->wsh->on_closed(c, c->ud);
     if (c->on_abort) {
@@ -378,6 +427,8 @@ void net_server_destroy(net_server_t *s)
     s->shutting_down = 1;
     uv_check_stop(&s->kick);
     uv_close((uv_handle_t *)&s->kick, NULL);
+    uv_prepare_stop(&s->prep);
+    uv_close((uv_handle_t *)&s->prep, NULL);
     uv_timer_stop(&s->grace);
     uv_close((uv_handle_t *)&s->grace, NULL);
     if (s->ctx)
