@@ -1,4 +1,5 @@
 #include "gateway/front.h"
+#include "api/api.h"
 #include "lua/policy.h"
 #include "net/url.h"
 
@@ -48,6 +49,8 @@ void gw_front_on_request(net_conn_t *c, hreq *req, void *ud)
     if (f->pol && lh_policy_has(f->pol, "route") && gw_front_policy(f, c, req, &u))
         return;
     if (gw_handle(f->gw, c, req, &u))
+        return;
+    if (api_handle(f->eng, c, req, &u))
         return;
     static const char nf[] = "{\"group\":\"guard\",\"code\":\"no_route\",\"message\":\"no route "
                              "for this path\"}";
