@@ -657,6 +657,7 @@ void eng_actor_set_alarm(eng_t *e, eng_actor_t *a, bool has, int64_t ts)
         a->priv->alarm = sx_calloc(1, sizeof(uv_timer_t));
         uv_timer_init(e->loop, a->priv->alarm);
         a->priv->alarm->data = a;
+        uv_unref((uv_handle_t *)a->priv->alarm);
     }
     int64_t delay = ts - eng_now_ms(e);
     uv_timer_start(a->priv->alarm, eng_alarm_fire, delay > 0 ? (uint64_t)delay : 0, 0);
@@ -716,6 +717,7 @@ eng_waiter_t *eng_actor_wait_ready(eng_t *e, eng_actor_t *a, uint64_t timeout_ms
     w->ud = ud;
     uv_timer_init(e->loop, &w->timer);
     w->timer.data = w;
+    uv_unref((uv_handle_t *)&w->timer);
     w->next = a->priv->waiters;
     if (w->next)
         w->next->prev = w;

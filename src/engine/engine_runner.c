@@ -75,6 +75,9 @@ eng_runner_t *eng_runner_connect(eng_t *e, const eng_ns_t *ns, const char *name,
         r->create_ts = now;
         uv_timer_init(e->loop, &r->priv->lost_timer);
         r->priv->lost_timer.data = r;
+        /* Engine timers never keep the process alive on their own: shutdown must not wait
+         * for a runner to be declared lost. */
+        uv_unref((uv_handle_t *)&r->priv->lost_timer);
         snprintf(r->priv->subject, sizeof r->priv->subject, "pegboard.runner.%s", r->runner_id);
         store_map_put(&e->runners, r->runner_id, strlen(r->runner_id), r);
         r->priv->next = e->runners_first;

@@ -1,0 +1,178 @@
+// The gateway with the real npm runner over real sockets: HTTP and WebSocket through the
+// tunnel, the error paths, tunnel ping metrics, and a frozen runner's sockets being closed.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, fork } from "node:child_process";
+import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import net from "node:net";
+import WebSocket from "ws";
+
+const here = dirname(new URL(import.meta.url).pathname);
+const SETT = process.env.SETT_BIN ?? join(here, "../../build/sett");
+const tmp = mkdtempSync(join(tmpdir(), "sett-gw-"));
+let sett, runner, base, admin, wsBase, logFile;
+
+function freePort() {
+  return new Promise((res) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
+}
+async function waitFor(fn, ms = 5000, what = "condition") {
+  const end = Date.now() + ms;
+  for (;;) {
+    try { const v = await fn(); if (v) return v; } catch {}
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+async function createActor(name, runnerName = "gw") {
+  const r = await fetch(`${base}/actors?namespace=default`, { method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name, key: `${name}-${Date.now()}-${Math.random()}`, runner_name_selector: runnerName, crash_policy: "restart" }) });
+  assert.equal(r.status, 200);
+  return (await r.json()).actor.actor_id;
+}
+function openWs(url, protocols) {
+  return new Promise((res, rej) => { const ws = new WebSocket(url, protocols); ws.once("open", () => res(ws)); ws.once("error", rej); });
+}
+function nextMessage(ws) {
+  return new Promise((res) => ws.once("message", (d, isBinary) => res({ d, isBinary })));
+}
+function closed(ws) {
+  return new Promise((res) => ws.once("close", (code, reason) => res({ code, reason: reason.toString() })));
+}
+async function metrics() { return (await fetch(`${admin}/metrics`)).text(); }
+function metric(text, name) { const m = text.match(new RegExp(`^${name} (\\S+)$`, "m")); return m ? Number(m[1]) : NaN; }
+
+before(async () => {
+  const [p, a] = [await freePort(), await freePort()];
+  base = `http://127.0.0.1:${p}`; wsBase = `ws://127.0.0.1:${p}`; admin = `http://127.0.0.1:${a}`;
+  const conf = join(tmp, "sett.lua");
+  writeFileSync(conf, `return { listen = "127.0.0.1:${p}", admin_listen = "127.0.0.1:${a}",
+    limits = { max_body_bytes = 65536 },
+    runner = { ping_interval_ms = 200, ping_timeout_ms = 1000, lost_threshold_ms = 60000 },
+    tunnel = { ping_interval_ms = 200, ping_timeout_ms = 1500 },
+    gateway = { ready_timeout_ms = 500, response_start_timeout_ms = 700 } }`);
+  logFile = join(tmp, "sett.log");
+  const { openSync } = await import("node:fs");
+  sett = spawn(SETT, ["run", conf], { stdio: ["ignore", "ignore", openSync(logFile, "w")] });
+  await waitFor(() => fetch(`${admin}/health`).then((r) => r.ok), 5000, "sett");
+  runner = fork(join(here, "gateway-runner.mjs"), [base, "gw"], { stdio: "ignore" });
+  await waitFor(async () => (await (await fetch(`${base}/runners?namespace=default&name=gw`)).json()).runners.length === 1, 10000, "runner");
+});
+
+after(async () => {
+  try { runner?.kill("SIGCONT"); runner?.kill("SIGKILL"); } catch {}
+  if (sett) { sett.kill("SIGTERM"); await new Promise((r) => sett.once("exit", r)); }
+});
+
+test("HTTP GET and POST with body, query and headers round-trip", async () => {
+  const id = await createActor("http");
+  let r = await fetch(`${base}/gateway/${id}/hello/a%2Fb?x=1+2&y=%41`, { headers: { "x-test": "yes" } });
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get("x-from-actor"), "1");
+  let j = await r.json();
+  assert.equal(j.actorId, id);
+  assert.equal(j.method, "GET");
+  assert.equal(j.path, "/hello/a%2Fb?x=1+2&y=%41");
+  assert.equal(j.header, "yes");
+  r = await fetch(`${base}/gateway/${id}/post`, { method: "POST", body: "x".repeat(30000) });
+  j = await r.json();
+  assert.equal(j.body.length, 30000);
+  r = await fetch(`${base}/gateway/${id}/teapot`);
+  assert.equal(r.status, 418);
+  r = await fetch(`${base}/gateway/${id}/p`, { headers: { "x-rivet-target": "actor" } });
+  assert.equal(r.status, 200);
+  r = await fetch(`${base}/any/path?q=1`, { headers: { "x-rivet-target": "actor", "x-rivet-actor": id } });
+  j = await r.json();
+  assert.equal(j.path, "/any/path?q=1");
+  r = await fetch(`${base}/gateway/${id}/x`, { method: "OPTIONS", headers: { origin: "http://o.example", "access-control-request-headers": "x-a" } });
+  assert.equal(r.status, 204);
+  assert.equal(r.headers.get("access-control-allow-origin"), "http://o.example");
+});
+
+test("404, 413, 503 and 504 paths", async () => {
+  let r = await fetch(`${base}/gateway/nosuchactor/x`);
+  assert.equal(r.status, 404);
+  assert.deepEqual({ group: (await r.json()).group }, { group: "actor" });
+  const id = await createActor("errors");
+  r = await fetch(`${base}/gateway/${id}/post`, { method: "POST", body: "x".repeat(70000) });
+  assert.equal(r.status, 413);
+  const pending = await createActor("pending", "no-such-runner");
+  r = await fetch(`${base}/gateway/${pending}/x`);
+  assert.equal(r.status, 503);
+  assert.equal((await r.json()).code, "actor_ready_timeout");
+  r = await fetch(`${base}/gateway/${id}/hang`);
+  assert.equal(r.status, 504);
+  assert.equal((await r.json()).code, "gateway_response_start_timeout");
+});
+
+test("WebSocket echo, text and binary, 1 byte to 1 MiB, in order", async () => {
+  const id = await createActor("ws");
+  const ws = await openWs(`${wsBase}/gateway/${id}/socket`, ["rivet", "rivet_encoding.json"]);
+  assert.equal(ws.protocol, "rivet");
+  for (const size of [1, 125, 126, 65535, 65536, 1 << 20]) {
+    const text = "t".repeat(size);
+    ws.send(text);
+    let m = await nextMessage(ws);
+    assert.equal(m.isBinary, false);
+    assert.equal(m.d.toString(), text);
+    const bin = Buffer.alloc(size, 7);
+    ws.send(bin);
+    m = await nextMessage(ws);
+    assert.equal(m.isBinary, true);
+    assert.ok(Buffer.compare(m.d, bin) === 0);
+  }
+  const got = [];
+  const all = new Promise((res) => ws.on("message", (d) => { got.push(d.toString()); if (got.length === 500) res(); }));
+  for (let i = 0; i < 500; i++) ws.send(`m${i}`);
+  await all;
+  assert.deepEqual(got, Array.from({ length: 500 }, (_, i) => `m${i}`));
+  const c = closed(ws);
+  ws.close(4001, "client bye");
+  assert.equal((await c).code, 4001);
+});
+
+test("close codes from the actor and subprotocol routing", async () => {
+  const id = await createActor("wsclose");
+  const ws = await openWs(`${wsBase}/any`, ["rivet", "rivet_target.actor", `rivet_actor.${encodeURIComponent(id)}`, "rivet_conn_params." + "p".repeat(300)]);
+  ws.send("headers");
+  const h = JSON.parse((await nextMessage(ws)).d.toString());
+  assert.ok(h.protocols.includes("rivet_conn_params." + "p".repeat(300)));
+  assert.equal(h.path, "/any");
+  const c = closed(ws);
+  ws.send("close:4002");
+  const { code, reason } = await c;
+  assert.equal(code, 4002);
+  assert.equal(reason, "actor says bye");
+});
+
+test("tunnel pings are measured for open sockets", async () => {
+  const id = await createActor("pings");
+  const before = metric(await metrics(), "gateway_tunnel_ping_duration_count");
+  const socks = await Promise.all([1, 2, 3].map(() => openWs(`${wsBase}/gateway/${id}/p`, ["rivet"])));
+  await waitFor(async () => metric(await metrics(), "gateway_tunnel_ping_duration_count") >= before + 9, 5000, "pings");
+  for (const s of socks) s.close();
+});
+
+test("a frozen runner's sockets close with 1011 and leave nothing in flight", async () => {
+  const id = await createActor("frozen");
+  const socks = await Promise.all([1, 2].map(() => openWs(`${wsBase}/gateway/${id}/p`, ["rivet"])));
+  // An echo proves the actor accepted each socket before the runner is frozen.
+  for (const s of socks) { s.send("up"); await nextMessage(s); }
+  const closes = socks.map(closed);
+  const t0 = Date.now();
+  runner.kill("SIGSTOP");
+  const results = await Promise.all(closes);
+  const took = Date.now() - t0;
+  for (const r of results) {
+    assert.equal(r.code, 1011);
+    assert.match(r.reason, /^guard\.websocket_service_timeout#/);
+  }
+  // runner ping timeout 1000 + tunnel ping timeout 1500 + one interval 200, with slack.
+  assert.ok(took < 1000 + 1500 + 200 + 1500, `closed after ${took} ms`);
+  await waitFor(async () => {
+    const m = await metrics();
+    return metric(m, 'gateway_in_flight{kind="ws"}') === 0 && metric(m, 'gateway_in_flight{kind="http"}') === 0;
+  }, 3000, "empty in-flight table");
+  runner.kill("SIGCONT");
+});
