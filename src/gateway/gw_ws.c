@@ -11,6 +11,16 @@
 static const net_ws_handler_t gw_ws_handler;
 
 static void gw_ws_timer(uv_timer_t *t);
+
+/* Counts why tunnelled WebSockets end; reasons are a small fixed set, so the label stays
+ * bounded. */
+static void gw_ws_count_close(const char *reason)
+{
+    char labels[96];
+    snprintf(labels, sizeof labels, "reason=\"%s\"", reason);
+    met_inc(met_counter("gateway_websocket_close_total", "Tunnelled WebSockets closed, by reason.",
+                        labels));
+}
 static void gw_ws_hibernate(gw_t *gw, gw_req_t *r);
 static void gw_ws_wake(gw_t *gw, gw_req_t *r);
 
@@ -66,6 +76,7 @@ static void gw_ws_fail(gw_t *gw, gw_req_t *r, const char *code)
     char reason[128];
     gw_close_reason(r, code, reason, sizeof reason);
     log_info("gateway: closing websocket", LF_S("actor_id", r->actor_id), LF_S("reason", reason));
+    gw_ws_count_close(code);
     gw_ws_close_tunnel(gw, r, 1011, "ws.downstream_closed", 20);
     if (r->c) {
         net_ws_close(r->c, 1011, reason, strlen(reason));
@@ -255,6 +266,7 @@ void gw_ws_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message_k
             return;
         }
         if (r->c) {
+            gw_ws_count_close("runner_closed");
             if (cl->has_code)
                 net_ws_close(r->c, cl->code, cl->has_reason ? (const char *)cl->reason.ptr : NULL,
                              cl->has_reason ? cl->reason.len : 0);
@@ -280,6 +292,7 @@ void gw_ws_on_actor_stop(gw_t *gw, gw_req_t *r)
         return;
     }
     if (r->c) {
+        gw_ws_count_close("actor_stopped");
         net_ws_close(r->c, 1000, "actor.stopped", 13);
         net_conn_set_ud(r->c, NULL);
         r->c = NULL;
@@ -349,6 +362,7 @@ static void gw_ws_client_close(net_conn_t *c, void *ud, int code, const uint8_t 
     gw_req_t *r = ud;
     if (!r)
         return;
+    gw_ws_count_close("client_closed");
     gw_ws_close_tunnel(r->gw, r, code == 1005 ? 0 : code, len ? (const char *)reason : NULL, len);
     net_conn_set_ud(c, NULL);
     r->c = NULL;
@@ -361,6 +375,7 @@ static void gw_ws_client_closed(net_conn_t *c, void *ud)
     if (!r)
         return;
     r->c = NULL;
+    gw_ws_count_close("client_gone");
     /* The client vanished without a close frame: the actor hears of a normal end. */
     gw_ws_close_tunnel(r->gw, r, 1000, NULL, 0);
     gw_req_release(r);

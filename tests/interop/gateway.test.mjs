@@ -176,3 +176,71 @@ test("a frozen runner's sockets close with 1011 and leave nothing in flight", as
   }, 3000, "empty in-flight table");
   runner.kill("SIGCONT");
 });
+
+// A runner scripted with the npm protocol package, for what the npm runner never sends:
+// streamed responses and aborts.
+test("a streamed response arrives chunked, an abort is a 503, and REST errors are JSON", async () => {
+  const proto = await import("@rivetkit/engine-runner-protocol");
+  const ws = new WebSocket(`${wsBase}/runners/connect?protocol_version=7&namespace=default&runner_key=scripted`, ["rivet"]);
+  await new Promise((res) => ws.once("open", res));
+  const send = (m) => ws.send(proto.encodeToServer(m));
+  ws.on("message", (raw) => {
+    const m = proto.decodeToClient(new Uint8Array(raw));
+    if (m.tag === "ToClientPing") send({ tag: "ToServerPong", val: { ts: m.val.ts } });
+    if (m.tag === "ToClientCommands") {
+      for (const c of m.val) {
+        if (c.inner.tag !== "CommandStartActor") continue;
+        send({ tag: "ToServerEvents", val: [{ checkpoint: { actorId: c.checkpoint.actorId, generation: c.checkpoint.generation, index: 0n },
+          inner: { tag: "EventActorStateUpdate", val: { state: { tag: "ActorStateRunning", val: null } } } }] });
+      }
+    }
+    if (m.tag === "ToClientTunnelMessage" && m.val.messageKind.tag === "ToClientRequestStart") {
+      const id = (i) => ({ gatewayId: m.val.messageId.gatewayId, requestId: m.val.messageId.requestId, messageIndex: i });
+      const tm = (i, kind) => send({ tag: "ToServerTunnelMessage", val: { messageId: id(i), messageKind: kind } });
+      const enc = (s) => new TextEncoder().encode(s).buffer;
+      if (m.val.messageKind.val.path === "/abort") {
+        tm(0, { tag: "ToServerResponseAbort", val: null });
+      } else {
+        tm(0, { tag: "ToServerResponseStart", val: { status: 200, headers: new Map([["content-type", "text/plain"]]), body: enc("one,"), stream: true } });
+        setTimeout(() => tm(1, { tag: "ToServerResponseChunk", val: { body: enc("two,"), finish: false } }), 50);
+        setTimeout(() => tm(2, { tag: "ToServerResponseChunk", val: { body: enc("three"), finish: true } }), 100);
+      }
+    }
+  });
+  send({ tag: "ToServerInit", val: { name: "scripted", version: 1, totalSlots: 4, prepopulateActorNames: null, metadata: null } });
+  await waitFor(async () => (await (await fetch(`${base}/runners?namespace=default&name=scripted`)).json()).runners.length === 1, 5000, "scripted runner");
+  const id = await createActor("streamer", "scripted");
+
+  // A raw request shows the chunked framing itself.
+  const raw = await new Promise((res, rej) => {
+    const s = net.connect(Number(new URL(base).port), "127.0.0.1", () => s.write(`GET /gateway/${id}/stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+    let data = "";
+    s.on("data", (d) => (data += d));
+    s.on("end", () => res(data));
+    s.on("error", rej);
+  });
+  assert.match(raw, /^HTTP\/1\.1 200 /);
+  assert.match(raw, /Transfer-Encoding: chunked\r\n/i);
+  assert.ok(raw.endsWith("4\r\none,\r\n4\r\ntwo,\r\n5\r\nthree\r\n0\r\n\r\n"), raw);
+
+  const ab = await fetch(`${base}/gateway/${id}/abort`);
+  assert.equal(ab.status, 503);
+  assert.equal((await ab.json()).code, "tunnel_request_aborted");
+  ws.close();
+
+  // REST: bad JSON, unknown fields and bad values are 400 with {group, code, message}.
+  for (const body of ["{", JSON.stringify({ name: "x", runner_name_selector: "r", crash_policy: "restart", colour: "blue" }),
+                      JSON.stringify({ name: "x", runner_name_selector: "r", crash_policy: "sometimes" })]) {
+    const r = await fetch(`${base}/actors?namespace=default`, { method: "POST", body });
+    assert.equal(r.status, 400, body);
+    const j = await r.json();
+    assert.ok(j.group && j.code && j.message, JSON.stringify(j));
+  }
+  assert.equal((await fetch(`${base}/actors/nope`)).status, 404);
+  assert.equal((await fetch(`${base}/actors?namespace=nope`)).status, 404);
+  const ns = await fetch(`${base}/namespaces`, { method: "POST", body: JSON.stringify({ name: "team-a", display_name: "Team A" }) });
+  assert.equal(ns.status, 200);
+  assert.ok((await (await fetch(`${base}/namespaces`)).json()).namespaces.some((n) => n.name === "team-a"));
+  const del = await fetch(`${base}/actors/${id}`, { method: "DELETE" });
+  assert.equal(del.status, 200);
+});
