@@ -151,6 +151,20 @@ void met_render(buf_t *out)
     }
 }
 
+void met_remove(met_series_t *s)
+{
+    if (!s)
+        return;
+    met_series_t **p = &s->family->series;
+    while (*p && *p != s)
+        p = &(*p)->next;
+    if (*p)
+        *p = s->next;
+    free(s->labels);
+    free(s->buckets);
+    free(s);
+}
+
 void met_free_all(void)
 {
     met_family_t *f = met_families;

@@ -50,6 +50,9 @@ static inline void met_add(met_series_t *s, double v) { s->value += v; }
 static inline void met_set(met_series_t *s, double v) { s->value = v; }
 void met_observe(met_series_t *s, double v);
 
+/* Removes one series (a runner that is gone), so per-object series do not pile up. */
+void met_remove(met_series_t *s);
+
 /* Appends the Prometheus text exposition (format 0.0.4) of every family. */
 void met_render(buf_t *out);
 /* Frees every family; used at exit so leak checks stay clean. */

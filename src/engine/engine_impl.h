@@ -57,6 +57,8 @@ struct eng_runner_priv {
     uv_timer_t lost_timer;
     int lost;
     char subject[96];
+    met_series_t *m_rtt;       /* sett_runner_rtt_seconds{runner_id,name} */
+    met_series_t *m_pong;      /* sett_runner_last_pong_timestamp_seconds{runner_id,name} */
 };
 
 struct eng {

@@ -10,6 +10,8 @@
 static void eng_runner_closed(uv_handle_t *h)
 {
     eng_runner_t *r = h->data;
+    met_remove(r->priv->m_rtt);
+    met_remove(r->priv->m_pong);
     free(r->runner_id);
     free(r->name);
     free(r->runner_key);
@@ -79,6 +81,12 @@ eng_runner_t *eng_runner_connect(eng_t *e, const eng_ns_t *ns, const char *name,
          * for a runner to be declared lost. */
         uv_unref((uv_handle_t *)&r->priv->lost_timer);
         snprintf(r->priv->subject, sizeof r->priv->subject, "pegboard.runner.%s", r->runner_id);
+        char labels[160];
+        snprintf(labels, sizeof labels, "runner_id=\"%s\",name=\"%.64s\"", r->runner_id, name);
+        r->priv->m_rtt = met_gauge("sett_runner_rtt_seconds",
+                                   "Last ToClientPing round trip of each runner.", labels);
+        r->priv->m_pong = met_gauge("sett_runner_last_pong_timestamp_seconds",
+                                    "When each runner last answered a ping (Unix time).", labels);
         store_map_put(&e->runners, r->runner_id, strlen(r->runner_id), r);
         r->priv->next = e->runners_first;
         if (e->runners_first)
@@ -136,6 +144,8 @@ void eng_runner_pong(eng_t *e, eng_runner_t *r, int64_t rtt_ms)
 {
     r->last_ping_ts = eng_now_ms(e);
     r->rtt_ms = rtt_ms;
+    met_set(r->priv->m_rtt, (double)rtt_ms / 1000.0);
+    met_set(r->priv->m_pong, (double)r->last_ping_ts / 1000.0);
 }
 
 static eng_actor_t *eng_actor_by_slice(eng_t *e, bare_str_t id)

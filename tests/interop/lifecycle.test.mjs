@@ -84,6 +84,13 @@ test("a runner connects and an actor created over REST reaches Running with work
   assert.deepEqual(kv.afterRange, ["c", "d"]);
   assert.deepEqual(kv.afterDrop, []);
   assert.match(kv.bigKey, /key too large/);
+  // Each runner's RTT and last pong are exported.
+  const rid = (await runners("kv"))[0].runner_id;
+  await waitFor(async () => {
+    const m = await (await fetch(`${admin}/metrics`)).text();
+    return m.includes(`sett_runner_last_pong_timestamp_seconds{runner_id="${rid}"`) &&
+      m.includes(`sett_runner_rtt_seconds{runner_id="${rid}"`);
+  }, 3000, "per-runner metrics");
 });
 
 test("sleep via sleepActor, then a request wakes the actor with a higher generation", async () => {
