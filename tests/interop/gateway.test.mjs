@@ -61,6 +61,8 @@ before(async () => {
 });
 
 after(async () => {
+  // Nothing the tests start may keep this process alive once they are done.
+  setTimeout(() => process.exit(), 2000).unref();
   try { runner?.kill("SIGCONT"); runner?.kill("SIGKILL"); } catch {}
   if (sett) { sett.kill("SIGTERM"); await new Promise((r) => sett.once("exit", r)); }
 });

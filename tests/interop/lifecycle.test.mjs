@@ -63,6 +63,8 @@ before(async () => {
 });
 
 after(async () => {
+  // Nothing the tests start may keep this process alive once they are done.
+  setTimeout(() => process.exit(), 2000).unref();
   for (const c of children) { try { c.kill("SIGKILL"); } catch {} }
   if (sett) { sett.kill("SIGTERM"); await new Promise((r) => sett.once("exit", r)); }
 });
