@@ -254,6 +254,30 @@ int main(void)
     send_event(r2, q2, 1, 1, RP_STOP_CODE_OK);
     CHECK(q2->runner == r3);
 
+    /* SetAlarm on an actor that then sleeps wakes it when the alarm comes due. */
+    eng_actor_t *al = create("alarmed", NULL, STORE_CRASH_RESTART);
+    send_event(al->runner, al, 0, 0, 0);
+    {
+        rp_event_wrapper_t w;
+        memset(&w, 0, sizeof w);
+        w.checkpoint.actor_id = (bare_str_t){ (const uint8_t *)al->actor_id, strlen(al->actor_id) };
+        w.checkpoint.generation = al->generation;
+        w.checkpoint.index = 1;
+        w.inner.tag = RP_EVENT_ACTOR_SET_ALARM;
+        w.inner.val.actor_set_alarm.has_alarm_ts = true;
+        w.inner.val.actor_set_alarm.alarm_ts = eng_now_ms(eng) + 30;
+        rp_to_server_events_t ev = { &w, 1 };
+        eng_runner_events(eng, al->runner, &ev);
+    }
+    CHECK(al->has_alarm);
+    send_event(al->runner, al, 2, 2, 0);
+    send_event(al->runner, al, 3, 1, RP_STOP_CODE_OK);
+    CHECK_EQ_INT(al->state, ENG_ACTOR_SLEEPING);
+    uv_sleep(50);
+    run_a_bit();
+    CHECK_EQ_INT(al->state, ENG_ACTOR_STARTING);
+    CHECK_EQ_INT(al->generation, 1);
+
     /* Higher versions win placement. */
     fake_t f4 = { 0 };
     eng_runner_t *r4 = fake_connect(&f4, "pool", "key-4", 4, 2, &was);
