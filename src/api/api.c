@@ -72,6 +72,19 @@ static void api_actor(json_w *w, const eng_actor_t *a)
     json_w_end(w);
 }
 
+static void api_namespace(json_w *w, const eng_ns_t *ns)
+{
+    json_w_obj_begin(w);
+    json_w_key(w, "namespace_id");
+    json_w_str(w, ns->namespace_id);
+    json_w_key(w, "name");
+    json_w_str(w, ns->name);
+    json_w_key(w, "display_name");
+    json_w_str(w, ns->display_name);
+    api_ts(w, "create_ts", ns->create_ts);
+    json_w_end(w);
+}
+
 static const eng_ns_t *api_ns(eng_t *e, net_conn_t *c, const url_parts *u)
 {
     buf_t v = BUF_INIT;
@@ -339,15 +352,7 @@ int api_handle(eng_t *e, net_conn_t *c, hreq *req, const url_parts *u)
                 json_w_init(&w, &b);
                 json_w_obj_begin(&w);
                 json_w_key(&w, "namespace");
-                json_w_obj_begin(&w);
-                json_w_key(&w, "namespace_id");
-                json_w_str(&w, ns->namespace_id);
-                json_w_key(&w, "name");
-                json_w_str(&w, ns->name);
-                json_w_key(&w, "display_name");
-                json_w_str(&w, ns->display_name);
-                api_ts(&w, "create_ts", ns->create_ts);
-                json_w_end(&w);
+                api_namespace(&w, ns);
                 json_w_end(&w);
                 api_send(c, 200, &b);
             }
@@ -360,16 +365,7 @@ int api_handle(eng_t *e, net_conn_t *c, hreq *req, const url_parts *u)
             json_w_key(&w, "namespaces");
             json_w_arr_begin(&w);
             for (size_t i = 0; i < eng_ns_count(e); i++) {
-                const eng_ns_t *ns = eng_ns_at(e, i);
-                json_w_obj_begin(&w);
-                json_w_key(&w, "namespace_id");
-                json_w_str(&w, ns->namespace_id);
-                json_w_key(&w, "name");
-                json_w_str(&w, ns->name);
-                json_w_key(&w, "display_name");
-                json_w_str(&w, ns->display_name);
-                api_ts(&w, "create_ts", ns->create_ts);
-                json_w_end(&w);
+                api_namespace(&w, eng_ns_at(e, i));
             }
             api_list_end(&w, &b, c);
         } else {

@@ -73,6 +73,23 @@ size_t gw_in_flight(const gw_t *gw)
     return gw->inflight.n;
 }
 
+gw_req_t *gw_req_new(gw_t *gw, enum gw_kind kind, const char *actor_id, const char *path)
+{
+    gw_req_t *r = sx_calloc(1, sizeof *r);
+    r->gw = gw;
+    r->kind = kind;
+    r->actor_id = sx_strdup(actor_id);
+    r->path = sx_strdup(path);
+    r->start = uv_now(gw->loop);
+    uv_timer_init(gw->loop, &r->timer);
+    r->timer.data = r;
+    r->next = gw->reqs;
+    if (gw->reqs)
+        gw->reqs->prev = r;
+    gw->reqs = r;
+    return r;
+}
+
 static void gw_req_closed(uv_handle_t *h)
 {
     gw_req_t *r = h->data;

@@ -110,20 +110,9 @@ static void gw_http_on_abort(net_conn_t *c, void *ud)
 
 void gw_http_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path)
 {
-    gw_req_t *r = sx_calloc(1, sizeof *r);
-    r->gw = gw;
-    r->kind = GW_HTTP;
+    gw_req_t *r = gw_req_new(gw, GW_HTTP, actor_id, path);
     r->c = c;
     r->req = req;
-    r->actor_id = sx_strdup(actor_id);
-    r->path = sx_strdup(path);
-    r->start = uv_now(gw->loop);
-    uv_timer_init(gw->loop, &r->timer);
-    r->timer.data = r;
-    r->next = gw->reqs;
-    if (gw->reqs)
-        gw->reqs->prev = r;
-    gw->reqs = r;
     gw_register(gw, r);
     gw_req_timeouts(gw, r);
     net_http_on_abort(c, gw_http_on_abort, r);

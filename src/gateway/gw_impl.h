@@ -78,6 +78,8 @@ struct gw {
 };
 
 /* gw.c */
+/* A request on the gateway's list, with its timer initialised; released by gw_req_release. */
+gw_req_t *gw_req_new(gw_t *gw, enum gw_kind kind, const char *actor_id, const char *path);
 /* Fills r->to from the configuration and the policy's timeouts hook. */
 void gw_req_timeouts(gw_t *gw, gw_req_t *r);
 /* Encodes a tunnel message with the given index into gw->scratch without publishing it. */

@@ -168,14 +168,7 @@ void gw_ws_on_pong(gw_t *gw, gw_req_t *r)
 
 void gw_ws_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path)
 {
-    gw_req_t *r = sx_calloc(1, sizeof *r);
-    r->gw = gw;
-    r->kind = GW_WS;
-    r->actor_id = sx_strdup(actor_id);
-    r->path = sx_strdup(path);
-    r->start = uv_now(gw->loop);
-    uv_timer_init(gw->loop, &r->timer);
-    r->timer.data = r;
+    gw_req_t *r = gw_req_new(gw, GW_WS, actor_id, path);
 
     /* The actor reads its encoding and connection parameters from the subprotocol list, so it
      * gets the list exactly as offered, repeated headers joined. */
@@ -205,19 +198,10 @@ void gw_ws_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const
                            &gw_ws_handler, r);
     wsh_offers_free(&offers);
     if (rc != 0) {
-        r->state = GW_WAIT_READY;
-        r->next = gw->reqs;
-        if (gw->reqs)
-            gw->reqs->prev = r;
-        gw->reqs = r;
         gw_req_release(r);
         return;
     }
     r->c = c;
-    r->next = gw->reqs;
-    if (gw->reqs)
-        gw->reqs->prev = r;
-    gw->reqs = r;
     gw_register(gw, r);
     gw_req_timeouts(gw, r);
     /* Client messages wait in the socket until the actor has accepted the open. */
