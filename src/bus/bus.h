@@ -25,7 +25,13 @@ void bus_free(bus_t *b);
  * while another holds it (a reconnecting runner unsubscribes its evicted socket first). */
 bus_sub_t *bus_subscribe(bus_t *b, const char *subject, bus_handler h, void *ud);
 void bus_unsubscribe(bus_t *b, bus_sub_t *s);
-/* Delivers frame to the subject's subscriber; returns 0, or -1 when there is none. */
+/* Delivers frame to the subject's subscriber; returns 0, -1 when there is none, or 1 when it
+ * was delivered but the subscriber is congested and publishers should hold back. */
 int bus_publish(bus_t *b, const char *subject, const uint8_t *frame, size_t len);
+/* A subscriber whose own output backs up says so; clearing it tells the drain handler. */
+void bus_set_congested(bus_t *b, bus_sub_t *s, int congested);
+/* The one function told when a subject stops being congested (the gateway resumes the
+ * clients it paused for it). */
+void bus_on_drain(bus_t *b, void (*fn)(void *ud, const char *subject), void *ud);
 
 #endif

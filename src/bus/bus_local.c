@@ -10,6 +10,7 @@ struct bus_sub {
     uint64_t hash;
     bus_handler h;
     void *ud;
+    int congested;
 };
 
 /* Subjects are few (one per runner and one per gateway), so a small chained hash table that
@@ -18,6 +19,8 @@ struct bus {
     bus_sub_t **slots;
     size_t nslots;
     size_t count;
+    void (*drain_fn)(void *ud, const char *subject);
+    void *drain_ud;
     met_series_t *published;
     met_series_t *dropped;
 };
@@ -126,6 +129,22 @@ int bus_publish(bus_t *b, const char *subject, const uint8_t *frame, size_t len)
         return -1;
     }
     met_inc(b->published);
-    (*p)->h((*p)->ud, subject, frame, len);
-    return 0;
+    bus_sub_t *s = *p;
+    s->h(s->ud, subject, frame, len);
+    return s->congested ? 1 : 0;
+}
+
+void bus_set_congested(bus_t *b, bus_sub_t *s, int congested)
+{
+    if (!s || s->congested == congested)
+        return;
+    s->congested = congested;
+    if (!congested && b->drain_fn)
+        b->drain_fn(b->drain_ud, s->subject);
+}
+
+void bus_on_drain(bus_t *b, void (*fn)(void *ud, const char *subject), void *ud)
+{
+    b->drain_fn = fn;
+    b->drain_ud = ud;
 }

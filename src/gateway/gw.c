@@ -136,11 +136,33 @@ void gw_encode(gw_t *gw, gw_req_t *r, uint16_t index, const rp_to_client_tunnel_
     rp_to_runner_encode_versioned(&gw->scratch, &m);
 }
 
+void gw_publish(gw_t *gw, gw_req_t *r, const uint8_t *frame, size_t len)
+{
+    met_inc(gw->m_msgs_out);
+    if (bus_publish(gw->bus, r->subject, frame, len) == 1 && r->c && !r->paused &&
+        r->kind == GW_WS) {
+        /* The runner is behind: stop reading this client until it catches up. */
+        r->paused = 1;
+        net_conn_pause(r->c, 1);
+    }
+}
+
 void gw_send_at(gw_t *gw, gw_req_t *r, uint16_t index, const rp_to_client_tunnel_message_kind_t *k)
 {
     gw_encode(gw, r, index, k);
-    met_inc(gw->m_msgs_out);
-    bus_publish(gw->bus, r->subject, gw->scratch.data, gw->scratch.len);
+    gw_publish(gw, r, gw->scratch.data, gw->scratch.len);
+}
+
+static void gw_on_drain(void *ud, const char *subject)
+{
+    gw_t *gw = ud;
+    for (gw_req_t *r = gw->reqs; r; r = r->next) {
+        if (r->paused && strcmp(r->subject, subject) == 0) {
+            r->paused = 0;
+            if (r->c && r->state == GW_ACTIVE)
+                net_conn_pause(r->c, 0);
+        }
+    }
 }
 
 void gw_send(gw_t *gw, gw_req_t *r, const rp_to_client_tunnel_message_kind_t *k)
@@ -312,6 +334,7 @@ gw_t *gw_new(uv_loop_t *loop, eng_t *eng, bus_t *bus, store_t *store, const gw_c
              gw->id[1], gw->id[2], gw->id[3]);
     store_map_init(&gw->inflight);
     gw->sub = bus_subscribe(bus, gw->subject, gw_on_bus, gw);
+    bus_on_drain(bus, gw_on_drain, gw);
     eng_on_actor_stop(eng, gw_on_actor_stop, gw);
     uv_timer_init(loop, &gw->gc);
     gw->gc.data = gw;
@@ -350,6 +373,7 @@ void gw_free(gw_t *gw)
     while (gw->reqs)
         gw_req_release(gw->reqs);
     eng_on_actor_stop(gw->eng, NULL, NULL);
+    bus_on_drain(gw->bus, NULL, NULL);
     bus_unsubscribe(gw->bus, gw->sub);
     store_map_free(&gw->inflight);
     buf_free(&gw->scratch);

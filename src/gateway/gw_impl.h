@@ -51,6 +51,7 @@ typedef struct gw_req {
     uint64_t last_pong;        /* loop time, ms */
     uint64_t start;            /* loop time, ms */
     int can_hibernate;
+    int paused;                /* the client is paused while its runner is congested */
     lh_timeouts_t to;          /* this request's timeouts, asked of the policy once */
     gw_pending_t *pend_head, *pend_tail;
     size_t pend_bytes;
@@ -88,6 +89,8 @@ void gw_register(gw_t *gw, gw_req_t *r);
 void gw_unregister(gw_t *gw, gw_req_t *r);
 /* Encodes a tunnel message for the request with the next index and publishes it. */
 void gw_send(gw_t *gw, gw_req_t *r, const rp_to_client_tunnel_message_kind_t *kind);
+/* Publishes a frame for the request, pausing its client when the runner is congested. */
+void gw_publish(gw_t *gw, gw_req_t *r, const uint8_t *frame, size_t len);
 void gw_send_at(gw_t *gw, gw_req_t *r, uint16_t index, const rp_to_client_tunnel_message_kind_t *k);
 void gw_close_reason(gw_req_t *r, const char *code, char *out, size_t n);
 void gw_req_release(gw_req_t *r);

@@ -333,8 +333,7 @@ static void gw_ws_client_message(net_conn_t *c, void *ud, int binary, const uint
     r->pend_bytes += p->len;
     r->pend_count++;
     if (r->state == GW_ACTIVE) {
-        met_inc(gw->m_msgs_out);
-        bus_publish(gw->bus, r->subject, p->bytes, p->len);
+        gw_publish(gw, r, p->bytes, p->len);
     } else if (!r->waiter) {
         gw_ws_wake(gw, r);
     }
@@ -378,10 +377,8 @@ static void gw_ws_rewoken(void *ud, int err, eng_actor_t *a)
     }
     snprintf(r->subject, sizeof r->subject, "pegboard.runner.%s", a->runner->runner_id);
     r->state = GW_ACTIVE;
-    for (gw_pending_t *p = r->pend_head; p; p = p->next) {
-        met_inc(gw->m_msgs_out);
-        bus_publish(gw->bus, r->subject, p->bytes, p->len);
-    }
+    for (gw_pending_t *p = r->pend_head; p; p = p->next)
+        gw_publish(gw, r, p->bytes, p->len);
     r->last_pong = uv_now(gw->loop);
     uv_timer_start(&r->timer, gw_ws_timer, r->to.ping_interval_ms + rnd_jitter_ms(), 0);
     log_info("gateway: websocket re-entered after hibernation", LF_S("actor_id", r->actor_id),

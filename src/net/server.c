@@ -214,6 +214,11 @@ size_t net_conn_backlog(const net_conn_t *c)
     return c->out.len > LWS_PRE ? c->out.len - LWS_PRE : 0;
 }
 
+int net_conn_congested(const net_conn_t *c)
+{
+    return c->drain_wanted;
+}
+
 void *net_conn_ud(const net_conn_t *c)
 {
     return c->ud;
@@ -312,9 +317,16 @@ static int net_writeable(net_conn_t *c)
         /* A burst leaves a large buffer behind; an idle connection should not keep it. */
         if (c->out.cap > (64u << 10))
             buf_free(&c->out);
-        if (c->drain_wanted && c->wsh && c->wsh->on_drain) {
+    }
+    if (c->drain_wanted) {
+        /* Drained means the kernel took everything: while lws still holds part of a write,
+         * wait for its next WRITEABLE. */
+        if (lws_send_pipe_choked(c->wsi)) {
+            lws_callback_on_writable(c->wsi);
+        } else {
             c->drain_wanted = 0;
-            c->wsh->on_drain(c, c->ud);
+            if (c->wsh && c->wsh->on_drain)
+                c->wsh->on_drain(c, c->ud);
         }
     }
     if (c->close_after_flush) {

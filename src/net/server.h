@@ -91,6 +91,8 @@ void *net_conn_ud(const net_conn_t *c);
 void net_conn_set_ud(net_conn_t *c, void *ud);
 /* Bytes queued for the peer and not yet handed to the kernel. */
 size_t net_conn_backlog(const net_conn_t *c);
+/* True while the output backlog is over the high-water mark; on_drain fires once it is low. */
+int net_conn_congested(const net_conn_t *c);
 /* Stops or resumes reading from the socket; bytes already read are kept and delivered later. */
 void net_conn_pause(net_conn_t *c, int paused);
 const char *net_conn_peer(const net_conn_t *c);

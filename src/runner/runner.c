@@ -290,6 +290,10 @@ static void rn_on_bus(void *ud, const char *subject, const uint8_t *f, size_t n)
     }
     if (!rc->outq && f[2] != RP_TO_RUNNER_CLIENT_COMMANDS) {
         net_ws_sendv(rc->c, 1, &tag, 1, f + 3, n - 3);
+        /* A runner that reads slowly makes the gateway pause the clients feeding it, so
+         * memory stays bounded; its on_drain lifts that. */
+        if (net_conn_congested(rc->c))
+            bus_set_congested(rc->rn->bus, rc->sub, 1);
         return;
     }
     rn_out_t *o = sx_calloc(1, sizeof *o);
@@ -651,7 +655,15 @@ static void rn_on_closed(net_conn_t *c, void *ud)
     rn_unref(rc);
 }
 
-static const net_ws_handler_t rn_ws_handler = { rn_on_message, rn_on_close, rn_on_closed, NULL };
+static void rn_on_drain(net_conn_t *c, void *ud)
+{
+    rn_conn_t *rc = ud;
+    if (rc->sub)
+        bus_set_congested(rc->rn->bus, rc->sub, 0);
+}
+
+static const net_ws_handler_t rn_ws_handler = { rn_on_message, rn_on_close, rn_on_closed,
+                                                rn_on_drain };
 
 /* ---- The endpoint ---- */
 

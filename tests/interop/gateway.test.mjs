@@ -49,7 +49,7 @@ before(async () => {
   const conf = join(tmp, "sett.lua");
   writeFileSync(conf, `return { listen = "127.0.0.1:${p}", admin_listen = "127.0.0.1:${a}",
     limits = { max_body_bytes = 65536 },
-    runner = { ping_interval_ms = 200, ping_timeout_ms = 1000, lost_threshold_ms = 60000 },
+    runner = { ping_interval_ms = 200, ping_timeout_ms = 2000, lost_threshold_ms = 60000 },
     tunnel = { ping_interval_ms = 200, ping_timeout_ms = 1500 },
     gateway = { ready_timeout_ms = 500, response_start_timeout_ms = 700 } }`);
   logFile = join(tmp, "sett.log");
@@ -156,6 +156,29 @@ test("tunnel pings are measured for open sockets", async () => {
   for (const s of socks) s.close();
 });
 
+test("a slow runner pauses its clients: memory stays bounded and nothing is lost", async () => {
+  const id = await createActor("slow");
+  const ws = await openWs(`${wsBase}/gateway/${id}/p`, ["rivet"]);
+  ws.send("up");
+  await nextMessage(ws);
+  const rss = () => Number(readFileSync(`/proc/${sett.pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)[1]) * 1024;
+  const rss0 = rss();
+  const got = [];
+  const all = new Promise((res) => ws.on("message", (d) => { got.push(d); if (got.length === 48) res(); }));
+  runner.kill("SIGSTOP");
+  const mb = 1 << 20;
+  for (let i = 0; i < 48; i++) ws.send(Buffer.alloc(mb, i));
+  await new Promise((r) => setTimeout(r, 500));
+  const grown = rss() - rss0;
+  const held = ws.bufferedAmount;
+  runner.kill("SIGCONT");
+  await all;
+  assert.ok(grown < 24 * mb, `sett grew by ${grown} bytes while its runner was stopped`);
+  assert.ok(held > 8 * mb, `the client was not held back (${held} bytes buffered)`);
+  for (let i = 0; i < 48; i++) assert.ok(got[i].length === mb && got[i][0] === i && got[i][mb - 1] === i, `message ${i}`);
+  ws.close();
+});
+
 test("a frozen runner's sockets close with 1011 and leave nothing in flight", async () => {
   const id = await createActor("frozen");
   const socks = await Promise.all([1, 2].map(() => openWs(`${wsBase}/gateway/${id}/p`, ["rivet"])));
@@ -170,8 +193,8 @@ test("a frozen runner's sockets close with 1011 and leave nothing in flight", as
     assert.equal(r.code, 1011);
     assert.match(r.reason, /^guard\.websocket_service_timeout#/);
   }
-  // runner ping timeout 1000 + tunnel ping timeout 1500 + one interval 200, with slack.
-  assert.ok(took < 1000 + 1500 + 200 + 1500, `closed after ${took} ms`);
+  // runner ping timeout 2000 + tunnel ping timeout 1500 + one interval 200, with slack.
+  assert.ok(took < 2000 + 1500 + 200 + 1500, `closed after ${took} ms`);
   await waitFor(async () => {
     const m = await metrics();
     return metric(m, 'gateway_in_flight{kind="ws"}') === 0 && metric(m, 'gateway_in_flight{kind="http"}') === 0;
