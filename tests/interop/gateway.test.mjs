@@ -209,12 +209,15 @@ test("a streamed response arrives chunked, an abort is a 503, and REST errors ar
   const ws = new WebSocket(`${wsBase}/runners/connect?protocol_version=7&namespace=default&runner_key=scripted`, ["rivet"]);
   await new Promise((res) => ws.once("open", res));
   const send = (m) => ws.send(proto.encodeToServer(m));
+  const gens = new Map();
+  let retryStarts = 0;
   ws.on("message", (raw) => {
     const m = proto.decodeToClient(new Uint8Array(raw));
     if (m.tag === "ToClientPing") send({ tag: "ToServerPong", val: { ts: m.val.ts } });
     if (m.tag === "ToClientCommands") {
       for (const c of m.val) {
         if (c.inner.tag !== "CommandStartActor") continue;
+        gens.set(c.checkpoint.actorId, c.checkpoint.generation);
         send({ tag: "ToServerEvents", val: [{ checkpoint: { actorId: c.checkpoint.actorId, generation: c.checkpoint.generation, index: 0n },
           inner: { tag: "EventActorStateUpdate", val: { state: { tag: "ActorStateRunning", val: null } } } }] });
       }
@@ -223,8 +226,15 @@ test("a streamed response arrives chunked, an abort is a 503, and REST errors ar
       const id = (i) => ({ gatewayId: m.val.messageId.gatewayId, requestId: m.val.messageId.requestId, messageIndex: i });
       const tm = (i, kind) => send({ tag: "ToServerTunnelMessage", val: { messageId: id(i), messageKind: kind } });
       const enc = (s) => new TextEncoder().encode(s).buffer;
+      const actorId = m.val.messageKind.val.actorId;
       if (m.val.messageKind.val.path === "/abort") {
         tm(0, { tag: "ToServerResponseAbort", val: null });
+      } else if (m.val.messageKind.val.path === "/retry" && ++retryStarts === 1) {
+        // The actor crashes before answering: the gateway must retry on its next start.
+        send({ tag: "ToServerEvents", val: [{ checkpoint: { actorId, generation: gens.get(actorId), index: 1n },
+          inner: { tag: "EventActorStateUpdate", val: { state: { tag: "ActorStateStopped", val: { code: "Error", message: null } } } } }] });
+      } else if (m.val.messageKind.val.path === "/retry") {
+        tm(0, { tag: "ToServerResponseStart", val: { status: 200, headers: new Map(), body: enc("second try"), stream: false } });
       } else {
         tm(0, { tag: "ToServerResponseStart", val: { status: 200, headers: new Map([["content-type", "text/plain"]]), body: enc("one,"), stream: true } });
         setTimeout(() => tm(1, { tag: "ToServerResponseChunk", val: { body: enc("two,"), finish: false } }), 50);
@@ -247,6 +257,11 @@ test("a streamed response arrives chunked, an abort is a 503, and REST errors ar
   assert.match(raw, /^HTTP\/1\.1 200 /);
   assert.match(raw, /Transfer-Encoding: chunked\r\n/i);
   assert.ok(raw.endsWith("4\r\none,\r\n4\r\ntwo,\r\n5\r\nthree\r\n0\r\n\r\n"), raw);
+
+  const rt = await fetch(`${base}/gateway/${id}/retry`);
+  assert.equal(rt.status, 200);
+  assert.equal(await rt.text(), "second try");
+  assert.equal(retryStarts, 2);
 
   const ab = await fetch(`${base}/gateway/${id}/abort`);
   assert.equal(ab.status, 503);
