@@ -138,7 +138,9 @@ void gw_encode(gw_t *gw, gw_req_t *r, uint16_t index, const rp_to_client_tunnel_
 
 void gw_publish(gw_t *gw, gw_req_t *r, const uint8_t *frame, size_t len)
 {
-    met_inc(gw->m_msgs_out);
+    /* The kind tag follows the version, the ToRunner tag and the 10-byte message id. */
+    if (len > 13 && frame[13] < 6)
+        met_inc(gw->m_msgs_out[frame[13]]);
     if (bus_publish(gw->bus, r->subject, frame, len) == 1 && r->c && !r->paused &&
         r->kind == GW_WS) {
         /* The runner is behind: stop reading this client until it catches up. */
@@ -231,7 +233,8 @@ static void gw_on_bus(void *ud, const char *subject, const uint8_t *f, size_t n)
     } else {
         const rp_to_server_tunnel_message_t *tm = &m.val.server_tunnel_message;
         gw_req_t *r = store_map_get(&gw->inflight, tm->message_id.request_id, 4);
-        met_inc(gw->m_msgs_in);
+        if ((unsigned)tm->message_kind.tag < 7)
+            met_inc(gw->m_msgs_in[tm->message_kind.tag]);
         if (r && r->kind == GW_HTTP)
             gw_http_on_message(gw, r, &tm->message_kind);
         else if (r)
@@ -354,10 +357,22 @@ gw_t *gw_new(uv_loop_t *loop, eng_t *eng, bus_t *bus, store_t *store, const gw_c
                                   "kind=\"ws\"");
     gw->m_http_duration = met_histogram("gateway_request_duration_seconds",
                                         "Tunnelled HTTP request durations.", NULL, NULL, 0);
-    gw->m_msgs_in = met_counter("gateway_tunnel_messages_total", "Tunnel messages.",
-                                "direction=\"from_runner\"");
-    gw->m_msgs_out = met_counter("gateway_tunnel_messages_total", "Tunnel messages.",
-                                 "direction=\"to_runner\"");
+    static const char *const in_kinds[] = { "response_start", "response_chunk", "response_abort",
+                                            "websocket_open", "websocket_message",
+                                            "websocket_message_ack", "websocket_close" };
+    static const char *const out_kinds[] = { "request_start", "request_chunk", "request_abort",
+                                             "websocket_open", "websocket_message",
+                                             "websocket_close" };
+    for (int i = 0; i < 7; i++) {
+        char labels[96];
+        snprintf(labels, sizeof labels, "direction=\"from_runner\",kind=\"%s\"", in_kinds[i]);
+        gw->m_msgs_in[i] = met_counter("gateway_tunnel_messages_total", "Tunnel messages.", labels);
+        if (i < 6) {
+            snprintf(labels, sizeof labels, "direction=\"to_runner\",kind=\"%s\"", out_kinds[i]);
+            gw->m_msgs_out[i] =
+                met_counter("gateway_tunnel_messages_total", "Tunnel messages.", labels);
+        }
+    }
     gw->m_bytes_in = met_counter("gateway_bytes_total", "Payload bytes through the tunnel.",
                                  "direction=\"from_runner\"");
     gw->m_bytes_out = met_counter("gateway_bytes_total", "Payload bytes through the tunnel.",

@@ -75,7 +75,7 @@ struct gw {
     uv_timer_t gc;
     buf_t scratch;             /* one encode buffer reused for every frame */
     met_series_t *m_ping, *m_pong_dropped, *m_http_inflight, *m_ws_inflight, *m_http_duration;
-    met_series_t *m_msgs_in, *m_msgs_out, *m_bytes_in, *m_bytes_out, *m_gc_removed;
+    met_series_t *m_msgs_in[7], *m_msgs_out[6], *m_bytes_in, *m_bytes_out, *m_gc_removed;
 };
 
 /* gw.c */
