@@ -7,6 +7,18 @@
 
 static const char api_json[] = "application/json";
 
+static void api_str(json_w *w, const char *key, const char *v)
+{
+    json_w_key(w, key);
+    json_w_str(w, v);
+}
+
+static void api_int(json_w *w, const char *key, int64_t v)
+{
+    json_w_key(w, key);
+    json_w_int(w, v);
+}
+
 static void api_error(net_conn_t *c, int status, const char *group, const char *code,
                       const char *msg)
 {
@@ -14,12 +26,9 @@ static void api_error(net_conn_t *c, int status, const char *group, const char *
     json_w w;
     json_w_init(&w, &b);
     json_w_obj_begin(&w);
-    json_w_key(&w, "group");
-    json_w_str(&w, group);
-    json_w_key(&w, "code");
-    json_w_str(&w, code);
-    json_w_key(&w, "message");
-    json_w_str(&w, msg);
+    api_str(&w, "group", group);
+    api_str(&w, "code", code);
+    api_str(&w, "message", msg);
     json_w_end(&w);
     net_http_respond(c, status, api_json, NULL, b.data, b.len);
     buf_free(&b);
@@ -48,20 +57,13 @@ static const char *api_crash_name(store_crash_policy_t p)
 static void api_actor(json_w *w, const eng_actor_t *a)
 {
     json_w_obj_begin(w);
-    json_w_key(w, "actor_id");
-    json_w_str(w, a->actor_id);
-    json_w_key(w, "name");
-    json_w_str(w, a->name);
-    json_w_key(w, "key");
-    json_w_str(w, a->key);
-    json_w_key(w, "namespace_id");
-    json_w_str(w, a->ns->namespace_id);
-    json_w_key(w, "datacenter");
-    json_w_str(w, "default");
-    json_w_key(w, "runner_name_selector");
-    json_w_str(w, a->runner_name_selector);
-    json_w_key(w, "crash_policy");
-    json_w_str(w, api_crash_name(a->crash_policy));
+    api_str(w, "actor_id", a->actor_id);
+    api_str(w, "name", a->name);
+    api_str(w, "key", a->key);
+    api_str(w, "namespace_id", a->ns->namespace_id);
+    api_str(w, "datacenter", "default");
+    api_str(w, "runner_name_selector", a->runner_name_selector);
+    api_str(w, "crash_policy", api_crash_name(a->crash_policy));
     api_ts(w, "create_ts", a->create_ts);
     api_ts(w, "start_ts", a->start_ts);
     api_ts(w, "pending_allocation_ts", a->pending_allocation_ts);
@@ -75,12 +77,9 @@ static void api_actor(json_w *w, const eng_actor_t *a)
 static void api_namespace(json_w *w, const eng_ns_t *ns)
 {
     json_w_obj_begin(w);
-    json_w_key(w, "namespace_id");
-    json_w_str(w, ns->namespace_id);
-    json_w_key(w, "name");
-    json_w_str(w, ns->name);
-    json_w_key(w, "display_name");
-    json_w_str(w, ns->display_name);
+    api_str(w, "namespace_id", ns->namespace_id);
+    api_str(w, "name", ns->name);
+    api_str(w, "display_name", ns->display_name);
     api_ts(w, "create_ts", ns->create_ts);
     json_w_end(w);
 }
@@ -190,27 +189,18 @@ static int api_list_runner(void *ud, eng_runner_t *r)
 {
     json_w *w = ((api_list_t *)ud)->w;
     json_w_obj_begin(w);
-    json_w_key(w, "runner_id");
-    json_w_str(w, r->runner_id);
-    json_w_key(w, "name");
-    json_w_str(w, r->name);
-    json_w_key(w, "namespace_id");
-    json_w_str(w, r->ns->namespace_id);
-    json_w_key(w, "datacenter");
-    json_w_str(w, "default");
-    json_w_key(w, "key");
-    json_w_str(w, r->runner_key);
-    json_w_key(w, "version");
-    json_w_int(w, r->version);
-    json_w_key(w, "total_slots");
-    json_w_int(w, r->total_slots);
-    json_w_key(w, "remaining_slots");
-    json_w_int(w, r->total_slots - r->used_slots);
+    api_str(w, "runner_id", r->runner_id);
+    api_str(w, "name", r->name);
+    api_str(w, "namespace_id", r->ns->namespace_id);
+    api_str(w, "datacenter", "default");
+    api_str(w, "key", r->runner_key);
+    api_int(w, "version", r->version);
+    api_int(w, "total_slots", r->total_slots);
+    api_int(w, "remaining_slots", r->total_slots - r->used_slots);
     api_ts(w, "create_ts", r->create_ts);
     api_ts(w, "last_connected_ts", r->last_connect_ts);
     api_ts(w, "last_ping_ts", r->last_ping_ts);
-    json_w_key(w, "last_rtt");
-    json_w_int(w, r->rtt_ms);
+    api_int(w, "last_rtt", r->rtt_ms);
     json_w_key(w, "metadata");
     json_doc md;
     json_err jerr;
