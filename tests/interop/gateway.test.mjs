@@ -164,18 +164,19 @@ test("a slow runner pauses its clients: memory stays bounded and nothing is lost
   const rss = () => Number(readFileSync(`/proc/${sett.pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)[1]) * 1024;
   const rss0 = rss();
   const got = [];
-  const all = new Promise((res) => ws.on("message", (d) => { got.push(d); if (got.length === 48) res(); }));
+  const all = new Promise((res) => ws.on("message", (d) => { got.push(d); if (got.length === 96) res(); }));
   runner.kill("SIGSTOP");
   const mb = 1 << 20;
-  for (let i = 0; i < 48; i++) ws.send(Buffer.alloc(mb, i));
+  for (let i = 0; i < 96; i++) ws.send(Buffer.alloc(mb, i));
   await new Promise((r) => setTimeout(r, 500));
   const grown = rss() - rss0;
   const held = ws.bufferedAmount;
   runner.kill("SIGCONT");
   await all;
-  assert.ok(grown < 24 * mb, `sett grew by ${grown} bytes while its runner was stopped`);
-  assert.ok(held > 8 * mb, `the client was not held back (${held} bytes buffered)`);
-  for (let i = 0; i < 48; i++) assert.ok(got[i].length === mb && got[i][0] === i && got[i][mb - 1] === i, `message ${i}`);
+  // Half of what the client sent at most: the rest waits in the client and the kernel.
+  assert.ok(grown < 48 * mb, `sett grew by ${grown} bytes while its runner was stopped`);
+  assert.ok(held > 24 * mb, `the client was not held back (${held} bytes buffered)`);
+  for (let i = 0; i < 96; i++) assert.ok(got[i].length === mb && got[i][0] === i && got[i][mb - 1] === i, `message ${i}`);
   ws.close();
 });
 
