@@ -1,4 +1,5 @@
 #include "proto/bare.h"
+#include "net/ws_frame.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,43 +157,10 @@ int bare_read_str(bare_reader_t *r, bare_str_t *v)
 
 /* Strict UTF-8 as WHATWG's fatal TextDecoder and bare-ts's own reader define it: no overlong
  * forms, no surrogates, nothing above U+10FFFF. ASCII runs are skipped eight bytes at a time. */
+/* The validator is the WebSocket layer's: one strict UTF-8 DFA for the whole process. */
 bool bare_utf8_valid(const uint8_t *s, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        if (n - i >= 8) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (!(w & 0x8080808080808080ull)) {
-                i += 8;
-                continue;
-            }
-        }
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            i++;
-        } else if (c >= 0xc2 && c <= 0xdf) {
-            if (n - i < 2 || (s[i + 1] & 0xc0) != 0x80)
-                return false;
-            i += 2;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            if (n - i < 3 || (s[i + 1] & 0xc0) != 0x80 || (s[i + 2] & 0xc0) != 0x80)
-                return false;
-            if ((c == 0xe0 && s[i + 1] < 0xa0) || (c == 0xed && s[i + 1] >= 0xa0))
-                return false;
-            i += 3;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            if (n - i < 4 || (s[i + 1] & 0xc0) != 0x80 || (s[i + 2] & 0xc0) != 0x80 ||
-                (s[i + 3] & 0xc0) != 0x80)
-                return false;
-            if ((c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] >= 0x90))
-                return false;
-            i += 4;
-        } else {
-            return false;
-        }
-    }
-    return true;
+    return wsf_utf8_valid(s, n);
 }
 
 static bare_str_t bare_keyset_key(const bare_keyset_t *ks, size_t i)
