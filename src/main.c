@@ -230,6 +230,7 @@ static int cmd_run(const char *path)
     app.gw = gw_new(&app.loop, app.eng, app.bus, app.store, &gcfg);
     app.pol = lh_policy_new(&app.lua, app.eng, app.cfg.policy, app.cfg.policy_budget_ms);
     gw_set_policy(app.gw, app.pol);
+    app.front.pol = app.pol;
     eng_on_place(app.eng, app_place, app.pol);
     adm_set_reload(app_reload, &app);
     uv_signal_init(&app.loop, &app.sighup);

@@ -1,0 +1,102 @@
+// Policy hooks in the running gateway with the real npm runner: route answers, get-or-create by
+// key, reload (good and broken) without dropping a socket, and a runaway hook stopped by its
+// time budget while the built-in routing answers.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, fork } from "node:child_process";
+import { mkdtempSync, writeFileSync, openSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import net from "node:net";
+import WebSocket from "ws";
+
+const here = dirname(new URL(import.meta.url).pathname);
+const SETT = process.env.SETT_BIN ?? join(here, "../../build/sett");
+const tmp = mkdtempSync(join(tmpdir(), "sett-pol-"));
+const policy = join(tmp, "policy.lua");
+let sett, runner, base, admin, wsBase;
+
+function freePort() {
+  return new Promise((res) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
+}
+async function waitFor(fn, ms = 8000, what = "condition") {
+  const end = Date.now() + ms;
+  for (;;) {
+    try { const v = await fn(); if (v) return v; } catch {}
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+const ROUTE_V1 = `return {
+  route = function(req)
+    if req.path == "/teapot" then return { status = 418, headers = { ["x-policy"] = "v1" }, body = "short and stout" } end
+    local room = req.path:match("^/rooms/([%w-]+)")
+    if room then return { name = "room", key = room, runner = "pol" } end
+    if req.path == "/spin" then while true do end end
+  end,
+}`;
+
+before(async () => {
+  const [p, a] = [await freePort(), await freePort()];
+  base = `http://127.0.0.1:${p}`; wsBase = `ws://127.0.0.1:${p}`; admin = `http://127.0.0.1:${a}`;
+  writeFileSync(policy, ROUTE_V1);
+  const conf = join(tmp, "sett.lua");
+  writeFileSync(conf, `return { listen = "127.0.0.1:${p}", admin_listen = "127.0.0.1:${a}", policy = "${policy}", policy_budget_ms = 20 }`);
+  sett = spawn(SETT, ["run", conf], { stdio: ["ignore", "ignore", openSync(join(tmp, "sett.log"), "w")] });
+  await waitFor(() => fetch(`${admin}/health`).then((r) => r.ok), 5000, "sett");
+  runner = fork(join(here, "gateway-runner.mjs"), [base, "pol"], { stdio: "ignore" });
+  await waitFor(async () => (await (await fetch(`${base}/runners?namespace=default&name=pol`)).json()).runners.length === 1, 10000, "runner");
+});
+
+after(async () => {
+  setTimeout(() => process.exit(), 2000).unref();
+  try { runner?.kill("SIGKILL"); } catch {}
+  if (sett) { sett.kill("SIGTERM"); await new Promise((r) => sett.once("exit", r)); }
+});
+
+test("route answers directly and gets or creates actors by key", async () => {
+  let r = await fetch(`${base}/teapot`);
+  assert.equal(r.status, 418);
+  assert.equal(r.headers.get("x-policy"), "v1");
+  assert.equal(await r.text(), "short and stout");
+  r = await fetch(`${base}/rooms/blue/hello?x=1`);
+  assert.equal(r.status, 200);
+  const first = await r.json();
+  assert.equal(first.path, "/rooms/blue/hello?x=1");
+  r = await fetch(`${base}/rooms/blue/again`);
+  assert.equal((await r.json()).actorId, first.actorId);
+  const list = await (await fetch(`${base}/actors?namespace=default&name=room&key=blue`)).json();
+  assert.equal(list.actors.length, 1);
+  // Paths the policy leaves alone get the built-in routing.
+  assert.equal((await fetch(`${base}/elsewhere`)).status, 404);
+});
+
+test("a runaway hook is stopped by its budget and the built-in routing answers", async () => {
+  const t0 = Date.now();
+  const r = await fetch(`${base}/spin`);
+  assert.equal(r.status, 404);
+  assert.ok(Date.now() - t0 < 2000);
+  const m = await (await fetch(`${admin}/metrics`)).text();
+  assert.match(m, /sett_policy_hook_errors_total\{hook="route"\} [1-9]/);
+});
+
+test("reloads swap the policy without dropping sockets; a broken one is refused", async () => {
+  const id = (await (await fetch(`${base}/rooms/green/x`)).json()).actorId;
+  const ws = await new Promise((res, rej) => { const w = new WebSocket(`${wsBase}/gateway/${id}/s`, ["rivet"]); w.once("open", () => res(w)); w.once("error", rej); });
+  let closedEarly = false;
+  ws.once("close", () => { closedEarly = true; });
+  writeFileSync(policy, "return { route = function( end }");
+  let r = await fetch(`${admin}/admin/reload`, { method: "POST" });
+  assert.equal(r.status, 422);
+  assert.equal((await r.json()).code, "reload_failed");
+  assert.equal((await fetch(`${base}/teapot`)).status, 418);
+  writeFileSync(policy, ROUTE_V1.replace('"v1"', '"v2"'));
+  r = await fetch(`${admin}/admin/reload`, { method: "POST" });
+  assert.equal(r.status, 200);
+  assert.equal((await fetch(`${base}/teapot`)).headers.get("x-policy"), "v2");
+  ws.send("still here");
+  const m = await new Promise((res) => ws.once("message", (d) => res(d.toString())));
+  assert.equal(m, "still here");
+  assert.equal(closedEarly, false);
+  ws.close();
+});
