@@ -1,4 +1,8 @@
-/* The REST API on the main listener, in Rivet's JSON shapes: actors, runners, namespaces. */
+/* The REST API on the main listener, in Rivet 2.2.1's public JSON shapes, over the engine:
+ * actors (create, get-or-create, list, names, get, delete), runners (list, names), namespaces
+ * (list, create, get), metadata and datacenters. Routes, bodies and answers are in docs/api.md.
+ *
+ * Every answer is given before api_handle returns; the module keeps no state between requests. */
 #ifndef SETT_API_API_H
 #define SETT_API_API_H
 
@@ -6,7 +10,9 @@
 #include "net/server.h"
 #include "net/url.h"
 
-/* Answers a REST route; returns 0 when the path is not one, so other routes can be tried. */
+/* Answers req when its path is under /actors, /runners, /namespaces, /metadata or /datacenters
+ * (with 404, 405 or 400 when the path, method or input is wrong) and returns 1; returns 0 without
+ * answering for any other path, so the caller can try its other routes. */
 int api_handle(eng_t *e, net_conn_t *c, hreq *req, const url_parts *u);
 
 #endif
