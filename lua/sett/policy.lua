@@ -1,161 +1,594 @@
--- The policy layer's Lua side: loads a user's policy file in a fresh sandbox and checks what
--- its hooks return, so that C can trust the answers. C calls these functions under a time
--- budget and falls back to the built-in behaviour when one raises an error.
+-- The policy layer's Lua side: loads a user's policy file in a fresh sandbox and checks what its
+-- hooks return, so that C can trust the answers. C calls the call_* functions under a time
+-- budget (a count hook) and falls back to the built-in behaviour when one raises an error; the
+-- errors raised here name the hook and say what was expected, because they end up in the log.
+--
+--   P.load(path [, opts])               -> pol | nil, err
+--   P.load_string(src [, name [, opts]]) -> pol | nil, err
+--   P.call_route(pol, req)              -> "builtin" | "actor", id | "create", target | "respond", answer
+--   P.call_place(pol, actor, runners)   -> runner id | nil
+--   P.call_can_hibernate(pol, actor, req, runner_says) -> boolean
+--   P.call_timeouts(pol, actor, defaults, bounds)      -> table
+--   P.call_auto_response(pol, actor, msg, binary)      -> string | nil
+--
+-- docs/policy.md describes the hooks as a policy author sees them.
 local P = {}
 
-local HOOKS = { route = true, place = true, can_hibernate = true, timeouts = true,
-                auto_response = true }
-local EXTRA = { self_test = true, name = true }
+local type, pairs, ipairs, tostring, error, pcall, select = type, pairs, ipairs, tostring, error, pcall, select
+local floor, huge = math.floor, math.huge
+local format, find, byte, sub, char = string.format, string.find, string.byte, string.sub, string.char
 
-local function sandbox()
-  local env = {
-    string = string, table = table, math = math, pairs = pairs, ipairs = ipairs, type = type,
-    tostring = tostring, tonumber = tonumber, select = select, error = error, assert = assert,
-    pcall = pcall, unpack = unpack, next = next, setmetatable = setmetatable,
-    getmetatable = getmetatable, os = { time = os.time, clock = os.clock },
-  }
-  -- Policies may use sett's own modules and nothing else from the host.
-  env.require = function(name)
-    if name == "sett" or (type(name) == "string" and name:match("^sett%.")) then
-      return require(name)
-    end
-    error("policy: require of '" .. tostring(name) .. "' is not allowed", 2)
+P.HOOKS = { "route", "place", "can_hibernate", "timeouts", "auto_response" }
+local HOOK = {}
+for _, h in ipairs(P.HOOKS) do HOOK[h] = true end
+
+P.TIMEOUT_KEYS = { "ping_interval_ms", "ping_timeout_ms", "websocket_open_timeout_ms",
+                   "response_start_timeout_ms", "hibernation_threshold_ms", "max_pending_bytes",
+                   "ack_timeout_ms" }
+local TIMEOUT_KEY = {}
+for _, k in ipairs(P.TIMEOUT_KEYS) do TIMEOUT_KEY[k] = true end
+
+P.CRASH_POLICIES = { "restart", "sleep", "destroy" }
+local CRASH = { restart = true, sleep = true, destroy = true }
+
+-- CPU time the top level of a policy file and its self_test may take at a load, in ms. The gateway
+-- loads on its event loop, so a runaway loop at load must be stopped too.
+P.LOAD_BUDGET_MS = 1000
+
+-- The text of the error a budget stop raises (the C hook raises the same words).
+P.BUDGET_ERROR = "exceeded its time budget"
+
+-- A short, readable rendering of a value for error messages.
+local function show(v)
+  if type(v) == "string" then
+    if #v > 40 then v = sub(v, 1, 37) .. "..." end
+    return (format("%q", v):gsub("\\\n", "\\n"))
   end
+  return tostring(v)
+end
+P.show = show
+
+local function is_budget_error(e)
+  return type(e) == "string" and find(e, P.BUDGET_ERROR, 1, true) ~= nil
+end
+
+-- Runs f(...) like pcall, but stops it with an error once it has used more than ms of CPU time.
+-- Only interpreted code is stopped: policy code is compiled with the JIT off for that reason.
+-- The caller's own hook (busted's coverage, say) is put back afterwards.
+function P.run_with_budget(ms, f, ...)
+  if not ms then return pcall(f, ...) end
+  local oldf, oldmask, oldcount = debug.gethook()
+  local deadline = os.clock() + ms / 1000
+  debug.sethook(function()
+    if os.clock() > deadline then error("policy code " .. P.BUDGET_ERROR .. " (" .. ms .. " ms)", 2) end
+  end, "", 1000)
+  local res = { pcall(f, ...) }
+  if oldf then debug.sethook(oldf, oldmask, oldcount) else debug.sethook() end
+  return unpack(res, 1, table.maxn(res))
+end
+
+---------------------------------------------------------------------------------------------------
+-- The sandbox
+
+-- Read-only views of sett's modules: a policy may use them but not change them for the whole
+-- process (they outlive the policy across reloads). Nested tables are views too.
+local views = setmetatable({}, { __mode = "k" })     -- view -> original
+local view_of = setmetatable({}, { __mode = "kv" })  -- original -> view
+
+local function readonly(t, what)
+  if type(t) ~= "table" then return t end
+  local v = view_of[t]
+  if v then return v end
+  v = setmetatable({}, {
+    __index = function(_, k) return readonly(t[k], what) end,
+    __newindex = function(_, k) error(format("policy: %s is read-only (setting %s)", what, show(k)), 2) end,
+    __metatable = false,
+  })
+  views[v], view_of[t] = t, v
+  return v
+end
+
+local function copy(t)
+  local o = {}
+  for k, v in pairs(t) do o[k] = v end
+  return o
+end
+
+-- A fresh environment for one load: the safe parts of the standard library (copies, so a policy
+-- that changes string or table changes only its own), and require of sett's modules only.
+local function sandbox()
+  local str = copy(string)
+  str.dump = nil
+  local env = {
+    string = str, table = copy(table), math = copy(math),
+    os = { time = os.time, clock = os.clock },
+    type = type, tostring = tostring, tonumber = tonumber, select = select, error = error,
+    assert = assert, unpack = unpack, next = next, setmetatable = setmetatable,
+    rawequal = rawequal,
+  }
+  -- pcall must not swallow the budget's stop: a loop around a pcall would otherwise outrun it.
+  local function rethrow(ok, ...)
+    if not ok and is_budget_error((...)) then error((...), 0) end
+    return ok, ...
+  end
+  env.pcall = function(f, ...) return rethrow(pcall(f, ...)) end
+  -- The shared string metatable stays out of reach (its __index is the process's string table).
+  env.getmetatable = function(v)
+    if type(v) == "string" then return nil end
+    return getmetatable(v)
+  end
+  -- pairs, ipairs and next see through the read-only views of sett's modules.
+  env.pairs = function(t)
+    local orig = views[t]
+    if not orig then return pairs(t) end
+    return function(_, k)
+      local nk, nv = next(orig, k)
+      return nk, readonly(nv, "sett")
+    end, t, nil
+  end
+  env.ipairs = function(t)
+    local orig = views[t]
+    if not orig then return ipairs(t) end
+    return function(_, i)
+      i = i + 1
+      local v = orig[i]
+      if v ~= nil then return i, readonly(v, "sett") end
+    end, t, 0
+  end
+  env.require = function(name)
+    if name == "sett" or (type(name) == "string" and find(name, "^sett%.[%w_.]+$")) then
+      return readonly(require(name), name)
+    end
+    error("policy: require of " .. show(name) .. " is not allowed (only sett and sett.*)", 2)
+  end
+  env._G = env
   return env
 end
 
--- Returns a policy object, or nil and a message.
-function P.load(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, "cannot open policy: " .. tostring(err) end
-  local src = f:read("*a")
-  f:close()
-  local chunk, perr = loadstring(src, "@" .. path)
+---------------------------------------------------------------------------------------------------
+-- Loading
+
+local KNOWN = "route, place, can_hibernate, timeouts, auto_response, self_test, name"
+
+local function compile(src, chunkname, opts)
+  opts = opts or {}
+  if type(src) ~= "string" then return nil, "policy: source must be a string, got " .. type(src) end
+  if byte(src, 1) == 27 then return nil, "policy: " .. chunkname .. " is precompiled bytecode; give the Lua source" end
+  if sub(src, 1, 3) == "\239\187\191" then src = sub(src, 4) end        -- a UTF-8 byte order mark
+  if sub(src, 1, 1) == "#" then src = "--" .. src end                   -- a #! line
+  local chunk, perr = loadstring(src, "@" .. chunkname)
   if not chunk then return nil, perr end
   -- Compiled traces never run debug hooks, so a runaway loop would escape the time budget;
-  -- policy code (every function the file defines) runs interpreted instead.
+  -- policy code (the chunk and every function it defines) runs interpreted instead.
   if jit then jit.off(chunk, true) end
   local env = sandbox()
   setfenv(chunk, env)
-  local ok, t = pcall(chunk)
+  local budget = opts.budget_ms
+  if budget == nil then budget = P.LOAD_BUDGET_MS end
+  if budget == false then budget = nil end
+  local ok, t = P.run_with_budget(budget, chunk)
   if not ok then return nil, tostring(t) end
   if type(t) ~= "table" then
-    return nil, "policy: the file must return a table of hooks, got " .. type(t)
+    return nil, "policy: " .. chunkname .. " must return a table of hooks, got " .. type(t)
   end
   local hooks = {}
   for k, v in pairs(t) do
-    if HOOKS[k] then
+    if HOOK[k] or k == "self_test" then
       if type(v) ~= "function" then
-        return nil, string.format("policy: %s must be a function, got %s", k, type(v))
+        return nil, format("policy: %s must be a function, got %s", k, type(v))
       end
-      hooks[k] = v
-    elseif not EXTRA[k] then
-      return nil, "policy: unknown key " .. tostring(k)
+      if HOOK[k] then hooks[k] = v end
+    elseif k == "name" then
+      if type(v) ~= "string" then return nil, "policy: name must be a string, got " .. type(v) end
+    else
+      return nil, format("policy: unknown key %s in the returned table (known: %s)", show(k), KNOWN)
     end
   end
-  if t.self_test ~= nil then
-    if type(t.self_test) ~= "function" then return nil, "policy: self_test must be a function" end
-    local sok, serr = pcall(t.self_test)
+  local pol = { path = opts.path, name = t.name, hooks = hooks, env = env, loaded_at = os.time() }
+  if t.self_test then
+    -- self_test(pol) may check its own hooks through P.call_* or sett.testkit.
+    local sok, serr = P.run_with_budget(budget, t.self_test, pol)
     if not sok then return nil, "policy: self_test failed: " .. tostring(serr) end
   end
-  return { path = path, hooks = hooks, env = env, name = t.name, loaded_at = os.time() }
+  return pol
 end
 
-local CRASH = { restart = true, sleep = true, destroy = true }
+-- Loads a policy file. Returns the policy, or nil and a message that says what is wrong (a
+-- syntax or runtime error carries the file and line). opts.budget_ms: the load's CPU budget
+-- (false: none). Every load builds a new environment: policies share nothing.
+function P.load(path, opts)
+  if type(path) ~= "string" then return nil, "policy: path must be a string, got " .. type(path) end
+  local f, err = io.open(path, "rb")
+  if not f then return nil, "policy: cannot open " .. tostring(err) end
+  local src, rerr = f:read("*a")
+  f:close()
+  if not src then return nil, "policy: cannot read " .. path .. ": " .. tostring(rerr) end
+  local o = opts and copy(opts) or {}
+  o.path = path
+  return compile(src, path, o)
+end
+
+-- The same from source text; name stands for the file in messages (default "policy").
+function P.load_string(src, name, opts)
+  local o = opts and copy(opts) or {}
+  o.path = o.path or name
+  return compile(src, name or "policy", o)
+end
+
+---------------------------------------------------------------------------------------------------
+-- Checking answers
+
+local function no_nul(hook, what, s)
+  if find(s, "\0", 1, true) then error(format("%s: %s must not contain NUL bytes", hook, what), 0) end
+end
+
+-- RFC 9110 token characters, for header names.
+local function is_token(s)
+  return find(s, "^[%w!#$%%&'*+%-.^_`|~]+$") ~= nil
+end
+
+-- Headers the gateway writes itself for a direct answer.
+local FRAMING = { ["content-length"] = true, ["transfer-encoding"] = true, ["connection"] = true }
+
+local RESPOND_KEYS = { status = true, headers = true, body = true }
+local CREATE_KEYS = { name = true, key = true, input = true, runner = true, crash_policy = true }
+
+local function check_respond(r)
+  for k in pairs(r) do
+    if not RESPOND_KEYS[k] then
+      error(format("route: unknown key %s in a direct answer (known: status, headers, body)", show(k)), 0)
+    end
+  end
+  local st = r.status
+  if type(st) ~= "number" or st ~= floor(st) or st < 100 or st > 599 then
+    error("route: status must be an integer in [100, 599], got " .. show(st), 0)
+  end
+  if st < 200 then
+    error("route: status " .. st .. " is not a final status; a direct answer needs one in [200, 599]", 0)
+  end
+  local headers = {}
+  if r.headers ~= nil then
+    if type(r.headers) ~= "table" then
+      error("route: headers must be a table of name = value, got " .. type(r.headers), 0)
+    end
+    for k, v in pairs(r.headers) do
+      if type(k) ~= "string" or not is_token(k) then
+        error("route: header name " .. show(k) .. " is not a valid HTTP header name", 0)
+      end
+      if FRAMING[k:lower()] then
+        error("route: header " .. k .. " is set by the gateway; leave it out", 0)
+      end
+      if type(v) == "number" then v = tostring(v) end
+      if type(v) ~= "string" then
+        error(format("route: header %s must be a string, got %s", k, type(v)), 0)
+      end
+      if find(v, "[\r\n%z]") then
+        error(format("route: header %s must not contain CR, LF or NUL", k), 0)
+      end
+      headers[k] = v
+    end
+  end
+  local body = r.body
+  if body == nil then body = "" end
+  if type(body) ~= "string" then error("route: body must be a string or nil, got " .. type(body), 0) end
+  if (st == 204 or st == 304) and body ~= "" then
+    error("route: a " .. st .. " answer has no body", 0)
+  end
+  return { status = st, headers = headers, body = body }
+end
+
+local function check_create(r)
+  for k in pairs(r) do
+    if not CREATE_KEYS[k] then
+      error(format("route: unknown key %s in a get-or-create target (known: name, key, input, runner, crash_policy)", show(k)), 0)
+    end
+  end
+  if type(r.name) ~= "string" or r.name == "" then
+    error("route: a get-or-create target needs name, a non-empty string, got " .. show(r.name), 0)
+  end
+  no_nul("route", "name", r.name)
+  for _, k in ipairs({ "key", "input", "runner" }) do
+    local v = r[k]
+    if v ~= nil and type(v) ~= "string" then
+      error(format("route: %s must be a string or nil, got %s", k, type(v)), 0)
+    end
+  end
+  if r.key then no_nul("route", "key", r.key) end
+  if r.runner then
+    if r.runner == "" then error("route: runner must be a non-empty runner name or nil", 0) end
+    no_nul("route", "runner", r.runner)
+  end
+  local cp = r.crash_policy
+  if cp == nil then cp = "restart" end
+  if not CRASH[cp] then
+    error("route: crash_policy must be restart, sleep or destroy, got " .. show(cp), 0)
+  end
+  return { name = r.name, key = r.key, input = r.input, runner = r.runner, crash_policy = cp }
+end
 
 -- route(req) -> kind, value; kind is builtin, actor, create or respond.
 function P.call_route(pol, req)
   local h = pol.hooks.route
   if not h then return "builtin" end
   local r = h(req)
-  if r == nil then return "builtin" end
-  if type(r) == "string" then
-    if r == "" then error("route: returned an empty actor id") end
+  if r == nil or r == false then return "builtin" end
+  local t = type(r)
+  if t == "string" then
+    if r == "" then error("route: returned an empty actor id", 0) end
+    no_nul("route", "an actor id", r)
     return "actor", r
   end
-  if type(r) ~= "table" then
-    error("route: expected string, table or nil, got " .. type(r))
+  if t ~= "table" then
+    error("route: expected string, table or nil, got " .. t, 0)
   end
-  if r.status ~= nil then
-    local st = r.status
-    if type(st) ~= "number" or st ~= math.floor(st) or st < 100 or st > 599 then
-      error("route: status must be an integer in [100, 599], got " .. tostring(st))
-    end
-    local headers = {}
-    for k, v in pairs(r.headers or {}) do
-      if type(k) ~= "string" or type(v) ~= "string" then
-        error("route: headers must map strings to strings")
-      end
-      headers[k] = v
-    end
-    local body = r.body or ""
-    if type(body) ~= "string" then error("route: body must be a string") end
-    return "respond", { status = st, headers = headers, body = body }
+  if r.status ~= nil and r.name ~= nil then
+    error("route: a table answer has both status (a direct answer) and name (a get-or-create target)", 0)
   end
-  if type(r.name) ~= "string" or r.name == "" then
-    error("route: a get-or-create target needs a name")
-  end
-  for _, k in ipairs({ "key", "input", "runner" }) do
-    if r[k] ~= nil and type(r[k]) ~= "string" then
-      error(string.format("route: %s must be a string, got %s", k, type(r[k])))
-    end
-  end
-  local cp = r.crash_policy or "restart"
-  if not CRASH[cp] then error("route: crash_policy must be restart, sleep or destroy") end
-  return "create", { name = r.name, key = r.key, input = r.input, runner = r.runner, crash_policy = cp }
+  if r.status ~= nil then return "respond", check_respond(r) end
+  if r.name ~= nil then return "create", check_create(r) end
+  error("route: a table answer needs status (a direct answer) or name (a get-or-create target)", 0)
 end
 
--- place(actor, runners) -> runner id or nil.
+---------------------------------------------------------------------------------------------------
+-- A small JSON reader, for runner metadata (runners send it as JSON text).
+
+local json_value
+local ESC = { ['"'] = '"', ["\\"] = "\\", ["/"] = "/", b = "\b", f = "\f", n = "\n", r = "\r", t = "\t" }
+
+local function utf8(cp)
+  if cp < 0x80 then return char(cp) end
+  if cp < 0x800 then return char(0xC0 + floor(cp / 0x40), 0x80 + cp % 0x40) end
+  if cp < 0x10000 then
+    return char(0xE0 + floor(cp / 0x1000), 0x80 + floor(cp / 0x40) % 0x40, 0x80 + cp % 0x40)
+  end
+  return char(0xF0 + floor(cp / 0x40000), 0x80 + floor(cp / 0x1000) % 0x40,
+              0x80 + floor(cp / 0x40) % 0x40, 0x80 + cp % 0x40)
+end
+
+local function skip(s, i) return (find(s, "[^ \t\r\n]", i)) or #s + 1 end
+
+local function json_string(s, i)       -- s:sub(i, i) == '"'
+  local out, j = {}, i + 1
+  while true do
+    local a, b = find(s, '^[^"\\%c]+', j)
+    if a then out[#out + 1] = sub(s, a, b); j = b + 1 end
+    local c = sub(s, j, j)
+    if c == '"' then return table.concat(out), j + 1 end
+    if c ~= "\\" then return nil end
+    local e = sub(s, j + 1, j + 1)
+    if ESC[e] then
+      out[#out + 1] = ESC[e]; j = j + 2
+    elseif e == "u" then
+      local hex = sub(s, j + 2, j + 5)
+      if not find(hex, "^%x%x%x%x$") then return nil end
+      local cp = tonumber(hex, 16)
+      j = j + 6
+      if cp >= 0xD800 and cp <= 0xDBFF and sub(s, j, j + 1) == "\\u" then
+        local lo = tonumber(sub(s, j + 2, j + 5), 16)
+        if lo and lo >= 0xDC00 and lo <= 0xDFFF then
+          cp = 0x10000 + (cp - 0xD800) * 0x400 + (lo - 0xDC00)
+          j = j + 6
+        end
+      end
+      out[#out + 1] = utf8(cp)
+    else
+      return nil
+    end
+  end
+end
+
+function json_value(s, i, depth)
+  if depth > 32 then return nil end
+  i = skip(s, i)
+  local c = sub(s, i, i)
+  if c == "{" then
+    local t = {}
+    i = skip(s, i + 1)
+    if sub(s, i, i) == "}" then return t, i + 1 end
+    while true do
+      if sub(s, i, i) ~= '"' then return nil end
+      local k; k, i = json_string(s, i)
+      if not k then return nil end
+      i = skip(s, i)
+      if sub(s, i, i) ~= ":" then return nil end
+      local v; v, i = json_value(s, i + 1, depth + 1)
+      if i == nil then return nil end
+      t[k] = v
+      i = skip(s, i)
+      c = sub(s, i, i)
+      if c == "}" then return t, i + 1 end
+      if c ~= "," then return nil end
+      i = skip(s, i + 1)
+    end
+  elseif c == "[" then
+    local t, n = {}, 0
+    i = skip(s, i + 1)
+    if sub(s, i, i) == "]" then return t, i + 1 end
+    while true do
+      local v; v, i = json_value(s, i, depth + 1)
+      if i == nil then return nil end
+      n = n + 1
+      t[n] = v
+      i = skip(s, i)
+      c = sub(s, i, i)
+      if c == "]" then return t, i + 1 end
+      if c ~= "," then return nil end
+      i = i + 1
+    end
+  elseif c == '"' then
+    return json_string(s, i)
+  elseif find(s, "^true", i) then return true, i + 4
+  elseif find(s, "^false", i) then return false, i + 5
+  elseif find(s, "^null", i) then return nil, i + 4
+  else
+    local a, b = find(s, "^-?%d+%.?%d*[eE]?[-+]?%d*", i)
+    if not a then return nil end
+    local n = tonumber(sub(s, a, b))
+    if not n then return nil end
+    return n, b + 1
+  end
+end
+
+-- Decodes JSON text; returns the value, or nil when the text is not JSON. JSON null reads as nil.
+function P.decode_json(s)
+  if type(s) ~= "string" then return nil end
+  local v, i = json_value(s, 1, 0)
+  if i == nil or skip(s, i) <= #s then return nil end
+  return v
+end
+
+-- Parsed metadata, keyed by its text: runners keep theirs for their whole connection.
+local meta_cache, meta_count = {}, 0
+
+local function deep_copy(v)
+  if type(v) ~= "table" then return v end
+  local o = {}
+  for k, x in pairs(v) do o[k] = deep_copy(x) end
+  return o
+end
+
+-- Runner metadata as the hooks see it: JSON text that holds an object or array becomes that
+-- table; anything else stays the raw string.
+function P.parse_metadata(raw)
+  if type(raw) ~= "string" then return raw end
+  local m = meta_cache[raw]
+  if m == nil then
+    local v = P.decode_json(raw)
+    m = type(v) == "table" and v or false
+    if meta_count >= 256 then meta_cache, meta_count = {}, 0 end
+    meta_cache[raw], meta_count = m, meta_count + 1
+  end
+  if m == false then return raw end
+  return deep_copy(m)
+end
+
+---------------------------------------------------------------------------------------------------
+-- The other hooks
+
+-- place(actor, runners) -> runner id or nil. The hook sees copies of the candidates with their
+-- metadata parsed (metadata_raw keeps the text).
 function P.call_place(pol, actor, runners)
   local h = pol.hooks.place
   if not h then return nil end
-  local r = h(actor, runners)
-  if r == nil then return nil end
-  local id = type(r) == "table" and r.id or r
-  if type(id) ~= "string" then error("place: expected a runner id, a runner or nil, got " .. type(r)) end
+  local view = {}
+  for i, c in ipairs(runners) do
+    local v = copy(c)
+    if type(c.metadata) == "string" then
+      v.metadata = P.parse_metadata(c.metadata)
+      v.metadata_raw = c.metadata
+    end
+    view[i] = v
+  end
+  local r = h(actor, view)
+  if r == nil or r == false then return nil end
+  local id = r
+  if type(r) == "table" then
+    id = r.id
+    if type(id) ~= "string" then error("place: the returned runner table has no string id", 0) end
+  elseif type(r) ~= "string" then
+    error("place: expected a runner id, a runner table or nil, got " .. type(r), 0)
+  end
   for _, c in ipairs(runners) do
     if c.id == id then return id end
   end
-  error("place: returned runner " .. id .. " is not a candidate")
+  error("place: returned runner " .. id .. " is not a candidate", 0)
 end
 
 function P.call_can_hibernate(pol, actor, req, runner_says)
   local h = pol.hooks.can_hibernate
   if not h then return runner_says end
   local v = h(actor, req, runner_says)
-  if type(v) ~= "boolean" then error("can_hibernate: expected a boolean, got " .. type(v)) end
+  if type(v) ~= "boolean" then
+    error("can_hibernate: expected a boolean, got " .. type(v) ..
+          (v == nil and " (return runner_says to keep the runner's answer)" or ""), 0)
+  end
   return v
 end
 
--- timeouts(actor) -> the defaults overlaid with the hook's answer, each clamped to bounds.
+local function bound(b, key)
+  if b == nil then return nil end
+  local lo, hi = b[1] or b.min, b[2] or b.max
+  if type(lo) ~= "number" or type(hi) ~= "number" then
+    error("timeouts: bounds for " .. key .. " must be {min, max}", 0)
+  end
+  return lo, hi
+end
+
+-- timeouts(actor) -> the defaults overlaid with the hook's answer, each answer clamped to its
+-- bounds ({min, max} per key).
 function P.call_timeouts(pol, actor, defaults, bounds)
-  local out = {}
-  for k, v in pairs(defaults) do out[k] = v end
+  local out = copy(defaults)
   local h = pol.hooks.timeouts
   if not h then return out end
   local t = h(actor)
-  if t == nil then return out end
-  if type(t) ~= "table" then error("timeouts: expected a table or nil, got " .. type(t)) end
+  if t == nil or t == false then return out end
+  if type(t) ~= "table" then error("timeouts: expected a table or nil, got " .. type(t), 0) end
   for k, v in pairs(t) do
-    if defaults[k] == nil then error("timeouts: unknown key " .. tostring(k)) end
-    if type(v) ~= "number" or v ~= math.floor(v) then
-      error("timeouts: " .. k .. " must be an integer")
+    if not TIMEOUT_KEY[k] and defaults[k] == nil then
+      error(format("timeouts: unknown key %s (known: %s)", show(k), table.concat(P.TIMEOUT_KEYS, ", ")), 0)
     end
-    local b = bounds and bounds[k]
-    if b then v = math.max(b[1], math.min(b[2], v)) end
+    if type(v) ~= "number" or v ~= floor(v) or v == huge or v == -huge then
+      error(format("timeouts: %s must be an integer, got %s", k, show(v)), 0)
+    end
+    if v < 0 then error(format("timeouts: %s must not be negative, got %s", k, show(v)), 0) end
+    local lo, hi = bound(bounds and bounds[k], k)
+    if lo then
+      if v < lo then v = lo elseif v > hi then v = hi end
+    end
     out[k] = v
   end
   return out
 end
 
+-- Whether s is well-formed UTF-8 (no overlong forms, no surrogates), as a text frame must be.
+function P.valid_utf8(s)
+  local i, n = 1, #s
+  while true do
+    i = find(s, "[\128-\255]", i)
+    if not i then return true end
+    local c, len = byte(s, i), 0
+    if c >= 0xC2 and c <= 0xDF then len = 2
+    elseif c >= 0xE0 and c <= 0xEF then len = 3
+    elseif c >= 0xF0 and c <= 0xF4 then len = 4
+    else return false end
+    if i + len - 1 > n then return false end
+    for j = i + 1, i + len - 1 do
+      local b = byte(s, j)
+      if b < 0x80 or b > 0xBF then return false end
+    end
+    local b1 = byte(s, i + 1)
+    if (c == 0xE0 and b1 < 0xA0) or (c == 0xED and b1 > 0x9F) or (c == 0xF0 and b1 < 0x90)
+       or (c == 0xF4 and b1 > 0x8F) then
+      return false
+    end
+    i = i + len
+  end
+end
+
+-- auto_response(actor, msg, binary) -> the answer to send back in a frame of the same kind, or
+-- nil to wake the actor. A text answer must be UTF-8 (a client closes on anything else).
 function P.call_auto_response(pol, actor, msg, binary)
   local h = pol.hooks.auto_response
   if not h then return nil end
   local v = h(actor, msg, binary)
-  if v ~= nil and type(v) ~= "string" then
-    error("auto_response: expected a string or nil, got " .. type(v))
+  if v == nil or v == false then return nil end
+  if type(v) ~= "string" then
+    error("auto_response: expected a string or nil, got " .. type(v), 0)
+  end
+  if not binary and not P.valid_utf8(v) then
+    error("auto_response: the answer to a text message must be valid UTF-8", 0)
   end
   return v
+end
+
+-- The answer each hook gets when the policy has none, fails, or runs out of time (for tools
+-- and the testkit; C has its own copy of these rules).
+function P.builtin(hook, ...)
+  if hook == "route" then return "builtin" end
+  if hook == "can_hibernate" then return (select(3, ...)) end
+  if hook == "timeouts" then return copy((select(2, ...))) end
+  if hook == "place" or hook == "auto_response" then return nil end
+  error("policy: unknown hook " .. show(hook), 2)
 end
 
 return P
