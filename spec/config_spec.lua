@@ -65,6 +65,17 @@ describe("sett.config", function()
     assert.are.same({ "shutdown_grace_ms: expected an integer, got 1.5" }, errs)
   end)
 
+  it("checks the store's kind, url and prefix", function()
+    local cfg = assert(config.validate({ store = { kind = "redis", url = "redis://127.0.0.1:7000/2", prefix = "t1:" } }))
+    assert.are.equal("redis", cfg.store.kind)
+    assert.are.equal(1000, cfg.store.connect_timeout_ms)
+    local _, errs = config.validate({ store = { kind = "redis", url = "http://x", prefix = "a{b}" } })
+    assert.are.same({
+      'store.prefix: expected a key prefix without { or }, got "a{b}"',
+      'store.url: expected a URL "redis://[[user]:password@]ip[:port][/db]", got "http://x"',
+    }, errs)
+  end)
+
   it("requires both tls files when tls is given", function()
     local _, errs = config.validate({ tls = { cert = "c.pem" } })
     assert.are.same({ "tls.key: required" }, errs)

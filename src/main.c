@@ -12,6 +12,7 @@
 #include "engine/engine.h"
 #include "runner/runner.h"
 #include "store/store_memory.h"
+#include "store/store_redis.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "gateway/front.h"
@@ -190,12 +191,28 @@ static int cmd_run(const char *path)
         .idle_timeout_s = (unsigned)((app.cfg.idle_timeout_ms + 999) / 1000),
     };
     int rc = 0;
+    if (app.cfg.store_redis) {
+        char err[256];
+        store_redis_opts_t so = { .connect_timeout_ms = app.cfg.store_connect_timeout_ms,
+                                  .command_timeout_ms = app.cfg.store_command_timeout_ms };
+        app.store = store_redis_new_opts(&app.loop, app.cfg.store_url, app.cfg.store_prefix, &so,
+                                         err, sizeof err);
+        if (!app.store) {
+            log_error("invalid configuration", LF_S("key", "store"), LF_S("error", err));
+            rc = 2;
+            goto out_lua;
+        }
+        log_info("store", LF_S("kind", "redis"), LF_S("url", app.cfg.store_url),
+                 LF_S("prefix", app.cfg.store_prefix));
+    } else {
+        app.store = store_memory_new(&app.loop);
+    }
     app.net = net_server_new(&app.loop, &limits);
     if (!app.net) {
         rc = 1;
+        store_close(app.store, NULL, NULL);
         goto out_lua;
     }
-    app.store = store_memory_new(&app.loop);
     app.bus = bus_new();
     eng_config_t ecfg = ENG_CONFIG_DEFAULT;
     ecfg.runner_lost_threshold_ms = (int64_t)app.cfg.runner_lost_threshold_ms;

@@ -91,6 +91,19 @@ M.schema = {
     eligible_threshold_ms = { type = "integer", min = 20, max = 86400000, default = 90000,
       doc = "Keepalive rows older than this are not listed in CommandStartActor." },
   } },
+  store = { type = "table", fields = {
+    kind = { type = "enum", values = { "memory", "redis" }, default = "memory",
+      doc = "Where actors, runners, namespaces, KV and hibernating rows live: in this process, or in Redis (docs/store.md)." },
+    url = { type = "string", default = "redis://127.0.0.1:6379/0",
+      pattern = "^redis://", expect = 'a URL "redis://[[user]:password@]ip[:port][/db]"',
+      doc = "Redis server for `kind = \"redis\"`; the host must be an IP literal (a name lookup would block the loop)." },
+    prefix = { type = "string", default = "sett:", pattern = "^[^{}]*$", expect = "a key prefix without { or }",
+      doc = "Starts every Redis key; deployments sharing one Redis differ by prefix." },
+    connect_timeout_ms = { type = "integer", min = 10, max = 600000, default = 1000,
+      doc = "Longest a Redis connect and its setup (AUTH, SELECT, scripts) may take." },
+    command_timeout_ms = { type = "integer", min = 10, max = 600000, default = 5000,
+      doc = "A Redis reply later than this drops the connection; what was in flight fails and is retried by its caller." },
+  } },
   policy = { type = "string",
     doc = "A Lua file of policy hooks (docs/policy.md); reloaded on SIGHUP, POST /admin/reload and when it changes." },
   policy_budget_ms = { type = "integer", min = 1, max = 1000, default = 5,
@@ -143,6 +156,7 @@ function check_field(spec, v, path, errs)
   local t = spec.type
   if t == "string" then
     if type(v) ~= "string" then return bad("a string") end
+    if spec.pattern and not v:match(spec.pattern) then return bad(spec.expect) end
   elseif t == "boolean" then
     if type(v) ~= "boolean" then return bad("a boolean") end
   elseif t == "integer" then

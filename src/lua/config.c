@@ -125,6 +125,13 @@ int cfg_load(lh_t *h, const char *path, cfg_t *out, buf_t *errors)
     out->hib_max_pending_bytes = (size_t)cfg_num(L, "hibernation.max_pending_bytes");
     out->hib_ack_timeout_ms = (uint64_t)cfg_num(L, "hibernation.ack_timeout_ms");
     out->hib_eligible_threshold_ms = (uint64_t)cfg_num(L, "hibernation.eligible_threshold_ms");
+    char kind[16] = "memory";
+    cfg_str(L, "store.kind", kind, sizeof kind);
+    out->store_redis = strcmp(kind, "redis") == 0;
+    out->store_url = cfg_strdup(L, "store.url");
+    out->store_prefix = cfg_strdup(L, "store.prefix");
+    out->store_connect_timeout_ms = (uint64_t)cfg_num(L, "store.connect_timeout_ms");
+    out->store_command_timeout_ms = (uint64_t)cfg_num(L, "store.command_timeout_ms");
     out->policy = cfg_strdup(L, "policy");
     out->policy_budget_ms = (uint64_t)cfg_num(L, "policy_budget_ms");
     cfg_push_path(L, "namespaces");
@@ -145,6 +152,8 @@ void cfg_free(cfg_t *c)
     free(c->tls_cert);
     free(c->tls_key);
     free(c->runner_token);
+    free(c->store_url);
+    free(c->store_prefix);
     free(c->policy);
     c->policy = NULL;
     for (char **p = c->namespaces; p && *p; p++)

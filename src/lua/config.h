@@ -44,6 +44,11 @@ typedef struct cfg {
     size_t hib_max_pending_bytes;
     uint64_t hib_ack_timeout_ms;
     uint64_t hib_eligible_threshold_ms;
+    int store_redis;       /* store.kind == "redis" */
+    char *store_url;
+    char *store_prefix;
+    uint64_t store_connect_timeout_ms;
+    uint64_t store_command_timeout_ms;
     char *policy;          /* NULL: no policy file */
     uint64_t policy_budget_ms;
 } cfg_t;
