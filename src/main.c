@@ -194,7 +194,8 @@ static int cmd_run(const char *path)
     if (app.cfg.store_redis) {
         char err[256];
         store_redis_opts_t so = { .connect_timeout_ms = app.cfg.store_connect_timeout_ms,
-                                  .command_timeout_ms = app.cfg.store_command_timeout_ms };
+                                  .command_timeout_ms = app.cfg.store_command_timeout_ms,
+                                  .backoff_max_ms = app.cfg.store_reconnect_max_ms };
         app.store = store_redis_new_opts(&app.loop, app.cfg.store_url, app.cfg.store_prefix, &so,
                                          err, sizeof err);
         if (!app.store) {

@@ -101,6 +101,8 @@ M.schema = {
       doc = "Starts every Redis key; deployments sharing one Redis differ by prefix." },
     connect_timeout_ms = { type = "integer", min = 10, max = 600000, default = 1000,
       doc = "Longest a Redis connect and its setup (AUTH, SELECT, scripts) may take." },
+    reconnect_max_ms = { type = "integer", min = 10, max = 600000, default = 5000,
+      doc = "Longest wait between Redis reconnect attempts (the first waits 100 ms, then doubling)." },
     command_timeout_ms = { type = "integer", min = 10, max = 600000, default = 5000,
       doc = "A Redis reply later than this drops the connection; what was in flight fails and is retried by its caller." },
   } },

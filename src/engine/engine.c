@@ -699,12 +699,20 @@ static void eng_waiter_timeout(uv_timer_t *t)
 {
     struct eng_waiter *w = t->data;
     eng_actor_t *a = w->actor;
-    if (a && a->state == ENG_ACTOR_RUNNING)
+    uint64_t now = uv_now(w->e->loop);
+    if (a && a->state == ENG_ACTOR_RUNNING) {
         eng_waiter_finish(w, ENG_OK, a);
-    else if (a && a->state == ENG_ACTOR_DESTROYED)
+    } else if (a && a->state == ENG_ACTOR_DESTROYED) {
         eng_waiter_finish(w, ENG_ENOTFOUND, a);
-    else
+    } else if (a && now < w->deadline) {
+        /* The actor was running when the wait began (its runner may just have been lost) and
+         * is now on its way elsewhere: wait for that start instead of failing at once. */
+        if (a->state == ENG_ACTOR_SLEEPING)
+            eng_place(w->e, a);
+        uv_timer_start(&w->timer, eng_waiter_timeout, w->deadline - now, 0);
+    } else {
         eng_waiter_finish(w, ENG_ETIMEDOUT, a);
+    }
 }
 
 eng_waiter_t *eng_actor_wait_ready(eng_t *e, eng_actor_t *a, uint64_t timeout_ms,
@@ -722,6 +730,7 @@ eng_waiter_t *eng_actor_wait_ready(eng_t *e, eng_actor_t *a, uint64_t timeout_ms
     if (w->next)
         w->next->prev = w;
     a->priv->waiters = w;
+    w->deadline = uv_now(e->loop) + timeout_ms;
     if (a->state == ENG_ACTOR_RUNNING || a->state == ENG_ACTOR_DESTROYED) {
         /* Answered on the next loop turn, never inside the caller's call. */
         uv_timer_start(&w->timer, eng_waiter_timeout, 0, 0);

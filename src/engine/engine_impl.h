@@ -32,6 +32,7 @@ struct eng_waiter {
     eng_ready_cb cb;
     void *ud;
     uv_timer_t timer;
+    uint64_t deadline;          /* loop time at which the wait times out */
     int done;
 };
 

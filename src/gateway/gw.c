@@ -288,6 +288,9 @@ static void gw_closed(uv_handle_t *h)
 
 /* ---- Keepalive rows of hibernatable sockets ---- */
 
+/* How often a keepalive tick that found the store unreachable looks again. */
+#define GW_KEEPALIVE_RETRY_MS 100
+
 void gw_keepalive_one(gw_t *gw, gw_req_t *r)
 {
     store_hib_row_t row = { r->actor_id, { 0 }, { 0 }, eng_now_ms(gw->eng) };
@@ -301,6 +304,12 @@ void gw_keepalive_one(gw_t *gw, gw_req_t *r)
 static void gw_keepalive_tick(uv_timer_t *t)
 {
     gw_t *gw = t->data;
+    if (!store_available(gw->store)) {
+        /* Writes now would only fail; the rows go out as soon as the store is back, so that
+         * they are rewritten within one period of its return. */
+        uv_timer_start(&gw->keepalive, gw_keepalive_tick, GW_KEEPALIVE_RETRY_MS, 0);
+        return;
+    }
     size_t n = 0;
     for (gw_req_t *r = gw->reqs; r; r = r->next)
         n += r->kind == GW_WS && r->can_hibernate;

@@ -24,6 +24,10 @@ static void gw_ws_count_close(const char *reason)
 static void gw_ws_hibernate(gw_t *gw, gw_req_t *r);
 static void gw_ws_wake(gw_t *gw, gw_req_t *r);
 
+/* How long a hibernating socket whose wake timed out, or found the store unreachable, waits
+ * before trying again. */
+#define GW_WAKE_RETRY_MS 250
+
 /* Index order wraps at 65536: a is after b when it is less than half the circle ahead. */
 static int gw_wrapping_gt(uint16_t a, uint16_t b)
 {
@@ -120,8 +124,16 @@ static void gw_ws_ready(void *ud, int err, eng_actor_t *a)
     gw_req_t *r = ud;
     gw_t *gw = r->gw;
     r->waiter = NULL;
-    if (err != ENG_OK || !a->runner) {
-        gw_ws_fail(gw, r, err == ENG_ETIMEDOUT ? "actor_ready_timeout" : "actor_not_found");
+    if (err == ENG_ETIMEDOUT || (err == ENG_OK && !a->runner)) {
+        /* The actor could not start in time (no runner, a store outage, a crash loop): the
+         * client stays connected with its messages kept, and the wake is tried again. */
+        log_warn("gateway: hibernating websocket could not wake its actor; retrying",
+                 LF_S("actor_id", r->actor_id), LF_U("pending", r->pend_count));
+        uv_timer_start(&r->timer, gw_ws_timer, GW_WAKE_RETRY_MS, 0);
+        return;
+    }
+    if (err != ENG_OK) {
+        gw_ws_fail(gw, r, "actor_not_found");
         return;
     }
     snprintf(r->subject, sizeof r->subject, "pegboard.runner.%s", a->runner->runner_id);
@@ -148,6 +160,12 @@ static void gw_ws_timer(uv_timer_t *t)
     gw_t *gw = r->gw;
     if (r->state == GW_WAIT_OPEN) {
         gw_ws_fail(gw, r, "websocket_open_timeout");
+        return;
+    }
+    if (r->state == GW_HIBERNATING) {
+        /* A wake that timed out is tried again while messages wait. */
+        if (r->pend_head && !r->waiter)
+            gw_ws_wake(gw, r);
         return;
     }
     if (r->state != GW_ACTIVE)
@@ -377,9 +395,14 @@ static void gw_ws_rewoken(void *ud, int err, eng_actor_t *a)
     }
     snprintf(r->subject, sizeof r->subject, "pegboard.runner.%s", a->runner->runner_id);
     r->state = GW_ACTIVE;
-    for (gw_pending_t *p = r->pend_head; p; p = p->next)
+    /* The ack timeout of a resent message counts from its resending, not from its first send
+     * to an actor that was asleep or gone. */
+    uint64_t now = uv_now(gw->loop);
+    for (gw_pending_t *p = r->pend_head; p; p = p->next) {
+        p->sent_at = now;
         gw_publish(gw, r, p->bytes, p->len);
-    r->last_pong = uv_now(gw->loop);
+    }
+    r->last_pong = now;
     uv_timer_start(&r->timer, gw_ws_timer, r->to.ping_interval_ms + rnd_jitter_ms(), 0);
     log_info("gateway: websocket re-entered after hibernation", LF_S("actor_id", r->actor_id),
              LF_U("resent", r->pend_count));
@@ -392,6 +415,16 @@ static void gw_ws_wake(gw_t *gw, gw_req_t *r)
         gw_ws_fail(gw, r, "actor_not_found");
         return;
     }
+    if (!store_available(gw->store)) {
+        /* The actor's state and the socket rows are out of reach: a start now would lose the
+         * socket, so the messages stay kept and the wake waits for the store. */
+        uv_timer_start(&r->timer, gw_ws_timer, GW_WAKE_RETRY_MS, 0);
+        return;
+    }
+    /* The row is written fresh before the start is asked for: the store applies operations in
+     * submission order, so the start's listing, made later, sees it even when the last
+     * keepalive was lost or has aged past the threshold. */
+    gw_keepalive_one(gw, r);
     r->waiter = eng_actor_wait_ready(gw->eng, a, gw->cfg.ready_timeout_ms, gw_ws_rewoken, r);
 }
 

@@ -132,6 +132,7 @@ int cfg_load(lh_t *h, const char *path, cfg_t *out, buf_t *errors)
     out->store_prefix = cfg_strdup(L, "store.prefix");
     out->store_connect_timeout_ms = (uint64_t)cfg_num(L, "store.connect_timeout_ms");
     out->store_command_timeout_ms = (uint64_t)cfg_num(L, "store.command_timeout_ms");
+    out->store_reconnect_max_ms = (uint64_t)cfg_num(L, "store.reconnect_max_ms");
     out->policy = cfg_strdup(L, "policy");
     out->policy_budget_ms = (uint64_t)cfg_num(L, "policy_budget_ms");
     cfg_push_path(L, "namespaces");

@@ -49,6 +49,7 @@ typedef struct cfg {
     char *store_prefix;
     uint64_t store_connect_timeout_ms;
     uint64_t store_command_timeout_ms;
+    uint64_t store_reconnect_max_ms;
     char *policy;          /* NULL: no policy file */
     uint64_t policy_budget_ms;
 } cfg_t;

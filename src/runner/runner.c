@@ -185,13 +185,42 @@ static void rn_out_flush(rn_conn_t *rc)
 typedef struct rn_hib_q {
     rn_out_t *out;
     rp_command_start_actor_t *start;
+    char *actor_id;
+    int64_t min_ts;
+    uint64_t deadline;         /* loop time after which the start goes without its rows */
+    uv_timer_t retry;
 } rn_hib_q_t;
+
+/* While the store cannot be reached, the listing is tried again this often, for at most this
+ * long; meanwhile the start, and the frames after it, wait. Starting without the rows would
+ * make the runner drop every socket it persisted for the actor. */
+#define RN_HIB_RETRY_MS 100
+#define RN_HIB_RETRY_MAX_MS 5000
+
+static void rn_hib_listed(void *ud, int err, const store_hib_row_t *rows, size_t n);
+
+static void rn_hib_q_closed(uv_handle_t *h)
+{
+    rn_hib_q_t *q = h->data;
+    free(q->actor_id);
+    free(q);
+}
+
+static void rn_hib_retry(uv_timer_t *t)
+{
+    rn_hib_q_t *q = t->data;
+    store_hib_list(q->out->rc->rn->store, q->actor_id, q->min_ts, rn_hib_listed, q);
+}
 
 static void rn_hib_listed(void *ud, int err, const store_hib_row_t *rows, size_t n)
 {
     rn_hib_q_t *q = ud;
     rn_out_t *o = q->out;
     rn_conn_t *rc = o->rc;
+    if (err == STORE_EUNAVAILABLE && !rc->closed && uv_now(rc->rn->loop) < q->deadline) {
+        uv_timer_start(&q->retry, rn_hib_retry, RN_HIB_RETRY_MS, 0);
+        return;
+    }
     if (err == STORE_OK && n) {
         rp_hibernating_request_t *items = sx_calloc(n, sizeof *items);
         for (size_t i = 0; i < n; i++) {
@@ -202,9 +231,9 @@ static void rn_hib_listed(void *ud, int err, const store_hib_row_t *rows, size_t
         q->start->hibernating_requests.len = n;
     } else if (err != STORE_OK) {
         log_warn("runner: cannot list hibernating requests; starting without them",
-                 LF_S("error", store_strerror(err)));
+                 LF_S("actor_id", q->actor_id), LF_S("error", store_strerror(err)));
     }
-    free(q);
+    uv_close((uv_handle_t *)&q->retry, rn_hib_q_closed);
     o->waiting--;
     if (!o->waiting)
         rn_out_flush(rc);
@@ -232,11 +261,17 @@ static int rn_commands_with_starts(rn_conn_t *rc, rn_out_t *o)
         rn_hib_q_t *q = sx_calloc(1, sizeof *q);
         q->out = o;
         q->start = &w->inner.val.start_actor;
-        char *id = sx_strndup((const char *)w->checkpoint.actor_id.ptr, w->checkpoint.actor_id.len);
+        q->actor_id = sx_strndup((const char *)w->checkpoint.actor_id.ptr,
+                                 w->checkpoint.actor_id.len);
+        q->min_ts = min_ts;
+        uint64_t max_wait = rn->cfg.hib_eligible_ms < RN_HIB_RETRY_MAX_MS ? rn->cfg.hib_eligible_ms
+                                                                          : RN_HIB_RETRY_MAX_MS;
+        q->deadline = uv_now(rn->loop) + max_wait;
+        uv_timer_init(rn->loop, &q->retry);
+        q->retry.data = q;
         o->waiting++;
         rc->refs++;
-        store_hib_list(rn->store, id, min_ts, rn_hib_listed, q);
-        free(id);
+        store_hib_list(rn->store, q->actor_id, min_ts, rn_hib_listed, q);
     }
     return 1;
 }

@@ -26,6 +26,11 @@ const char *store_kind(const store_t *s)
     return s->vt->kind;
 }
 
+bool store_available(const store_t *s)
+{
+    return !s->vt->available || s->vt->available(s);
+}
+
 uv_loop_t *store_loop(const store_t *s)
 {
     return s->loop;

@@ -222,6 +222,10 @@ void store_close(store_t *s, store_close_cb close_cb, void *ud);
 /* The implementation's name: "memory" or "redis". */
 const char *store_kind(const store_t *s);
 uv_loop_t *store_loop(const store_t *s);
+/* Whether the backend can be reached right now (the memory store always can; the Redis store
+ * while its connection is up). Callers use it to hold work that would only fail, such as waking
+ * an actor whose state the store holds. */
+bool store_available(const store_t *s);
 void store_set_kv_limits(store_t *s, const store_kv_limits_t *lim);
 const store_kv_limits_t *store_kv_limits(const store_t *s);
 /* Replaces the wall clock (uv_gettimeofday); tests use it to control time. */

@@ -90,6 +90,8 @@ typedef struct store_vtable {
     /* Starts finishing in-flight work; the implementation calls store_base_impl_closed once
      * nothing of its own is pending (at once if it has nothing). */
     void (*close)(store_t *s);
+    /* Whether operations can currently reach the backend; NULL means always. */
+    bool (*available)(const store_t *s);
     /* Frees the implementation, base included; called after the user's close callback. */
     void (*free)(store_t *s);
 } store_vtable_t;

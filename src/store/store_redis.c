@@ -605,6 +605,12 @@ static void store_redis_close(store_t *s)
     rds_maybe_teardown(r);
 }
 
+static bool store_redis_available(const store_t *s)
+{
+    const store_redis_t *r = (const store_redis_t *)s;
+    return !r->closing && r->stats.connected;
+}
+
 static void store_redis_free(store_t *s)
 {
     store_redis_t *r = (store_redis_t *)s;
@@ -782,5 +788,6 @@ static const store_vtable_t store_redis_vtable = {
     .hib_list = store_redis_hib_list,
     .hib_delete = store_redis_hib_delete,
     .close = store_redis_close,
+    .available = store_redis_available,
     .free = store_redis_free,
 };

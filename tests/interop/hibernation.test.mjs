@@ -1,0 +1,272 @@
+// WebSocket hibernation end to end: sett on the Redis store, the real npm runner hosting actors
+// that persist their sockets and acknowledge what they received (hibernation-runner.mjs), and
+// clients that must never notice the actor sleeping, moving or Redis going away.
+// The test runs its own redis-server, because one test stops and restarts it.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, fork, execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync, openSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import net from "node:net";
+import WebSocket from "ws";
+
+const here = dirname(new URL(import.meta.url).pathname);
+const SETT = process.env.SETT_BIN ?? join(here, "../../build/sett");
+const tmp = mkdtempSync(join(tmpdir(), "sett-hib-"));
+const THRESHOLD = 1000; // hibernation.eligible_threshold_ms: rows refreshed every 500 ms
+const children = [];
+let redis, redisPort, main, limits;
+
+function freePort() {
+  return new Promise((res) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function waitFor(fn, ms = 5000, what = "condition") {
+  const end = Date.now() + ms;
+  for (;;) {
+    try { const v = await fn(); if (v) return v; } catch {}
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+async function startRedis() {
+  redis = spawn("redis-server", ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+    "--dir", tmp, "--dbfilename", "hib.rdb"], { stdio: "ignore" });
+  await waitFor(() => cli("PING") === "PONG", 5000, "redis-server");
+}
+async function stopRedis() {
+  // SHUTDOWN SAVE keeps the data, as a restarted production Redis would have it.
+  try { cli("SHUTDOWN", "SAVE"); } catch {}
+  await new Promise((r) => (redis.exitCode !== null ? r() : redis.once("exit", r)));
+}
+function cli(...args) {
+  return execFileSync("redis-cli", ["-p", String(redisPort), ...args], { encoding: "utf8" }).trim();
+}
+// A sorted set's members (binary, decoded from redis-cli's quoted output) with their scores.
+function zrange(key) {
+  const out = execFileSync("redis-cli", ["-p", String(redisPort), "--quoted-json", "ZRANGE", key, "0", "-1", "WITHSCORES"], { encoding: "utf8" });
+  return JSON.parse(out).map(([m, score]) => {
+    const bytes = [];
+    for (let i = 0; i < m.length; i++) {
+      if (m[i] === "\\" && m[i + 1] === "x") { bytes.push(parseInt(m.slice(i + 2, i + 4), 16)); i += 3; }
+      else if (m[i] === "\\") { const c = m[i + 1]; bytes.push({ n: 10, r: 13, t: 9, a: 7, b: 8 }[c] ?? c.charCodeAt(0)); i += 1; }
+      else bytes.push(m.charCodeAt(i));
+    }
+    return { id: Buffer.from(bytes).toString("hex"), score: Number(score) };
+  });
+}
+
+async function startSett(name, extra = "") {
+  const [p, a] = [await freePort(), await freePort()];
+  const conf = join(tmp, `${name}.lua`);
+  writeFileSync(conf, `return { listen = "127.0.0.1:${p}", admin_listen = "127.0.0.1:${a}",
+    store = { kind = "redis", url = "redis://127.0.0.1:${redisPort}/0", prefix = "${name}:", command_timeout_ms = 1000, reconnect_max_ms = 200 },
+    runner = { ping_interval_ms = 200, ping_timeout_ms = 2000, lost_threshold_ms = 800, eligible_ms = 2000 },
+    tunnel = { ping_interval_ms = 200, ping_timeout_ms = 5000 },
+    gateway = { ready_timeout_ms = 8000, gc_interval_ms = 200 },
+    ${extra} }`);
+  const log = join(tmp, `${name}.log`);
+  const proc = spawn(SETT, ["run", conf], { stdio: ["ignore", "ignore", openSync(log, "w")] });
+  const s = { proc, prefix: `${name}:`, base: `http://127.0.0.1:${p}`, ws: `ws://127.0.0.1:${p}`, admin: `http://127.0.0.1:${a}`, log };
+  await waitFor(() => fetch(`${s.admin}/health`).then((r) => r.ok), 5000, `sett ${name}`);
+  return s;
+}
+function startRunner(s, name, key) {
+  const child = fork(join(here, "hibernation-runner.mjs"), [s.base, name, key], { stdio: "ignore" });
+  child.events = [];
+  child.on("message", (m) => child.events.push(m));
+  children.push(child);
+  return child;
+}
+async function runnerCount(s, name) {
+  return (await (await fetch(`${s.base}/runners?namespace=default&name=${name}`)).json()).runners.length;
+}
+async function createActor(s, runnerName) {
+  const r = await fetch(`${s.base}/actors?namespace=default`, { method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name: "hws", key: `k-${Date.now()}-${Math.random()}`, runner_name_selector: runnerName, crash_policy: "restart" }) });
+  assert.equal(r.status, 200);
+  return (await r.json()).actor.actor_id;
+}
+async function actorOf(s, id) {
+  return (await (await fetch(`${s.base}/actors/${id}?namespace=default`)).json()).actor;
+}
+// A client socket that records everything it hears, closes included.
+async function openClient(s, id, path = "/chat") {
+  const ws = new WebSocket(`${s.ws}/gateway/${id}${path}`);
+  ws.heard = []; ws.closes = [];
+  ws.on("message", (d) => ws.heard.push(d.toString()));
+  ws.on("close", (code, reason) => ws.closes.push({ code, reason: reason.toString() }));
+  await new Promise((res, rej) => { ws.once("open", res); ws.once("error", rej); });
+  return ws;
+}
+const ev = (r, kind, actorId) => r.events.filter((e) => e.ev === kind && (!actorId || e.actorId === actorId));
+// What the actor has persisted for its one socket, asked through the runner (KV in Redis).
+async function persisted(r, id) {
+  const n = r.events.length;
+  r.send({ cmd: "state", id });
+  const reply = await waitFor(() => r.events.slice(n).find((e) => e.ev === "state" && e.actorId === id), 3000, "state");
+  return reply.persisted;
+}
+async function receivedBy(r, id) {
+  const p = await persisted(r, id);
+  return p.length === 1 ? p[0].received : null;
+}
+const hibKey = (s, id) => `${s.prefix}{a:${id}}:hib`;
+const numbered = (from, to) => Array.from({ length: to - from + 1 }, (_, i) => `m${from + i}`);
+
+before(async () => {
+  redisPort = await freePort();
+  await startRedis();
+  main = await startSett("hib", `hibernation = { eligible_threshold_ms = ${THRESHOLD} }`);
+  limits = await startSett("lim", `hibernation = { eligible_threshold_ms = ${THRESHOLD}, max_pending_bytes = 4096, ack_timeout_ms = 600 }`);
+});
+
+after(async () => {
+  if (process.env.HIB_DEBUG) for (const c of children) console.error(JSON.stringify(c.events.filter((e) => e.ev !== "state").map((e) => e.ev === "msg" ? `${e.ev}:${e.index}:${e.data}` : e.ev === "start" ? `start:${e.generation}:${e.listed.length}:${e.persisted}` : e.ev === "error" ? `error:${e.error}` : e.ev)));
+  setTimeout(() => process.exit(), 2000).unref();
+  for (const c of children) { try { c.kill("SIGKILL"); } catch {} }
+  for (const s of [main, limits]) {
+    if (s && s.proc.exitCode === null) { s.proc.kill("SIGTERM"); await new Promise((r) => s.proc.once("exit", r)); }
+  }
+  if (redis && redis.exitCode === null) redis.kill("SIGKILL");
+});
+
+test("an actor sleeps mid-stream, wakes on the client's messages, and gets each exactly once", async () => {
+  const r = startRunner(main, "hib", "hib-1");
+  await waitFor(async () => (await runnerCount(main, "hib")) === 1, 10000, "runner");
+  const id = await createActor(main, "hib");
+  const ws = await openClient(main, id);
+  await waitFor(() => ev(r, "open", id).length === 1, 5000, "open");
+  const sockId = ev(r, "open", id)[0].id;
+  assert.equal(ev(r, "open", id)[0].hibernatable, true);
+
+  for (const m of numbered(1, 20)) ws.send(m);
+  await waitFor(async () => (await receivedBy(r, id))?.length === 20, 5000, "the first 20 persisted");
+
+  // The keepalive row names the socket, and a refresh moves its score.
+  const rows = zrange(hibKey(main, id));
+  assert.deepEqual(rows.map((x) => x.id), [sockId]);
+  const firstScore = rows[0].score;
+  await waitFor(() => zrange(hibKey(main, id))[0]?.score > firstScore, THRESHOLD * 2, "a fresher score");
+  const ttl = Number(cli("PTTL", hibKey(main, id)));
+  assert.ok(ttl > 0 && ttl <= THRESHOLD, `the row key expires within the threshold (pttl ${ttl})`);
+
+  r.send({ cmd: "sleep", id });
+  await waitFor(() => ev(r, "stop", id).length === 1, 5000, "stop");
+  await waitFor(async () => (await actorOf(main, id)).sleep_ts, 5000, "sleeping");
+  assert.equal(ws.readyState, WebSocket.OPEN);
+
+  // Messages to the sleeping actor wake it; the start lists the socket and nothing is reopened.
+  for (const m of numbered(21, 40)) { ws.send(m); await sleep(5); }
+  await waitFor(() => ev(r, "start", id).length === 2, 8000, "the wake");
+  assert.deepEqual(ev(r, "start", id)[1].listed, [sockId]);
+  await waitFor(async () => (await receivedBy(r, id))?.length === 40, 8000, "all 40 persisted");
+  assert.deepEqual(await receivedBy(r, id), numbered(1, 40));
+  assert.deepEqual(ev(r, "msg", id).map((e) => e.data), numbered(1, 40), "each delivery once, in order");
+  assert.deepEqual(ev(r, "msg", id).map((e) => e.index), Array.from({ length: 40 }, (_, i) => i + 1), "original indices");
+  assert.equal(ev(r, "open", id).filter((e) => !e.restoring).length, 1, "no second open");
+
+  // The socket works both ways after the wake, and its close removes the row.
+  ws.send("echo:after");
+  await waitFor(() => ws.heard.includes("echo:after"), 3000, "echo");
+  assert.deepEqual(ws.closes, []);
+  ws.close(1000);
+  await waitFor(() => zrange(hibKey(main, id)).length === 0, 3000, "row gone after close");
+  r.kill("SIGKILL");
+});
+
+test("the runner is killed mid-stream and a second runner takes the actor over", async () => {
+  const r1 = startRunner(main, "pool", "pool-1");
+  await waitFor(async () => (await runnerCount(main, "pool")) === 1, 10000, "first runner");
+  const id = await createActor(main, "pool");
+  const ws = await openClient(main, id);
+  await waitFor(() => ev(r1, "open", id).length === 1, 5000, "open");
+  const sockId = ev(r1, "open", id)[0].id;
+  const r2 = startRunner(main, "pool", "pool-2");
+  await waitFor(async () => (await runnerCount(main, "pool")) === 2, 10000, "second runner");
+
+  for (let i = 1; i <= 80; i++) {
+    ws.send(`m${i}`);
+    if (i === 30) r1.kill("SIGKILL");
+    await sleep(10);
+  }
+  await waitFor(() => ev(r2, "start", id).length === 1, 10000, "start on the second runner");
+  assert.deepEqual(ev(r2, "start", id)[0].listed, [sockId]);
+  await waitFor(async () => (await receivedBy(r2, id))?.length === 80, 10000, "all 80 persisted");
+  assert.deepEqual(await receivedBy(r2, id), numbered(1, 80), "every message once and in order");
+  assert.equal(ev(r2, "open", id).filter((e) => !e.restoring).length, 0, "no second open");
+  ws.send("echo:moved");
+  await waitFor(() => ws.heard.includes("echo:moved"), 3000, "echo");
+  assert.deepEqual(ws.closes, []);
+  ws.close(1000);
+  r2.kill("SIGKILL");
+});
+
+test("Redis stopped during hibernation and started again: no socket dropped, rows back, messages delivered", async () => {
+  const r = startRunner(main, "outage", "outage-1");
+  await waitFor(async () => (await runnerCount(main, "outage")) === 1, 10000, "runner");
+  const id = await createActor(main, "outage");
+  const ws = await openClient(main, id);
+  await waitFor(() => ev(r, "open", id).length === 1, 5000, "open");
+  for (const m of numbered(1, 5)) ws.send(m);
+  await waitFor(async () => (await receivedBy(r, id))?.length === 5, 5000, "the first 5 persisted");
+  r.send({ cmd: "sleep", id });
+  await waitFor(async () => (await actorOf(main, id)).sleep_ts, 5000, "sleeping");
+
+  await stopRedis();
+  await waitFor(async () => /sett_store_redis_up 0/.test(await (await fetch(`${main.admin}/metrics`)).text()), 3000, "store down");
+  const down = Date.now();
+  for (const m of numbered(6, 10)) ws.send(m);
+  await sleep(THRESHOLD * 1.5);
+  assert.equal(ws.readyState, WebSocket.OPEN, "the client is still connected");
+  const m = await (await fetch(`${main.admin}/metrics`)).text();
+  assert.match(m, /sett_store_errors_total\{store="redis",reason="(down|lost)"\} [1-9]/);
+
+  await startRedis();
+  await waitFor(() => zrange(hibKey(main, id)).some((x) => x.score > down), THRESHOLD, "the row rewritten within one period");
+  await waitFor(async () => (await receivedBy(r, id))?.length === 10, 15000, "all 10 persisted");
+  assert.deepEqual(await receivedBy(r, id), numbered(1, 10));
+  assert.deepEqual(ws.closes, []);
+  ws.close(1000);
+  r.kill("SIGKILL");
+});
+
+test("the pending cap and the ack timeout close with their codes", async () => {
+  const r = startRunner(limits, "lim", "lim-1");
+  await waitFor(async () => (await runnerCount(limits, "lim")) === 1, 10000, "runner");
+  const capped = await createActor(limits, "lim");
+  const slow = await createActor(limits, "lim");
+  r.send({ cmd: "noack", id: capped });
+  r.send({ cmd: "noack", id: slow });
+
+  const a = await openClient(limits, capped);
+  await waitFor(() => ev(r, "open", capped).length === 1, 5000, "open");
+  for (let i = 0; i < 8; i++) a.send("x".repeat(1024));
+  await waitFor(() => a.closes.length === 1, 5000, "close over the cap");
+  assert.equal(a.closes[0].code, 1011);
+  assert.match(a.closes[0].reason, /^guard\.websocket_pending_limit_reached/);
+
+  const b = await openClient(limits, slow);
+  await waitFor(() => ev(r, "open", slow).length === 1, 5000, "open");
+  b.send("never acked");
+  const t0 = Date.now();
+  await waitFor(() => b.closes.length === 1, 5000, "close after the ack timeout");
+  assert.ok(Date.now() - t0 >= 550, "not before the timeout");
+  assert.equal(b.closes[0].code, 1011);
+  assert.match(b.closes[0].reason, /^guard\.websocket_service_timeout/);
+  r.kill("SIGKILL");
+});
+
+test("a row left behind by a gateway that died expires after the threshold", async () => {
+  const r = startRunner(limits, "gone", "gone-1");
+  await waitFor(async () => (await runnerCount(limits, "gone")) === 1, 10000, "runner");
+  const id = await createActor(limits, "gone");
+  const ws = await openClient(limits, id);
+  await waitFor(() => ev(r, "open", id).length === 1, 5000, "open");
+  await waitFor(() => zrange(hibKey(limits, id)).length === 1, 2000, "row");
+  limits.proc.kill("SIGKILL");
+  await waitFor(() => zrange(hibKey(limits, id)).length === 0, THRESHOLD * 2, "row expired");
+  ws.terminate();
+});
