@@ -46,8 +46,7 @@ static const eng_ns_t *eng_ns_add(eng_t *e, const char *name, const char *displa
     }
     e->ns[i] = ns;
     e->nns++;
-    store_ns_t rec = { ns->namespace_id, ns->name, ns->create_ts };
-    store_ns_put(e->store, &rec, NULL, NULL);
+    eng_store_ns(e, ns);
     return ns;
 }
 
@@ -61,6 +60,7 @@ eng_t *eng_new(uv_loop_t *loop, store_t *store, bus_t *bus, const eng_config_t *
     store_map_init(&e->actors);
     store_map_init(&e->keys);
     store_map_init(&e->runners);
+    eng_resync_init(e);
     e->m_actors_created = met_counter("sett_actors_created_total", "Actors created.", NULL);
     e->m_actor_starts = met_counter("sett_actor_starts_total", "CommandStartActor sent.", NULL);
     e->m_runner_connects = met_counter("sett_runner_connections_total",
@@ -197,7 +197,7 @@ void eng_persist_actor(eng_t *e, eng_actor_t *a)
         .has_alarm = a->has_alarm,
         .alarm_ts = a->alarm_ts,
     };
-    store_actor_put(e->store, &rec, NULL, NULL);
+    eng_store_actor(e, &rec);
 }
 
 int eng_actor_create(eng_t *e, const eng_actor_spec_t *spec, eng_actor_t **out,
@@ -346,7 +346,7 @@ static void eng_mark_destroyed(eng_t *e, eng_actor_t *a)
         buf_free(&c->bytes);
         free(c);
     }
-    store_kv_drop(e->store, a->actor_id, NULL, NULL);
+    eng_store_kv_drop(e, a->actor_id);
     eng_persist_actor(e, a);
     eng_wake_waiters(e, a, ENG_ENOTFOUND);
     eng_notify_stop(e, a);
@@ -803,5 +803,6 @@ void eng_free(eng_t *e)
     store_map_free(&e->actors);
     store_map_free(&e->keys);
     store_map_free(&e->runners);
+    eng_resync_free(e);
     free(e);
 }

@@ -74,6 +74,8 @@ struct eng {
     eng_actor_t *first, *last;
     eng_actor_t *queue_head, *queue_tail;
     store_map_t runners;       /* id -> runner */
+    struct eng_sync *sync;     /* engine_resync.c: writes the store missed */
+    store_map_t dirty;         /* kind byte + id of each record to write again */
     eng_runner_t *runners_first;
     void (*stop_fn)(void *ud, eng_actor_t *a);
     eng_place_fn place_fn;
@@ -85,6 +87,15 @@ struct eng {
 
 void eng_random_id(char out[31]);
 void eng_persist_actor(eng_t *e, eng_actor_t *a);
+void eng_persist_runner(eng_t *e, eng_runner_t *r);
+/* Store writes whose failure marks the record for engine_resync.c to write again. */
+void eng_store_actor(eng_t *e, const store_actor_t *rec);
+void eng_store_runner(eng_t *e, const store_runner_t *rec);
+void eng_store_runner_delete(eng_t *e, const char *runner_id);
+void eng_store_ns(eng_t *e, const eng_ns_t *ns);
+void eng_store_kv_drop(eng_t *e, const char *actor_id);
+void eng_resync_init(eng_t *e);
+void eng_resync_free(eng_t *e);
 void eng_place(eng_t *e, eng_actor_t *a);
 void eng_place_pending(eng_t *e);
 void eng_send_stop(eng_t *e, eng_actor_t *a, enum eng_stop_kind kind);

@@ -25,7 +25,7 @@ void eng_runner_free(eng_runner_t *r)
     uv_close((uv_handle_t *)&r->priv->lost_timer, eng_runner_closed);
 }
 
-static void eng_persist_runner(eng_t *e, eng_runner_t *r)
+void eng_persist_runner(eng_t *e, eng_runner_t *r)
 {
     store_runner_t rec = {
         .runner_id = r->runner_id,
@@ -38,7 +38,7 @@ static void eng_persist_runner(eng_t *e, eng_runner_t *r)
         .create_ts = r->create_ts,
         .last_ping_ts = r->last_ping_ts,
     };
-    store_runner_put(e->store, &rec, NULL, NULL);
+    eng_store_runner(e, &rec);
 }
 
 static char *eng_slice_dup(bare_str_t s)
@@ -288,7 +288,7 @@ static void eng_runner_lost(uv_timer_t *t)
         e->runners_first = r->priv->next;
     if (r->priv->next)
         r->priv->next->priv->prev = r->priv->prev;
-    store_runner_delete(e->store, r->runner_id, NULL, NULL);
+    eng_store_runner_delete(e, r->runner_id);
     eng_runner_free(r);
 }
 

@@ -224,8 +224,11 @@ test("Redis stopped during hibernation and started again: no socket dropped, row
   const m = await (await fetch(`${main.admin}/metrics`)).text();
   assert.match(m, /sett_store_errors_total\{store="redis",reason="(down|lost)"\} [1-9]/);
 
+  // An actor created while Redis is away is written once it is back.
+  const late = await createActor(main, "nobody");
   await startRedis();
   await waitFor(() => zrange(hibKey(main, id)).some((x) => x.score > down), THRESHOLD, "the row rewritten within one period");
+  await waitFor(() => cli("HGET", `${main.prefix}{a:${late}}`, "id") === late, 2000, "the missed actor record written");
   await waitFor(async () => (await receivedBy(r, id))?.length === 10, 15000, "all 10 persisted");
   assert.deepEqual(await receivedBy(r, id), numbered(1, 10));
   assert.deepEqual(ws.closes, []);
