@@ -522,6 +522,11 @@ void gw_forward(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const 
     eng_actor_t *a = eng_actor_get(gw->eng, actor_id);
     if (!a || a->state == ENG_ACTOR_DESTROYED) {
         gw_json_error(c, 404, "actor", "not_found", "The actor does not exist or was destroyed.");
+    } else if (a->state != ENG_ACTOR_RUNNING && !store_available(gw->store)) {
+        /* Starting the actor needs what the store holds (its KV, its sockets' rows); it would
+         * only fail, so the client hears at once that the store is away. */
+        gw_json_error(c, 503, "store", "unavailable",
+                      "The store is unavailable, so the actor cannot be started; retry later.");
     } else if (strcmp(req->method, "OPTIONS") == 0 && !req->upgrade) {
         buf_t h = BUF_INIT;
         net_http_respond(c, 204, NULL, gw_cors_headers(req, &h), NULL, 0);

@@ -177,6 +177,23 @@ test("an actor sleeps mid-stream, wakes on the client's messages, and gets each 
   r.kill("SIGKILL");
 });
 
+test("a client that closes while its actor sleeps loses its row and is not listed at the next start", async () => {
+  const r = startRunner(main, "bye", "bye-1");
+  await waitFor(async () => (await runnerCount(main, "bye")) === 1, 10000, "runner");
+  const id = await createActor(main, "bye");
+  const ws = await openClient(main, id);
+  await waitFor(() => ev(r, "open", id).length === 1, 5000, "open");
+  await waitFor(() => zrange(hibKey(main, id)).length === 1, 2000, "row");
+  r.send({ cmd: "sleep", id });
+  await waitFor(async () => (await actorOf(main, id)).sleep_ts, 5000, "sleeping");
+  ws.close(1000);
+  await waitFor(() => zrange(hibKey(main, id)).length === 0, 3000, "row deleted");
+  assert.equal((await fetch(`${main.base}/gateway/${id}/wake`)).status, 200);
+  await waitFor(() => ev(r, "start", id).length === 2, 5000, "the next start");
+  assert.deepEqual(ev(r, "start", id)[1].listed, []);
+  r.kill("SIGKILL");
+});
+
 test("the runner is killed mid-stream and a second runner takes the actor over", async () => {
   const r1 = startRunner(main, "pool", "pool-1");
   await waitFor(async () => (await runnerCount(main, "pool")) === 1, 10000, "first runner");
@@ -219,6 +236,11 @@ test("Redis stopped during hibernation and started again: no socket dropped, row
   await waitFor(async () => /sett_store_redis_up 0/.test(await (await fetch(`${main.admin}/metrics`)).text()), 3000, "store down");
   const down = Date.now();
   for (const m of numbered(6, 10)) ws.send(m);
+  // A request that would have to start the actor is told at once that the store is away.
+  const res = await fetch(`${main.base}/gateway/${id}/x`);
+  assert.equal(res.status, 503);
+  const body = await res.json();
+  assert.deepEqual([body.group, body.code], ["store", "unavailable"]);
   await sleep(THRESHOLD * 1.5);
   assert.equal(ws.readyState, WebSocket.OPEN, "the client is still connected");
   const m = await (await fetch(`${main.admin}/metrics`)).text();
