@@ -154,6 +154,57 @@ static void app_on_policy_change(uv_fs_event_t *h, const char *filename, int eve
     uv_timer_start(&app->reload_timer, app_reload_later, 100, 0);
 }
 
+typedef struct app_wait {
+    int done;
+    int err;
+} app_wait_t;
+
+static void app_restored(void *ud, int err)
+{
+    app_wait_t *w = ud;
+    w->done = 1;
+    w->err = err;
+}
+
+static void app_wait_fired(uv_timer_t *t)
+{
+    *(int *)t->data = 1;
+}
+
+/* Loads the store's state into the engine before anything is served. With Redis away this waits
+ * for it, retrying every half second: serving without what Redis holds would hand out actors and
+ * namespaces that clash with it. */
+static int app_restore(app_t *app)
+{
+    uint64_t warned = 0;
+    for (;;) {
+        app_wait_t w = { 0, 0 };
+        eng_restore(app->eng, app_restored, &w);
+        while (!w.done)
+            uv_run(&app->loop, UV_RUN_ONCE);
+        if (w.err == STORE_OK)
+            return 0;
+        if (w.err != STORE_EUNAVAILABLE) {
+            log_error("cannot load the store's state", LF_S("error", store_strerror(w.err)));
+            return -1;
+        }
+        uint64_t now = uv_now(&app->loop);
+        if (!warned || now - warned >= 5000) {
+            log_warn("waiting for the store to load its state", LF_S("error", store_strerror(w.err)));
+            warned = now;
+        }
+        int fired = 0;
+        uv_timer_t t;
+        uv_timer_init(&app->loop, &t);
+        t.data = &fired;
+        uv_timer_start(&t, app_wait_fired, 500, 0);
+        while (!fired)
+            uv_run(&app->loop, UV_RUN_ONCE);
+        uv_close((uv_handle_t *)&t, NULL);
+        uv_run(&app->loop, UV_RUN_NOWAIT);
+    }
+}
+
 static int listen_on(app_t *app, const char *name, const cfg_addr_t *a, const char *cert,
                      const char *key, net_request_cb cb, void *ud)
 {
@@ -219,6 +270,7 @@ static int cmd_run(const char *path)
     ecfg.runner_lost_threshold_ms = (int64_t)app.cfg.runner_lost_threshold_ms;
     ecfg.runner_eligible_ms = (int64_t)app.cfg.runner_eligible_ms;
     app.eng = eng_new(&app.loop, app.store, app.bus, &ecfg);
+    int restored = app_restore(&app);
     for (char **ns = app.cfg.namespaces; ns && *ns; ns++) {
         eng_error_t err;
         if (!eng_ns_get(app.eng, *ns) && eng_ns_create(app.eng, *ns, NULL, NULL, &err) != 0)
@@ -269,7 +321,8 @@ static int cmd_run(const char *path)
     uv_timer_init(&app.loop, &app.stop_timer);
     app.sigint.data = app.sigterm.data = app.stop_timer.data = &app;
 
-    if (listen_on(&app, "main", &app.cfg.listen, app.cfg.tls_cert, app.cfg.tls_key,
+    if (restored != 0 ||
+        listen_on(&app, "main", &app.cfg.listen, app.cfg.tls_cert, app.cfg.tls_key,
                   gw_front_on_request, &app.front) != 0 ||
         listen_on(&app, "admin", &app.cfg.admin_listen, NULL, NULL, adm_on_request, &app) != 0) {
         rc = 1;

@@ -29,7 +29,7 @@ void eng_random_id(char out[31])
     out[30] = '\0';
 }
 
-static const eng_ns_t *eng_ns_add(eng_t *e, const char *name, const char *display)
+eng_ns_t *eng_ns_add(eng_t *e, const char *name, const char *display)
 {
     eng_ns_t *ns = sx_calloc(1, sizeof *ns);
     char id[31];
@@ -46,7 +46,6 @@ static const eng_ns_t *eng_ns_add(eng_t *e, const char *name, const char *displa
     }
     e->ns[i] = ns;
     e->nns++;
-    eng_store_ns(e, ns);
     return ns;
 }
 
@@ -144,6 +143,7 @@ int eng_ns_create(eng_t *e, const char *name, const char *display_name, const en
         return -1;
     }
     const eng_ns_t *ns = eng_ns_add(e, name, display_name);
+    eng_store_ns(e, ns);
     if (out)
         *out = ns;
     return 0;
@@ -200,6 +200,24 @@ void eng_persist_actor(eng_t *e, eng_actor_t *a)
     eng_store_actor(e, &rec);
 }
 
+void eng_actor_link(eng_t *e, eng_actor_t *a)
+{
+    a->priv->last_event_idx = -1;
+    store_map_put(&e->actors, a->actor_id, strlen(a->actor_id), a);
+    if (a->key && !a->destroy_ts) {
+        buf_t k = BUF_INIT;
+        eng_key_of(&k, a->ns, a->name, a->key);
+        store_map_put(&e->keys, k.data, k.len, a);
+        buf_free(&k);
+    }
+    a->priv->prev = e->last;
+    if (e->last)
+        e->last->priv->next = a;
+    else
+        e->first = a;
+    e->last = a;
+}
+
 int eng_actor_create(eng_t *e, const eng_actor_spec_t *spec, eng_actor_t **out,
                      eng_error_t *err)
 {
@@ -243,20 +261,7 @@ int eng_actor_create(eng_t *e, const eng_actor_spec_t *spec, eng_actor_t **out,
     a->runner_name_selector = sx_strdup(spec->runner_name_selector);
     a->crash_policy = spec->crash_policy;
     a->create_ts = eng_now_ms(e);
-    a->priv->last_event_idx = -1;
-    store_map_put(&e->actors, a->actor_id, strlen(a->actor_id), a);
-    if (a->key) {
-        buf_t k = BUF_INIT;
-        eng_key_of(&k, ns, a->name, a->key);
-        store_map_put(&e->keys, k.data, k.len, a);
-        buf_free(&k);
-    }
-    a->priv->prev = e->last;
-    if (e->last)
-        e->last->priv->next = a;
-    else
-        e->first = a;
-    e->last = a;
+    eng_actor_link(e, a);
     met_inc(e->m_actors_created);
     log_info("actor created", LF_S("actor_id", a->actor_id), LF_S("name", a->name),
              LF_S("runner_name", a->runner_name_selector));

@@ -113,6 +113,15 @@ typedef struct eng_error {
 eng_t *eng_new(uv_loop_t *loop, store_t *store, bus_t *bus, const eng_config_t *cfg);
 /* Stops timers and frees every record; call before closing the store. */
 void eng_free(eng_t *e);
+
+/* Loads what the store holds from an earlier run: namespaces keep their ids, actors come back
+ * asleep (their runners' sockets died with that run; the next request or alarm wakes them, with
+ * the next generation) or destroyed, and runner records are deleted, since a runner that
+ * connects again is a new runner. Call once, after eng_new and before anything creates
+ * namespaces or actors; cb gets 0, or a store error (the store is away) after which the call may
+ * be repeated. */
+typedef void (*eng_restore_cb)(void *ud, int err);
+void eng_restore(eng_t *e, eng_restore_cb cb, void *ud);
 const eng_config_t *eng_config(const eng_t *e);
 int64_t eng_now_ms(eng_t *e);
 

@@ -88,6 +88,10 @@ struct eng {
 void eng_random_id(char out[31]);
 void eng_persist_actor(eng_t *e, eng_actor_t *a);
 void eng_persist_runner(eng_t *e, eng_runner_t *r);
+/* Enters a new actor (a->priv allocated, fields set) into the id and key maps and the list. */
+void eng_actor_link(eng_t *e, eng_actor_t *a);
+/* Adds a namespace with a fresh id, in name order, without writing it to the store. */
+eng_ns_t *eng_ns_add(eng_t *e, const char *name, const char *display);
 /* Store writes whose failure marks the record for engine_resync.c to write again. */
 void eng_store_actor(eng_t *e, const store_actor_t *rec);
 void eng_store_runner(eng_t *e, const store_runner_t *rec);

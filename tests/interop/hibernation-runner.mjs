@@ -100,6 +100,14 @@ const runner = new Runner({
 process.on("message", async (m) => {
   if (m.cmd === "sleep") runner.sleepActor(m.id);
   if (m.cmd === "noack") noAck.add(m.id);
+  if (m.cmd === "kvput") {
+    const error = await runner.kvPut(m.id, [[enc(m.key), enc(m.value)]]).then(() => null, (e) => String(e?.message ?? e));
+    process.send({ ev: "kvput", actorId: m.id, error });
+  }
+  if (m.cmd === "kvget") {
+    const got = await runner.kvGet(m.id, [enc(m.key)]).catch((e) => [String(e)]);
+    process.send({ ev: "kvget", actorId: m.id, value: got[0] ? dec(got[0]) : null });
+  }
   if (m.cmd === "state") {
     const persisted = await loadPersisted(m.id).catch((e) => ({ error: String(e) }));
     process.send({ ev: "state", actorId: m.id, persisted });

@@ -16,7 +16,7 @@ const SETT = process.env.SETT_BIN ?? join(here, "../../build/sett");
 const tmp = mkdtempSync(join(tmpdir(), "sett-hib-"));
 const THRESHOLD = 1000; // hibernation.eligible_threshold_ms: rows refreshed every 500 ms
 const children = [];
-let redis, redisPort, main, limits;
+let redis, redisPort, main, limits, restarted;
 
 function freePort() {
   return new Promise((res) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
@@ -67,11 +67,23 @@ async function startSett(name, extra = "") {
     tunnel = { ping_interval_ms = 200, ping_timeout_ms = 5000 },
     gateway = { ready_timeout_ms = 8000, gc_interval_ms = 200 },
     ${extra} }`);
-  const log = join(tmp, `${name}.log`);
-  const proc = spawn(SETT, ["run", conf], { stdio: ["ignore", "ignore", openSync(log, "w")] });
-  const s = { proc, prefix: `${name}:`, base: `http://127.0.0.1:${p}`, ws: `ws://127.0.0.1:${p}`, admin: `http://127.0.0.1:${a}`, log };
-  await waitFor(() => fetch(`${s.admin}/health`).then((r) => r.ok), 5000, `sett ${name}`);
+  const s = { name, conf, prefix: `${name}:`, base: `http://127.0.0.1:${p}`, ws: `ws://127.0.0.1:${p}`, admin: `http://127.0.0.1:${a}` };
+  return spawnSett(s);
+}
+// (Re)starts the sett process of s on its configuration, ports included.
+async function spawnSett(s) {
+  s.log = join(tmp, `${s.name}-${Date.now()}.log`);
+  s.proc = spawn(SETT, ["run", s.conf], { stdio: ["ignore", "ignore", openSync(s.log, "w")] });
+  await waitFor(() => fetch(`${s.admin}/health`).then((r) => r.ok), 5000, `sett ${s.name}`);
   return s;
+}
+async function stopSett(s) {
+  if (s.proc.exitCode === null) { s.proc.kill("SIGTERM"); await new Promise((r) => s.proc.once("exit", r)); }
+}
+async function ask(r, cmd) {
+  const n = r.events.length;
+  r.send(cmd);
+  return waitFor(() => r.events.slice(n).find((e) => e.ev === cmd.cmd && e.actorId === cmd.id), 5000, cmd.cmd);
 }
 function startRunner(s, name, key) {
   const child = fork(join(here, "hibernation-runner.mjs"), [s.base, name, key], { stdio: "ignore" });
@@ -127,9 +139,8 @@ after(async () => {
   if (process.env.HIB_DEBUG) for (const c of children) console.error(JSON.stringify(c.events.filter((e) => e.ev !== "state").map((e) => e.ev === "msg" ? `${e.ev}:${e.index}:${e.data}` : e.ev === "start" ? `start:${e.generation}:${e.listed.length}:${e.persisted}` : e.ev === "error" ? `error:${e.error}` : e.ev)));
   setTimeout(() => process.exit(), 2000).unref();
   for (const c of children) { try { c.kill("SIGKILL"); } catch {} }
-  for (const s of [main, limits]) {
-    if (s && s.proc.exitCode === null) { s.proc.kill("SIGTERM"); await new Promise((r) => s.proc.once("exit", r)); }
-  }
+  process.on("exit", () => { try { redis?.kill("SIGKILL"); } catch {} });
+  for (const s of [main, limits, restarted]) if (s) await stopSett(s);
   if (redis && redis.exitCode === null) redis.kill("SIGKILL");
 });
 
@@ -294,4 +305,38 @@ test("a row left behind by a gateway that died expires after the threshold", asy
   limits.proc.kill("SIGKILL");
   await waitFor(() => zrange(hibKey(limits, id)).length === 0, THRESHOLD * 2, "row expired");
   ws.terminate();
+});
+
+test("a restarted sett on Redis keeps namespaces, actors, keys and KV; actors come back asleep", async () => {
+  const s = restarted = await startSett("rst");
+  const r = startRunner(s, "rst", "rst-1");
+  await waitFor(async () => (await runnerCount(s, "rst")) === 1, 10000, "runner");
+  const ns = (await (await fetch(`${s.base}/namespaces`, { method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name: "team", display_name: "Team" }) })).json()).namespace;
+  const spec = { name: "room", key: "room-1", runner_name_selector: "rst", crash_policy: "sleep" };
+  const created = await (await fetch(`${s.base}/actors?namespace=default`, { method: "PUT", headers: { "content-type": "application/json" },
+    body: JSON.stringify(spec) })).json();
+  assert.equal(created.created, true);
+  const id = created.actor.actor_id;
+  await waitFor(() => ev(r, "start", id).length === 1, 5000, "start");
+  assert.equal((await ask(r, { cmd: "kvput", id, key: "color", value: "blue" })).error, null);
+
+  await stopSett(s);
+  await spawnSett(s);
+  const again = await (await fetch(`${s.base}/actors?namespace=default`, { method: "PUT", headers: { "content-type": "application/json" },
+    body: JSON.stringify(spec) })).json();
+  assert.equal(again.created, false, "get-or-create finds the actor of the earlier run");
+  assert.equal(again.actor.actor_id, id);
+  assert.ok(again.actor.sleep_ts, "it is asleep");
+  const nsAgain = (await (await fetch(`${s.base}/namespaces/${ns.namespace_id}`)).json()).namespace;
+  assert.equal(nsAgain.name, "team");
+
+  // The runner reconnects on its own; a request wakes the actor with the next generation, and
+  // its KV is where it was.
+  await waitFor(async () => (await runnerCount(s, "rst")) === 1, 15000, "runner back");
+  assert.equal((await fetch(`${s.base}/gateway/${id}/x`)).status, 200);
+  await waitFor(() => ev(r, "start", id).length === 2, 5000, "the wake");
+  assert.equal(ev(r, "start", id)[1].generation, ev(r, "start", id)[0].generation + 1);
+  assert.equal((await ask(r, { cmd: "kvget", id, key: "color" })).value, "blue");
+  r.kill("SIGKILL");
 });
