@@ -13,7 +13,7 @@ const dec = (b) => new TextDecoder().decode(b);
 const hex = (b) => Buffer.from(b).toString("hex");
 const unhex = (s) => new Uint8Array(Buffer.from(s, "hex")).buffer;
 const key = (gw, rq) => enc(`hws:${hex(gw)}${hex(rq)}`);
-const noAck = new Set(); // actor ids whose messages the actor must not ack (for the ack timeout)
+const noAck = new Set(); // actor ids that swallow messages without keeping or acking them
 
 // The state of each socket as persisted, and the chain of writes that keeps them in order.
 const sockets = new Map();
@@ -61,6 +61,7 @@ const runner = new Runner({
     process.send({ ev: "open", actorId, id, hibernatable, restoring });
     if (!restoring) persist(actorId, st);
     ws.addEventListener("message", (ev) => {
+      if (noAck.has(actorId)) return; // a sink: nothing kept, nothing acked
       const data = typeof ev.data === "string" ? ev.data : dec(ev.data);
       st.index = ev.rivetMessageIndex;
       st.received.push(data);

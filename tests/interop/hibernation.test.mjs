@@ -295,6 +295,29 @@ test("the pending cap and the ack timeout close with their codes", async () => {
   r.kill("SIGKILL");
 });
 
+test("65,535 unacked messages is the most a socket keeps", async () => {
+  const s = await startSett("cnt", "hibernation = { max_pending_bytes = 67108864 }");
+  try {
+    const r = startRunner(s, "cnt", "cnt-1");
+    await waitFor(async () => (await runnerCount(s, "cnt")) === 1, 10000, "runner");
+    const id = await createActor(s, "cnt");
+    r.send({ cmd: "noack", id });
+    const ws = await openClient(s, id);
+    await waitFor(() => ev(r, "open", id).length === 1, 5000, "open");
+    for (let i = 0; i < 65535; i++) ws.send("k");
+    const sent = /gateway_tunnel_messages_total\{direction="to_runner",kind="websocket_message"\} (\d+)/;
+    await waitFor(async () => Number((await (await fetch(`${s.admin}/metrics`)).text()).match(sent)?.[1]) === 65535, 10000, "all 65,535 through");
+    assert.deepEqual(ws.closes, [], "65,535 are kept");
+    ws.send("one more");
+    await waitFor(() => ws.closes.length === 1, 5000, "close over the count");
+    assert.equal(ws.closes[0].code, 1011);
+    assert.match(ws.closes[0].reason, /^guard\.websocket_pending_limit_reached/);
+    r.kill("SIGKILL");
+  } finally {
+    await stopSett(s);
+  }
+});
+
 test("a row left behind by a gateway that died expires after the threshold", async () => {
   const r = startRunner(limits, "gone", "gone-1");
   await waitFor(async () => (await runnerCount(limits, "gone")) === 1, 10000, "runner");
