@@ -1,6 +1,6 @@
 /* The REST router: which paths are the API's, and which method each takes. The table is Rivet
- * 2.2.1's engine/packages/api-public/src/router.rs, less the runner configs, KV reads, health
- * fan-out and UI, plus GET /actors/{id} and GET /namespaces/{id}, which sett adds.
+ * 2.2.1's engine/packages/api-public/src/router.rs, less the runner configs, health fan-out and
+ * UI, plus GET /actors/{id} and GET /namespaces/{id}, which sett adds.
  *
  * A path under one of the API's first segments is always answered here, with api.not_found
  * for a path the API does not know, so such mistakes read as the API's own errors; any other
@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#define API_MAX_SEGS 4
+#define API_MAX_SEGS 5
 
 static bool api_seg_is(const url_str *s, const char *lit)
 {
@@ -35,6 +35,11 @@ static void api_route_actors(api_req_t *r, const url_str *seg, size_t n)
     } else if (n == 2 && api_seg_is(&seg[1], "names")) {
         if (api_method_is(r->req, "GET"))
             api_actors_names(r);
+        else
+            api_method_not_allowed(r->c, "GET");
+    } else if (n == 5 && api_seg_is(&seg[2], "kv") && api_seg_is(&seg[3], "keys")) {
+        if (api_method_is(r->req, "GET"))
+            api_actors_kv_get(r, &seg[1], &seg[4]);
         else
             api_method_not_allowed(r->c, "GET");
     } else if (n == 2) {

@@ -375,7 +375,7 @@ done:
 /* The actor a path names, in the namespace the query names when it names one (a path id is
  * global, so the namespace is only a check here). Answers and returns NULL when there is no
  * such actor. */
-static eng_actor_t *api_actor_at(api_req_t *r, const url_str *seg)
+eng_actor_t *api_actor_at(api_req_t *r, const url_str *seg)
 {
     api_query_t q;
     char id[80];

@@ -61,6 +61,12 @@ void api_engine_error(net_conn_t *c, const eng_error_t *err);
 /* Answers 200 with the JSON in b and frees b. */
 void api_send(net_conn_t *c, buf_t *b);
 
+/* The actor a path segment names, checked against the `namespace` parameter when given; NULL
+ * after answering 404 (or 400 for a malformed id or query). */
+eng_actor_t *api_actor_at(api_req_t *r, const url_str *seg);
+/* GET /actors/{id}/kv/keys/{base64 key} (api_kv.c). */
+void api_actors_kv_get(api_req_t *r, const url_str *id, const url_str *key);
+
 /* ---- JSON writers (api_json.c) ---- */
 
 void api_w_actor(json_w *w, const eng_actor_t *a);

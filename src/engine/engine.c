@@ -272,6 +272,11 @@ int eng_actor_create(eng_t *e, const eng_actor_spec_t *spec, eng_actor_t **out,
     return 0;
 }
 
+store_t *eng_store(eng_t *e)
+{
+    return e->store;
+}
+
 eng_actor_t *eng_actor_get(eng_t *e, const char *actor_id)
 {
     return store_map_get(&e->actors, actor_id, strlen(actor_id));

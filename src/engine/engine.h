@@ -113,6 +113,8 @@ typedef struct eng_error {
 eng_t *eng_new(uv_loop_t *loop, store_t *store, bus_t *bus, const eng_config_t *cfg);
 /* Stops timers and frees every record; call before closing the store. */
 void eng_free(eng_t *e);
+/* The store the engine writes through to (the API reads actors' KV from it). */
+store_t *eng_store(eng_t *e);
 
 /* Loads what the store holds from an earlier run: namespaces keep their ids, actors come back
  * asleep (their runners' sockets died with that run; the next request or alarm wakes them, with

@@ -540,6 +540,44 @@ static void test_get(void)
     buf_free(&b);
 }
 
+static void put_kv(void)
+{
+    static const uint8_t k1[] = "color", v1[] = "blue", k2[] = { 0xff, 0xfe }, v2[] = { 0, 1, 2 };
+    store_bytes_t keys[] = { { k1, 5 }, { k2, 2 } }, vals[] = { { v1, 4 }, { v2, 3 } };
+    store_kv_put(store, counter_id, keys, 2, vals, 2, NULL, NULL);
+}
+
+static void test_kv_get(void)
+{
+    buf_t b = BUF_INIT;
+    char path[200];
+    run_on_loop(put_kv);
+    snprintf(path, sizeof path, "/actors/%s/kv/keys/Y29sb3I=?namespace=default", counter_id);
+    CHECK_EQ_INT(http("GET", path, NULL, &b), 200);
+    const json_value *v = parse(&b);
+    CHECK(!strcmp(jkeys(v), "value,update_ts"));
+    CHECK(jstreq(v, "value", "Ymx1ZQ=="));
+    CHECK(jint(v, "update_ts") > 1700000000000);
+    /* Standard base64 carries '/', sent as %2F. */
+    snprintf(path, sizeof path, "/actors/%s/kv/keys/%%2F%%2F4%%3D", counter_id);
+    CHECK_EQ_INT(http("GET", path, NULL, &b), 200);
+    CHECK(jstreq(parse(&b), "value", "AAEC"));
+    snprintf(path, sizeof path, "/actors/%s/kv/keys/bm9wZQ==", counter_id);
+    CHECK_EQ_INT(http("GET", path, NULL, &b), 404);
+    CHECK(jstreq(parse(&b), "code", "kv_key_not_found"));
+    snprintf(path, sizeof path, "/actors/%s/kv/keys/not*base64", counter_id);
+    CHECK_EQ_INT(http("GET", path, NULL, &b), 400);
+    CHECK(jstreq(parse(&b), "code", "bad_request"));
+    CHECK_EQ_INT(http("GET", "/actors/nope/kv/keys/Y29sb3I=", NULL, &b), 404);
+    CHECK(jstreq(parse(&b), "code", "not_found"));
+    snprintf(path, sizeof path, "/actors/%s/kv/keys/Y29sb3I=?namespace=team-a", counter_id);
+    CHECK_EQ_INT(http("GET", path, NULL, &b), 404);
+    snprintf(path, sizeof path, "/actors/%s/kv/keys/Y29sb3I=", counter_id);
+    CHECK_EQ_INT(http("DELETE", path, NULL, &b), 405);
+    CHECK(head_has("Allow: GET"));
+    buf_free(&b);
+}
+
 static void test_list(void)
 {
     buf_t b = BUF_INIT;
@@ -841,6 +879,7 @@ int main(void)
     test_create_errors();
     test_get_or_create();
     test_get();
+    test_kv_get();
     test_list();
     test_delete();
     test_runners();
