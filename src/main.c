@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "admin/admin.h"
+#include "api/api.h"
 #include "bus/bus.h"
 #include "engine/engine.h"
 #include "runner/runner.h"
@@ -297,6 +298,7 @@ static int cmd_run(const char *path)
         .ack_timeout_ms = app.cfg.hib_ack_timeout_ms,
         .hib_eligible_ms = app.cfg.hib_eligible_threshold_ms,
     };
+    api_set_token(app.cfg.api_token);
     app.gw = gw_new(&app.loop, app.eng, app.bus, app.store, &gcfg);
     app.pol = lh_policy_new(&app.lua, app.eng, app.cfg.policy, app.cfg.policy_budget_ms);
     gw_set_policy(app.gw, app.pol);
@@ -356,6 +358,7 @@ out_lua:
         log_info("sett stopped");
     }
     cfg_free(&app.cfg);
+    api_set_token(NULL);
     met_free_all();
     return rc;
 }

@@ -65,6 +65,10 @@ M.schema = {
     eligible_ms = { type = "integer", min = 10, max = 3600000, default = 10000,
       doc = "Actors are only placed on runners whose last pong is this recent." },
   } },
+  api = { type = "table", fields = {
+    token = { type = "string",
+      doc = "When set, REST API requests must send `Authorization: Bearer <token>` (401 without, 403 with another); runner and gateway traffic is not affected." },
+  } },
   tunnel = { type = "table", fields = {
     ping_interval_ms = { type = "integer", min = 10, max = 600000, default = 3000,
       doc = "ToRunnerPing period for each tunnelled WebSocket (plus 0-127 ms jitter)." },

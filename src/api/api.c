@@ -7,9 +7,42 @@
  * path is left to the caller's other routes. */
 #include "api/api_impl.h"
 
+#include "core/alloc.h"
+#include "core/secret.h"
+
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define API_MAX_SEGS 5
+
+static char *api_token;
+
+void api_set_token(const char *token)
+{
+    free(api_token);
+    api_token = token ? sx_strdup(token) : NULL;
+}
+
+/* Rivet's admin token check (api-public's ApiCtx::auth), with 401 for a missing token. Returns
+ * true when the request may go on. */
+static bool api_authorized(net_conn_t *c, const hreq *req)
+{
+    if (!api_token)
+        return true;
+    const hreq_str *h = hreq_header(req, "authorization");
+    static const char scheme[] = "Bearer ";
+    if (!h || h->len < sizeof scheme - 1 || strncasecmp(h->p, scheme, sizeof scheme - 1) != 0) {
+        api_error_ex(c, 401, "api", "unauthorized", "Authentication required", NULL, 0,
+                     "WWW-Authenticate: Bearer\r\n");
+        return false;
+    }
+    if (!sec_equal(api_token, h->p + sizeof scheme - 1, h->len - (sizeof scheme - 1))) {
+        api_error(c, 403, "api", "forbidden", "Access denied");
+        return false;
+    }
+    return true;
+}
 
 static bool api_seg_is(const url_str *s, const char *lit)
 {
@@ -97,6 +130,28 @@ static void api_route_single(api_req_t *r, size_t n, void (*fn)(api_req_t *r))
         fn(r);
 }
 
+static void api_route_metadata(api_req_t *r, const url_str *seg, size_t n)
+{
+    (void)seg;
+    api_route_single(r, n, api_metadata);
+}
+
+static void api_route_datacenters(api_req_t *r, const url_str *seg, size_t n)
+{
+    (void)seg;
+    api_route_single(r, n, api_datacenters);
+}
+
+/* The API's first path segments. */
+static const struct {
+    const char *name;
+    void (*fn)(api_req_t *r, const url_str *seg, size_t n);
+} api_prefixes[] = {
+    { "actors", api_route_actors },         { "runners", api_route_runners },
+    { "namespaces", api_route_namespaces }, { "metadata", api_route_metadata },
+    { "datacenters", api_route_datacenters },
+};
+
 int api_handle(eng_t *e, net_conn_t *c, hreq *req, const url_parts *u)
 {
     url_str seg[API_MAX_SEGS + 1];
@@ -110,17 +165,12 @@ int api_handle(eng_t *e, net_conn_t *c, hreq *req, const url_parts *u)
     if (n == 0)
         return 0;
     api_req_t r = { e, c, req, u };
-    if (api_seg_is(&seg[0], "actors"))
-        api_route_actors(&r, seg, n);
-    else if (api_seg_is(&seg[0], "runners"))
-        api_route_runners(&r, seg, n);
-    else if (api_seg_is(&seg[0], "namespaces"))
-        api_route_namespaces(&r, seg, n);
-    else if (api_seg_is(&seg[0], "metadata"))
-        api_route_single(&r, n, api_metadata);
-    else if (api_seg_is(&seg[0], "datacenters"))
-        api_route_single(&r, n, api_datacenters);
-    else
-        return 0;
-    return 1;
+    for (size_t i = 0; i < sizeof api_prefixes / sizeof api_prefixes[0]; i++) {
+        if (!api_seg_is(&seg[0], api_prefixes[i].name))
+            continue;
+        if (api_authorized(c, req))
+            api_prefixes[i].fn(&r, seg, n);
+        return 1;
+    }
+    return 0;
 }

@@ -110,6 +110,7 @@ int cfg_load(lh_t *h, const char *path, cfg_t *out, buf_t *errors)
     out->idle_timeout_ms = (uint64_t)cfg_num(L, "limits.idle_timeout_ms");
     out->shutdown_grace_ms = (uint64_t)cfg_num(L, "shutdown_grace_ms");
     out->runner_token = cfg_strdup(L, "runner.token");
+    out->api_token = cfg_strdup(L, "api.token");
     out->runner_init_timeout_ms = (uint64_t)cfg_num(L, "runner.init_timeout_ms");
     out->runner_ping_interval_ms = (uint64_t)cfg_num(L, "runner.ping_interval_ms");
     out->runner_ping_timeout_ms = (uint64_t)cfg_num(L, "runner.ping_timeout_ms");
@@ -153,6 +154,7 @@ void cfg_free(cfg_t *c)
     free(c->tls_cert);
     free(c->tls_key);
     free(c->runner_token);
+    free(c->api_token);
     free(c->store_url);
     free(c->store_prefix);
     free(c->policy);
@@ -160,6 +162,6 @@ void cfg_free(cfg_t *c)
     for (char **p = c->namespaces; p && *p; p++)
         free(*p);
     free(c->namespaces);
-    c->tls_cert = c->tls_key = c->runner_token = NULL;
+    c->tls_cert = c->tls_key = c->runner_token = c->api_token = NULL;
     c->namespaces = NULL;
 }

@@ -29,6 +29,7 @@ typedef struct cfg {
     uint64_t shutdown_grace_ms;
     char **namespaces;     /* NULL-terminated */
     char *runner_token;    /* NULL: no check */
+    char *api_token;       /* NULL: the REST API is open */
     uint64_t runner_init_timeout_ms;
     uint64_t runner_ping_interval_ms;
     uint64_t runner_ping_timeout_ms;

@@ -1,8 +1,9 @@
 #include "runner/runner.h"
 #include "core/alloc.h"
 #include "core/log.h"
-#include "core/random.h"
 #include "core/metrics.h"
+#include "core/random.h"
+#include "core/secret.h"
 #include "engine/engine_runner.h"
 #include "net/ws_handshake.h"
 #include "proto/bare.h"
@@ -711,16 +712,6 @@ static void rn_http_error(net_conn_t *c, int status, const char *group, const ch
     net_http_respond(c, status, "application/json", NULL, body, (size_t)n);
 }
 
-/* Compares without an early exit, so the time taken says nothing about the token. */
-static int rn_token_equal(const char *want, const char *got, size_t len)
-{
-    size_t wl = strlen(want);
-    unsigned diff = (unsigned)(wl ^ len);
-    for (size_t i = 0; i < len; i++)
-        diff |= (unsigned)(uint8_t)got[i] ^ (unsigned)(uint8_t)want[i % (wl ? wl : 1)];
-    return diff == 0;
-}
-
 int rn_handle(rn_t *rn, net_conn_t *c, hreq *req, const url_parts *u)
 {
     static const char path[] = "/runners/connect";
@@ -771,7 +762,7 @@ int rn_handle(rn_t *rn, net_conn_t *c, hreq *req, const url_parts *u)
                           "offer the subprotocol rivet_token.<token>");
             goto out;
         }
-        if (!rn_token_equal(rn->cfg.token, tok->p + 12, tok->len - 12)) {
+        if (!sec_equal(rn->cfg.token, tok->p + 12, tok->len - 12)) {
             rn_http_error(c, 403, "api", "forbidden", "wrong token");
             goto out;
         }

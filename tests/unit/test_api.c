@@ -68,6 +68,7 @@ static void *server_thread(void *arg)
 /* ---- A blocking HTTP client ---- */
 
 static buf_t head; /* the last response's status line and headers */
+static const char *extra_headers = ""; /* raw header lines added to every request */
 
 /* Sends one request with Connection: close and reads the answer to EOF. Returns the status and
  * leaves the body, NUL-terminated, in out. */
@@ -83,7 +84,8 @@ static int http(const char *method, const char *target, const char *body, buf_t 
     struct timeval tv = { 5, 0 };
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     buf_t req = BUF_INIT;
-    buf_printf(&req, "%s %s HTTP/1.1\r\nHost: api.test\r\nConnection: close\r\n", method, target);
+    buf_printf(&req, "%s %s HTTP/1.1\r\nHost: api.test\r\nConnection: close\r\n%s", method,
+               target, extra_headers);
     if (body)
         buf_printf(&req, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
                    strlen(body), body);
@@ -578,6 +580,42 @@ static void test_kv_get(void)
     buf_free(&b);
 }
 
+static void set_token(void)
+{
+    api_set_token("s3cret");
+}
+
+static void clear_token(void)
+{
+    api_set_token(NULL);
+}
+
+static void test_token(void)
+{
+    buf_t b = BUF_INIT;
+    run_on_loop(set_token);
+    CHECK_EQ_INT(http("GET", "/metadata", NULL, &b), 401);
+    CHECK(head_has("WWW-Authenticate: Bearer"));
+    CHECK_BODY(b, "{\"group\":\"api\",\"code\":\"unauthorized\",\"message\":\"Authentication required\"}");
+    extra_headers = "Authorization: Bearer s3cre\r\n";
+    CHECK_EQ_INT(http("GET", "/actors/names", NULL, &b), 403);
+    CHECK(jstreq(parse(&b), "code", "forbidden"));
+    extra_headers = "Authorization: Bearer s3cret!\r\n";
+    CHECK_EQ_INT(http("GET", "/metadata", NULL, &b), 403);
+    extra_headers = "Authorization: Basic czNjcmV0\r\n";
+    CHECK_EQ_INT(http("GET", "/metadata", NULL, &b), 401);
+    extra_headers = "Authorization: bearer s3cret\r\n";
+    CHECK_EQ_INT(http("GET", "/metadata", NULL, &b), 200);
+    extra_headers = "Authorization: Bearer s3cret\r\n";
+    CHECK_EQ_INT(http("GET", "/actors/names", NULL, &b), 200);
+    extra_headers = "";
+    /* Paths that are not the API's are left alone. */
+    CHECK_EQ_INT(http("GET", "/elsewhere", NULL, &b), 404);
+    run_on_loop(clear_token);
+    CHECK_EQ_INT(http("GET", "/metadata", NULL, &b), 200);
+    buf_free(&b);
+}
+
 static void test_list(void)
 {
     buf_t b = BUF_INIT;
@@ -883,6 +921,7 @@ int main(void)
     test_list();
     test_delete();
     test_runners();
+    test_token();
 
     run_on_loop(start_shutdown);
     pthread_join(th, NULL);
