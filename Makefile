@@ -25,5 +25,9 @@ fuzz: deps
 	@cmake --build build-fuzz -j$(JOBS)
 	@cd build-fuzz && ctest --output-on-failure
 
+# Benchmarks against a direct connection and nginx (docs/benchmarks.md); QUICK=1 for a subset.
+bench: deps
+	@QUICK=$(QUICK) scripts/bench.sh
+
 clean:
 	rm -rf build build-san build-fuzz

@@ -4,6 +4,12 @@
  * client mode (the lws client parses frames a byte at a time and is too slow to load with).
  *
  *   ws-load --url ws://127.0.0.1:PORT/PATH -c 100 -s 64 -d 10 [--subprotocol P] [--open-only]
+ *           [--path P] [--bind 127.0.0.2] [--gap-ms MS]
+ *
+ * --open-only holds the sockets idle (for memory figures) and says "ws-load: N open" on stderr
+ * once all are upgraded. --bind picks the source address, because one source address has only
+ * about 28,000 ephemeral ports towards one destination. --gap-ms waits that long after each echo
+ * before the next message, so that every message can find its actor asleep (wake latency).
  *
  * Prints: rt_per_s= p50_us= p90_us= p99_us= max_us= errors= */
 #include <arpa/inet.h>
@@ -25,6 +31,7 @@ typedef struct wl_conn {
     uv_tcp_t tcp;
     uv_connect_t connect;
     uv_write_t wreq;
+    uv_timer_t gap;
     buf_t in;
     buf_t out;
     int upgraded;
@@ -41,6 +48,7 @@ static struct {
     size_t size;
     double duration;
     int open_only;
+    uint64_t gap_ms;
     uv_loop_t *loop;
     uint8_t *payload;
     int open;
@@ -105,6 +113,12 @@ static void wl_send(wl_conn_t *c)
     uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, wl_written);
 }
 
+static void wl_on_gap(uv_timer_t *t)
+{
+    if (!wl.done)
+        wl_send(t->data);
+}
+
 static void wl_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
     wl_conn_t *c = s->data;
@@ -129,6 +143,10 @@ static void wl_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
         buf_consume(&c->in, (size_t)(end - (char *)c->in.data) + 4);
         c->upgraded = 1;
         wl.open++;
+        if (wl.open == wl.conns) {
+            fprintf(stderr, "ws-load: %d open\n", wl.open);
+            fflush(stderr);
+        }
         if (!wl.open_only)
             wl_send(c);
         return;
@@ -154,7 +172,9 @@ static void wl_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
             wl_record(us);
         }
         c->seq++;
-        if (!wl.done)
+        if (wl.gap_ms)
+            uv_timer_start(&c->gap, wl_on_gap, wl.gap_ms, 0);
+        else if (!wl.done)
             wl_send(c);
     }
 }
@@ -203,11 +223,13 @@ int main(int argc, char **argv)
         { "url", required_argument, 0, 'u' }, { "conns", required_argument, 0, 'c' },
         { "size", required_argument, 0, 's' }, { "duration", required_argument, 0, 'd' },
         { "subprotocol", required_argument, 0, 'p' }, { "open-only", no_argument, 0, 'o' },
-        { "path", required_argument, 0, 'P' }, { 0, 0, 0, 0 },
+        { "path", required_argument, 0, 'P' }, { "bind", required_argument, 0, 'b' },
+        { "gap-ms", required_argument, 0, 'g' }, { 0, 0, 0, 0 },
     };
     const char *path_opt = NULL;
+    const char *bind_addr = NULL;
     int ch;
-    while ((ch = getopt_long(argc, argv, "u:c:s:d:p:oP:", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "u:c:s:d:p:oP:b:g:", opts, NULL)) != -1) {
         switch (ch) {
         case 'u': url = optarg; break;
         case 'c': wl.conns = atoi(optarg); break;
@@ -216,9 +238,12 @@ int main(int argc, char **argv)
         case 'p': wl.subprotocol = optarg; break;
         case 'o': wl.open_only = 1; break;
         case 'P': path_opt = optarg; break;
+        case 'b': bind_addr = optarg; break;
+        case 'g': wl.gap_ms = (uint64_t)atoll(optarg); break;
         default:
             fprintf(stderr, "usage: ws-load --url ws://HOST:PORT/PATH [-c N] [-s BYTES] [-d SECS] "
-                            "[--subprotocol P] [--path P] [--open-only]\n");
+                            "[--subprotocol P] [--path P] [--open-only] [--bind ADDR] "
+                            "[--gap-ms MS]\n");
             return 2;
         }
     }
@@ -238,11 +263,22 @@ int main(int argc, char **argv)
     wl.loop = uv_default_loop();
     struct sockaddr_in addr;
     uv_ip4_addr(host, wl.port, &addr);
+    struct sockaddr_in src;
+    if (bind_addr && uv_ip4_addr(bind_addr, 0, &src) != 0) {
+        fprintf(stderr, "ws-load: bad bind address %s\n", bind_addr);
+        return 2;
+    }
     wl_conn_t *cs = sx_calloc((size_t)wl.conns, sizeof *cs);
     for (int i = 0; i < wl.conns; i++) {
         uv_tcp_init(wl.loop, &cs[i].tcp);
         cs[i].tcp.data = &cs[i];
         cs[i].connect.data = &cs[i];
+        if (bind_addr)
+            uv_tcp_bind(&cs[i].tcp, (struct sockaddr *)&src, 0);
+        if (wl.gap_ms) {
+            uv_timer_init(wl.loop, &cs[i].gap);
+            cs[i].gap.data = &cs[i];
+        }
         uv_tcp_connect(&cs[i].connect, &cs[i].tcp, (struct sockaddr *)&addr, wl_on_connect);
     }
     uv_timer_init(wl.loop, &wl.warm);
