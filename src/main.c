@@ -18,6 +18,7 @@
 #include "core/metrics.h"
 #include "gateway/front.h"
 #include "lua/config.h"
+#include "lua/core.h"
 #include "lua/host.h"
 #include "lua/policy.h"
 #include "net/server.h"
@@ -271,6 +272,7 @@ static int cmd_run(const char *path)
     ecfg.runner_lost_threshold_ms = (int64_t)app.cfg.runner_lost_threshold_ms;
     ecfg.runner_eligible_ms = (int64_t)app.cfg.runner_eligible_ms;
     app.eng = eng_new(&app.loop, app.store, app.bus, &ecfg);
+    lh_core_set_engine(app.lua.L, app.eng);
     int restored = app_restore(&app);
     for (char **ns = app.cfg.namespaces; ns && *ns; ns++) {
         eng_error_t err;
@@ -343,6 +345,7 @@ static int cmd_run(const char *path)
     gw_free(app.gw);
     lh_policy_free(app.pol);
     rn_free(app.rn);
+    lh_core_set_engine(app.lua.L, NULL);
     eng_free(app.eng);
     store_close(app.store, NULL, NULL);
     uv_run(&app.loop, UV_RUN_DEFAULT);

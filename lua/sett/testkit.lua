@@ -364,7 +364,7 @@ function kit.call(pol, hook, ...)
   local res = { P.run_with_budget(budget_ms, P["call_" .. hook], pol, unpack(args, 1, args.n)) }
   if res[1] then return unpack(res, 2, table.maxn(res)) end
   sett.log("error", "policy hook failed; using the built-in behaviour", { hook = hook, error = tostring(res[2]) })
-  sett.counter("sett_policy_hook_errors_total",
+  sett._own_counter("sett_policy_hook_errors_total",
                "Policy hook calls that failed; the built-in behaviour answered.", { hook = hook }):inc()
   return P.builtin(hook, unpack(args, 1, args.n))
 end

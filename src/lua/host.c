@@ -1,4 +1,5 @@
 #include "lua/host.h"
+#include "lua/core.h"
 #include "lua/embed.h"
 #include "core/log.h"
 
@@ -57,6 +58,8 @@ void lh_init(lh_t *h, uv_loop_t *loop)
     lh_preload(L);
     if (!loop)
         return;
+    /* Only a serving host has a core to offer; `sett check` and busted use the stand-ins. */
+    lh_core_preload(L);
 
     luv_set_loop(L, loop);
     luv_set_callback(L, lh_luv_pcall);

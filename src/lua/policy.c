@@ -2,6 +2,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "lua/core.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -184,29 +185,6 @@ void lh_policy_free(lh_policy_t *p)
 
 /* ---- Tables the hooks see ---- */
 
-static void lh_push_actor(lua_State *L, const eng_actor_t *a)
-{
-    lua_createtable(L, 0, 7);
-    lua_pushstring(L, a->actor_id);
-    lua_setfield(L, -2, "id");
-    lua_pushstring(L, a->name);
-    lua_setfield(L, -2, "name");
-    if (a->key) {
-        lua_pushstring(L, a->key);
-        lua_setfield(L, -2, "key");
-    }
-    lua_pushstring(L, a->ns->name);
-    lua_setfield(L, -2, "namespace");
-    lua_pushstring(L, eng_actor_state_name(a->state));
-    lua_setfield(L, -2, "state");
-    lua_pushnumber(L, a->generation);
-    lua_setfield(L, -2, "generation");
-    if (a->runner) {
-        lua_pushstring(L, a->runner->runner_id);
-        lua_setfield(L, -2, "runner_id");
-    }
-}
-
 static void lh_push_req(lua_State *L, const hreq *req, const url_parts *u, const char *peer)
 {
     lua_createtable(L, 0, 6);
@@ -337,7 +315,7 @@ bool lh_policy_can_hibernate(lh_policy_t *p, const eng_actor_t *a, const char *p
         return runner_says;
     lua_State *L = p->h->L;
     int top = lua_gettop(L) - 2;
-    lh_push_actor(L, a);
+    lh_core_push_actor(L, a);
     lua_createtable(L, 0, 1);
     lua_pushstring(L, path);
     lua_setfield(L, -2, "path");
@@ -356,7 +334,7 @@ bool lh_policy_auto_response(lh_policy_t *p, const eng_actor_t *a, const uint8_t
         return false;
     lua_State *L = p->h->L;
     int top = lua_gettop(L) - 2;
-    lh_push_actor(L, a);
+    lh_core_push_actor(L, a);
     lua_pushlstring(L, (const char *)data, len);
     lua_pushboolean(L, binary);
     if (lh_policy_call(p, "auto_response", 4, 1) != 0)
@@ -388,7 +366,7 @@ void lh_policy_timeouts(lh_policy_t *p, const eng_actor_t *a, lh_timeouts_t *io)
         return;
     lua_State *L = p->h->L;
     int top = lua_gettop(L) - 2;
-    lh_push_actor(L, a);
+    lh_core_push_actor(L, a);
     size_t nf = sizeof lh_timeout_fields / sizeof lh_timeout_fields[0];
     lua_createtable(L, 0, (int)nf);
     lua_createtable(L, 0, (int)nf);
@@ -423,27 +401,10 @@ eng_runner_t *lh_policy_place(lh_policy_t *p, const eng_actor_t *a, eng_runner_t
         return NULL;
     lua_State *L = p->h->L;
     int top = lua_gettop(L) - 2;
-    lh_push_actor(L, a);
+    lh_core_push_actor(L, a);
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
-        eng_runner_t *r = cands[i];
-        lua_createtable(L, 0, 7);
-        lua_pushstring(L, r->runner_id);
-        lua_setfield(L, -2, "id");
-        lua_pushstring(L, r->name);
-        lua_setfield(L, -2, "name");
-        lua_pushnumber(L, r->version);
-        lua_setfield(L, -2, "version");
-        lua_pushnumber(L, r->total_slots - r->used_slots);
-        lua_setfield(L, -2, "free_slots");
-        lua_pushnumber(L, r->total_slots);
-        lua_setfield(L, -2, "total_slots");
-        lua_pushnumber(L, (lua_Number)r->rtt_ms);
-        lua_setfield(L, -2, "rtt_ms");
-        if (r->metadata) {
-            lua_pushstring(L, r->metadata);
-            lua_setfield(L, -2, "metadata");
-        }
+        lh_core_push_runner(L, cands[i]);
         lua_rawseti(L, -2, (int)i + 1);
     }
     if (lh_policy_call(p, "place", 3, 1) != 0)

@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, fork } from "node:child_process";
-import { mkdtempSync, writeFileSync, openSync } from "node:fs";
+import { mkdtempSync, writeFileSync, openSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import net from "node:net";
@@ -99,4 +99,45 @@ test("reloads swap the policy without dropping sockets; a broken one is refused"
   assert.equal(m, "still here");
   assert.equal(closedEarly, false);
   ws.close();
+});
+
+test("sett.core: a policy logs into sett's log, registers metrics on /metrics, reads runners and actors", async () => {
+  const id = (await (await fetch(`${base}/rooms/core/x`)).json()).actorId;
+  writeFileSync(policy, `local sett = require "sett"
+local hits = sett.counter("policy_core_hits_total", "Requests the core test saw.", { route = "core" })
+local lat = sett.histogram("policy_core_seconds", "A made-up duration.")
+local seen = sett.gauge("policy_core_runners", "Runners called pol.")
+sett.log("info", "core policy loading", { has_core = sett.has_core })
+return {
+  route = function(req)
+    if req.path ~= "/core" then return nil end
+    hits:inc(2)
+    lat:observe(0.003)
+    local runners = sett.runners.list("default", "pol")
+    seen:set(#runners)
+    local a = sett.actors.get(${JSON.stringify(id)})
+    sett.log("warn", "core policy routed", { path = req.path, runners = #runners, actor_state = a and a.state, n = 7 })
+    return { status = 200, body = string.format("%s %d %s %s %s", tostring(sett.has_core), #runners,
+      runners[1] and runners[1].name or "-", a and a.name or "-", tostring(sett.now() > 1.6e12)) }
+  end,
+}`);
+  let r = await fetch(`${admin}/admin/reload`, { method: "POST" });
+  assert.equal(r.status, 200);
+  r = await fetch(`${base}/core`);
+  assert.equal(r.status, 200);
+  assert.equal(await r.text(), "true 1 pol room true");
+  const m = await (await fetch(`${admin}/metrics`)).text();
+  assert.match(m, /# TYPE policy_core_hits_total counter\npolicy_core_hits_total\{route="core"\} 2\n/);
+  assert.match(m, /policy_core_seconds_count 1\n/);
+  assert.match(m, /policy_core_seconds_bucket\{le="0.005"\} 1\n/);
+  assert.match(m, /policy_core_runners 1\n/);
+  const log = readFileSync(join(tmp, "sett.log"), "utf8");
+  assert.match(log, /level=info msg="core policy loading" has_core=true/);
+  assert.match(log, /level=warn msg="core policy routed" actor_state=running n=7 path=\/core runners=1/);
+  // sett's own metric names are refused: the load fails and the old policy stays.
+  writeFileSync(policy, `local sett = require "sett"; sett.counter("sett_policy_calls_total", "x"); return {}`);
+  r = await fetch(`${admin}/admin/reload`, { method: "POST" });
+  assert.equal(r.status, 422);
+  assert.match((await r.json()).message, /names starting with sett_ are sett's own/);
+  assert.equal((await fetch(`${base}/core`)).status, 200);
 });
