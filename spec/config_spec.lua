@@ -65,6 +65,28 @@ describe("sett.config", function()
     assert.are.same({ "shutdown_grace_ms: expected an integer, got 1.5" }, errs)
   end)
 
+  it("checks timeout bounds: known keys, integers in range, min <= max", function()
+    local cfg = assert(config.validate({ timeout_bounds = { ping_interval_ms = { min = 500, max = 60000 },
+      max_pending_bytes = { max = 4194304 } } }))
+    assert.are.same({ min = 500, max = 60000 }, cfg.timeout_bounds.ping_interval_ms)
+    assert.are.same({ max = 4194304 }, cfg.timeout_bounds.max_pending_bytes)
+    assert.are.same({}, cfg.timeout_bounds.ack_timeout_ms)
+    local _, errs = config.validate({ timeout_bounds = { ping_interval_ms = { min = 5000, max = 10 } } })
+    assert.are.same({ "timeout_bounds.ping_interval_ms: expected min <= max, got min = 5000, max = 10" }, errs)
+    _, errs = config.validate({ timeout_bounds = { pingintervalms = { min = 1 }, ack_timeout_ms = { min = 0 } } })
+    assert.are.same({ "timeout_bounds.pingintervalms: unknown key",
+      "timeout_bounds.ack_timeout_ms.min: expected an integer in [1, 86400000], got 0" }, errs)
+    _, errs = config.validate({ timeout_bounds = { max_pending_bytes = { min = 10 } } })
+    assert.are.same({ "timeout_bounds.max_pending_bytes.min: expected an integer in [1024, 1073741824], got 10" }, errs)
+  end)
+
+  it("takes a default runner name, not an empty one", function()
+    assert.are.equal("pool", assert(config.validate({ gateway = { default_runner = "pool" } })).gateway.default_runner)
+    assert.is_nil(assert(config.validate({})).gateway.default_runner)
+    local _, errs = config.validate({ gateway = { default_runner = "" } })
+    assert.are.same({ 'gateway.default_runner: expected a non-empty runner name, got ""' }, errs)
+  end)
+
   it("checks the store's kind, url and prefix", function()
     local cfg = assert(config.validate({ store = { kind = "redis", url = "redis://127.0.0.1:7000/2", prefix = "t1:" } }))
     assert.are.equal("redis", cfg.store.kind)

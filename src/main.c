@@ -38,9 +38,12 @@ typedef struct app {
     gw_t *gw;
     gw_front_t front;
     lh_policy_t *pol;
+    const char *cfg_path;
     uv_signal_t sighup;
-    uv_fs_event_t watch;
+    uv_fs_event_t watch;       /* the policy file */
+    uv_fs_event_t watch_cfg;   /* the configuration file */
     uv_timer_t reload_timer;
+    met_series_t *m_cfg_reloads, *m_cfg_reload_errors, *m_reload_duration;
     uv_signal_t sigint, sigterm;
     uv_timer_t stop_timer;
     int stopping;
@@ -98,8 +101,8 @@ static void app_stop_now(uv_timer_t *t)
     app_close_handle((uv_handle_t *)&app->sigterm);
     app_close_handle((uv_handle_t *)&app->sighup);
     app_close_handle((uv_handle_t *)&app->reload_timer);
-    if (app->watch.loop)
-        app_close_handle((uv_handle_t *)&app->watch);
+    app_close_handle((uv_handle_t *)&app->watch);
+    app_close_handle((uv_handle_t *)&app->watch_cfg);
     app_close_handle((uv_handle_t *)&app->stop_timer);
 }
 
@@ -128,29 +131,157 @@ static eng_runner_t *app_place(void *ud, const eng_actor_t *a, eng_runner_t **ca
     return lh_policy_place(ud, a, cands, n);
 }
 
-/* Every reload path ends here: SIGHUP, POST /admin/reload, and a change of the file. */
-static int app_reload(void *ud, buf_t *err)
+static gw_config_t app_gw_config(const cfg_t *c)
+{
+    gw_config_t g = {
+        .ping_interval_ms = c->tunnel_ping_interval_ms,
+        .ping_timeout_ms = c->tunnel_ping_timeout_ms,
+        .ready_timeout_ms = c->gw_ready_timeout_ms,
+        .response_start_timeout_ms = c->gw_response_start_timeout_ms,
+        .websocket_open_timeout_ms = c->gw_websocket_open_timeout_ms,
+        .gc_interval_ms = c->gw_gc_interval_ms,
+        .retries = c->gw_retries,
+        .max_body_bytes = c->max_body_bytes,
+        .max_pending_bytes = c->hib_max_pending_bytes,
+        .ack_timeout_ms = c->hib_ack_timeout_ms,
+        .hib_eligible_ms = c->hib_eligible_threshold_ms,
+    };
+    return g;
+}
+
+static net_limits_t app_limits(const cfg_t *c)
+{
+    net_limits_t l = {
+        .max_header_bytes = c->max_header_bytes,
+        .max_body_bytes = c->max_body_bytes,
+        .max_message_bytes = c->max_message_bytes,
+        .idle_timeout_s = (unsigned)((c->idle_timeout_ms + 999) / 1000),
+    };
+    return l;
+}
+
+static void app_create_namespaces(app_t *app)
+{
+    for (char **ns = app->cfg.namespaces; ns && *ns; ns++) {
+        eng_error_t err;
+        if (!eng_ns_get(app->eng, *ns) && eng_ns_create(app->eng, *ns, NULL, NULL, &err) != 0)
+            log_error("cannot create namespace", LF_S("namespace", *ns), LF_S("error", err.message));
+    }
+}
+
+/* Hands every key that can change while serving to the component that reads it. Applying a
+ * value that did not change is harmless, so a reload applies them all. */
+static void app_apply_config(app_t *app)
+{
+    const cfg_t *c = &app->cfg;
+    log_setup(c->log_level, c->log_json);
+    net_limits_t limits = app_limits(c);
+    net_server_set_limits(app->net, &limits);
+    api_set_token(c->api_token);
+    eng_config_t ecfg = *eng_config(app->eng);
+    ecfg.runner_lost_threshold_ms = (int64_t)c->runner_lost_threshold_ms;
+    ecfg.runner_eligible_ms = (int64_t)c->runner_eligible_ms;
+    eng_set_config(app->eng, &ecfg);
+    gw_config_t gcfg = app_gw_config(c);
+    gw_set_config(app->gw, &gcfg);
+    app_create_namespaces(app);
+    lh_policy_set_budget(app->pol, c->policy_budget_ms);
+    lh_policy_set_bounds(app->pol, c->bound_min, c->bound_max);
+    app->front.default_runner = c->gw_default_runner;
+}
+
+static void app_on_file_change(uv_fs_event_t *h, const char *filename, int events, int status);
+
+/* (Re)arms the watches on the configuration and policy files. Editors often replace a file by
+ * renaming a new one over it, which ends a watch on the old file, so every reload arms them
+ * again on the paths. */
+static void app_watch(app_t *app)
+{
+    uv_fs_event_stop(&app->watch_cfg);
+    int rc = uv_fs_event_start(&app->watch_cfg, app_on_file_change, app->cfg_path, 0);
+    if (rc != 0)
+        log_warn("cannot watch the configuration file", LF_S("path", app->cfg_path),
+                 LF_S("error", uv_strerror(rc)));
+    uv_fs_event_stop(&app->watch);
+    if (app->cfg.policy) {
+        rc = uv_fs_event_start(&app->watch, app_on_file_change, app->cfg.policy, 0);
+        if (rc != 0)
+            log_warn("cannot watch the policy file", LF_S("path", app->cfg.policy),
+                     LF_S("error", uv_strerror(rc)));
+    }
+}
+
+/* Every reload path ends here: SIGHUP, POST /admin/reload, and a change of either file. The
+ * configuration is read and checked, then the policy it names is loaded; only when both are
+ * good does anything change, so a broken file leaves sett as it was. Keys that cannot change
+ * while serving keep their running value and are reported. */
+static int app_reload(void *ud, adm_reload_report_t *rep)
 {
     app_t *app = ud;
-    return lh_policy_reload(app->pol, err);
+    uint64_t t0 = uv_hrtime();
+    cfg_t next;
+    buf_t errors = BUF_INIT;
+    int rc = -1;
+    if (cfg_load(&app->lua, app->cfg_path, &next, &errors) != 0) {
+        while (errors.len && errors.data[errors.len - 1] == '\n')
+            errors.len--;
+        buf_append(&rep->error, errors.data, errors.len);
+        buf_push(&rep->error, '\0');
+        rep->group = "config";
+        met_inc(app->m_cfg_reload_errors);
+        log_error("configuration reload refused; the old configuration stays",
+                  LF_S("path", app->cfg_path), LF_S("error", (const char *)rep->error.data));
+        goto out;
+    }
+    if (lh_policy_reload_from(app->pol, next.policy, &rep->error) != 0) {
+        rep->group = "policy";
+        cfg_free(&next);
+        goto out;
+    }
+    rep->policy = next.policy ? "reloaded" : app->cfg.policy ? "removed" : "none";
+    cfg_merge(&app->cfg, &next, &rep->live, &rep->restart);
+    cfg_free(&app->cfg);
+    app->cfg = next;
+    app_apply_config(app);
+    met_inc(app->m_cfg_reloads);
+    buf_t live = BUF_INIT, restart = BUF_INIT;
+    adm_join_names(&rep->live, &live);
+    adm_join_names(&rep->restart, &restart);
+    double ms = (double)(uv_hrtime() - t0) / 1e6;
+    log_info("reloaded", LF_S("config", app->cfg_path), LF_S("policy", rep->policy),
+             LF_S("changed", (const char *)live.data), LF_D("duration_ms", ms));
+    if (rep->restart.len)
+        log_warn("configuration keys changed that take effect only after a restart",
+                 LF_S("keys", (const char *)restart.data));
+    buf_free(&live);
+    buf_free(&restart);
+    rc = 0;
+out:
+    met_observe(app->m_reload_duration, (double)(uv_hrtime() - t0) / 1e9);
+    buf_free(&errors);
+    app_watch(app);
+    return rc;
+}
+
+static void app_reload_quietly(app_t *app)
+{
+    adm_reload_report_t rep = { NULL, BUF_INIT, BUF_INIT, BUF_INIT, "none" };
+    app_reload(app, &rep);
+    adm_reload_report_free(&rep);
 }
 
 static void app_on_hup(uv_signal_t *s, int signum)
 {
-    buf_t err = BUF_INIT;
-    app_reload(s->data, &err);
-    buf_free(&err);
+    app_reload_quietly(s->data);
 }
 
 static void app_reload_later(uv_timer_t *t)
 {
-    buf_t err = BUF_INIT;
-    app_reload(t->data, &err);
-    buf_free(&err);
+    app_reload_quietly(t->data);
 }
 
 /* Editors write a file in several steps; a short delay lets the last one land first. */
-static void app_on_policy_change(uv_fs_event_t *h, const char *filename, int events, int status)
+static void app_on_file_change(uv_fs_event_t *h, const char *filename, int events, int status)
 {
     app_t *app = h->data;
     uv_timer_start(&app->reload_timer, app_reload_later, 100, 0);
@@ -237,12 +368,7 @@ static int cmd_run(const char *path)
     log_setup(app.cfg.log_level, app.cfg.log_json);
     signal(SIGPIPE, SIG_IGN);
 
-    net_limits_t limits = {
-        .max_header_bytes = app.cfg.max_header_bytes,
-        .max_body_bytes = app.cfg.max_body_bytes,
-        .max_message_bytes = app.cfg.max_message_bytes,
-        .idle_timeout_s = (unsigned)((app.cfg.idle_timeout_ms + 999) / 1000),
-    };
+    net_limits_t limits = app_limits(&app.cfg);
     int rc = 0;
     if (app.cfg.store_redis) {
         char err[256];
@@ -274,11 +400,7 @@ static int cmd_run(const char *path)
     app.eng = eng_new(&app.loop, app.store, app.bus, &ecfg);
     lh_core_set_engine(app.lua.L, app.eng);
     int restored = app_restore(&app);
-    for (char **ns = app.cfg.namespaces; ns && *ns; ns++) {
-        eng_error_t err;
-        if (!eng_ns_get(app.eng, *ns) && eng_ns_create(app.eng, *ns, NULL, NULL, &err) != 0)
-            log_error("cannot create namespace", LF_S("namespace", *ns), LF_S("error", err.message));
-    }
+    app_create_namespaces(&app);
     rn_config_t rcfg = {
         .token = app.cfg.runner_token,
         .init_timeout_ms = app.cfg.runner_init_timeout_ms,
@@ -287,35 +409,34 @@ static int cmd_run(const char *path)
         .hib_eligible_ms = app.cfg.hib_eligible_threshold_ms,
     };
     app.rn = rn_new(&app.loop, app.eng, app.store, app.bus, &rcfg);
-    gw_config_t gcfg = {
-        .ping_interval_ms = app.cfg.tunnel_ping_interval_ms,
-        .ping_timeout_ms = app.cfg.tunnel_ping_timeout_ms,
-        .ready_timeout_ms = app.cfg.gw_ready_timeout_ms,
-        .response_start_timeout_ms = app.cfg.gw_response_start_timeout_ms,
-        .websocket_open_timeout_ms = app.cfg.gw_websocket_open_timeout_ms,
-        .gc_interval_ms = app.cfg.gw_gc_interval_ms,
-        .retries = app.cfg.gw_retries,
-        .max_body_bytes = app.cfg.max_body_bytes,
-        .max_pending_bytes = app.cfg.hib_max_pending_bytes,
-        .ack_timeout_ms = app.cfg.hib_ack_timeout_ms,
-        .hib_eligible_ms = app.cfg.hib_eligible_threshold_ms,
-    };
+    gw_config_t gcfg = app_gw_config(&app.cfg);
     api_set_token(app.cfg.api_token);
     app.gw = gw_new(&app.loop, app.eng, app.bus, app.store, &gcfg);
     app.pol = lh_policy_new(&app.lua, app.eng, app.cfg.policy, app.cfg.policy_budget_ms);
     gw_set_policy(app.gw, app.pol);
     app.front.pol = app.pol;
     eng_on_place(app.eng, app_place, app.pol);
+    lh_policy_set_bounds(app.pol, app.cfg.bound_min, app.cfg.bound_max);
+    app.front.default_runner = app.cfg.gw_default_runner;
+    app.cfg_path = path;
+    app.m_cfg_reloads = met_counter("sett_config_reloads_total",
+                                    "Reloads of the configuration and policy that took effect.",
+                                    NULL);
+    app.m_cfg_reload_errors = met_counter(
+        "sett_config_reload_errors_total",
+        "Reloads refused because the configuration was invalid; the old one stayed.", NULL);
+    app.m_reload_duration = met_histogram("sett_reload_duration_seconds",
+                                          "Time one reload took, refused ones included.", NULL,
+                                          NULL, 0);
     adm_set_reload(app_reload, &app);
     uv_signal_init(&app.loop, &app.sighup);
     app.sighup.data = &app;
     uv_timer_init(&app.loop, &app.reload_timer);
     app.reload_timer.data = &app;
-    if (app.cfg.policy) {
-        uv_fs_event_init(&app.loop, &app.watch);
-        app.watch.data = &app;
-        uv_fs_event_start(&app.watch, app_on_policy_change, app.cfg.policy, 0);
-    }
+    uv_fs_event_init(&app.loop, &app.watch);
+    uv_fs_event_init(&app.loop, &app.watch_cfg);
+    app.watch.data = app.watch_cfg.data = &app;
+    app_watch(&app);
     app.front.eng = app.eng;
     app.front.rn = app.rn;
     app.front.gw = app.gw;

@@ -24,6 +24,29 @@ end
 
 local LEVELS = { "debug", "info", "warn", "error" }
 
+-- The values a policy's timeouts hook may set, with the range a bound may take. Each key of
+-- `timeout_bounds` is a table { min =, max = }; a bound left out is a tenth (min) or ten times
+-- (max) the configured value.
+M.TIMEOUT_BOUND_KEYS = {
+  { "ping_interval_ms", "tunnel.ping_interval_ms", 1, 86400000 },
+  { "ping_timeout_ms", "tunnel.ping_timeout_ms", 1, 86400000 },
+  { "websocket_open_timeout_ms", "gateway.websocket_open_timeout_ms", 1, 86400000 },
+  { "response_start_timeout_ms", "gateway.response_start_timeout_ms", 1, 86400000 },
+  { "hibernation_threshold_ms", "hibernation.eligible_threshold_ms", 1, 86400000 },
+  { "max_pending_bytes", "hibernation.max_pending_bytes", 1024, 1073741824 },
+  { "ack_timeout_ms", "hibernation.ack_timeout_ms", 1, 86400000 },
+}
+M.TIMEOUT_BOUNDS = {}
+for _, b in ipairs(M.TIMEOUT_BOUND_KEYS) do
+  local key, from, lo, hi = b[1], b[2], b[3], b[4]
+  M.TIMEOUT_BOUNDS[key] = { type = "table", fields = {
+    min = { type = "integer", min = lo, max = hi,
+      doc = string.format("Smallest `%s` a policy's `timeouts` hook may set (default: a tenth of `%s`).", key, from) },
+    max = { type = "integer", min = lo, max = hi,
+      doc = string.format("Largest `%s` a policy's `timeouts` hook may set (default: ten times `%s`).", key, from) },
+  } }
+end
+
 -- Each field: type (string|integer|boolean|enum|address|table), default, min/max for integers,
 -- values for enums, fields for tables, optional for tables that may be absent, doc for docs.
 M.schema = {
@@ -86,6 +109,8 @@ M.schema = {
       doc = "Period of the pass that removes in-flight requests whose handler is gone." },
     retries = { type = "integer", min = 0, max = 10, default = 3,
       doc = "HTTP retries when the actor stops before answering (backoff 150 ms doubling)." },
+    default_runner = { type = "string", pattern = "^[^%z]+$", expect = "a non-empty runner name",
+      doc = "Runner name for actors a policy's `route` creates without `runner =`; unset, the one runner name connected in the namespace (docs/policy.md)." },
   } },
   hibernation = { type = "table", fields = {
     max_pending_bytes = { type = "integer", min = 1024, max = 1073741824, default = 1048576,
@@ -112,6 +137,7 @@ M.schema = {
   } },
   policy = { type = "string",
     doc = "A Lua file of policy hooks (docs/policy.md); reloaded on SIGHUP, POST /admin/reload and when it changes." },
+  timeout_bounds = { type = "table", fields = M.TIMEOUT_BOUNDS },
   policy_budget_ms = { type = "integer", min = 1, max = 1000, default = 5,
     doc = "Longest a policy hook call may run before it is stopped and the built-in behaviour answers." },
   shutdown_grace_ms = { type = "integer", min = 0, max = 600000, default = 2000,
@@ -203,6 +229,13 @@ function M.validate(user)
     return nil, { "configuration: expected the file to return a table, got " .. show(user) }
   end
   local cfg = check_table({ fields = M.schema }, user, "", errs)
+  for _, b in ipairs(M.TIMEOUT_BOUND_KEYS) do
+    local t = cfg.timeout_bounds and cfg.timeout_bounds[b[1]]
+    if t and t.min and t.max and t.min > t.max then
+      errs[#errs + 1] = string.format("timeout_bounds.%s: expected min <= max, got min = %d, max = %d",
+        b[1], t.min, t.max)
+    end
+  end
   if #errs > 0 then return nil, errs end
   return cfg
 end

@@ -4,39 +4,80 @@
 #include "core/metrics.h"
 #include "net/url.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 static const char adm_json[] = "application/json";
 
-static int (*adm_reload_fn)(void *ud, buf_t *err);
+static int (*adm_reload_fn)(void *ud, adm_reload_report_t *report);
 static void *adm_reload_ud;
 
-void adm_set_reload(int (*fn)(void *ud, buf_t *err), void *ud)
+void adm_set_reload(int (*fn)(void *ud, adm_reload_report_t *report), void *ud)
 {
     adm_reload_fn = fn;
     adm_reload_ud = ud;
 }
 
+void adm_reload_report_free(adm_reload_report_t *r)
+{
+    buf_free(&r->error);
+    buf_free(&r->live);
+    buf_free(&r->restart);
+}
+
+void adm_join_names(const buf_t *names, buf_t *out)
+{
+    for (size_t i = 0; i < names->len;) {
+        const char *s = (const char *)names->data + i;
+        if (i)
+            buf_push(out, ',');
+        buf_append_str(out, s);
+        i += strlen(s) + 1;
+    }
+    buf_push(out, '\0');
+}
+
+static void adm_names(json_w *w, const char *key, const buf_t *names)
+{
+    json_w_key(w, key);
+    json_w_arr_begin(w);
+    for (size_t i = 0; i < names->len;) {
+        const char *s = (const char *)names->data + i;
+        json_w_str(w, s);
+        i += strlen(s) + 1;
+    }
+    json_w_end(w);
+}
+
+/* Answers 200 with what changed, or 422 with the part that was refused and why; a refused
+ * reload changed nothing. */
 static void adm_reload(net_conn_t *c)
 {
-    buf_t err = BUF_INIT, body = BUF_INIT;
-    if (!adm_reload_fn || adm_reload_fn(adm_reload_ud, &err) != 0) {
-        json_w w;
-        json_w_init(&w, &body);
-        json_w_obj_begin(&w);
+    adm_reload_report_t rep = { NULL, BUF_INIT, BUF_INIT, BUF_INIT, "none" };
+    buf_t body = BUF_INIT;
+    json_w w;
+    json_w_init(&w, &body);
+    json_w_obj_begin(&w);
+    int status = 200;
+    if (!adm_reload_fn || adm_reload_fn(adm_reload_ud, &rep) != 0) {
+        status = 422;
         json_w_key(&w, "group");
-        json_w_str(&w, "policy");
+        json_w_str(&w, rep.group ? rep.group : "admin");
         json_w_key(&w, "code");
         json_w_str(&w, "reload_failed");
         json_w_key(&w, "message");
-        json_w_str(&w, err.len ? (const char *)err.data : "no policy is configured");
-        json_w_end(&w);
-        net_http_respond(c, 422, adm_json, NULL, body.data, body.len);
+        json_w_str(&w, rep.error.len ? (const char *)rep.error.data : "reload is not available");
     } else {
-        static const char ok[] = "{\"reloaded\":true}";
-        net_http_respond(c, 200, adm_json, NULL, ok, sizeof ok - 1);
+        json_w_key(&w, "reloaded");
+        json_w_bool(&w, true);
+        json_w_key(&w, "policy");
+        json_w_str(&w, rep.policy);
+        adm_names(&w, "changed", &rep.live);
+        adm_names(&w, "restart_required", &rep.restart);
     }
-    buf_free(&err);
+    json_w_end(&w);
+    net_http_respond(c, status, adm_json, NULL, body.data, body.len);
+    adm_reload_report_free(&rep);
     buf_free(&body);
 }
 

@@ -1,12 +1,24 @@
-/* The admin listener: /health and /metrics (Prometheus text), later the admin API. */
+/* The admin listener: /health, /metrics (Prometheus text) and POST /admin/reload. */
 #ifndef SETT_ADMIN_ADMIN_H
 #define SETT_ADMIN_ADMIN_H
 
 #include "core/buf.h"
 #include "net/server.h"
 
+/* What one reload did, as POST /admin/reload answers it. */
+typedef struct adm_reload_report {
+    const char *group;  /* on failure: "config" or "policy", the part that was refused */
+    buf_t error;        /* on failure: why, NUL-terminated */
+    buf_t live;         /* changed keys applied while serving, each name NUL-terminated */
+    buf_t restart;      /* changed keys that take effect only after a restart, the same way */
+    const char *policy; /* on success: "reloaded", "removed" or "none" */
+} adm_reload_report_t;
+
 void adm_on_request(net_conn_t *c, hreq *req, void *ud);
-/* The function POST /admin/reload calls: 0, or -1 with the reason in err. */
-void adm_set_reload(int (*fn)(void *ud, buf_t *err), void *ud);
+/* The function POST /admin/reload calls: 0, or -1 with report->group and report->error set. */
+void adm_set_reload(int (*fn)(void *ud, adm_reload_report_t *report), void *ud);
+void adm_reload_report_free(adm_reload_report_t *r);
+/* Appends the NUL-separated names in names as one comma-separated, NUL-terminated string. */
+void adm_join_names(const buf_t *names, buf_t *out);
 
 #endif

@@ -177,4 +177,13 @@ void eng_runner_each(eng_t *e, const eng_ns_t *ns, const char *name,
                      int (*fn)(void *ud, eng_runner_t *r), void *ud);
 eng_runner_t *eng_runner_get(eng_t *e, const char *runner_id);
 
+/* Added for the configuration reload (src/main.c): replaces the engine's settings. The engine
+ * reads them at each use, so the next placement and the next lost runner use the new values;
+ * a runner already counted as disconnected keeps the timer it got. The record is the engine's
+ * own mutable copy, hence the cast. */
+static inline void eng_set_config(eng_t *e, const eng_config_t *cfg)
+{
+    *(eng_config_t *)eng_config(e) = *cfg;
+}
+
 #endif

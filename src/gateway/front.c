@@ -1,9 +1,58 @@
 #include "gateway/front.h"
 #include "api/api.h"
+#include "core/alloc.h"
 #include "lua/policy.h"
 #include "net/url.h"
 
 #include <string.h>
+
+typedef struct gw_front_names {
+    const char *names[4];
+    size_t n;
+} gw_front_names_t;
+
+/* Collects the distinct names of the runners that can take an actor now (up to four, enough
+ * to tell one from several and to name a few in an error). */
+static int gw_front_add_name(void *ud, eng_runner_t *r)
+{
+    gw_front_names_t *l = ud;
+    if (!r->connected || r->draining)
+        return 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->names[i], r->name) == 0)
+            return 0;
+    if (l->n == sizeof l->names / sizeof l->names[0])
+        return 1;
+    l->names[l->n++] = r->name;
+    return 0;
+}
+
+/* The runner name for an actor route() creates without one: gateway.default_runner when it is
+ * set, else the name of the runners connected in the namespace when they all share one. With
+ * none or several names there is no safe guess: the error says which and how to choose. */
+static const char *gw_front_default_runner(gw_front_t *f, const eng_ns_t *ns, net_conn_t *c)
+{
+    if (f->default_runner)
+        return f->default_runner;
+    gw_front_names_t l = { { NULL }, 0 };
+    if (ns)
+        eng_runner_each(f->eng, ns, NULL, gw_front_add_name, &l);
+    if (l.n == 1)
+        return l.names[0];
+    char msg[256];
+    if (l.n == 0) {
+        gw_json_error(c, 503, "policy", "no_runner",
+                      "route() gave no runner for a new actor and no runner is connected; set "
+                      "runner in the answer or gateway.default_runner");
+        return NULL;
+    }
+    snprintf(msg, sizeof msg,
+             "route() gave no runner for a new actor and several runner names are connected "
+             "(%s, %s%s); set runner in the answer or gateway.default_runner",
+             l.names[0], l.names[1], l.n > 2 ? ", ..." : "");
+    gw_json_error(c, 500, "policy", "no_runner", msg);
+    return NULL;
+}
 
 /* The policy's route hook decides before the built-in routes; returns 0 to fall through. */
 static int gw_front_policy(gw_front_t *f, net_conn_t *c, hreq *req, const url_parts *u)
@@ -21,8 +70,12 @@ static int gw_front_policy(gw_front_t *f, net_conn_t *c, hreq *req, const url_pa
         eng_actor_t *a = r.create.key ? eng_actor_find(f->eng, ns, r.create.name, r.create.key) : NULL;
         eng_error_t err;
         if (!a && !r.create.runner_name_selector) {
-            gw_json_error(c, 500, "policy", "no_runner", "route() gave no runner for a new actor");
-        } else if (!a && eng_actor_create(f->eng, &r.create, &a, &err) != 0) {
+            const char *name = gw_front_default_runner(f, ns, c);
+            if (!name)
+                goto done;
+            r.create.runner_name_selector = sx_strdup(name);
+        }
+        if (!a && eng_actor_create(f->eng, &r.create, &a, &err) != 0) {
             gw_json_error(c, err.status, err.group, err.code, err.message);
         } else {
             gw_forward(f->gw, c, req, a->actor_id, req->url.p);
@@ -30,6 +83,7 @@ static int gw_front_policy(gw_front_t *f, net_conn_t *c, hreq *req, const url_pa
     } else {
         handled = 0;
     }
+done:
     lh_route_free(&r);
     return handled;
 }

@@ -13,6 +13,9 @@ typedef struct gw_front {
     rn_t *rn;
     gw_t *gw;
     struct lh_policy *pol;
+    /* gateway.default_runner: the runner name for actors route() creates without one; NULL
+     * for the one runner name connected in the namespace. Owned by the configuration. */
+    const char *default_runner;
 } gw_front_t;
 
 /* The request callback of the main listener; ud is a gw_front_t. */

@@ -537,3 +537,14 @@ void gw_forward(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const 
         gw_http_start(gw, c, req, actor_id, path);
     }
 }
+
+/* Added for the configuration reload (src/main.c): requests and sockets that start later use
+ * the new values, those in flight keep the timeouts they were given at their start. The GC
+ * timer restarts only when its period changed, so a reload does not postpone a pass. */
+void gw_set_config(gw_t *gw, const gw_config_t *cfg)
+{
+    uint64_t gc = gw->cfg.gc_interval_ms;
+    gw->cfg = *cfg;
+    if (cfg->gc_interval_ms != gc)
+        uv_timer_start(&gw->gc, gw_gc, cfg->gc_interval_ms, cfg->gc_interval_ms);
+}

@@ -45,5 +45,7 @@ void gw_json_error(net_conn_t *c, int status, const char *group, const char *cod
 /* The policy asked for timeouts, hibernation and auto-responses; NULL for built-in behaviour. */
 struct lh_policy;
 void gw_set_policy(gw_t *gw, struct lh_policy *pol);
+/* Replaces the configuration on a reload; what is in flight keeps its timeouts. */
+void gw_set_config(gw_t *gw, const gw_config_t *cfg);
 
 #endif

@@ -51,13 +51,30 @@ typedef struct cfg {
     uint64_t store_connect_timeout_ms;
     uint64_t store_command_timeout_ms;
     uint64_t store_reconnect_max_ms;
+    char *gw_default_runner; /* NULL: the one runner name connected in the namespace */
     char *policy;          /* NULL: no policy file */
     uint64_t policy_budget_ms;
+    /* timeout_bounds, in the order of CFG_BOUND_KEYS; 0 where the file gives none (a tenth or
+     * ten times the configured value then). */
+    uint64_t bound_min[7];
+    uint64_t bound_max[7];
 } cfg_t;
+
+/* The keys of timeout_bounds, in the order of lh_timeouts_t's fields. */
+extern const char *const cfg_bound_keys[7];
 
 /* Loads, validates and copies the file at path. On failure returns -1 and appends one line per
  * error to errors. */
 int cfg_load(lh_t *h, const char *path, cfg_t *out, buf_t *errors);
 void cfg_free(cfg_t *c);
+
+/* Compares the running configuration with one just loaded, for a reload. Keys that cannot
+ * change while sett serves (listen addresses, TLS, the store, the runner endpoint's token and
+ * timers, the hibernation threshold the runner half also reads) keep their running value in
+ * next, so that next describes what runs, and their names are appended to restart; the names
+ * of changed keys that take effect live are appended to live. Each name ends with a NUL.
+ * Strings of restart-only keys move from running to next (pointers others hold stay valid as
+ * long as next lives); afterwards running is only fit for cfg_free. */
+void cfg_merge(cfg_t *running, cfg_t *next, buf_t *live, buf_t *restart);
 
 #endif

@@ -16,6 +16,7 @@ struct lh_policy {
     uint64_t budget_ns;
     int ref;                   /* the loaded policy table, or LUA_NOREF */
     int mod;                   /* the sett.policy module */
+    uint64_t bmin[7], bmax[7]; /* timeout bounds; 0: a tenth or ten times the default */
     met_series_t *m_errors, *m_reloads, *m_reload_errors, *m_calls;
 };
 
@@ -82,13 +83,17 @@ bool lh_policy_has(const lh_policy_t *p, const char *hook)
     return has;
 }
 
-static int lh_policy_load(lh_policy_t *p, buf_t *err)
+static int lh_policy_load(lh_policy_t *p, const char *path, buf_t *err)
 {
     lua_State *L = p->h->L;
+    if (p->mod == LUA_NOREF) {
+        buf_printf(err, "the policy module did not load (see the log)");
+        return -1;
+    }
     lua_rawgeti(L, LUA_REGISTRYINDEX, p->mod);
     lua_getfield(L, -1, "load");
     lua_remove(L, -2);
-    lua_pushstring(L, p->path);
+    lua_pushstring(L, path);
     if (lh_pcall(p->h, 1, 2, "sett.policy.load") != 0) {
         buf_printf(err, "%s", lua_tostring(L, -1));
         lua_pop(L, 1);
@@ -123,19 +128,19 @@ lh_policy_t *lh_policy_new(lh_t *h, eng_t *eng, const char *path, uint64_t budge
                                NULL);
     p->m_reload_errors = met_counter("sett_policy_reload_errors_total",
                                      "Policy reloads refused; the old policy stayed.", NULL);
-    if (!path)
-        return p;
-    p->path = sx_strdup(path);
+    /* The module is loaded even without a policy file, so a reload can add one later. */
     lua_State *L = h->L;
     lua_getglobal(L, "require");
     lua_pushstring(L, "sett.policy");
-    if (lh_pcall(h, 1, 1, "require sett.policy") != 0) {
+    if (lh_pcall(h, 1, 1, "require sett.policy") != 0)
         lua_pop(L, 1);
+    else
+        p->mod = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (!path)
         return p;
-    }
-    p->mod = luaL_ref(L, LUA_REGISTRYINDEX);
+    p->path = sx_strdup(path);
     buf_t err = BUF_INIT;
-    if (lh_policy_load(p, &err) != 0) {
+    if (lh_policy_load(p, path, &err) != 0) {
         log_error("policy not loaded; built-in behaviour applies", LF_S("path", path),
                   LF_S("error", err.len ? (char *)err.data : "?"));
     } else {
@@ -147,21 +152,47 @@ lh_policy_t *lh_policy_new(lh_t *h, eng_t *eng, const char *path, uint64_t budge
 
 int lh_policy_reload(lh_policy_t *p, buf_t *err)
 {
-    if (!p->path || p->mod == LUA_NOREF) {
-        buf_printf(err, "no policy file is configured");
-        buf_push(err, '\0');
-        return -1;
+    return lh_policy_reload_from(p, p->path, err);
+}
+
+int lh_policy_reload_from(lh_policy_t *p, const char *path, buf_t *err)
+{
+    if (!path) {
+        /* The configuration names no policy any more: every decision is built in again. */
+        if (p->ref != LUA_NOREF) {
+            luaL_unref(p->h->L, LUA_REGISTRYINDEX, p->ref);
+            p->ref = LUA_NOREF;
+            log_info("policy removed; built-in behaviour applies", LF_S("path", p->path));
+        }
+        free(p->path);
+        p->path = NULL;
+        return 0;
     }
-    if (lh_policy_load(p, err) != 0) {
+    if (lh_policy_load(p, path, err) != 0) {
         buf_push(err, '\0');
         met_inc(p->m_reload_errors);
-        log_error("policy reload refused; the old policy stays", LF_S("path", p->path),
+        log_error("policy reload refused; the old policy stays", LF_S("path", path),
                   LF_S("error", (char *)err->data));
         return -1;
     }
+    if (p->path != path) {
+        free(p->path);
+        p->path = sx_strdup(path);
+    }
     met_inc(p->m_reloads);
-    log_info("policy reloaded", LF_S("path", p->path));
+    log_info("policy reloaded", LF_S("path", path));
     return 0;
+}
+
+void lh_policy_set_budget(lh_policy_t *p, uint64_t budget_ms)
+{
+    p->budget_ns = budget_ms * 1000000ull;
+}
+
+void lh_policy_set_bounds(lh_policy_t *p, const uint64_t min[7], const uint64_t max[7])
+{
+    memcpy(p->bmin, min, sizeof p->bmin);
+    memcpy(p->bmax, max, sizeof p->bmax);
 }
 
 const char *lh_policy_path(const lh_policy_t *p)
@@ -374,10 +405,14 @@ void lh_policy_timeouts(lh_policy_t *p, const eng_actor_t *a, lh_timeouts_t *io)
         uint64_t v = *(uint64_t *)((char *)io + lh_timeout_fields[i].off);
         lua_pushnumber(L, (lua_Number)v);
         lua_setfield(L, -3, lh_timeout_fields[i].name);
+        uint64_t lo = p->bmin[i] ? p->bmin[i] : (v / 10 ? v / 10 : 1);
+        uint64_t hi = p->bmax[i] ? p->bmax[i] : v * 10;
+        if (hi < lo)
+            hi = lo;
         lua_createtable(L, 2, 0);
-        lua_pushnumber(L, (lua_Number)(v / 10 ? v / 10 : 1));
+        lua_pushnumber(L, (lua_Number)lo);
         lua_rawseti(L, -2, 1);
-        lua_pushnumber(L, (lua_Number)v * 10);
+        lua_pushnumber(L, (lua_Number)hi);
         lua_rawseti(L, -2, 2);
         lua_setfield(L, -2, lh_timeout_fields[i].name);
     }

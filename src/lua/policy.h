@@ -22,6 +22,14 @@ lh_policy_t *lh_policy_new(lh_t *h, eng_t *eng, const char *path, uint64_t budge
 void lh_policy_free(lh_policy_t *p);
 /* Loads the file again; on failure the old policy stays and err says why. Returns 0 or -1. */
 int lh_policy_reload(lh_policy_t *p, buf_t *err);
+/* The same from another file (the configuration names a new one), which becomes the policy's
+ * path on success; path NULL removes the policy, so every decision is built in. */
+int lh_policy_reload_from(lh_policy_t *p, const char *path, buf_t *err);
+/* The longest one hook call may run; the next call uses it. */
+void lh_policy_set_budget(lh_policy_t *p, uint64_t budget_ms);
+/* The bounds lh_policy_timeouts clamps answers to, per key in the order of lh_timeouts_t;
+ * 0 keeps the derived bound (a tenth, or ten times, the default). */
+void lh_policy_set_bounds(lh_policy_t *p, const uint64_t min[7], const uint64_t max[7]);
 const char *lh_policy_path(const lh_policy_t *p);
 bool lh_policy_has(const lh_policy_t *p, const char *hook);
 
@@ -58,7 +66,8 @@ typedef struct lh_timeouts {
 } lh_timeouts_t;
 
 /* Asks timeouts(actor) once per request or socket; io holds the defaults on entry. Each answer
- * is clamped between a tenth and ten times its default. */
+ * is clamped to the bounds lh_policy_set_bounds gave, by default a tenth to ten times its
+ * default. */
 void lh_policy_timeouts(lh_policy_t *p, const eng_actor_t *a, lh_timeouts_t *io);
 /* Asks place(actor, runners): returns the chosen runner, or NULL for the built-in choice. */
 eng_runner_t *lh_policy_place(lh_policy_t *p, const eng_actor_t *a, eng_runner_t **cands,
