@@ -1,0 +1,4 @@
+# Configuration reload in the running gateway, with the real npm runner.
+add_test(NAME interop_reload_config COMMAND node --test --test-reporter=spec tests/interop/reload-config.test.mjs
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(interop_reload_config PROPERTIES ENVIRONMENT "SETT_BIN=$<TARGET_FILE:sett>" TIMEOUT 120)
