@@ -26,6 +26,9 @@
 #include "net/ws_frame.h"
 
 #define WL_BUCKETS 4096
+/* Connections are opened at most this many at a time: thousands of simultaneous SYNs overflow
+ * the listen queue and the dropped ones wait seconds for their retransmission. */
+#define WL_MAX_CONNECTING 256
 
 typedef struct wl_conn {
     uv_tcp_t tcp;
@@ -50,6 +53,11 @@ static struct {
     int open_only;
     uint64_t gap_ms;
     uv_loop_t *loop;
+    struct wl_conn *cs;
+    struct sockaddr_in addr, src;
+    int bind;
+    int started;
+    int connecting;
     uint8_t *payload;
     int open;
     int measuring;
@@ -113,6 +121,41 @@ static void wl_send(wl_conn_t *c)
     uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, wl_written);
 }
 
+static void wl_on_connect(uv_connect_t *req, int status);
+
+/* Starts connections until WL_MAX_CONNECTING are on their way or all have been started. */
+static void wl_start_more(void)
+{
+    while (wl.started < wl.conns && wl.connecting < WL_MAX_CONNECTING) {
+        wl_conn_t *c = &wl.cs[wl.started++];
+        uv_tcp_init_ex(wl.loop, &c->tcp, AF_INET);
+        c->tcp.data = c;
+        c->connect.data = c;
+        if (wl.bind) {
+            /* The port is picked at connect time, for the whole 4-tuple: a port taken by bind()
+             * alone would be barred from every other connection on the machine. */
+            uv_os_fd_t fd;
+            int one = 1;
+            if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+                setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+            uv_tcp_bind(&c->tcp, (struct sockaddr *)&wl.src, 0);
+        }
+        if (wl.gap_ms) {
+            uv_timer_init(wl.loop, &c->gap);
+            c->gap.data = c;
+        }
+        wl.connecting++;
+        uv_tcp_connect(&c->connect, &c->tcp, (struct sockaddr *)&wl.addr, wl_on_connect);
+    }
+}
+
+/* A connection is done connecting: upgraded, refused or failed. */
+static void wl_connected(void)
+{
+    wl.connecting--;
+    wl_start_more();
+}
+
 static void wl_on_gap(uv_timer_t *t)
 {
     if (!wl.done)
@@ -126,6 +169,8 @@ static void wl_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
         if (!wl.done)
             wl.errors++;
         uv_read_stop(s);
+        if (!c->upgraded)
+            wl_connected();
         return;
     }
     c->in.len += (size_t)n;
@@ -138,11 +183,13 @@ static void wl_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
             fprintf(stderr, "ws-load: upgrade refused: %.*s\n", (int)(end - (char *)c->in.data),
                     (char *)c->in.data);
             uv_read_stop(s);
+            wl_connected();
             return;
         }
         buf_consume(&c->in, (size_t)(end - (char *)c->in.data) + 4);
         c->upgraded = 1;
         wl.open++;
+        wl_connected();
         if (wl.open == wl.conns) {
             fprintf(stderr, "ws-load: %d open\n", wl.open);
             fflush(stderr);
@@ -185,6 +232,7 @@ static void wl_on_connect(uv_connect_t *req, int status)
     if (status) {
         wl.errors++;
         fprintf(stderr, "ws-load: connect: %s\n", uv_strerror(status));
+        wl_connected();
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
@@ -261,26 +309,14 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < wl.size; i++)
         wl.payload[i] = (uint8_t)('a' + i % 26);
     wl.loop = uv_default_loop();
-    struct sockaddr_in addr;
-    uv_ip4_addr(host, wl.port, &addr);
-    struct sockaddr_in src;
-    if (bind_addr && uv_ip4_addr(bind_addr, 0, &src) != 0) {
+    uv_ip4_addr(host, wl.port, &wl.addr);
+    if (bind_addr && uv_ip4_addr(bind_addr, 0, &wl.src) != 0) {
         fprintf(stderr, "ws-load: bad bind address %s\n", bind_addr);
         return 2;
     }
-    wl_conn_t *cs = sx_calloc((size_t)wl.conns, sizeof *cs);
-    for (int i = 0; i < wl.conns; i++) {
-        uv_tcp_init(wl.loop, &cs[i].tcp);
-        cs[i].tcp.data = &cs[i];
-        cs[i].connect.data = &cs[i];
-        if (bind_addr)
-            uv_tcp_bind(&cs[i].tcp, (struct sockaddr *)&src, 0);
-        if (wl.gap_ms) {
-            uv_timer_init(wl.loop, &cs[i].gap);
-            cs[i].gap.data = &cs[i];
-        }
-        uv_tcp_connect(&cs[i].connect, &cs[i].tcp, (struct sockaddr *)&addr, wl_on_connect);
-    }
+    wl.bind = bind_addr != NULL;
+    wl.cs = sx_calloc((size_t)wl.conns, sizeof *wl.cs);
+    wl_start_more();
     uv_timer_init(wl.loop, &wl.warm);
     uv_timer_init(wl.loop, &wl.stop);
     /* One second of warm-up is left out of the figures. */

@@ -11,6 +11,7 @@
 #   QUICK=1 scripts/bench.sh         a one-minute subset, written to build-bench/benchmarks-quick.md
 #   BENCH_ONLY="1 6" scripts/bench.sh   only these scenarios
 #   BENCH_OUT=FILE                   where the Markdown goes
+#   scripts/bench.sh --compose       rewrite it from the last run's tables and bench/findings.md
 #
 # Scenarios: 1 WebSocket echo, 2 HTTP (wrk), 3 idle and hibernating memory, 4 Redis keepalive,
 # 5 tunnel ping cost, 6 wake latency, 7 policy cost and reload time.
@@ -55,7 +56,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-next_bind() { BIND_N=$((BIND_N + 1)); echo "127.0.0.$BIND_N"; }
+# Sets SRC to a source address not used before in this run (not in a subshell: it counts).
+next_bind() { BIND_N=$((BIND_N + 1)); SRC="127.0.0.$BIND_N"; }
 
 # Starts a server-side process pinned to SCPU; its pid is in $BG.
 bg_server() {
@@ -175,7 +177,7 @@ sett_down() { stop "$RUNNER_PID" "$SETT_PID"; }
 ws_run() {
   local url=$1 c=$2 s=$3 d=$4; shift 4
   local pids=("$@") t0=() t1=() p out
-  taskset -c $CCPU "$WSLOAD" --url "$url" -c "$c" -s "$s" -d "$d" --bind "$(next_bind)" >"$T/load.out" 2>"$T/load.err" &
+  next_bind; taskset -c $CCPU "$WSLOAD" --url "$url" -c "$c" -s "$s" -d "$d" --bind "$SRC" >"$T/load.out" 2>"$T/load.err" &
   local lp=$!
   sleep 1
   for p in "${pids[@]}"; do t0+=("$(ticks "$p")"); done
@@ -291,7 +293,7 @@ scenario2() {
 
 # open_idle URL N: holds N idle sockets with ws-load (pid in LOAD_PID) until stopped.
 open_idle() {
-  taskset -c $CCPU "$WSLOAD" --url "$1" -c "$2" -d 3600 --open-only --bind "$(next_bind)" >"$T/idle.out" 2>"$T/idle.err" &
+  next_bind; taskset -c $CCPU "$WSLOAD" --url "$1" -c "$2" -d 3600 --open-only --bind "$SRC" >"$T/idle.out" 2>"$T/idle.err" &
   LOAD_PID=$!
   PIDS+=("$LOAD_PID")
   wait_for 90 grep -q "$2 open" "$T/idle.err" || { log "only some of $2 sockets opened: $(tail -2 "$T/idle.err")"; return 1; }
@@ -455,12 +457,12 @@ scenario6() {
   say "| actor | samples (starts) | p50 µs | p99 µs | max µs |"
   say "|---|---|---|---|---|"
   sett_up || return 1
-  taskset -c $CCPU "$WSLOAD" --url "ws://127.0.0.1:$SETT_PORT/gateway/$ACTOR/ws" -c 1 -s 64 -d $d --gap-ms $gap --bind "$(next_bind)" >"$T/load.out" 2>"$T/load.err"
+  next_bind; taskset -c $CCPU "$WSLOAD" --url "ws://127.0.0.1:$SETT_PORT/gateway/$ACTOR/ws" -c 1 -s 64 -d $d --gap-ms $gap --bind "$SRC" >"$T/load.out" 2>"$T/load.err"
   local out; out=$(cat "$T/load.out")
   say "| awake | – | $(kv "$out" p50_us) | $(kv "$out" p99_us) | $(kv "$out" max_us) |"
   sett_down
   sett_up -- --sleep-idle-ms 100 || return 1
-  taskset -c $CCPU "$WSLOAD" --url "ws://127.0.0.1:$SETT_PORT/gateway/$ACTOR/ws" -c 1 -s 64 -d $d --gap-ms $gap --bind "$(next_bind)" >"$T/load.out" 2>"$T/load.err"
+  next_bind; taskset -c $CCPU "$WSLOAD" --url "ws://127.0.0.1:$SETT_PORT/gateway/$ACTOR/ws" -c 1 -s 64 -d $d --gap-ms $gap --bind "$SRC" >"$T/load.out" 2>"$T/load.err"
   out=$(cat "$T/load.out")
   kill -TERM "$RUNNER_PID"; wait "$RUNNER_PID" 2>/dev/null
   local starts; starts=$(grep -o 'starts=[0-9]*' "$T/runner.err" | cut -d= -f2)
@@ -546,12 +548,39 @@ targets() {
   fi
 }
 
+compose() {
+  {
+    echo "# Benchmarks"
+    echo ""
+    echo "Written by \`make bench\` (scripts/bench.sh); the method is that of"
+    echo "shared/reference/bench-anchors.md. Every figure sits next to a baseline measured in the same"
+    echo "run. Findings and profiles are below the tables (bench/findings.md)."
+    echo ""
+    cat "$1"
+    if [ -f "$ROOT/bench/findings.md" ]; then echo ""; cat "$ROOT/bench/findings.md"; fi
+  } >"$OUT"
+  log "wrote $OUT"
+}
+
 main() {
+  if [ "${1:-}" = --compose ]; then
+    # Rewrites the Markdown from the last run's tables and the current bench/findings.md.
+    compose "$BUILD/bench-results${QUICK:+-quick}.md"
+    return
+  fi
   ulimit -n 20000 2>/dev/null || true
   if [ -z "${BENCH_NO_BUILD:-}" ]; then
     log "building (Release) in $BUILD"
     cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
     cmake --build "$BUILD" -j2 --target sett ws-load echo-server echo-runner >/dev/null || exit 1
+  fi
+  local need=()
+  command -v nginx >/dev/null || need+=(nginx)
+  command -v wrk >/dev/null || need+=(wrk)
+  if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
+    log "installing ${need[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null ||
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; }
   fi
   command -v nginx >/dev/null || { log "nginx is missing: apt-get install nginx"; exit 1; }
   local start=$SECONDS
@@ -563,17 +592,8 @@ main() {
   targets
   say ""
   say "Whole run: $((SECONDS - start)) s."
-  {
-    echo "# Benchmarks"
-    echo ""
-    echo "Written by \`make bench\` (scripts/bench.sh); the method is that of"
-    echo "shared/reference/bench-anchors.md. Every figure sits next to a baseline measured in the same"
-    echo "run. Findings and profiles are below the tables (bench/findings.md)."
-    echo ""
-    cat "$RES"
-    if [ -f "$ROOT/bench/findings.md" ]; then echo ""; cat "$ROOT/bench/findings.md"; fi
-  } >"$OUT"
-  log "wrote $OUT"
+  cp "$RES" "$BUILD/bench-results${QUICK:+-quick}.md"
+  compose "$RES"
 }
 
 main "$@"
