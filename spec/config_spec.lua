@@ -150,6 +150,20 @@ describe("sett.config", function()
   end)
 end)
 
+describe("reload", function()
+  it("needs a restart for the same keys in the schema and in src/lua/config.c", function()
+    local f = assert(io.open("src/lua/config.c", "rb"))
+    local src = f:read("*a")
+    f:close()
+    local c = {}
+    for name, restart in src:gmatch('K%("([%w_.]+)", [%w_]+, CFG_[%u%d]+, ([01])%)') do
+      if restart == "1" then c[#c + 1] = name end
+    end
+    table.sort(c)
+    assert.are.same(config.restart_keys(), c)
+  end)
+end)
+
 describe("docs/configuration.md", function()
   it("is generated from the current schema", function()
     local p = assert(io.popen("luajit tools/config_doc.lua"))

@@ -27,19 +27,21 @@ local function default(spec)
   return "`" .. tostring(spec.default) .. "`"
 end
 
-local function walk(fields, prefix)
+local function walk(fields, prefix, restart)
   local names = {}
   for k in pairs(fields) do names[#names + 1] = k end
   table.sort(names)
   for _, k in ipairs(names) do
     local spec = fields[k]
+    local r = restart or spec.restart
+    local note = r and " *Needs a restart.*" or ""
     if spec.type == "table" then
       if spec.doc then
-        w(string.format("| `%s%s` | table%s | | %s |", prefix, k, spec.optional and ", optional" or "", spec.doc))
+        w(string.format("| `%s%s` | table%s | | %s%s |", prefix, k, spec.optional and ", optional" or "", spec.doc, note))
       end
-      walk(spec.fields, prefix .. k .. ".")
+      walk(spec.fields, prefix .. k .. ".", r)
     else
-      w(string.format("| `%s%s` | %s | %s | %s |", prefix, k, kind(spec), default(spec), spec.doc or ""))
+      w(string.format("| `%s%s` | %s | %s | %s%s |", prefix, k, kind(spec), default(spec), spec.doc or "", note))
     end
   end
 end
@@ -58,5 +60,30 @@ w("")
 w("| key | type | default | meaning |")
 w("|---|---|---|---|")
 walk(config.schema, "")
+w("")
+w("## Reload")
+w("")
+w("`SIGHUP`, `POST /admin/reload` on the admin listener, and a change of the configuration file or")
+w("of the policy file reload both. The file is read and checked, then the policy it names is loaded")
+w("(docs/policy.md); only when both are good does anything change. A file with errors, or one that")
+w("names a policy that is refused, changes nothing: the errors are logged, counted")
+w("(`sett_config_reload_errors_total`, `sett_policy_reload_errors_total`) and returned by the admin")
+w("call as `422 {\"group\": \"config\" or \"policy\", \"code\": \"reload_failed\", \"message\": ...}`.")
+w("")
+w("A good reload answers `200 {\"reloaded\": true, \"policy\": \"reloaded\" | \"removed\" | \"none\",")
+w("\"changed\": [keys applied], \"restart_required\": [keys]}` and logs `msg=reloaded changed=...`.")
+w("Every key takes effect at once except these, which keep their running value until sett is")
+w("restarted; when one of them differs from the file, the reload says so in `restart_required` and")
+w("logs a warning naming it:")
+w("")
+for _, k in ipairs(config.restart_keys()) do w("- `" .. k .. "`") end
+w("")
+w("What \"at once\" means for what is already running: a request or WebSocket keeps the timeouts it")
+w("was given when it started (`tunnel.*`, `gateway.*_timeout_ms`, `hibernation.*` and a policy's")
+w("`timeouts` answer are read once per request or socket), `limits.*` apply to connections accepted")
+w("after the reload (an open WebSocket keeps its message limit), a runner already disconnected keeps")
+w("the `runner.lost_threshold_ms` it was given, and namespaces added to `namespaces` are created while")
+w("removed ones stay. `log.*`, `api.token`, `policy`, `policy_budget_ms`, `timeout_bounds` and")
+w("`gateway.default_runner` apply to the next line, request or hook call.")
 w("")
 io.write(table.concat(out, "\n"))

@@ -6,7 +6,8 @@
 --     sockets may always hibernate, whatever the runner says;
 --   * "upload" actors: room for more unacknowledged bytes and a longer ack timeout;
 --   * everyone else: the configured values.
--- sett clamps every answer to a tenth .. ten times the configured value.
+-- sett clamps every answer to the configured timeout_bounds, by default a tenth .. ten times the
+-- configured value.
 --
 -- auto_response: a client that sends the text "ping" to a hibernating socket gets "pong" back,
 -- and {"type":"ping"} gets {"type":"pong","t":<ms>}, without the actor waking up. Binary

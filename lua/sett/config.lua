@@ -50,16 +50,16 @@ end
 -- Each field: type (string|integer|boolean|enum|address|table), default, min/max for integers,
 -- values for enums, fields for tables, optional for tables that may be absent, doc for docs.
 M.schema = {
-  listen = { type = "address", default = "127.0.0.1:6420",
+  listen = { type = "address", default = "127.0.0.1:6420", restart = true,
     doc = "Address for clients, runners and the REST API." },
-  admin_listen = { type = "address", default = "127.0.0.1:6430",
+  admin_listen = { type = "address", default = "127.0.0.1:6430", restart = true,
     doc = "Address for /health, /metrics and /admin/*." },
   log = { type = "table", fields = {
     level = { type = "enum", values = LEVELS, default = "info", doc = "Lowest level written." },
     format = { type = "enum", values = { "text", "json" }, default = "text",
       doc = "text (logfmt) or json, one event per line on stderr." },
   } },
-  tls = { type = "table", optional = true, doc = "Serve `listen` over TLS.", fields = {
+  tls = { type = "table", optional = true, restart = true, doc = "Serve `listen` over TLS.", fields = {
     cert = { type = "string", required = true, doc = "PEM certificate chain file." },
     key = { type = "string", required = true, doc = "PEM private key file." },
   } },
@@ -76,12 +76,12 @@ M.schema = {
   namespaces = { type = "list", item = "name", default = {},
     doc = "Namespaces that exist at start besides `default` (names: lowercase letters, digits, `-`)." },
   runner = { type = "table", fields = {
-    token = { type = "string", doc = "When set, runners must offer the subprotocol `rivet_token.<token>`." },
-    init_timeout_ms = { type = "integer", min = 10, max = 600000, default = 5000,
+    token = { type = "string", restart = true, doc = "When set, runners must offer the subprotocol `rivet_token.<token>`." },
+    init_timeout_ms = { type = "integer", min = 10, max = 600000, default = 5000, restart = true,
       doc = "A runner that sends no ToServerInit this long after connecting is closed." },
-    ping_interval_ms = { type = "integer", min = 10, max = 600000, default = 3000,
+    ping_interval_ms = { type = "integer", min = 10, max = 600000, default = 3000, restart = true,
       doc = "ToClientPing period on each runner socket (plus 0-127 ms jitter)." },
-    ping_timeout_ms = { type = "integer", min = 10, max = 3600000, default = 15000,
+    ping_timeout_ms = { type = "integer", min = 10, max = 3600000, default = 15000, restart = true,
       doc = "A runner that answers no ping for this long is closed." },
     lost_threshold_ms = { type = "integer", min = 10, max = 3600000, default = 15000,
       doc = "A disconnected runner that has not reconnected after this long is lost; its actors move." },
@@ -117,10 +117,10 @@ M.schema = {
       doc = "Unacked client messages kept per hibernatable socket; over it closes 1011." },
     ack_timeout_ms = { type = "integer", min = 10, max = 3600000, default = 30000,
       doc = "A message unacked this long closes its socket with 1011 on the next GC pass." },
-    eligible_threshold_ms = { type = "integer", min = 20, max = 86400000, default = 90000,
+    eligible_threshold_ms = { type = "integer", min = 20, max = 86400000, default = 90000, restart = true,
       doc = "Keepalive rows older than this are not listed in CommandStartActor." },
   } },
-  store = { type = "table", fields = {
+  store = { type = "table", restart = true, fields = {
     kind = { type = "enum", values = { "memory", "redis" }, default = "memory",
       doc = "Where actors, runners, namespaces, KV and hibernating rows live: in this process, or in Redis (docs/store.md)." },
     url = { type = "string", default = "redis://127.0.0.1:6379/0",
@@ -143,6 +143,25 @@ M.schema = {
   shutdown_grace_ms = { type = "integer", min = 0, max = 600000, default = 2000,
     doc = "On SIGINT/SIGTERM, how long closing WebSockets may take before sockets are dropped." },
 }
+
+-- The keys a reload cannot change, sorted: those flagged restart, or inside a table flagged so.
+-- src/lua/config.c keeps the same list for the running gateway (a spec compares them).
+function M.restart_keys()
+  local out = {}
+  local function walk(fields, prefix, inherited)
+    for k, spec in pairs(fields) do
+      local r = inherited or spec.restart
+      if spec.type == "table" then
+        walk(spec.fields, prefix .. k .. ".", r)
+      elseif r then
+        out[#out + 1] = prefix .. k
+      end
+    end
+  end
+  walk(M.schema, "", false)
+  table.sort(out)
+  return out
+end
 
 local function show(v)
   if type(v) == "string" then return string.format("%q", v) end

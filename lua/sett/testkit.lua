@@ -253,12 +253,18 @@ kit.DEFAULT_TIMEOUTS = (function()
   }
 end)()
 
--- The bounds the gateway clamps a policy's timeouts to: a tenth to ten times each default.
-function kit.bounds(defaults)
+-- The bounds the gateway clamps a policy's timeouts to: a configuration's timeout_bounds
+-- ({ key = { min =, max = } }, as in the configuration file) where given, else a tenth to ten
+-- times each default; a minimum above the maximum raises the maximum, as in the gateway.
+function kit.bounds(defaults, configured)
   local b = {}
   for k, v in pairs(defaults or kit.DEFAULT_TIMEOUTS) do
-    local lo = math.floor(v / 10)
-    b[k] = { lo > 0 and lo or 1, v * 10 }
+    local c = configured and configured[k] or {}
+    local lo = c.min or math.floor(v / 10)
+    if lo < 1 then lo = 1 end
+    local hi = c.max or v * 10
+    if hi < lo then hi = lo end
+    b[k] = { lo, hi }
   end
   return b
 end

@@ -161,3 +161,25 @@ test("a change of the configuration file reloads it; removing the policy goes ba
   assert.equal(status, 200);
   assert.equal(rep.policy, "none");
 });
+
+test("timeouts answers are clamped to timeout_bounds, which change at a reload", async () => {
+  const pol3 = join(tmp, "three.lua");
+  writeFileSync(pol3, `return {
+    route = function(req) if req.path == "/hang" then return { name = "room", key = "blue" } end end,
+    timeouts = function(actor) return { response_start_timeout_ms = 1 } end,
+  }`);
+  const timed = async () => { const t = Date.now(); const r = await fetch(`${base}/hang`); return [r.status, Date.now() - t]; };
+  writeConf(`timeout_bounds = { response_start_timeout_ms = { min = 600 } }`, { policy: pol3 });
+  let [status, rep] = await reload();
+  assert.equal(status, 200);
+  assert.ok(rep.changed.includes("timeout_bounds.response_start_timeout_ms"), JSON.stringify(rep));
+  let [code, ms] = await timed();
+  assert.equal(code, 504);
+  assert.ok(ms >= 550 && ms < 3000, `clamped up to the configured minimum: ${ms} ms`);
+  writeConf(`timeout_bounds = { response_start_timeout_ms = { min = 50 } }`, { policy: pol3 });
+  [status] = await reload();
+  assert.equal(status, 200);
+  [code, ms] = await timed();
+  assert.equal(code, 504);
+  assert.ok(ms < 500, `the new minimum applies: ${ms} ms`);
+});
