@@ -219,6 +219,13 @@ static void app_watch(app_t *app)
 static int app_reload(void *ud, adm_reload_report_t *rep)
 {
     app_t *app = ud;
+    if (app->stopping) {
+        /* The watches and timers are about to close; re-arming them now would race that. */
+        rep->group = "admin";
+        buf_printf(&rep->error, "sett is shutting down");
+        buf_push(&rep->error, '\0');
+        return -1;
+    }
     uint64_t t0 = uv_hrtime();
     cfg_t next;
     buf_t errors = BUF_INIT;
