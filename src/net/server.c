@@ -461,8 +461,9 @@ void net_server_finish(net_server_t *s)
     free(s);
 }
 
-/* Added for the configuration reload (src/main.c): limits are read when a request starts and
- * when a WebSocket is accepted, so replacing them is enough. */
+/* Added for the configuration reload (src/main.c): limits are read when a connection reads
+ * its first request and when a WebSocket is accepted, so replacing them is enough for
+ * connections accepted later; open ones keep theirs. */
 void net_server_set_limits(net_server_t *s, const net_limits_t *limits)
 {
     s->limits = *limits;

@@ -59,8 +59,8 @@ void net_server_shutdown(net_server_t *s, uint64_t grace_ms, void (*done)(void *
 void net_server_destroy(net_server_t *s);
 void net_server_finish(net_server_t *s);
 size_t net_server_conn_count(const net_server_t *s);
-/* Replaces the limits on a configuration reload: requests read later and WebSockets accepted
- * later use them; an open WebSocket keeps the message limit it was accepted with. */
+/* Replaces the limits on a configuration reload: connections accepted later use them; an open
+ * connection keeps the limits it started with. */
 void net_server_set_limits(net_server_t *s, const net_limits_t *limits);
 
 /* HTTP answers. headers is NULL or raw "Name: value\r\n" lines. The connection goes on with the
