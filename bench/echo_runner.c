@@ -13,7 +13,7 @@
  * Everything a read produces is encoded into one buffer and written with one write when the read
  * has been processed, so a burst of tunnel messages costs one syscall.
  *
- *   echo-runner --url ws://127.0.0.1:6420 [--name echo] [--key K] [--slots N] [--namespace NS]
+ *   echo-runner --url ws://127.0.0.1:6420 [--name echo] [--key K (default per process)] [--slots N] [--namespace NS]
  *               [--sleep-idle-ms MS]
  *
  * Prints "ready runner_id=ID" on stdout once sett has answered ToClientInit, and a counter line on
@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "core/alloc.h"
@@ -478,7 +479,11 @@ int main(int argc, char **argv)
 {
     const char *url = "ws://127.0.0.1:6420";
     er.name = "echo";
-    er.key = "echo-runner-key";
+    /* A fresh key per process: a new echo-runner is a new runner, never a reconnect that
+     * inherits actors it has no record of. */
+    static char key[48];
+    snprintf(key, sizeof key, "echo-runner-%d", (int)getpid());
+    er.key = key;
     er.ns = "default";
     er.slots = 100000;
     static const struct option opts[] = {
