@@ -194,7 +194,9 @@ static void net_flush(net_server_t *s)
         c->in_flush = 0;
         c->flush_next = NULL;
         if (c->wsi && !c->gone) {
-            if (c->close_after_flush || lws_send_pipe_choked(c->wsi))
+            /* Only a write lws still holds must wait for WRITEABLE; a full socket buffer is
+             * found by the write itself (lws keeps the rest), which spares a poll() per flush. */
+            if (c->close_after_flush || lws_partial_buffered(c->wsi))
                 lws_callback_on_writable(c->wsi);
             else if (net_writeable(c) != 0)
                 lws_callback_on_writable(c->wsi);
