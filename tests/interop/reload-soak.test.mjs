@@ -223,5 +223,7 @@ test("100 reloads (10 broken) with 200 sockets open, half hibernating: nothing d
   console.log(`soak: ${RELOADS} reloads in ${((Date.now() - tWarm) / 1000).toFixed(1)} s after a warm-up; ` +
     `mean reload ${(reloadMs / reloadCount).toFixed(2)} ms (admin round trip); RSS ${(rssBefore / MIB).toFixed(2)} -> ` +
     `${(rssAfter / MIB).toFixed(2)} MiB (${growth >= 0 ? "+" : ""}${(growth / 1024).toFixed(0)} KiB); total ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  assert.ok(growth <= MIB, `RSS grew by ${(growth / 1024).toFixed(0)} KiB`);
+  // A sanitizer build keeps freed memory in quarantine; its RSS is no measure of growth (the
+  // plain build, run by the same make test, asserts the bound).
+  if (!process.env.SETT_SANITIZED) assert.ok(growth <= MIB, `RSS grew by ${(growth / 1024).toFixed(0)} KiB`);
 });
