@@ -72,6 +72,8 @@ w("call as `422 {\"group\": \"config\" or \"policy\", \"code\": \"reload_failed\
 w("")
 w("A good reload answers `200 {\"reloaded\": true, \"policy\": \"reloaded\" | \"removed\" | \"none\",")
 w("\"changed\": [keys applied], \"restart_required\": [keys]}` and logs `msg=reloaded changed=...`.")
+w("Good reloads are counted in `sett_config_reloads_total` and `sett_policy_reloads_total`, and")
+w("their duration in the histogram `sett_reload_duration_seconds`.")
 w("Every key takes effect at once except these, which keep their running value until sett is")
 w("restarted; when one of them differs from the file, the reload says so in `restart_required` and")
 w("logs a warning naming it:")
