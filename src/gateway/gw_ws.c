@@ -124,16 +124,8 @@ static void gw_ws_ready(void *ud, int err, eng_actor_t *a)
     gw_req_t *r = ud;
     gw_t *gw = r->gw;
     r->waiter = NULL;
-    if (err == ENG_ETIMEDOUT || (err == ENG_OK && !a->runner)) {
-        /* The actor could not start in time (no runner, a store outage, a crash loop): the
-         * client stays connected with its messages kept, and the wake is tried again. */
-        log_warn("gateway: hibernating websocket could not wake its actor; retrying",
-                 LF_S("actor_id", r->actor_id), LF_U("pending", r->pend_count));
-        uv_timer_start(&r->timer, gw_ws_timer, GW_WAKE_RETRY_MS, 0);
-        return;
-    }
-    if (err != ENG_OK) {
-        gw_ws_fail(gw, r, "actor_not_found");
+    if (err != ENG_OK || !a->runner) {
+        gw_ws_fail(gw, r, err == ENG_ETIMEDOUT ? "actor_ready_timeout" : "actor_not_found");
         return;
     }
     snprintf(r->subject, sizeof r->subject, "pegboard.runner.%s", a->runner->runner_id);
@@ -389,8 +381,16 @@ static void gw_ws_rewoken(void *ud, int err, eng_actor_t *a)
     gw_req_t *r = ud;
     gw_t *gw = r->gw;
     r->waiter = NULL;
-    if (err != ENG_OK || !a->runner) {
-        gw_ws_fail(gw, r, err == ENG_ETIMEDOUT ? "actor_ready_timeout" : "actor_not_found");
+    if (err == ENG_ETIMEDOUT || (err == ENG_OK && !a->runner)) {
+        /* The actor could not start in time (no runner, a store outage, a crash loop): the
+         * client stays connected with its messages kept, and the wake is tried again. */
+        log_warn("gateway: hibernating websocket could not wake its actor; retrying",
+                 LF_S("actor_id", r->actor_id), LF_U("pending", r->pend_count));
+        uv_timer_start(&r->timer, gw_ws_timer, GW_WAKE_RETRY_MS, 0);
+        return;
+    }
+    if (err != ENG_OK) {
+        gw_ws_fail(gw, r, "actor_not_found");
         return;
     }
     snprintf(r->subject, sizeof r->subject, "pegboard.runner.%s", a->runner->runner_id);

@@ -103,6 +103,11 @@ test("404, 413, 503 and 504 paths", async () => {
   r = await fetch(`${base}/gateway/${pending}/x`);
   assert.equal(r.status, 503);
   assert.equal((await r.json()).code, "actor_ready_timeout");
+  // A WebSocket to an actor that cannot start is closed with the same code, not left open.
+  const ws = await openWs(`${wsBase}/gateway/${pending}/ws`);
+  const c = await closed(ws);
+  assert.equal(c.code, 1011);
+  assert.match(c.reason, /^guard\.actor_ready_timeout#/);
   r = await fetch(`${base}/gateway/${id}/hang`);
   assert.equal(r.status, 504);
   assert.equal((await r.json()).code, "gateway_response_start_timeout");
