@@ -22,7 +22,8 @@ expect_rc() { # want, description, command...
 free_port() {
   local p
   for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 30000))
+    # Below the ephemeral range (32768 and up), where outgoing connections can hold a port.
+    p=$((20000 + RANDOM % 12000))
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
   done
 }

@@ -44,17 +44,32 @@ async function stopRedis() {
 function cli(...args) {
   return execFileSync("redis-cli", ["-p", String(redisPort), ...args], { encoding: "utf8" }).trim();
 }
-// A sorted set's members (binary, decoded from redis-cli's quoted output) with their scores.
+// A sorted set's members (binary: gateway id and request id) with their scores, read over RESP
+// so that no byte of a member can be mangled by a text format.
 function zrange(key) {
-  const out = execFileSync("redis-cli", ["-p", String(redisPort), "--quoted-json", "ZRANGE", key, "0", "-1", "WITHSCORES"], { encoding: "utf8" });
-  return JSON.parse(out).map(([m, score]) => {
-    const bytes = [];
-    for (let i = 0; i < m.length; i++) {
-      if (m[i] === "\\" && m[i + 1] === "x") { bytes.push(parseInt(m.slice(i + 2, i + 4), 16)); i += 3; }
-      else if (m[i] === "\\") { const c = m[i + 1]; bytes.push({ n: 10, r: 13, t: 9, a: 7, b: 8 }[c] ?? c.charCodeAt(0)); i += 1; }
-      else bytes.push(m.charCodeAt(i));
-    }
-    return { id: Buffer.from(bytes).toString("hex"), score: Number(score) };
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(redisPort, "127.0.0.1");
+    const args = ["ZRANGE", key, "0", "-1", "WITHSCORES"];
+    sock.end(`*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join(""));
+    const chunks = [];
+    sock.on("data", (d) => chunks.push(d));
+    sock.on("error", reject);
+    sock.on("end", () => {
+      const buf = Buffer.concat(chunks);
+      let pos = 0;
+      const line = () => { const e = buf.indexOf("\r\n", pos); const l = buf.subarray(pos, e).toString(); pos = e + 2; return l; };
+      const head = line();
+      if (head[0] !== "*") return reject(new Error(`redis: ${head}`));
+      const items = [];
+      for (let n = Number(head.slice(1)); n > 0; n--) {
+        const len = Number(line().slice(1));
+        items.push(buf.subarray(pos, pos + len));
+        pos += len + 2;
+      }
+      const rows = [];
+      for (let i = 0; i < items.length; i += 2) rows.push({ id: items[i].toString("hex"), score: Number(items[i + 1].toString()) });
+      resolve(rows);
+    });
   });
 }
 
@@ -157,10 +172,10 @@ test("an actor sleeps mid-stream, wakes on the client's messages, and gets each 
   await waitFor(async () => (await receivedBy(r, id))?.length === 20, 5000, "the first 20 persisted");
 
   // The keepalive row names the socket, and a refresh moves its score.
-  const rows = zrange(hibKey(main, id));
+  const rows = await zrange(hibKey(main, id));
   assert.deepEqual(rows.map((x) => x.id), [sockId]);
   const firstScore = rows[0].score;
-  await waitFor(() => zrange(hibKey(main, id))[0]?.score > firstScore, THRESHOLD * 2, "a fresher score");
+  await waitFor(async () => (await zrange(hibKey(main, id)))[0]?.score > firstScore, THRESHOLD * 2, "a fresher score");
   const ttl = Number(cli("PTTL", hibKey(main, id)));
   assert.ok(ttl > 0 && ttl <= THRESHOLD, `the row key expires within the threshold (pttl ${ttl})`);
 
@@ -184,7 +199,7 @@ test("an actor sleeps mid-stream, wakes on the client's messages, and gets each 
   await waitFor(() => ws.heard.includes("echo:after"), 3000, "echo");
   assert.deepEqual(ws.closes, []);
   ws.close(1000);
-  await waitFor(() => zrange(hibKey(main, id)).length === 0, 3000, "row gone after close");
+  await waitFor(async () => (await zrange(hibKey(main, id))).length === 0, 3000, "row gone after close");
   r.kill("SIGKILL");
 });
 
@@ -194,11 +209,11 @@ test("a client that closes while its actor sleeps loses its row and is not liste
   const id = await createActor(main, "bye");
   const ws = await openClient(main, id);
   await waitFor(() => ev(r, "open", id).length === 1, 5000, "open");
-  await waitFor(() => zrange(hibKey(main, id)).length === 1, 2000, "row");
+  await waitFor(async () => (await zrange(hibKey(main, id))).length === 1, 2000, "row");
   r.send({ cmd: "sleep", id });
   await waitFor(async () => (await actorOf(main, id)).sleep_ts, 5000, "sleeping");
   ws.close(1000);
-  await waitFor(() => zrange(hibKey(main, id)).length === 0, 3000, "row deleted");
+  await waitFor(async () => (await zrange(hibKey(main, id))).length === 0, 3000, "row deleted");
   assert.equal((await fetch(`${main.base}/gateway/${id}/wake`)).status, 200);
   await waitFor(() => ev(r, "start", id).length === 2, 5000, "the next start");
   assert.deepEqual(ev(r, "start", id)[1].listed, []);
@@ -260,7 +275,7 @@ test("Redis stopped during hibernation and started again: no socket dropped, row
   // An actor created while Redis is away is written once it is back.
   const late = await createActor(main, "nobody");
   await startRedis();
-  await waitFor(() => zrange(hibKey(main, id)).some((x) => x.score > down), THRESHOLD, "the row rewritten within one period");
+  await waitFor(async () => (await zrange(hibKey(main, id))).some((x) => x.score > down), THRESHOLD, "the row rewritten within one period");
   await waitFor(() => cli("HGET", `${main.prefix}{a:${late}}`, "id") === late, 2000, "the missed actor record written");
   await waitFor(async () => (await receivedBy(r, id))?.length === 10, 15000, "all 10 persisted");
   assert.deepEqual(await receivedBy(r, id), numbered(1, 10));
@@ -324,9 +339,9 @@ test("a row left behind by a gateway that died expires after the threshold", asy
   const id = await createActor(limits, "gone");
   const ws = await openClient(limits, id);
   await waitFor(() => ev(r, "open", id).length === 1, 5000, "open");
-  await waitFor(() => zrange(hibKey(limits, id)).length === 1, 2000, "row");
+  await waitFor(async () => (await zrange(hibKey(limits, id))).length === 1, 2000, "row");
   limits.proc.kill("SIGKILL");
-  await waitFor(() => zrange(hibKey(limits, id)).length === 0, THRESHOLD * 2, "row expired");
+  await waitFor(async () => (await zrange(hibKey(limits, id))).length === 0, THRESHOLD * 2, "row expired");
   ws.terminate();
 });
 
