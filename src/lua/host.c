@@ -79,13 +79,26 @@ void lh_init(lh_t *h, uv_loop_t *loop)
     lua_pop(L, 3);
 }
 
-/* Closes luv handles the scripts left open: luv keeps one registry reference per live handle. */
+/* Closes luv handles the scripts left open: luv keeps one registry reference per live handle.
+ * The registry also holds userdata that are not handles (luv's own luv_context, at least), and
+ * luv's handle check in 1.44 dereferences the userdata as a handle before it looks at the
+ * metatable, so such a value passed to uv.is_closing reads the loop as a handle and can crash.
+ * A value is therefore taken as a handle only when its metatable is one of those luv lists in
+ * registry.uv_handle (the metatables uv_timer, uv_tcp and the other handle types share). The
+ * calls stay protected so that one handle luv refuses cannot leave the rest open. */
 static const char lh_close_handles[] =
     "local uv = require 'luv'\n"
-    "for _, v in pairs(debug.getregistry()) do\n"
+    "local reg = debug.getregistry()\n"
+    "local handle_mts = reg.uv_handle\n"
+    "if type(handle_mts) ~= 'table' then return end\n"
+    "local getmt = debug.getmetatable\n"
+    "for _, v in pairs(reg) do\n"
     "  if type(v) == 'userdata' then\n"
-    "    local ok, closing = pcall(uv.is_closing, v)\n"
-    "    if ok and closing == false then pcall(uv.close, v) end\n"
+    "    local mt = getmt(v)\n"
+    "    if mt ~= nil and handle_mts[mt] == true then\n"
+    "      local ok, closing = pcall(uv.is_closing, v)\n"
+    "      if ok and closing == false then pcall(uv.close, v) end\n"
+    "    end\n"
     "  end\n"
     "end\n";
 
