@@ -7,6 +7,7 @@
 struct bus_sub {
     bus_sub_t *next;
     char *subject;
+    size_t len;
     uint64_t hash;
     bus_handler h;
     void *ud;
@@ -25,12 +26,21 @@ struct bus {
     met_series_t *dropped;
 };
 
-static uint64_t bus_hash(const char *s)
+/* Every tunnel frame is published, three per round trip, so the subject is hashed a word at a
+ * time rather than a byte at a time (the byte-wise FNV this replaced showed in profiles). */
+static uint64_t bus_hash(const char *s, size_t n)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return h;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    for (; n >= 8; s += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s, n);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 29);
 }
 
 bus_t *bus_new(void)
@@ -79,27 +89,29 @@ static void bus_grow(bus_t *b)
     b->nslots = n;
 }
 
-static bus_sub_t **bus_find(bus_t *b, const char *subject, uint64_t h)
+static bus_sub_t **bus_find(bus_t *b, const char *subject, size_t len, uint64_t h)
 {
     bus_sub_t **p = &b->slots[h & (b->nslots - 1)];
     for (; *p; p = &(*p)->next)
-        if ((*p)->hash == h && strcmp((*p)->subject, subject) == 0)
+        if ((*p)->hash == h && (*p)->len == len && memcmp((*p)->subject, subject, len) == 0)
             return p;
     return p;
 }
 
 bus_sub_t *bus_subscribe(bus_t *b, const char *subject, bus_handler h, void *ud)
 {
-    uint64_t hash = bus_hash(subject);
-    bus_sub_t **p = bus_find(b, subject, hash);
+    size_t len = strlen(subject);
+    uint64_t hash = bus_hash(subject, len);
+    bus_sub_t **p = bus_find(b, subject, len, hash);
     if (*p)
         return NULL;
     if (b->count + 1 > b->nslots) {
         bus_grow(b);
-        p = bus_find(b, subject, hash);
+        p = bus_find(b, subject, len, hash);
     }
     bus_sub_t *s = sx_calloc(1, sizeof *s);
     s->subject = sx_strdup(subject);
+    s->len = len;
     s->hash = hash;
     s->h = h;
     s->ud = ud;
@@ -112,7 +124,7 @@ void bus_unsubscribe(bus_t *b, bus_sub_t *s)
 {
     if (!s)
         return;
-    bus_sub_t **p = bus_find(b, s->subject, s->hash);
+    bus_sub_t **p = bus_find(b, s->subject, s->len, s->hash);
     if (*p != s)
         return;
     *p = s->next;
@@ -123,7 +135,8 @@ void bus_unsubscribe(bus_t *b, bus_sub_t *s)
 
 int bus_publish(bus_t *b, const char *subject, const uint8_t *frame, size_t len)
 {
-    bus_sub_t **p = bus_find(b, subject, bus_hash(subject));
+    size_t sl = strlen(subject);
+    bus_sub_t **p = bus_find(b, subject, sl, bus_hash(subject, sl));
     if (!*p) {
         met_inc(b->dropped);
         return -1;

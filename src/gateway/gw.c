@@ -81,8 +81,6 @@ gw_req_t *gw_req_new(gw_t *gw, enum gw_kind kind, const char *actor_id, const ch
     r->actor_id = sx_strdup(actor_id);
     r->path = sx_strdup(path);
     r->start = uv_now(gw->loop);
-    uv_timer_init(gw->loop, &r->timer);
-    r->timer.data = r;
     r->next = gw->reqs;
     if (gw->reqs)
         gw->reqs->prev = r;
@@ -90,12 +88,48 @@ gw_req_t *gw_req_new(gw_t *gw, enum gw_kind kind, const char *actor_id, const ch
     return r;
 }
 
+static uv_timer_t *gw_timer(gw_req_t *r)
+{
+    if (!r->timer) {
+        r->timer = sx_malloc(sizeof *r->timer);
+        uv_timer_init(r->gw->loop, r->timer);
+        r->timer->data = r;
+    }
+    return r->timer;
+}
+
+void gw_timer_start(gw_req_t *r, uv_timer_cb cb, uint64_t ms)
+{
+    uv_timer_start(gw_timer(r), cb, ms, 0);
+}
+
+void gw_timer_stop(gw_req_t *r)
+{
+    if (r->timer)
+        uv_timer_stop(r->timer);
+}
+
+static void gw_timer_freed(uv_handle_t *h)
+{
+    free(h);
+}
+
+void gw_timer_drop(gw_req_t *r)
+{
+    if (r->timer) {
+        uv_close((uv_handle_t *)r->timer, gw_timer_freed);
+        r->timer = NULL;
+    }
+}
+
 static void gw_req_closed(uv_handle_t *h)
 {
     gw_req_t *r = h->data;
+    free(h);
     gw_ws_free_pending(r);
     free(r->actor_id);
     free(r->path);
+    free(r->subject);
     buf_free(&r->headers);
     free(r);
 }
@@ -120,8 +154,17 @@ void gw_req_release(gw_req_t *r)
         gw->reqs = r->next;
     if (r->next)
         r->next->prev = r->prev;
-    uv_timer_stop(&r->timer);
-    uv_close((uv_handle_t *)&r->timer, gw_req_closed);
+    /* The request is freed once its timer has closed, a loop turn from now, so that callers
+     * up the stack may still look at it; a request without a timer gets one for this. */
+    uv_close((uv_handle_t *)gw_timer(r), gw_req_closed);
+}
+
+void gw_set_runner(gw_req_t *r, const eng_runner_t *runner)
+{
+    size_t n = sizeof "pegboard.runner." + strlen(runner->runner_id);
+    free(r->subject);
+    r->subject = sx_malloc(n);
+    snprintf(r->subject, n, "pegboard.runner.%s", runner->runner_id);
 }
 
 void gw_encode(gw_t *gw, gw_req_t *r, uint16_t index, const rp_to_client_tunnel_message_kind_t *k)
@@ -139,6 +182,8 @@ void gw_encode(gw_t *gw, gw_req_t *r, uint16_t index, const rp_to_client_tunnel_
 void gw_publish(gw_t *gw, gw_req_t *r, const uint8_t *frame, size_t len)
 {
     /* The kind tag follows the version, the ToRunner tag and the 10-byte message id. */
+    if (!r->subject)
+        return; /* the actor never ran: there is no runner to tell */
     if (len > 13 && frame[13] < 6)
         met_inc(gw->m_msgs_out[frame[13]]);
     if (bus_publish(gw->bus, r->subject, frame, len) == 1 && r->c && !r->paused &&
@@ -159,7 +204,7 @@ static void gw_on_drain(void *ud, const char *subject)
 {
     gw_t *gw = ud;
     for (gw_req_t *r = gw->reqs; r; r = r->next) {
-        if (r->paused && strcmp(r->subject, subject) == 0) {
+        if (r->paused && r->subject && strcmp(r->subject, subject) == 0) {
             r->paused = 0;
             if (r->c && r->state == GW_ACTIVE)
                 net_conn_pause(r->c, 0);
@@ -401,6 +446,7 @@ void gw_free(gw_t *gw)
     bus_unsubscribe(gw->bus, gw->sub);
     store_map_free(&gw->inflight);
     buf_free(&gw->scratch);
+    gw_pend_pool_free(gw);
     gw->closing = 2;
     uv_close((uv_handle_t *)&gw->keepalive, gw_closed);
     uv_close((uv_handle_t *)&gw->gc, gw_closed);

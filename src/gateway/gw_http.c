@@ -53,7 +53,7 @@ static void gw_http_send_start(gw_t *gw, gw_req_t *r)
     gw_send(gw, r, &k);
     free(s->headers.items);
     r->state = GW_WAIT_RESPONSE;
-    uv_timer_start(&r->timer, gw_http_timer, r->to.response_start_timeout_ms, 0);
+    gw_timer_start(r, gw_http_timer, r->to.response_start_timeout_ms);
 }
 
 static void gw_http_wait(gw_t *gw, gw_req_t *r)
@@ -81,7 +81,7 @@ static void gw_http_ready(void *ud, int err, eng_actor_t *a)
         gw_http_fail(gw, r, 404, "actor", "not_found", "The actor does not exist or was destroyed.");
         return;
     }
-    snprintf(r->subject, sizeof r->subject, "pegboard.runner.%s", a->runner->runner_id);
+    gw_set_runner(r, a->runner);
     gw_http_send_start(gw, r);
 }
 
@@ -158,7 +158,7 @@ void gw_http_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message
         const rp_to_server_response_start_t *s = &k->val.response_start;
         buf_t h = BUF_INIT;
         gw_http_headers(&s->headers, &h);
-        uv_timer_stop(&r->timer);
+        gw_timer_stop(r);
         met_add(gw->m_bytes_in, (double)(s->has_body ? s->body.len : 0));
         if (!s->stream) {
             net_http_respond(r->c, s->status, NULL, (const char *)h.data,
@@ -215,5 +215,5 @@ void gw_http_on_actor_stop(gw_t *gw, gw_req_t *r)
     r->state = GW_WAIT_READY;
     log_info("gateway: actor stopped before answering, retrying", LF_S("actor_id", r->actor_id),
              LF_U("attempt", r->attempts));
-    uv_timer_start(&r->timer, gw_http_timer, backoff, 0);
+    gw_timer_start(r, gw_http_timer, backoff);
 }

@@ -31,6 +31,12 @@ typedef struct gw_pending {
     uint8_t bytes[];
 } gw_pending_t;
 
+/* Records of frames up to this size are all allocated this large and recycled through a
+ * free list on the gateway: every message on a hibernatable socket is kept until acked, and
+ * malloc and free once each per message showed in profiles. */
+#define GW_PEND_SMALL 192
+#define GW_PEND_POOL_MAX 1024
+
 typedef struct gw_req {
     struct gw_req *prev, *next;
     struct gw *gw;
@@ -42,12 +48,13 @@ typedef struct gw_req {
     int registered;            /* in the in-flight table */
     char *actor_id;
     char *path;                /* what the actor sees: rest of the path and the query */
-    buf_t headers;             /* WebSocket: the forwarded headers, encoded once */
-    char subject[96];          /* the runner's bus subject, once the actor runs */
+    buf_t headers;             /* WebSocket: the forwarded headers, until the open is acked */
+    char *subject;             /* the runner's bus subject, once the actor runs */
     uint16_t next_index;
     unsigned attempts;
     eng_waiter_t *waiter;
-    uv_timer_t timer;          /* ready, response-start, open and ping deadlines */
+    uv_timer_t *timer;         /* ready, response-start, open and ping deadlines; NULL when
+                                * nothing is timed, as on a sleeping socket */
     uint64_t last_pong;        /* loop time, ms */
     uint64_t start;            /* loop time, ms */
     int can_hibernate;
@@ -74,6 +81,8 @@ struct gw {
     gw_req_t *reqs;            /* every request, for the stop hook and GC */
     uv_timer_t gc;
     buf_t scratch;             /* one encode buffer reused for every frame */
+    gw_pending_t *pend_pool;   /* free small pending records */
+    size_t pend_pool_n;
     met_series_t *m_ping, *m_pong_dropped, *m_http_inflight, *m_ws_inflight, *m_http_duration;
     met_series_t *m_msgs_in[7], *m_msgs_out[6], *m_bytes_in, *m_bytes_out, *m_gc_removed;
 };
@@ -94,6 +103,14 @@ void gw_publish(gw_t *gw, gw_req_t *r, const uint8_t *frame, size_t len);
 void gw_send_at(gw_t *gw, gw_req_t *r, uint16_t index, const rp_to_client_tunnel_message_kind_t *k);
 void gw_close_reason(gw_req_t *r, const char *code, char *out, size_t n);
 void gw_req_release(gw_req_t *r);
+/* The request's one timer, created on first use. */
+void gw_timer_start(gw_req_t *r, uv_timer_cb cb, uint64_t ms);
+void gw_timer_stop(gw_req_t *r);
+/* Frees the timer while nothing is timed for a long while: a uv_timer_t is 152 bytes, a
+ * good share of what a hibernating socket costs. */
+void gw_timer_drop(gw_req_t *r);
+/* Points the request at the runner now hosting its actor. */
+void gw_set_runner(gw_req_t *r, const eng_runner_t *runner);
 void gw_collect_headers(const hreq *req, rp_map_str_str_t *out);
 
 /* gw_http.c */
@@ -109,6 +126,7 @@ void gw_ws_on_pong(gw_t *gw, gw_req_t *r);
 /* The GC pass: closes a socket whose oldest unacked message is older than the ack timeout. */
 void gw_ws_gc(gw_t *gw, gw_req_t *r, uint64_t now);
 void gw_ws_free_pending(gw_req_t *r);
+void gw_pend_pool_free(gw_t *gw);
 /* Writes the keepalive row of one hibernatable socket now. */
 void gw_keepalive_one(gw_t *gw, gw_req_t *r);
 

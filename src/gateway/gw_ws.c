@@ -34,6 +34,40 @@ static int gw_wrapping_gt(uint16_t a, uint16_t b)
     return a != b && (uint16_t)(a - b) < 32767;
 }
 
+static gw_pending_t *gw_pend_alloc(gw_t *gw, size_t len)
+{
+    gw_pending_t *p = gw->pend_pool;
+    if (len > GW_PEND_SMALL)
+        return sx_malloc(sizeof *p + len);
+    if (!p)
+        return sx_malloc(sizeof *p + GW_PEND_SMALL);
+    gw->pend_pool = p->next;
+    gw->pend_pool_n--;
+    return p;
+}
+
+/* Records go back to the pool when acked; the other ways out (a closed socket) free them. */
+static void gw_pend_recycle(gw_t *gw, gw_pending_t *p)
+{
+    if (p->len > GW_PEND_SMALL || gw->pend_pool_n >= GW_PEND_POOL_MAX) {
+        free(p);
+        return;
+    }
+    p->next = gw->pend_pool;
+    gw->pend_pool = p;
+    gw->pend_pool_n++;
+}
+
+void gw_pend_pool_free(gw_t *gw)
+{
+    while (gw->pend_pool) {
+        gw_pending_t *p = gw->pend_pool;
+        gw->pend_pool = p->next;
+        free(p);
+    }
+    gw->pend_pool_n = 0;
+}
+
 static void gw_ws_ack(gw_req_t *r, uint16_t ack)
 {
     while (r->pend_head && !gw_wrapping_gt(r->pend_head->index, ack)) {
@@ -43,7 +77,7 @@ static void gw_ws_ack(gw_req_t *r, uint16_t ack)
             r->pend_tail = NULL;
         r->pend_bytes -= p->len;
         r->pend_count--;
-        free(p);
+        gw_pend_recycle(r->gw, p);
     }
 }
 
@@ -116,7 +150,7 @@ static void gw_ws_send_open(gw_t *gw, gw_req_t *r)
     gw_send(gw, r, &k);
     free(o->headers.items);
     r->state = GW_WAIT_OPEN;
-    uv_timer_start(&r->timer, gw_ws_timer, r->to.websocket_open_timeout_ms, 0);
+    gw_timer_start(r, gw_ws_timer, r->to.websocket_open_timeout_ms);
 }
 
 static void gw_ws_ready(void *ud, int err, eng_actor_t *a)
@@ -128,7 +162,7 @@ static void gw_ws_ready(void *ud, int err, eng_actor_t *a)
         gw_ws_fail(gw, r, err == ENG_ETIMEDOUT ? "actor_ready_timeout" : "actor_not_found");
         return;
     }
-    snprintf(r->subject, sizeof r->subject, "pegboard.runner.%s", a->runner->runner_id);
+    gw_set_runner(r, a->runner);
     gw_ws_send_open(gw, r);
 }
 
@@ -168,7 +202,7 @@ static void gw_ws_timer(uv_timer_t *t)
         return;
     }
     gw_ws_ping(gw, r);
-    uv_timer_start(&r->timer, gw_ws_timer, r->to.ping_interval_ms + rnd_jitter_ms(), 0);
+    gw_timer_start(r, gw_ws_timer, r->to.ping_interval_ms + rnd_jitter_ms());
 }
 
 void gw_ws_on_pong(gw_t *gw, gw_req_t *r)
@@ -228,6 +262,8 @@ void gw_ws_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message_k
         if (r->state != GW_WAIT_OPEN)
             return;
         r->state = GW_ACTIVE;
+        /* Only the open carries the headers; a wake replays messages without a second one. */
+        buf_free(&r->headers);
         r->can_hibernate = k->val.web_socket_open.can_hibernate;
         if (gw->pol) {
             eng_actor_t *a = eng_actor_get(gw->eng, r->actor_id);
@@ -237,7 +273,7 @@ void gw_ws_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message_k
         if (r->can_hibernate)
             gw_keepalive_one(gw, r);
         r->last_pong = uv_now(gw->loop);
-        uv_timer_start(&r->timer, gw_ws_timer, r->to.ping_interval_ms + rnd_jitter_ms(), 0);
+        gw_timer_start(r, gw_ws_timer, r->to.ping_interval_ms + rnd_jitter_ms());
         if (r->c)
             net_conn_pause(r->c, 0);
         return;
@@ -329,7 +365,7 @@ static void gw_ws_client_message(net_conn_t *c, void *ud, int binary, const uint
         gw_ws_fail(gw, r, "websocket_pending_limit_reached");
         return;
     }
-    gw_pending_t *p = sx_malloc(sizeof *p + gw->scratch.len);
+    gw_pending_t *p = gw_pend_alloc(gw, gw->scratch.len);
     p->next = NULL;
     p->index = index;
     p->sent_at = uv_now(gw->loop);
@@ -386,14 +422,14 @@ static void gw_ws_rewoken(void *ud, int err, eng_actor_t *a)
          * client stays connected with its messages kept, and the wake is tried again. */
         log_warn("gateway: hibernating websocket could not wake its actor; retrying",
                  LF_S("actor_id", r->actor_id), LF_U("pending", r->pend_count));
-        uv_timer_start(&r->timer, gw_ws_timer, GW_WAKE_RETRY_MS, 0);
+        gw_timer_start(r, gw_ws_timer, GW_WAKE_RETRY_MS);
         return;
     }
     if (err != ENG_OK) {
         gw_ws_fail(gw, r, "actor_not_found");
         return;
     }
-    snprintf(r->subject, sizeof r->subject, "pegboard.runner.%s", a->runner->runner_id);
+    gw_set_runner(r, a->runner);
     r->state = GW_ACTIVE;
     /* The ack timeout of a resent message counts from its resending, not from its first send
      * to an actor that was asleep or gone. */
@@ -403,7 +439,7 @@ static void gw_ws_rewoken(void *ud, int err, eng_actor_t *a)
         gw_publish(gw, r, p->bytes, p->len);
     }
     r->last_pong = now;
-    uv_timer_start(&r->timer, gw_ws_timer, r->to.ping_interval_ms + rnd_jitter_ms(), 0);
+    gw_timer_start(r, gw_ws_timer, r->to.ping_interval_ms + rnd_jitter_ms());
     log_info("gateway: websocket re-entered after hibernation", LF_S("actor_id", r->actor_id),
              LF_U("resent", r->pend_count));
 }
@@ -418,7 +454,7 @@ static void gw_ws_wake(gw_t *gw, gw_req_t *r)
     if (!store_available(gw->store)) {
         /* The actor's state and the socket rows are out of reach: a start now would lose the
          * socket, so the messages stay kept and the wake waits for the store. */
-        uv_timer_start(&r->timer, gw_ws_timer, GW_WAKE_RETRY_MS, 0);
+        gw_timer_start(r, gw_ws_timer, GW_WAKE_RETRY_MS);
         return;
     }
     /* The row is written fresh before the start is asked for: the store applies operations in
@@ -433,7 +469,9 @@ static void gw_ws_wake(gw_t *gw, gw_req_t *r)
 static void gw_ws_hibernate(gw_t *gw, gw_req_t *r)
 {
     r->state = GW_HIBERNATING;
-    uv_timer_stop(&r->timer);
+    gw_timer_drop(r);
+    if (r->c)
+        net_conn_trim(r->c);
     log_info("gateway: websocket hibernating", LF_S("actor_id", r->actor_id),
              LF_U("pending", r->pend_count));
     if (r->pend_head)

@@ -46,6 +46,7 @@ struct net_conn {
     unsigned in_callback : 1;       /* parsing input: defer re-entrant parsing */
     unsigned gone : 1;
     unsigned in_flush : 1;          /* on the server's flush list */
+    unsigned trim_out : 1;          /* free the output buffer once it is written */
     struct net_conn *flush_next;
 };
 

@@ -65,7 +65,9 @@ void net_http_feed(net_conn_t *c)
     c->in_callback = 0;
     if (c->state == NET_WS && c->in.len && !c->gone)
         net_ws_feed(c);
-    if (c->in.len == 0 && c->in.cap > (64u << 10))
+    /* After an upgrade the request's bytes are gone for good: a WebSocket parses in lws's
+     * read buffer, so an idle socket keeps no input buffer. */
+    if (c->in.len == 0 && (c->state == NET_WS || c->in.cap > (64u << 10)))
         buf_free(&c->in);
 }
 

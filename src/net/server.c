@@ -231,6 +231,14 @@ void net_conn_set_ud(net_conn_t *c, void *ud)
     c->ud = ud;
 }
 
+void net_conn_trim(net_conn_t *c)
+{
+    if (c->out.len <= LWS_PRE)
+        buf_free(&c->out);
+    if (c->in.len == 0 && !c->in_callback)
+        buf_free(&c->in);
+}
+
 const char *net_conn_peer(const net_conn_t *c)
 {
     static char peer[64];
@@ -316,9 +324,12 @@ static int net_writeable(net_conn_t *c)
         if (lws_write(c->wsi, c->out.data + LWS_PRE, n, LWS_WRITE_RAW) < (int)n)
             return -1;
         c->out.len = 0;
-        /* A burst leaves a large buffer behind; an idle connection should not keep it. */
-        if (c->out.cap > (64u << 10))
+        /* A burst leaves a large buffer behind, and a handshake one that most WebSockets,
+         * idle from then on, never use again; neither is kept. */
+        if (c->out.cap > (64u << 10) || c->trim_out) {
             buf_free(&c->out);
+            c->trim_out = 0;
+        }
     }
     if (c->drain_wanted) {
         /* Drained means the kernel took everything: while lws still holds part of a write,

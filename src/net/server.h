@@ -98,6 +98,9 @@ size_t net_conn_backlog(const net_conn_t *c);
 int net_conn_congested(const net_conn_t *c);
 /* Stops or resumes reading from the socket; bytes already read are kept and delivered later. */
 void net_conn_pause(net_conn_t *c, int paused);
+/* Frees the connection's input and output buffers if they are empty: for a socket that will
+ * idle a long while, such as a hibernating one. */
+void net_conn_trim(net_conn_t *c);
 const char *net_conn_peer(const net_conn_t *c);
 int net_conn_is_tls(const net_conn_t *c);
 

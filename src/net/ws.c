@@ -70,7 +70,9 @@ void net_ws_feed(net_conn_t *c)
 {
     size_t used = net_ws_parse(c, c->in.data, c->in.len);
     buf_consume(&c->in, used);
-    if (c->in.len == 0 && c->in.cap > (64u << 10))
+    /* Frames are parsed in lws's read buffer; this one only carries a frame split across
+     * reads, so an idle socket should not keep it. */
+    if (c->in.len == 0)
         buf_free(&c->in);
 }
 
@@ -90,6 +92,7 @@ int net_ws_accept(net_conn_t *c, hreq *req, const char *proto, size_t proto_len,
     }
     net_out_prepare(c);
     wsh_build_101(&c->out, res.accept, proto, proto_len, NULL);
+    c->trim_out = 1;
     net_want_write(c);
     net_http_upgraded(c);
     c->state = NET_WS;

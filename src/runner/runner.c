@@ -53,6 +53,9 @@ struct rn {
     rn_conn_t *conns;
     size_t nconns;
     store_map_t by_runner;     /* runner id -> the socket holding it */
+    buf_t scratch;             /* the ToGateway frame being published */
+    buf_t encoded;             /* a ToClient frame being written (rn_send may run while a
+                                * subscriber still reads scratch) */
     met_series_t *m_closed_invalid, *m_evictions, *m_ping_timeouts, *m_rtt;
 };
 
@@ -120,10 +123,12 @@ static void rn_close(rn_conn_t *rc, int code, const char *reason)
 
 static void rn_send(rn_conn_t *rc, const rp_to_client_t *m)
 {
-    buf_t b = BUF_INIT;
-    rp_to_client_encode(&b, m);
-    net_ws_send(rc->c, 1, b.data, b.len);
-    buf_free(&b);
+    buf_t *b = &rc->rn->encoded;
+    buf_reset(b);
+    rp_to_client_encode(b, m);
+    net_ws_send(rc->c, 1, b->data, b->len);
+    if (b->cap > (64u << 10))
+        buf_free(b);
 }
 
 /* Gives up the runner this socket holds: the engine learns of the disconnect unless another
@@ -591,15 +596,24 @@ static void rn_kv(rn_conn_t *rc, const rp_to_server_kv_request_t *kv)
 static void rn_tunnel(rn_conn_t *rc, const uint8_t *data, size_t len,
                       const rp_to_server_tunnel_message_t *tm)
 {
-    char subj[40];
-    const uint8_t *g = tm->message_id.gateway_id;
-    snprintf(subj, sizeof subj, "pegboard.gateway.%02x%02x%02x%02x", g[0], g[1], g[2], g[3]);
-    buf_t b = BUF_INIT;
-    bare_put_u16(&b, RN_PROTOCOL_VERSION);
-    bare_put_uint(&b, RP_TO_GATEWAY_SERVER_TUNNEL_MESSAGE);
-    buf_append(&b, data + 1, len - 1);
-    bus_publish(rc->rn->bus, subj, b.data, b.len);
-    buf_free(&b);
+    /* Two of these go by per round trip, so the subject is spelled without printf and the
+     * frame is built in a buffer kept for it. */
+    static const char hex[] = "0123456789abcdef";
+    char subj[] = "pegboard.gateway.00000000";
+    char *h = subj + sizeof subj - 9;
+    for (int i = 0; i < 4; i++) {
+        h[2 * i] = hex[tm->message_id.gateway_id[i] >> 4];
+        h[2 * i + 1] = hex[tm->message_id.gateway_id[i] & 15];
+    }
+    buf_t *b = &rc->rn->scratch;
+    buf_reset(b);
+    bare_put_u16(b, RN_PROTOCOL_VERSION);
+    bare_put_uint(b, RP_TO_GATEWAY_SERVER_TUNNEL_MESSAGE);
+    buf_append(b, data + 1, len - 1);
+    bus_publish(rc->rn->bus, subj, b->data, b->len);
+    /* A large message leaves a large buffer; it is not kept for the small ones. */
+    if (b->cap > (64u << 10))
+        buf_free(b);
 }
 
 static void rn_on_message(net_conn_t *c, void *ud, int binary, const uint8_t *data, size_t len)
@@ -810,6 +824,8 @@ void rn_free(rn_t *rn)
         rc = next;
     }
     store_map_free(&rn->by_runner);
+    buf_free(&rn->scratch);
+    buf_free(&rn->encoded);
     free(rn->token);
     free(rn);
 }

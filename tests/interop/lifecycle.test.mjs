@@ -55,8 +55,10 @@ before(async () => {
   base = `http://127.0.0.1:${port}`;
   admin = `http://127.0.0.1:${a}`;
   const conf = join(tmp, "sett.lua");
+  // The Init deadline is short for the test that waits for it, yet long enough that a 21 MiB
+  // frame still arrives in full before it under the sanitizers on a loaded machine.
   writeFileSync(conf, `return { listen = "127.0.0.1:${port}", admin_listen = "127.0.0.1:${a}",
-    runner = { init_timeout_ms = 300, ping_interval_ms = 200, ping_timeout_ms = 3000, lost_threshold_ms = 2500 },
+    runner = { init_timeout_ms = 1500, ping_interval_ms = 200, ping_timeout_ms = 3000, lost_threshold_ms = 2500 },
     gateway = { ready_timeout_ms = 5000 } }`);
   sett = spawn(SETT, ["run", conf], { stdio: ["ignore", "ignore", openSync(join(tmp, "sett.log"), "w")] });
   await waitFor(() => fetch(`${admin}/health`).then((r) => r.ok), 5000, "sett");
