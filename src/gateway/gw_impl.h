@@ -40,29 +40,30 @@ typedef struct gw_pending {
 typedef struct gw_req {
     struct gw_req *prev, *next;
     struct gw *gw;
-    enum gw_kind kind;
-    enum gw_state state;
     net_conn_t *c;             /* NULL once the client is gone */
     hreq *req;                 /* HTTP: valid until answered */
-    uint8_t rid[4];
-    int registered;            /* in the in-flight table */
     char *actor_id;
-    char *path;                /* what the actor sees: rest of the path and the query */
+    char *path;                /* what the actor sees: rest of the path and the query; a
+                                * WebSocket drops it once the open is acked */
     buf_t headers;             /* WebSocket: the forwarded headers, until the open is acked */
     char *subject;             /* the runner's bus subject, once the actor runs */
-    uint16_t next_index;
-    unsigned attempts;
     eng_waiter_t *waiter;
     uv_timer_t *timer;         /* ready, response-start, open and ping deadlines; NULL when
                                 * nothing is timed, as on a sleeping socket */
     uint64_t last_pong;        /* loop time, ms */
     uint64_t start;            /* loop time, ms */
-    int can_hibernate;
-    int paused;                /* the client is paused while its runner is congested */
     lh_timeouts_t to;          /* this request's timeouts, asked of the policy once */
     gw_pending_t *pend_head, *pend_tail;
     size_t pend_bytes;
-    size_t pend_count;
+    uint32_t pend_count;
+    uint16_t next_index;
+    uint8_t rid[4];
+    uint8_t kind;              /* enum gw_kind */
+    uint8_t state;             /* enum gw_state */
+    uint8_t attempts;
+    unsigned registered : 1;   /* in the in-flight table */
+    unsigned can_hibernate : 1;
+    unsigned paused : 1;       /* the client is paused while its runner is congested */
 } gw_req_t;
 
 struct gw {

@@ -270,6 +270,8 @@ void gw_ws_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message_k
             if (a)
                 r->can_hibernate = lh_policy_can_hibernate(gw->pol, a, r->path, r->can_hibernate);
         }
+        free(r->path);
+        r->path = NULL;
         if (r->can_hibernate)
             gw_keepalive_one(gw, r);
         r->last_pong = uv_now(gw->loop);
