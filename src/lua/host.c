@@ -15,10 +15,61 @@ static int lh_traceback(lua_State *L)
     return 1;
 }
 
+/* The deadline of the budgeted call running now (lh_pcall_budget), or 0 outside one. Calls on the
+ * loop thread never overlap, and a nested budgeted call restores the outer deadline, so one
+ * value serves every state. */
+static uint64_t lh_budget_deadline;
+
+/* The count hook of budgeted calls: every LH_BUDGET_COUNT VM instructions it compares the clock
+ * with the deadline, so a runaway hook is stopped within microseconds of it. Outside a budgeted
+ * call the hook is only parked (see lh_pcall_budget) and removes itself the first time it fires
+ * there, so no other code pays for it or is stopped by it. */
+#define LH_BUDGET_COUNT 1000
+
+static void lh_budget_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    if (lh_budget_deadline == 0) {
+        lua_sethook(L, NULL, 0, 0);
+        return;
+    }
+    if (uv_hrtime() > lh_budget_deadline)
+        luaL_error(L, "policy call exceeded its time budget");
+}
+
+/* Removes a parked budget hook before code without a budget runs: the time check would be a
+ * waste there, and a script's debug.gethook would find a hook it cannot put back. Inside a
+ * budgeted call the hook stays, so nested code stays under the outer call's budget. */
+static void lh_budget_unpark(lua_State *L)
+{
+    if (lh_budget_deadline == 0 && lua_gethook(L) == lh_budget_hook)
+        lua_sethook(L, NULL, 0, 0);
+}
+
+int lh_pcall_budget(lh_t *h, int nargs, int nresults, uint64_t budget_ns)
+{
+    lua_State *L = h->L;
+    uint64_t outer = lh_budget_deadline;
+    uint64_t deadline = uv_hrtime() + budget_ns;
+    if (outer != 0 && outer < deadline)
+        deadline = outer;
+    /* Installing or removing a hook makes LuaJIT rewrite its dispatch table, which cost more
+     * than the rest of a short call; so the hook is installed once and left parked between
+     * budgeted calls, and only the deadline changes per call. */
+    if (lua_gethook(L) != lh_budget_hook || lua_gethookmask(L) != LUA_MASKCOUNT ||
+        lua_gethookcount(L) != LH_BUDGET_COUNT)
+        lua_sethook(L, lh_budget_hook, LUA_MASKCOUNT, LH_BUDGET_COUNT);
+    lh_budget_deadline = deadline;
+    int rc = lua_pcall(L, nargs, nresults, 0);
+    lh_budget_deadline = outer;
+    return rc;
+}
+
 /* luv's default callback handler exits the process on a Lua error; sett logs it instead, so a
  * faulty script timer can never take the gateway down. */
 static int lh_luv_pcall(lua_State *L, int nargs, int nresults, int flags)
 {
+    lh_budget_unpark(L);
     int base = lua_gettop(L) - nargs;
     lua_pushcfunction(L, lh_traceback);
     lua_insert(L, base);
@@ -35,6 +86,7 @@ static int lh_luv_pcall(lua_State *L, int nargs, int nresults, int flags)
 int lh_pcall(lh_t *h, int nargs, int nresults, const char *what)
 {
     lua_State *L = h->L;
+    lh_budget_unpark(L);
     int base = lua_gettop(L) - nargs;
     lua_pushcfunction(L, lh_traceback);
     lua_insert(L, base);
@@ -106,6 +158,7 @@ void lh_close(lh_t *h)
 {
     if (!h->L)
         return;
+    lh_budget_unpark(h->L);
     if (h->loop) {
         if (luaL_loadbuffer(h->L, lh_close_handles, sizeof lh_close_handles - 1, "=lh_close") == 0)
             lh_pcall(h, 0, 0, "close luv handles");

@@ -7,7 +7,34 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <string.h>
-#include <uv.h>
+
+/* The hooks C asks, in the order of sett.policy's HOOKS, and the module function that calls each
+ * one and checks its answer. */
+enum lh_hook {
+    LH_HOOK_ROUTE = 0,
+    LH_HOOK_PLACE,
+    LH_HOOK_CAN_HIBERNATE,
+    LH_HOOK_TIMEOUTS,
+    LH_HOOK_AUTO_RESPONSE,
+    LH_HOOK_COUNT
+};
+
+static const char *const lh_hook_names[LH_HOOK_COUNT] = { "route", "place", "can_hibernate",
+                                                          "timeouts", "auto_response" };
+static const char *const lh_hook_callers[LH_HOOK_COUNT] = { "call_route", "call_place",
+                                                            "call_can_hibernate", "call_timeouts",
+                                                            "call_auto_response" };
+
+/* route()'s caller: it takes the request's fields as arguments and builds the table in Lua,
+ * where a constructor with constant keys copies a template whose keys are already in place;
+ * built from C, each of the six keys would be hashed and inserted on every request. call_route
+ * is tail-called, so it runs and fails as it did when C called it directly. */
+static const char lh_route_caller_src[] =
+    "local call_route = ...\n"
+    "return function(pol, method, path, query, headers, host, peer)\n"
+    "  return call_route(pol, { method = method, path = path, query = query, headers = headers,\n"
+    "                           host = host, peer = peer })\n"
+    "end\n";
 
 struct lh_policy {
     lh_t *h;
@@ -16,20 +43,15 @@ struct lh_policy {
     uint64_t budget_ns;
     int ref;                   /* the loaded policy table, or LUA_NOREF */
     int mod;                   /* the sett.policy module */
+    /* Which hooks the loaded policy defines, one bit per enum lh_hook, read once per load so
+     * that asking costs nothing per request (sett.policy builds the hooks table at load and
+     * nothing changes it afterwards); 0 without a policy. */
+    unsigned hooks;
+    int callers[LH_HOOK_COUNT]; /* the module's call_* functions, or LUA_NOREF */
+    int route_caller;          /* lh_route_caller_src bound to call_route, or LUA_NOREF */
     uint64_t bmin[7], bmax[7]; /* timeout bounds; 0: a tenth or ten times the default */
     met_series_t *m_errors, *m_reloads, *m_reload_errors, *m_calls;
 };
-
-/* The budget is enforced by a count hook: every 1000 VM instructions it compares the clock
- * with the call's deadline, so a runaway hook is stopped within microseconds of it. */
-static uint64_t lh_deadline;
-
-static void lh_budget_hook(lua_State *L, lua_Debug *ar)
-{
-    (void)ar;
-    if (uv_hrtime() > lh_deadline)
-        luaL_error(L, "policy call exceeded its time budget");
-}
 
 /* Calls P.<fn>(pol, nargs...) with the function and arguments already pushed after the policy;
  * returns 0 with nres results on the stack, or -1 after logging and counting the failure. */
@@ -37,11 +59,8 @@ static int lh_policy_call(lh_policy_t *p, const char *hook, int nargs, int nres)
 {
     lua_State *L = p->h->L;
     met_inc(p->m_calls);
-    lh_deadline = uv_hrtime() + p->budget_ns;
-    lua_sethook(L, lh_budget_hook, LUA_MASKCOUNT, 1000);
     int base = lua_gettop(L) - nargs - 1;
-    int rc = lua_pcall(L, nargs, nres, 0);
-    lua_sethook(L, NULL, 0, 0);
+    int rc = lh_pcall_budget(p->h, nargs, nres, p->budget_ns);
     if (rc != 0) {
         met_inc(p->m_errors);
         char labels[64];
@@ -57,30 +76,46 @@ static int lh_policy_call(lh_policy_t *p, const char *hook, int nargs, int nres)
     return 0;
 }
 
-/* Pushes P.<fn> and the policy table; returns 0, or -1 (nothing pushed) without a policy. */
-static int lh_policy_push(lh_policy_t *p, const char *fn)
+static bool lh_policy_has_hook(const lh_policy_t *p, enum lh_hook hook)
 {
-    if (!p || p->ref == LUA_NOREF)
+    return p && (p->hooks & (1u << hook)) != 0;
+}
+
+/* When the policy defines the hook, pushes the module's call_* function for it and the policy
+ * table and returns 0; otherwise pushes nothing and returns -1. */
+static int lh_policy_push(lh_policy_t *p, enum lh_hook hook)
+{
+    if (!lh_policy_has_hook(p, hook) || p->callers[hook] == LUA_NOREF)
         return -1;
     lua_State *L = p->h->L;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, p->mod);
-    lua_getfield(L, -1, fn);
-    lua_remove(L, -2);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->callers[hook]);
     lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref);
     return 0;
 }
 
 bool lh_policy_has(const lh_policy_t *p, const char *hook)
 {
-    if (!p || p->ref == LUA_NOREF)
-        return false;
-    lua_State *L = p->h->L;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref);
+    for (int i = 0; i < LH_HOOK_COUNT; i++)
+        if (strcmp(hook, lh_hook_names[i]) == 0)
+            return lh_policy_has_hook(p, (enum lh_hook)i);
+    return false;
+}
+
+/* Reads which hooks the policy table on top of the stack defines (it stays on the stack). */
+static unsigned lh_policy_scan_hooks(lua_State *L)
+{
+    unsigned bits = 0;
     lua_getfield(L, -1, "hooks");
-    lua_getfield(L, -1, hook);
-    bool has = lua_isfunction(L, -1);
-    lua_pop(L, 3);
-    return has;
+    if (lua_istable(L, -1)) {
+        for (int i = 0; i < LH_HOOK_COUNT; i++) {
+            lua_getfield(L, -1, lh_hook_names[i]);
+            if (lua_isfunction(L, -1))
+                bits |= 1u << i;
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    return bits;
 }
 
 static int lh_policy_load(lh_policy_t *p, const char *path, buf_t *err)
@@ -106,11 +141,13 @@ static int lh_policy_load(lh_policy_t *p, const char *path, buf_t *err)
     }
     lua_pop(L, 1);
     /* The new policy replaces the old in one step: requests already running used the old
-     * one for their decisions, later ones use this. */
+     * one for their decisions, later ones use this. The hook bits change with it. */
+    unsigned hooks = lh_policy_scan_hooks(L);
     int ref = luaL_ref(L, LUA_REGISTRYINDEX);
     if (p->ref != LUA_NOREF)
         luaL_unref(L, LUA_REGISTRYINDEX, p->ref);
     p->ref = ref;
+    p->hooks = hooks;
     return 0;
 }
 
@@ -121,6 +158,9 @@ lh_policy_t *lh_policy_new(lh_t *h, eng_t *eng, const char *path, uint64_t budge
     p->eng = eng;
     p->ref = LUA_NOREF;
     p->mod = LUA_NOREF;
+    for (int i = 0; i < LH_HOOK_COUNT; i++)
+        p->callers[i] = LUA_NOREF;
+    p->route_caller = LUA_NOREF;
     p->budget_ns = budget_ms * 1000000ull;
     p->m_errors = met_counter("sett_policy_errors_total", "Policy calls that failed.", NULL);
     p->m_calls = met_counter("sett_policy_calls_total", "Policy hook calls.", NULL);
@@ -132,10 +172,33 @@ lh_policy_t *lh_policy_new(lh_t *h, eng_t *eng, const char *path, uint64_t budge
     lua_State *L = h->L;
     lua_getglobal(L, "require");
     lua_pushstring(L, "sett.policy");
-    if (lh_pcall(h, 1, 1, "require sett.policy") != 0)
+    if (lh_pcall(h, 1, 1, "require sett.policy") != 0) {
         lua_pop(L, 1);
-    else
+    } else {
+        /* Policies see the module read-only and sett never replaces its functions, so the
+         * call_* functions are looked up once rather than by name on every call. */
+        for (int i = 0; i < LH_HOOK_COUNT; i++) {
+            lua_getfield(L, -1, lh_hook_callers[i]);
+            if (lua_isfunction(L, -1))
+                p->callers[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+            else
+                lua_pop(L, 1);
+        }
         p->mod = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    if (p->callers[LH_HOOK_ROUTE] != LUA_NOREF) {
+        if (luaL_loadbuffer(L, lh_route_caller_src, sizeof lh_route_caller_src - 1,
+                            "=route caller") != 0) {
+            log_error("the route caller does not compile", LF_S("error", lua_tostring(L, -1)));
+            lua_pop(L, 1);
+        } else {
+            lua_rawgeti(L, LUA_REGISTRYINDEX, p->callers[LH_HOOK_ROUTE]);
+            if (lh_pcall(h, 1, 1, "route caller") == 0)
+                p->route_caller = luaL_ref(L, LUA_REGISTRYINDEX);
+            else
+                lua_pop(L, 1);
+        }
+    }
     if (!path)
         return p;
     p->path = sx_strdup(path);
@@ -162,6 +225,7 @@ int lh_policy_reload_from(lh_policy_t *p, const char *path, buf_t *err)
         if (p->ref != LUA_NOREF) {
             luaL_unref(p->h->L, LUA_REGISTRYINDEX, p->ref);
             p->ref = LUA_NOREF;
+            p->hooks = 0;
             log_info("policy removed; built-in behaviour applies", LF_S("path", p->path));
         }
         free(p->path);
@@ -209,6 +273,11 @@ void lh_policy_free(lh_policy_t *p)
             luaL_unref(p->h->L, LUA_REGISTRYINDEX, p->ref);
         if (p->mod != LUA_NOREF)
             luaL_unref(p->h->L, LUA_REGISTRYINDEX, p->mod);
+        for (int i = 0; i < LH_HOOK_COUNT; i++)
+            if (p->callers[i] != LUA_NOREF)
+                luaL_unref(p->h->L, LUA_REGISTRYINDEX, p->callers[i]);
+        if (p->route_caller != LUA_NOREF)
+            luaL_unref(p->h->L, LUA_REGISTRYINDEX, p->route_caller);
     }
     free(p->path);
     free(p);
@@ -216,15 +285,16 @@ void lh_policy_free(lh_policy_t *p)
 
 /* ---- Tables the hooks see ---- */
 
+/* Pushes the six arguments of the route caller: method, path, query, headers (a table keyed
+ * by lowercased name), host and peer. */
 static void lh_push_req(lua_State *L, const hreq *req, const url_parts *u, const char *peer)
 {
-    lua_createtable(L, 0, 6);
     lua_pushstring(L, req->method);
-    lua_setfield(L, -2, "method");
     lua_pushlstring(L, u->path.p, u->path.len);
-    lua_setfield(L, -2, "path");
     lua_pushlstring(L, u->query.p, u->query.len);
-    lua_setfield(L, -2, "query");
+    /* The Host header is found in the same pass that lowercases the names: the first one, as
+     * hreq_header would answer. */
+    const hreq_str *host = NULL;
     lua_createtable(L, 0, (int)req->nheaders);
     for (size_t i = 0; i < req->nheaders; i++) {
         char name[128];
@@ -233,19 +303,17 @@ static void lh_push_req(lua_State *L, const hreq *req, const url_parts *u, const
             char c = req->headers[i].name.p[j];
             name[j] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
         }
+        if (!host && req->headers[i].name.len == 4 && memcmp(name, "host", 4) == 0)
+            host = &req->headers[i].value;
         lua_pushlstring(L, name, n);
         lua_pushlstring(L, req->headers[i].value.p, req->headers[i].value.len);
         lua_rawset(L, -3);
     }
-    lua_setfield(L, -2, "headers");
-    const hreq_str *host = hreq_header(req, "host");
     if (host)
         lua_pushlstring(L, host->p, host->len);
     else
         lua_pushliteral(L, "");
-    lua_setfield(L, -2, "host");
     lua_pushstring(L, peer ? peer : "");
-    lua_setfield(L, -2, "peer");
 }
 
 static char *lh_field_str(lua_State *L, int idx, const char *k)
@@ -272,12 +340,14 @@ void lh_policy_route(lh_policy_t *p, const hreq *req, const url_parts *u, const 
                      lh_route_t *out)
 {
     memset(out, 0, sizeof *out);
-    if (!lh_policy_has(p, "route") || lh_policy_push(p, "call_route") != 0)
+    if (!lh_policy_has_hook(p, LH_HOOK_ROUTE) || p->route_caller == LUA_NOREF)
         return;
     lua_State *L = p->h->L;
-    int top = lua_gettop(L) - 2;
+    int top = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->route_caller);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref);
     lh_push_req(L, req, u, peer);
-    if (lh_policy_call(p, "route", 2, 2) != 0)
+    if (lh_policy_call(p, "route", 7, 2) != 0)
         return;
     const char *kind = lua_tostring(L, -2);
     if (kind && strcmp(kind, "actor") == 0) {
@@ -342,7 +412,7 @@ void lh_policy_route(lh_policy_t *p, const hreq *req, const url_parts *u, const 
 bool lh_policy_can_hibernate(lh_policy_t *p, const eng_actor_t *a, const char *path,
                              bool runner_says)
 {
-    if (!lh_policy_has(p, "can_hibernate") || lh_policy_push(p, "call_can_hibernate") != 0)
+    if (lh_policy_push(p, LH_HOOK_CAN_HIBERNATE) != 0)
         return runner_says;
     lua_State *L = p->h->L;
     int top = lua_gettop(L) - 2;
@@ -361,7 +431,7 @@ bool lh_policy_can_hibernate(lh_policy_t *p, const eng_actor_t *a, const char *p
 bool lh_policy_auto_response(lh_policy_t *p, const eng_actor_t *a, const uint8_t *data, size_t len,
                              bool binary, buf_t *out)
 {
-    if (!lh_policy_has(p, "auto_response") || lh_policy_push(p, "call_auto_response") != 0)
+    if (lh_policy_push(p, LH_HOOK_AUTO_RESPONSE) != 0)
         return false;
     lua_State *L = p->h->L;
     int top = lua_gettop(L) - 2;
@@ -393,7 +463,7 @@ static const struct {
 
 void lh_policy_timeouts(lh_policy_t *p, const eng_actor_t *a, lh_timeouts_t *io)
 {
-    if (!lh_policy_has(p, "timeouts") || lh_policy_push(p, "call_timeouts") != 0)
+    if (lh_policy_push(p, LH_HOOK_TIMEOUTS) != 0)
         return;
     lua_State *L = p->h->L;
     int top = lua_gettop(L) - 2;
@@ -432,7 +502,7 @@ void lh_policy_timeouts(lh_policy_t *p, const eng_actor_t *a, lh_timeouts_t *io)
 eng_runner_t *lh_policy_place(lh_policy_t *p, const eng_actor_t *a, eng_runner_t **cands,
                               size_t n)
 {
-    if (!lh_policy_has(p, "place") || lh_policy_push(p, "call_place") != 0)
+    if (lh_policy_push(p, LH_HOOK_PLACE) != 0)
         return NULL;
     lua_State *L = p->h->L;
     int top = lua_gettop(L) - 2;

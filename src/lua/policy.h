@@ -31,6 +31,9 @@ void lh_policy_set_budget(lh_policy_t *p, uint64_t budget_ms);
  * 0 keeps the derived bound (a tenth, or ten times, the default). */
 void lh_policy_set_bounds(lh_policy_t *p, const uint64_t min[7], const uint64_t max[7]);
 const char *lh_policy_path(const lh_policy_t *p);
+/* Whether the policy defines the hook (route, place, can_hibernate, timeouts, auto_response).
+ * The answer is read once per load that takes effect, so asking costs a few string compares and
+ * never touches Lua; the lh_policy_* calls check it themselves. */
 bool lh_policy_has(const lh_policy_t *p, const char *hook);
 
 enum lh_route_kind { LH_ROUTE_BUILTIN = 0, LH_ROUTE_ACTOR, LH_ROUTE_CREATE, LH_ROUTE_RESPOND };

@@ -1,0 +1,295 @@
+/* The policy calls from C: which hooks a policy has (read once per load and changed only by a
+ * reload that takes effect), the request table route() sees and each kind of answer, the other
+ * hooks, and the time budget: a runaway hook is stopped and the built-in behaviour answers,
+ * while the hook that enforces it never stops or shows itself to code run without a budget
+ * (a script's debug.gethook, a reload's own load budget). */
+#include "t.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "lua/host.h"
+#include "lua/policy.h"
+#include "net/http_req.h"
+#include "net/url.h"
+
+static char lp_path[] = "/tmp/sett-test-policy-XXXXXX.lua";
+
+/* Replaces the policy file's text. */
+static void lp_write(const char *src)
+{
+    FILE *f = fopen(lp_path, "wb");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fputs(src, f);
+    fclose(f);
+}
+
+static int lp_reload(lh_policy_t *p)
+{
+    buf_t err = BUF_INIT;
+    int rc = lh_policy_reload_from(p, lp_path, &err);
+    if (rc != 0)
+        fprintf(stderr, "reload: %s\n", err.len ? (const char *)err.data : "?");
+    buf_free(&err);
+    return rc;
+}
+
+/* Asks route() about one raw request and returns the answer (the caller frees it). */
+static void lp_route(lh_policy_t *p, const char *raw, lh_route_t *out)
+{
+    hreq req;
+    hreq_init(&req);
+    size_t used;
+    CHECK_EQ_INT(hreq_feed(&req, raw, strlen(raw), &used), HREQ_DONE);
+    url_parts u;
+    url_split(req.url.p, req.url.len, &u);
+    lh_policy_route(p, &req, &u, "10.0.0.7:5555", out);
+    hreq_free(&req);
+}
+
+static double lp_now_ms(void)
+{
+    return (double)uv_hrtime() / 1e6;
+}
+
+static const char lp_policy_v1[] =
+    "return {\n"
+    "  name = 'v1',\n"
+    "  route = function(req)\n"
+    "    if req.path == '/a' then return 'actor-1' end\n"
+    "    if req.path == '/echo' then\n"
+    "      local names = {}\n"
+    "      for k in pairs(req.headers) do names[#names + 1] = k end\n"
+    "      table.sort(names)\n"
+    "      return { status = 201, headers = { ['x-v'] = '1' },\n"
+    "               body = table.concat({ req.method, req.path, req.query, req.host, req.peer,\n"
+    "                                     req.headers['user-agent'], table.concat(names, ',') }, '|') }\n"
+    "    end\n"
+    "    if req.path == '/c' then\n"
+    "      return { name = 'room', key = 'k1', runner = 'pool', crash_policy = 'sleep', input = 'in' }\n"
+    "    end\n"
+    "    if req.path == '/bad' then return 42 end\n"
+    "    if req.path == '/spin' then while true do end end\n"
+    "    return nil\n"
+    "  end,\n"
+    "  can_hibernate = function(actor, req, says) return req.path == '/sleepy' end,\n"
+    "  auto_response = function(actor, msg, binary) if msg == 'ping' then return 'pong:' .. actor.name end end,\n"
+    "}\n";
+
+static const char lp_policy_v2[] =
+    "return { name = 'v2', timeouts = function(actor, d) return { ping_interval_ms = 2000 } end }\n";
+
+static void lp_test_no_policy(lh_t *h)
+{
+    lh_policy_t *p = lh_policy_new(h, NULL, NULL, 20);
+    CHECK(!lh_policy_has(p, "route"));
+    CHECK(!lh_policy_has(NULL, "route"));
+    lh_route_t r;
+    lp_route(p, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    CHECK_EQ_INT(r.kind, LH_ROUTE_BUILTIN);
+    lh_route_free(&r);
+    lh_policy_free(p);
+}
+
+static void lp_test_answers(lh_t *h)
+{
+    lp_write(lp_policy_v1);
+    lh_policy_t *p = lh_policy_new(h, NULL, lp_path, 20);
+    CHECK(lh_policy_has(p, "route"));
+    CHECK(lh_policy_has(p, "can_hibernate"));
+    CHECK(lh_policy_has(p, "auto_response"));
+    CHECK(!lh_policy_has(p, "place"));
+    CHECK(!lh_policy_has(p, "timeouts"));
+    CHECK(!lh_policy_has(p, "self_test"));
+    CHECK(!lh_policy_has(p, "bogus"));
+
+    lh_route_t r;
+    lp_route(p, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    CHECK_EQ_INT(r.kind, LH_ROUTE_ACTOR);
+    CHECK(r.actor_id && strcmp(r.actor_id, "actor-1") == 0);
+    lh_route_free(&r);
+
+    /* The request table: method, path, query, the first Host, the peer, and the headers by
+     * lowercased name. */
+    lp_route(p,
+             "POST /echo?x=1&y=2 HTTP/1.1\r\nHost: one.example\r\nUser-Agent: t/1\r\n"
+             "X-Mixed-Case: v\r\nhost: two.example\r\nContent-Length: 0\r\n\r\n",
+             &r);
+    CHECK_EQ_INT(r.kind, LH_ROUTE_RESPOND);
+    CHECK_EQ_INT(r.status, 201);
+    static const char want[] = "POST|/echo|x=1&y=2|one.example|10.0.0.7:5555|t/1|"
+                               "content-length,host,user-agent,x-mixed-case";
+    CHECK_EQ_INT(r.body.len, sizeof want - 1);
+    if (r.body.len == sizeof want - 1)
+        CHECK_MEM(r.body.data, want, sizeof want - 1);
+    else
+        fprintf(stderr, "body: %.*s\n", (int)r.body.len, (const char *)r.body.data);
+    CHECK(r.headers.data && strcmp((const char *)r.headers.data, "x-v: 1\r\n") == 0);
+    lh_route_free(&r);
+
+    /* No Host header: host is the empty string. */
+    lp_route(p, "GET /echo HTTP/1.0\r\nUser-Agent: t/2\r\n\r\n", &r);
+    static const char want0[] = "GET|/echo|||10.0.0.7:5555|t/2|user-agent";
+    CHECK_EQ_INT(r.body.len, sizeof want0 - 1);
+    if (r.body.len == sizeof want0 - 1)
+        CHECK_MEM(r.body.data, want0, sizeof want0 - 1);
+    else
+        fprintf(stderr, "body: %.*s\n", (int)r.body.len, (const char *)r.body.data);
+    lh_route_free(&r);
+
+    lp_route(p, "GET /c HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    CHECK_EQ_INT(r.kind, LH_ROUTE_CREATE);
+    CHECK(r.create.name && strcmp(r.create.name, "room") == 0);
+    CHECK(r.create.key && strcmp(r.create.key, "k1") == 0);
+    CHECK(r.create.runner_name_selector && strcmp(r.create.runner_name_selector, "pool") == 0);
+    CHECK_EQ_INT(r.create.crash_policy, STORE_CRASH_SLEEP);
+    CHECK(r.create.has_input && r.create.input_len == 2 && memcmp(r.create.input, "in", 2) == 0);
+    lh_route_free(&r);
+
+    /* A wrong answer is an error: the built-in routing answers. */
+    lp_route(p, "GET /bad HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    CHECK_EQ_INT(r.kind, LH_ROUTE_BUILTIN);
+    lh_route_free(&r);
+    lp_route(p, "GET /other HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    CHECK_EQ_INT(r.kind, LH_ROUTE_BUILTIN);
+    lh_route_free(&r);
+
+    eng_ns_t ns = { .name = "default" };
+    eng_actor_t a = { .actor_id = "actor-1", .ns = &ns, .name = "chat" };
+    CHECK(lh_policy_can_hibernate(p, &a, "/sleepy", false));
+    CHECK(!lh_policy_can_hibernate(p, &a, "/awake", true));
+    buf_t out = BUF_INIT;
+    CHECK(lh_policy_auto_response(p, &a, (const uint8_t *)"ping", 4, false, &out));
+    CHECK(out.len == 9 && memcmp(out.data, "pong:chat", 9) == 0);
+    buf_free(&out);
+    CHECK(!lh_policy_auto_response(p, &a, (const uint8_t *)"other", 5, false, &out));
+    buf_free(&out);
+    lh_timeouts_t to = { 3000, 10000, 15000, 30000, 90000, 1048576, 30000 };
+    lh_policy_timeouts(p, &a, &to);
+    CHECK_EQ_INT(to.ping_interval_ms, 3000);
+
+    /* A reload to a policy with other hooks changes what has() answers and what is asked. */
+    lp_write(lp_policy_v2);
+    CHECK_EQ_INT(lp_reload(p), 0);
+    CHECK(!lh_policy_has(p, "route"));
+    CHECK(!lh_policy_has(p, "can_hibernate"));
+    CHECK(lh_policy_has(p, "timeouts"));
+    lp_route(p, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    CHECK_EQ_INT(r.kind, LH_ROUTE_BUILTIN);
+    lh_route_free(&r);
+    CHECK(lh_policy_can_hibernate(p, &a, "/awake", true));
+    lh_policy_timeouts(p, &a, &to);
+    CHECK_EQ_INT(to.ping_interval_ms, 2000);
+
+    /* A refused reload leaves the old policy and its hooks. */
+    lp_write("return { route = function( end }");
+    CHECK(lp_reload(p) != 0);
+    CHECK(!lh_policy_has(p, "route"));
+    CHECK(lh_policy_has(p, "timeouts"));
+
+    /* Removing the policy leaves no hook. */
+    buf_t err = BUF_INIT;
+    CHECK_EQ_INT(lh_policy_reload_from(p, NULL, &err), 0);
+    buf_free(&err);
+    CHECK(!lh_policy_has(p, "timeouts"));
+    lh_policy_free(p);
+}
+
+/* Runs a chunk without a budget through lh_pcall; returns its code. */
+/* A loop of interpreted code for 60 ms (compiled traces never call hooks, so the JIT is off). */
+static const char lp_busy[] = "local function busy()\n"
+                              "  local t = os.clock() while os.clock() - t < 0.06 do end\n"
+                              "end\n"
+                              "jit.off(busy)\n"
+                              "busy()\n";
+
+static int lp_run(lh_t *h, const char *src)
+{
+    CHECK_EQ_INT(luaL_loadstring(h->L, src), 0);
+    int rc = lh_pcall(h, 0, 0, "test chunk");
+    if (rc != 0)
+        lua_pop(h->L, 1);
+    return rc;
+}
+
+static void lp_test_budget(lh_t *h)
+{
+    lp_write(lp_policy_v1);
+    lh_policy_t *p = lh_policy_new(h, NULL, lp_path, 20);
+    met_series_t *errors = met_counter("sett_policy_errors_total", "Policy calls that failed.", NULL);
+    double errors0 = errors->value;
+
+    lh_route_t r;
+    double t0 = lp_now_ms();
+    lp_route(p, "GET /spin HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    double took = lp_now_ms() - t0;
+    CHECK_EQ_INT(r.kind, LH_ROUTE_BUILTIN);
+    lh_route_free(&r);
+    CHECK(took >= 19.0);
+    CHECK(took < 2000.0);
+    CHECK_EQ_INT(errors->value - errors0, 1);
+
+    /* The next call runs normally under a fresh deadline. */
+    lp_route(p, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    CHECK_EQ_INT(r.kind, LH_ROUTE_ACTOR);
+    lh_route_free(&r);
+
+    /* Code run without a budget sees no hook and is never stopped, however long it runs. */
+    CHECK_EQ_INT(lp_run(h, "assert(debug.gethook() == nil)"), 0);
+    lp_route(p, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    lh_route_free(&r);
+    CHECK_EQ_INT(lp_run(h, lp_busy), 0);
+
+    /* Nor is code that enters Lua some other way (a plain lua_pcall here, a finalizer in the
+     * gateway): the parked hook removes itself the first time it fires there. */
+    lp_route(p, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    lh_route_free(&r);
+    CHECK(lua_gethook(h->L) != NULL);
+    CHECK_EQ_INT(luaL_loadstring(h->L, lp_busy), 0);
+    CHECK_EQ_INT(lua_pcall(h->L, 0, 0, 0), 0);
+    CHECK(lua_gethook(h->L) == NULL);
+
+    /* A reload after budgeted calls loads under sett.policy's own budget, which saves and puts
+     * back whatever hook it finds. */
+    lp_route(p, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    lh_route_free(&r);
+    lp_write(lp_policy_v2);
+    CHECK_EQ_INT(lp_reload(p), 0);
+    CHECK(lh_policy_has(p, "timeouts"));
+
+    /* A runaway load is still stopped by the load budget. */
+    lp_write("while true do end");
+    CHECK(lp_reload(p) != 0);
+    CHECK(lh_policy_has(p, "timeouts"));
+    lh_policy_free(p);
+}
+
+int main(void)
+{
+    log_setup(LOG_OFF, 0);
+    int fd = mkstemps(lp_path, 4);
+    CHECK(fd >= 0);
+    if (fd >= 0)
+        close(fd);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    lh_t h;
+    lh_init(&h, &loop);
+    lp_test_no_policy(&h);
+    lp_test_answers(&h);
+    lp_test_budget(&h);
+    lh_close(&h);
+    CHECK_EQ_INT(uv_loop_close(&loop), 0);
+    met_free_all();
+    unlink(lp_path);
+    return T_DONE();
+}
