@@ -1,4 +1,4 @@
-/* Random bytes for ids, request ids and timer jitter, from the kernel. */
+/* Random bytes for ids, request ids and timer jitter, from the kernel (drawn a pool at a time). */
 #ifndef SETT_CORE_RANDOM_H
 #define SETT_CORE_RANDOM_H
 

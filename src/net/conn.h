@@ -47,6 +47,7 @@ struct net_conn {
     unsigned gone : 1;
     unsigned in_flush : 1;          /* on the server's flush list */
     unsigned trim_out : 1;          /* free the output buffer once it is written */
+    uint32_t idle_at;               /* loop second + 1 when an idle HTTP period began, else 0 */
     struct net_conn *flush_next;
 };
 
@@ -62,6 +63,7 @@ struct net_server {
     uv_prepare_t prep;            /* flushes what timers wrote, before the loop waits */
     net_conn_t *flush;            /* connections with output to write this loop turn */
     uv_timer_t grace;
+    uv_timer_t idle;              /* the once-a-second sweep for idle HTTP connections */
     void (*shutdown_done)(void *);
     void *shutdown_ud;
 };
@@ -72,6 +74,9 @@ struct net_server {
 
 /* server.c */
 /* Makes sure out starts with the LWS_PRE headroom; call before appending to out directly. */
+/* Starts or stops the idle clock of a connection between HTTP requests. */
+void net_idle_arm(net_conn_t *c);
+static inline void net_idle_disarm(net_conn_t *c) { c->idle_at = 0; }
 void net_out_prepare(net_conn_t *c);
 uint8_t *net_out_reserve(net_conn_t *c, size_t n);
 void net_out_commit(net_conn_t *c, size_t n);
@@ -80,6 +85,13 @@ void net_want_write(net_conn_t *c);
 void net_close_after_flush(net_conn_t *c);
 
 /* http.c */
+/* What c->req points to while a connection speaks HTTP: the request parser, and the peer's
+ * address once asked for, which every request a policy routes asks for again. */
+typedef struct net_http_req {
+    hreq req;
+    char peer[64];
+} net_http_req_t;
+
 void net_http_feed(net_conn_t *c);
 void net_http_free(net_conn_t *c);
 void net_http_shutdown(net_conn_t *c);

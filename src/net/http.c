@@ -4,11 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static void net_http_rearm_idle(net_conn_t *c)
-{
-    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, (int)c->lst->srv->limits.idle_timeout_s);
-}
-
 static void net_http_error(net_conn_t *c, int status, const char *reason)
 {
     static const struct { int status; const char *code; } codes[] = {
@@ -36,7 +31,9 @@ void net_http_feed(net_conn_t *c)
     while (c->state == NET_HTTP && !c->gone && !c->paused && !c->close_after_flush &&
            c->in.len) {
         if (!c->req) {
-            c->req = sx_malloc(sizeof *c->req);
+            net_http_req_t *h = sx_malloc(sizeof *h);
+            h->peer[0] = '\0';
+            c->req = &h->req;
             hreq_init(c->req);
             c->req->max_head = c->lst->srv->limits.max_header_bytes;
             c->req->max_body = c->lst->srv->limits.max_body_bytes;
@@ -59,7 +56,7 @@ void net_http_feed(net_conn_t *c)
         c->keep_alive = c->req->keep_alive;
         c->state = NET_HTTP_WAIT;
         /* The handler may take its time; its own timeouts apply, not the idle one. */
-        lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
+        net_idle_disarm(c);
         c->lst->opts.on_request(c, c->req, c->lst->opts.ud);
     }
     c->in_callback = 0;
@@ -95,7 +92,7 @@ static void net_http_finish(net_conn_t *c)
         net_close_after_flush(c);
         return;
     }
-    net_http_rearm_idle(c);
+    net_idle_arm(c);
     if (!c->in_callback && c->in.len)
         net_http_feed(c);
 }

@@ -49,6 +49,30 @@ static void net_lws_log(int level, const char *line)
         log_warn("libwebsockets", LF_S("detail", msg));
 }
 
+/* Connections idle between HTTP requests are closed by one sweep a second rather than by
+ * lws_set_timeout, which inserts into a list sorted by deadline: with many keep-alive
+ * connections that insertion, twice per request, showed in profiles. */
+void net_idle_arm(net_conn_t *c)
+{
+    c->idle_at = (uint32_t)(uv_now(c->lst->srv->loop) / 1000) + 1;
+}
+
+static void net_idle_sweep(uv_timer_t *t)
+{
+    net_server_t *s = t->data;
+    uint32_t now = (uint32_t)(uv_now(s->loop) / 1000) + 1;
+    net_conn_t *c = s->conns;
+    while (c) {
+        /* Closing takes the connection off the list at once. */
+        net_conn_t *next = c->next;
+        if (c->idle_at && now - c->idle_at >= s->limits.idle_timeout_s && c->wsi && !c->gone) {
+            c->idle_at = 0;
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+        }
+        c = next;
+    }
+}
+
 net_server_t *net_server_new(uv_loop_t *loop, const net_limits_t *limits)
 {
     net_server_t *s = sx_calloc(1, sizeof *s);
@@ -88,6 +112,10 @@ net_server_t *net_server_new(uv_loop_t *loop, const net_limits_t *limits)
     uv_timer_init(loop, &s->grace);
     s->grace.data = s;
     uv_unref((uv_handle_t *)&s->grace);
+    uv_timer_init(loop, &s->idle);
+    s->idle.data = s;
+    uv_timer_start(&s->idle, net_idle_sweep, 1000, 1000);
+    uv_unref((uv_handle_t *)&s->idle);
     return s;
 }
 
@@ -242,9 +270,13 @@ void net_conn_trim(net_conn_t *c)
 const char *net_conn_peer(const net_conn_t *c)
 {
     static char peer[64];
-    if (!c->wsi || !lws_get_peer_simple(c->wsi, peer, sizeof peer))
+    /* An HTTP connection keeps the answer: getpeername is a system call. */
+    char *p = c->req ? ((net_http_req_t *)(void *)c->req)->peer : peer;
+    if (c->req && p[0])
+        return p;
+    if (!c->wsi || !lws_get_peer_simple(c->wsi, p, sizeof peer))
         return "?";
-    return peer;
+    return p;
 }
 
 int net_conn_is_tls(const net_conn_t *c)
@@ -279,7 +311,7 @@ static void net_conn_open(net_server_t *s, net_conn_t *c, struct lws *wsi)
         s->conns->prev = c;
     s->conns = c;
     s->nconns++;
-    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (int)s->limits.idle_timeout_s);
+    net_idle_arm(c);
 }
 
 static void net_check_shutdown_done(net_server_t *s);
@@ -393,7 +425,7 @@ static int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
         if (!c->wsi || c->gone)
             return 0;
         if (c->state != NET_WS)
-            lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (int)s->limits.idle_timeout_s);
+            net_idle_arm(c);
         net_rx(c, in, len);
         return 0;
     case LWS_CALLBACK_RAW_WRITEABLE:
@@ -456,6 +488,8 @@ void net_server_destroy(net_server_t *s)
     uv_close((uv_handle_t *)&s->prep, NULL);
     uv_timer_stop(&s->grace);
     uv_close((uv_handle_t *)&s->grace, NULL);
+    uv_timer_stop(&s->idle);
+    uv_close((uv_handle_t *)&s->idle, NULL);
     if (s->ctx)
         lws_context_destroy(s->ctx);
 }

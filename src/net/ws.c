@@ -101,7 +101,7 @@ int net_ws_accept(net_conn_t *c, hreq *req, const char *proto, size_t proto_len,
     c->ws = sx_malloc(sizeof *c->ws);
     wsf_conn_init(c->ws, WSF_ROLE_SERVER, c->lst->srv->limits.max_message_bytes);
     /* A WebSocket has no idle limit of its own; its owner pings it. */
-    lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
+    net_idle_disarm(c);
     /* Frames may have arrived right behind the handshake. */
     if (c->in.len && !c->in_callback)
         net_ws_feed(c);

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -474,6 +475,57 @@ static void test_ws_pause(void)
     buf_free(&burst);
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Waits for the server to close fd; returns the seconds it took, or -1 if it did not. */
+static double closed_after(int fd)
+{
+    double t0 = now_s();
+    char c;
+    ssize_t r = recv(fd, &c, 1, 0);
+    return r == 0 ? now_s() - t0 : -1;
+}
+
+/* The idle limit (2 s here) closes a connection that stalls mid-request or between keep-alive
+ * requests, and never a WebSocket, whose owner pings it. */
+static void test_idle(void)
+{
+    buf_t r = BUF_INIT;
+    int ws = ws_open("/echo", NULL, &r);
+    CHECK(ws >= 0);
+    buf_reset(&r);
+
+    int fd = dial();
+    const char *part = "GET / HTTP/1.1\r\nHo";
+    send_all(fd, part, strlen(part));
+    double t = closed_after(fd);
+    CHECK(t >= 0.9 && t <= 3.5);
+    close(fd);
+
+    fd = dial();
+    const char *req = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
+    send_all(fd, req, strlen(req));
+    buf_t b = BUF_INIT;
+    CHECK(recv_response(fd, &b, 0) > 0);
+    t = closed_after(fd);
+    CHECK(t >= 0.9 && t <= 3.5);
+    close(fd);
+    buf_free(&b);
+
+    /* The WebSocket opened first has now been idle for longer than the limit. */
+    wsf_frame f;
+    ws_send(ws, WSF_OP_TEXT, "still here", 10);
+    CHECK(ws_recv(ws, &r, &f) == 0);
+    CHECK(f.len == 10 && memcmp(r.data + f.header_len, "still here", 10) == 0);
+    buf_free(&r);
+    close(ws);
+}
+
 static void test_shutdown(void)
 {
     /* Open sockets get a real 1001 "shutdown" close frame. */
@@ -503,7 +555,7 @@ int main(void)
 {
     uv_loop_init(&loop);
     net_limits_t limits = { .max_header_bytes = 65536, .max_body_bytes = 1 << 20,
-                            .max_message_bytes = 1 << 20, .idle_timeout_s = 10 };
+                            .max_message_bytes = 1 << 20, .idle_timeout_s = 2 };
     srv = net_server_new(&loop, &limits);
     CHECK(srv != NULL);
     uv_async_init(&loop, &cmd_async, on_cmd);
@@ -526,6 +578,7 @@ int main(void)
     test_ws_echo();
     test_ws_errors();
     test_ws_pause();
+    test_idle();
     test_shutdown();
 
     pthread_join(th, NULL);
