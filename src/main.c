@@ -156,7 +156,7 @@ static net_limits_t app_limits(const cfg_t *c)
         .max_header_bytes = c->max_header_bytes,
         .max_body_bytes = c->max_body_bytes,
         .max_message_bytes = c->max_message_bytes,
-        .idle_timeout_s = (unsigned)((c->idle_timeout_ms + 999) / 1000),
+        .idle_timeout_ms = c->idle_timeout_ms,
     };
     return l;
 }

@@ -446,7 +446,6 @@ void gw_free(gw_t *gw)
     bus_unsubscribe(gw->bus, gw->sub);
     store_map_free(&gw->inflight);
     buf_free(&gw->scratch);
-    gw_pend_pool_free(gw);
     gw->closing = 2;
     uv_close((uv_handle_t *)&gw->keepalive, gw_closed);
     uv_close((uv_handle_t *)&gw->gc, gw_closed);

@@ -31,12 +31,6 @@ typedef struct gw_pending {
     uint8_t bytes[];
 } gw_pending_t;
 
-/* Records of frames up to this size are all allocated this large and recycled through a
- * free list on the gateway: every message on a hibernatable socket is kept until acked, and
- * malloc and free once each per message showed in profiles. */
-#define GW_PEND_SMALL 192
-#define GW_PEND_POOL_MAX 1024
-
 typedef struct gw_req {
     struct gw_req *prev, *next;
     struct gw *gw;
@@ -82,8 +76,6 @@ struct gw {
     gw_req_t *reqs;            /* every request, for the stop hook and GC */
     uv_timer_t gc;
     buf_t scratch;             /* one encode buffer reused for every frame */
-    gw_pending_t *pend_pool;   /* free small pending records */
-    size_t pend_pool_n;
     met_series_t *m_ping, *m_pong_dropped, *m_http_inflight, *m_ws_inflight, *m_http_duration;
     met_series_t *m_msgs_in[7], *m_msgs_out[6], *m_bytes_in, *m_bytes_out, *m_gc_removed;
 };
@@ -127,7 +119,6 @@ void gw_ws_on_pong(gw_t *gw, gw_req_t *r);
 /* The GC pass: closes a socket whose oldest unacked message is older than the ack timeout. */
 void gw_ws_gc(gw_t *gw, gw_req_t *r, uint64_t now);
 void gw_ws_free_pending(gw_req_t *r);
-void gw_pend_pool_free(gw_t *gw);
 /* Writes the keepalive row of one hibernatable socket now. */
 void gw_keepalive_one(gw_t *gw, gw_req_t *r);
 

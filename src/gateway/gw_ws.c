@@ -34,40 +34,6 @@ static int gw_wrapping_gt(uint16_t a, uint16_t b)
     return a != b && (uint16_t)(a - b) < 32767;
 }
 
-static gw_pending_t *gw_pend_alloc(gw_t *gw, size_t len)
-{
-    gw_pending_t *p = gw->pend_pool;
-    if (len > GW_PEND_SMALL)
-        return sx_malloc(sizeof *p + len);
-    if (!p)
-        return sx_malloc(sizeof *p + GW_PEND_SMALL);
-    gw->pend_pool = p->next;
-    gw->pend_pool_n--;
-    return p;
-}
-
-/* Records go back to the pool when acked; the other ways out (a closed socket) free them. */
-static void gw_pend_recycle(gw_t *gw, gw_pending_t *p)
-{
-    if (p->len > GW_PEND_SMALL || gw->pend_pool_n >= GW_PEND_POOL_MAX) {
-        free(p);
-        return;
-    }
-    p->next = gw->pend_pool;
-    gw->pend_pool = p;
-    gw->pend_pool_n++;
-}
-
-void gw_pend_pool_free(gw_t *gw)
-{
-    while (gw->pend_pool) {
-        gw_pending_t *p = gw->pend_pool;
-        gw->pend_pool = p->next;
-        free(p);
-    }
-    gw->pend_pool_n = 0;
-}
-
 static void gw_ws_ack(gw_req_t *r, uint16_t ack)
 {
     while (r->pend_head && !gw_wrapping_gt(r->pend_head->index, ack)) {
@@ -77,7 +43,7 @@ static void gw_ws_ack(gw_req_t *r, uint16_t ack)
             r->pend_tail = NULL;
         r->pend_bytes -= p->len;
         r->pend_count--;
-        gw_pend_recycle(r->gw, p);
+        free(p);
     }
 }
 
@@ -367,7 +333,7 @@ static void gw_ws_client_message(net_conn_t *c, void *ud, int binary, const uint
         gw_ws_fail(gw, r, "websocket_pending_limit_reached");
         return;
     }
-    gw_pending_t *p = gw_pend_alloc(gw, gw->scratch.len);
+    gw_pending_t *p = sx_malloc(sizeof *p + gw->scratch.len);
     p->next = NULL;
     p->index = index;
     p->sent_at = uv_now(gw->loop);
@@ -433,6 +399,8 @@ static void gw_ws_rewoken(void *ud, int err, eng_actor_t *a)
     }
     gw_set_runner(r, a->runner);
     r->state = GW_ACTIVE;
+    if (r->c)
+        net_conn_lean(r->c, 0);
     /* The ack timeout of a resent message counts from its resending, not from its first send
      * to an actor that was asleep or gone. */
     uint64_t now = uv_now(gw->loop);
@@ -473,7 +441,7 @@ static void gw_ws_hibernate(gw_t *gw, gw_req_t *r)
     r->state = GW_HIBERNATING;
     gw_timer_drop(r);
     if (r->c)
-        net_conn_trim(r->c);
+        net_conn_lean(r->c, 1);
     log_info("gateway: websocket hibernating", LF_S("actor_id", r->actor_id),
              LF_U("pending", r->pend_count));
     if (r->pend_head)

@@ -47,7 +47,9 @@ struct net_conn {
     unsigned gone : 1;
     unsigned in_flush : 1;          /* on the server's flush list */
     unsigned trim_out : 1;          /* free the output buffer once it is written */
-    uint32_t idle_at;               /* loop second + 1 when an idle HTTP period began, else 0 */
+    unsigned lean : 1;              /* idling for long: free the buffers after every use */
+    uint32_t idle_deadline;         /* loop time (ms, wrapping) at which an idle HTTP connection
+                                     * is closed; 0 while it is not idle */
     struct net_conn *flush_next;
 };
 
@@ -63,7 +65,7 @@ struct net_server {
     uv_prepare_t prep;            /* flushes what timers wrote, before the loop waits */
     net_conn_t *flush;            /* connections with output to write this loop turn */
     uv_timer_t grace;
-    uv_timer_t idle;              /* the once-a-second sweep for idle HTTP connections */
+    uv_timer_t idle;              /* the periodic sweep for idle HTTP connections */
     void (*shutdown_done)(void *);
     void *shutdown_ud;
 };
@@ -73,10 +75,10 @@ struct net_server {
 #define NET_BACKLOG_LOW (256u << 10)
 
 /* server.c */
-/* Makes sure out starts with the LWS_PRE headroom; call before appending to out directly. */
 /* Starts or stops the idle clock of a connection between HTTP requests. */
 void net_idle_arm(net_conn_t *c);
-static inline void net_idle_disarm(net_conn_t *c) { c->idle_at = 0; }
+static inline void net_idle_disarm(net_conn_t *c) { c->idle_deadline = 0; }
+/* Makes sure out starts with the LWS_PRE headroom; call before appending to out directly. */
 void net_out_prepare(net_conn_t *c);
 uint8_t *net_out_reserve(net_conn_t *c, size_t n);
 void net_out_commit(net_conn_t *c, size_t n);

@@ -49,28 +49,43 @@ static void net_lws_log(int level, const char *line)
         log_warn("libwebsockets", LF_S("detail", msg));
 }
 
-/* Connections idle between HTTP requests are closed by one sweep a second rather than by
+/* Connections idle between HTTP requests are closed by a periodic sweep rather than by
  * lws_set_timeout, which inserts into a list sorted by deadline: with many keep-alive
- * connections that insertion, twice per request, showed in profiles. */
+ * connections that insertion, twice per request, showed in profiles. Each connection keeps its
+ * deadline in milliseconds of loop time, truncated to 32 bits and compared as a signed
+ * difference, which holds for limits up to 24 days (the configuration allows one). */
 void net_idle_arm(net_conn_t *c)
 {
-    c->idle_at = (uint32_t)(uv_now(c->lst->srv->loop) / 1000) + 1;
+    net_server_t *s = c->lst->srv;
+    c->idle_deadline = (uint32_t)(uv_now(s->loop) + s->limits.idle_timeout_ms) | 1u;
 }
 
 static void net_idle_sweep(uv_timer_t *t)
 {
     net_server_t *s = t->data;
-    uint32_t now = (uint32_t)(uv_now(s->loop) / 1000) + 1;
+    uint32_t now = (uint32_t)uv_now(s->loop);
     net_conn_t *c = s->conns;
     while (c) {
         /* Closing takes the connection off the list at once. */
         net_conn_t *next = c->next;
-        if (c->idle_at && now - c->idle_at >= s->limits.idle_timeout_s && c->wsi && !c->gone) {
-            c->idle_at = 0;
+        if (c->idle_deadline && (int32_t)(now - c->idle_deadline) >= 0 && c->wsi && !c->gone) {
+            c->idle_deadline = 0;
             lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
         }
         c = next;
     }
+}
+
+/* A connection is closed at most one period after its deadline: a second, or half the limit
+ * when that is shorter. */
+static void net_idle_schedule(net_server_t *s)
+{
+    uint64_t period = s->limits.idle_timeout_ms / 2;
+    if (period > 1000)
+        period = 1000;
+    if (period < 10)
+        period = 10;
+    uv_timer_start(&s->idle, net_idle_sweep, period, period);
 }
 
 net_server_t *net_server_new(uv_loop_t *loop, const net_limits_t *limits)
@@ -114,7 +129,7 @@ net_server_t *net_server_new(uv_loop_t *loop, const net_limits_t *limits)
     uv_unref((uv_handle_t *)&s->grace);
     uv_timer_init(loop, &s->idle);
     s->idle.data = s;
-    uv_timer_start(&s->idle, net_idle_sweep, 1000, 1000);
+    net_idle_schedule(s);
     uv_unref((uv_handle_t *)&s->idle);
     return s;
 }
@@ -259,8 +274,11 @@ void net_conn_set_ud(net_conn_t *c, void *ud)
     c->ud = ud;
 }
 
-void net_conn_trim(net_conn_t *c)
+void net_conn_lean(net_conn_t *c, int lean)
 {
+    c->lean = !!lean;
+    if (!lean)
+        return;
     if (c->out.len <= LWS_PRE)
         buf_free(&c->out);
     if (c->in.len == 0 && !c->in_callback)
@@ -357,8 +375,9 @@ static int net_writeable(net_conn_t *c)
             return -1;
         c->out.len = 0;
         /* A burst leaves a large buffer behind, and a handshake one that most WebSockets,
-         * idle from then on, never use again; neither is kept. */
-        if (c->out.cap > (64u << 10) || c->trim_out) {
+         * idle from then on, never use again; neither is kept, nor any buffer of a lean
+         * connection. */
+        if (c->out.cap > (64u << 10) || c->trim_out || c->lean) {
             buf_free(&c->out);
             c->trim_out = 0;
         }
@@ -510,8 +529,9 @@ void net_server_finish(net_server_t *s)
 
 /* Added for the configuration reload (src/main.c): limits are read when a connection reads
  * its first request and when a WebSocket is accepted, so replacing them is enough for
- * connections accepted later; open ones keep theirs. */
+ * connections accepted later; open ones keep theirs, and an idle deadline already set stays. */
 void net_server_set_limits(net_server_t *s, const net_limits_t *limits)
 {
     s->limits = *limits;
+    net_idle_schedule(s);
 }

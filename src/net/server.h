@@ -35,7 +35,7 @@ typedef struct net_limits {
     size_t max_header_bytes;
     size_t max_body_bytes;
     size_t max_message_bytes;
-    unsigned idle_timeout_s;
+    uint64_t idle_timeout_ms;
 } net_limits_t;
 
 typedef struct net_listen_opts {
@@ -98,9 +98,9 @@ size_t net_conn_backlog(const net_conn_t *c);
 int net_conn_congested(const net_conn_t *c);
 /* Stops or resumes reading from the socket; bytes already read are kept and delivered later. */
 void net_conn_pause(net_conn_t *c, int paused);
-/* Frees the connection's input and output buffers if they are empty: for a socket that will
- * idle a long while, such as a hibernating one. */
-void net_conn_trim(net_conn_t *c);
+/* While lean, a connection keeps no buffer between uses: for a socket that idles a long
+ * while, such as a hibernating one. Turning it on frees the buffers if they are empty. */
+void net_conn_lean(net_conn_t *c, int lean);
 const char *net_conn_peer(const net_conn_t *c);
 int net_conn_is_tls(const net_conn_t *c);
 

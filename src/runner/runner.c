@@ -54,6 +54,7 @@ struct rn {
     size_t nconns;
     store_map_t by_runner;     /* runner id -> the socket holding it */
     buf_t scratch;             /* the ToGateway frame being published */
+    int scratch_busy;          /* publishing from scratch: a nested frame needs its own */
     buf_t encoded;             /* a ToClient frame being written (rn_send may run while a
                                 * subscriber still reads scratch) */
     met_series_t *m_closed_invalid, *m_evictions, *m_ping_timeouts, *m_rtt;
@@ -605,15 +606,22 @@ static void rn_tunnel(rn_conn_t *rc, const uint8_t *data, size_t len,
         h[2 * i] = hex[tm->message_id.gateway_id[i] >> 4];
         h[2 * i + 1] = hex[tm->message_id.gateway_id[i] & 15];
     }
-    buf_t *b = &rc->rn->scratch;
+    rn_t *rn = rc->rn;
+    /* Delivery is synchronous and can, through an HTTP answer that lets a pipelined upgrade
+     * go on, reach another runner frame; that one must not write over this one. */
+    buf_t nested = BUF_INIT;
+    buf_t *b = rn->scratch_busy ? &nested : &rn->scratch;
     buf_reset(b);
     bare_put_u16(b, RN_PROTOCOL_VERSION);
     bare_put_uint(b, RP_TO_GATEWAY_SERVER_TUNNEL_MESSAGE);
     buf_append(b, data + 1, len - 1);
-    bus_publish(rc->rn->bus, subj, b->data, b->len);
+    rn->scratch_busy++;
+    bus_publish(rn->bus, subj, b->data, b->len);
+    rn->scratch_busy--;
+    buf_free(&nested);
     /* A large message leaves a large buffer; it is not kept for the small ones. */
-    if (b->cap > (64u << 10))
-        buf_free(b);
+    if (rn->scratch.cap > (64u << 10) && !rn->scratch_busy)
+        buf_free(&rn->scratch);
 }
 
 static void rn_on_message(net_conn_t *c, void *ud, int binary, const uint8_t *data, size_t len)

@@ -896,7 +896,7 @@ int main(void)
     eng_config_t cfg = ENG_CONFIG_DEFAULT;
     eng = eng_new(&loop, store, bus, &cfg);
     net_limits_t limits = { .max_header_bytes = 65536, .max_body_bytes = 1 << 20,
-                            .max_message_bytes = 1 << 20, .idle_timeout_s = 10 };
+                            .max_message_bytes = 1 << 20, .idle_timeout_ms = 10000 };
     srv = net_server_new(&loop, &limits);
     const char *err = NULL;
     for (int attempt = 0; attempt < 20; attempt++) {
