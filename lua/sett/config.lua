@@ -71,7 +71,8 @@ M.schema = {
     max_message_bytes = { type = "integer", min = 125, max = 1073741824, default = 33554432,
       doc = "Largest WebSocket message from a client; larger closes with 1009." },
     idle_timeout_ms = { type = "integer", min = 100, max = 86400000, default = 60000,
-      doc = "An HTTP connection idle this long between requests is closed." },
+      doc = "An HTTP connection idle this long between requests is closed (within a second "
+        .. "after, or half the limit when that is shorter)." },
   } },
   namespaces = { type = "list", item = "name", default = {},
     doc = "Namespaces that exist at start besides `default` (names: lowercase letters, digits, `-`)." },
