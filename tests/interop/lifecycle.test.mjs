@@ -141,6 +141,10 @@ test("a quick reconnect keeps the runner id and does not restart running actors"
   const before = (await runners("recon"))[0].runner_id;
   const id = await create("stayer", "recon");
   await waitFor(() => starts(r, id).length === 1, 5000, "start");
+  // Cut only once sett has the actor's Running event: cut earlier, the event can be lost with
+  // the socket, the actor is still starting when the runner returns, and its start is resent,
+  // as the reference engine resends every unacked command.
+  await waitFor(async () => (await actor(id)).connectable_ts, 5000, "running");
   for (const s of sockets) s.destroy();
   sockets.clear();
   await waitFor(() => r.events.filter((e) => e.ev === "connected").length >= 2, 8000, "reconnect");
