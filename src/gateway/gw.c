@@ -181,9 +181,9 @@ void gw_encode(gw_t *gw, gw_req_t *r, uint16_t index, const rp_to_client_tunnel_
 
 void gw_publish(gw_t *gw, gw_req_t *r, const uint8_t *frame, size_t len)
 {
-    /* The kind tag follows the version, the ToRunner tag and the 10-byte message id. */
     if (!r->subject)
         return; /* the actor never ran: there is no runner to tell */
+    /* The kind tag follows the version, the ToRunner tag and the 10-byte message id. */
     if (len > 13 && frame[13] < 6)
         met_inc(gw->m_msgs_out[frame[13]]);
     if (bus_publish(gw->bus, r->subject, frame, len) == 1 && r->c && !r->paused &&
