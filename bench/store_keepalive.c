@@ -31,6 +31,7 @@
 
 #include "core/alloc.h"
 #include "core/random.h"
+#include "engine/engine.h"
 #include "store/store_redis.h"
 
 /* hibernation.eligible_threshold_ms's default: the gateway passes it as every upsert's ttl. */
@@ -52,17 +53,6 @@ typedef struct sk_bench {
     uint64_t errors;
     int inserted, tick_done, closed;
 } sk_bench_t;
-
-/* A 30-character base36 id, the shape eng_random_id gives actors, so keys have their real size. */
-static void sk_actor_id(char out[31])
-{
-    static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-    uint8_t r[30];
-    rnd_bytes(r, sizeof r);
-    for (int i = 0; i < 30; i++)
-        out[i] = digits[r[i] % 36];
-    out[30] = '\0';
-}
 
 /* This process's user and system CPU so far, in µs: the cost the gateway's node would pay. */
 static double sk_cpu_us(void)
@@ -183,7 +173,7 @@ int main(int argc, char **argv)
     rnd_bytes(b.gateway_id, 4);
     char (*ids)[31] = sx_malloc((size_t)actors * sizeof *ids);
     for (long long a = 0; a < actors; a++)
-        sk_actor_id(ids[a]);
+        eng_random_id(ids[a]);
     b.socks = sx_malloc(b.rows * sizeof *b.socks);
     for (size_t i = 0; i < b.rows; i++) {
         uint32_t rid = (uint32_t)i * 2654435761u;

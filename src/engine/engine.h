@@ -111,6 +111,8 @@ typedef struct eng_error {
 } eng_error_t;
 
 eng_t *eng_new(uv_loop_t *loop, store_t *store, bus_t *bus, const eng_config_t *cfg);
+/* A new id: 30 characters of base36, the shape of Rivet's ids. */
+void eng_random_id(char out[31]);
 /* Stops timers and frees every record; call before closing the store. */
 void eng_free(eng_t *e);
 /* The store the engine writes through to (the API reads actors' KV from it). */

@@ -85,7 +85,6 @@ struct eng {
     met_series_t *m_actors_pending, *m_actors_running, *m_runners_connected;
 };
 
-void eng_random_id(char out[31]);
 void eng_persist_actor(eng_t *e, eng_actor_t *a);
 void eng_persist_runner(eng_t *e, eng_runner_t *r);
 /* Enters a new actor (a->priv allocated, fields set) into the id and key maps and the list. */

@@ -65,6 +65,18 @@ static void lh_test_no_loop(void)
     lh_close(&h);
 }
 
+/* A loop with loop_data in loop->data, a state on it, and `count_close` for scripts to pass
+ * as a close callback that counts into lh_test_closed. */
+static void lh_test_start(uv_loop_t *loop, void *loop_data, lh_t *h)
+{
+    CHECK_EQ_INT(uv_loop_init(loop), 0);
+    loop->data = loop_data;
+    lh_init(h, loop);
+    lh_test_closed = 0;
+    lua_pushcfunction(h->L, lh_test_count_close);
+    lua_setglobal(h->L, "count_close");
+}
+
 /* Handles a script left open are all closed by lh_close, so the loop closes with none left
  * (uv_loop_close answers UV_EBUSY otherwise); a handle the script closed itself got its own
  * close callback once; a non-handle userdata in the registry, with and without a metatable, is
@@ -72,13 +84,8 @@ static void lh_test_no_loop(void)
 static void lh_test_open_handles(void *loop_data)
 {
     uv_loop_t loop;
-    CHECK_EQ_INT(uv_loop_init(&loop), 0);
-    loop.data = loop_data;
     lh_t h;
-    lh_init(&h, &loop);
-    lh_test_closed = 0;
-    lua_pushcfunction(h.L, lh_test_count_close);
-    lua_setglobal(h.L, "count_close");
+    lh_test_start(&loop, loop_data, &h);
     CHECK_EQ_INT(lh_test_run(&h,
                              "local uv = require 'luv'\n"
                              "local reg = debug.getregistry()\n"
@@ -114,13 +121,8 @@ static void lh_test_open_handles(void *loop_data)
 static void lh_test_closing_at_close(void)
 {
     uv_loop_t loop;
-    CHECK_EQ_INT(uv_loop_init(&loop), 0);
-    loop.data = &loop;
     lh_t h;
-    lh_init(&h, &loop);
-    lh_test_closed = 0;
-    lua_pushcfunction(h.L, lh_test_count_close);
-    lua_setglobal(h.L, "count_close");
+    lh_test_start(&loop, &loop, &h);
     CHECK_EQ_INT(lh_test_run(&h,
                              "local uv = require 'luv'\n"
                              "local t = uv.new_timer()\n"
