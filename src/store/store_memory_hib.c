@@ -7,24 +7,34 @@
 
 #include "core/alloc.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct store_memory_hibrow {
-    uint8_t id[8];             /* gateway id, then request id */
-    int64_t last_ping_ts;
-} store_memory_hibrow_t;
+/* A row is its key in its actor's map, the gateway id then the request id, and its value, the
+ * last_ping_ts itself with the top bit flipped so that it is never NULL (which the map
+ * reserves): a hibernating socket costs a slot and an 8-byte key, no record of its own. */
+_Static_assert(sizeof(void *) == sizeof(int64_t), "a timestamp is kept in a pointer");
+
+static void *store_memory_hib_ts_enc(int64_t ts)
+{
+    if (ts == INT64_MIN)
+        ts++;
+    return (void *)(uintptr_t)((uint64_t)ts ^ (1ull << 63));
+}
+
+static int64_t store_memory_hib_ts(const void *v)
+{
+    return (int64_t)((uint64_t)(uintptr_t)v ^ (1ull << 63));
+}
 
 typedef struct store_memory_hibset {
-    store_map_t rows;          /* id -> store_memory_hibrow_t * */
+    store_map_t rows;          /* id -> last_ping_ts, encoded */
     int64_t ttl_ms;            /* the ttl of the last upsert into this actor */
 } store_memory_hibset_t;
 
 static void store_memory_hibset_free(store_memory_hibset_t *set)
 {
-    size_t it = 0;
-    for (const store_map_slot_t *sl; (sl = store_map_next(&set->rows, &it));)
-        free(sl->value);
     store_map_free(&set->rows);
     free(set);
 }
@@ -40,14 +50,14 @@ static void store_memory_hib_sweep(store_memory_t *m, int64_t now)
         uint8_t (*old)[8] = NULL;
         size_t n_old = 0, jt = 0;
         for (const store_map_slot_t *rl; (rl = store_map_next(&set->rows, &jt));) {
-            const store_memory_hibrow_t *row = rl->value;
-            if (row->last_ping_ts < now && now - row->last_ping_ts > set->ttl_ms) {
+            int64_t ts = store_memory_hib_ts(rl->value);
+            if (ts < now && now - ts > set->ttl_ms) {
                 old = sx_realloc(old, (n_old + 1) * sizeof *old);
-                memcpy(old[n_old++], row->id, 8);
+                memcpy(old[n_old++], rl->key, 8);
             }
         }
         for (size_t i = 0; i < n_old; i++)
-            free(store_map_del(&set->rows, old[i], 8));
+            store_map_del(&set->rows, old[i], 8);
         free(old);
         if (set->rows.n == 0) {
             empty = sx_realloc(empty, (n_empty + 1) * sizeof *empty);
@@ -77,13 +87,7 @@ static void store_memory_hib_upsert_exec(store_memory_t *m, store_memory_op_t *o
         uint8_t id[8];
         memcpy(id, in->gateway_id, 4);
         memcpy(id + 4, in->request_id, 4);
-        store_memory_hibrow_t *row = store_map_get(&set->rows, id, 8);
-        if (!row) {
-            row = sx_malloc(sizeof *row);
-            memcpy(row->id, id, 8);
-            store_map_put(&set->rows, id, 8, row);
-        }
-        row->last_ping_ts = in->last_ping_ts;
+        store_map_put(&set->rows, id, 8, store_memory_hib_ts_enc(in->last_ping_ts));
     }
     int64_t now = store_now_ms(&m->base);
     if (now >= m->hib_next_sweep) {
@@ -130,13 +134,13 @@ static void store_memory_hib_list_exec(store_memory_t *m, store_memory_op_t *o)
     size_t cap = set ? set->rows.n : 0, n = 0, it = 0;
     store_hib_row_t *rows = sx_malloc((cap ? cap : 1) * sizeof *rows);
     for (const store_map_slot_t *sl; set && (sl = store_map_next(&set->rows, &it));) {
-        const store_memory_hibrow_t *row = sl->value;
-        if (row->last_ping_ts < o->i64)
+        int64_t ts = store_memory_hib_ts(sl->value);
+        if (ts < o->i64)
             continue;
         rows[n].actor_id = o->str[0];
-        memcpy(rows[n].gateway_id, row->id, 4);
-        memcpy(rows[n].request_id, row->id + 4, 4);
-        rows[n].last_ping_ts = row->last_ping_ts;
+        memcpy(rows[n].gateway_id, sl->key, 4);
+        memcpy(rows[n].request_id, sl->key + 4, 4);
+        rows[n].last_ping_ts = ts;
         n++;
     }
     qsort(rows, n, sizeof *rows, store_memory_hib_order);
@@ -158,7 +162,7 @@ static void store_memory_hib_delete_exec(store_memory_t *m, store_memory_op_t *o
 {
     store_memory_hibset_t *set = store_map_gets(&m->hib, o->str[0]);
     if (set) {
-        free(store_map_del(&set->rows, o->b8, 8));
+        store_map_del(&set->rows, o->b8, 8);
         if (set->rows.n == 0)
             store_memory_hibset_free(store_map_del(&m->hib, o->str[0], strlen(o->str[0])));
     }
