@@ -430,7 +430,8 @@ store_level() {
     awk -F'[:=,]' '/^cmdstat_/ && $1 !~ /^cmdstat_(config|info|flushall|hello|select|client|ping|script|auth)/ {s += $3} END {print s + 0}')
   # Each insert is one row of one actor, as a socket's first keepalive: three commands.
   local per_tick; per_tick=$(awk -v c="$calls" -v r="$rows" -v t="$nt" 'BEGIN { printf "%d", (c - 3 * r) / t }')
-  local tick_ms; tick_ms=$(kv "$out" tick_ms)
+  local per_row; per_row=$(awk -v c="$per_tick" -v r="$rows" 'BEGIN { printf "%.3f", c / r }')
+  local redis_ms; redis_ms=$(awk -v a="$ra" -v b="$rb" -v hz="$HZ" -v t="$nt" 'BEGIN { printf "%.0f", (b - a) * 1000 / hz / t }')
   say ""
   say "Store level: \`store-keepalive\` plays one gateway with $(num "$rows") hibernatable sockets over"
   say "$(num "$actors") actors on the same Redis, inserts each socket's row as it opens, then runs $nt"
@@ -444,9 +445,9 @@ store_level() {
   say ""
   say "| rows | actors | insert | tick, mean / max | Redis commands per tick | per socket per period | writes per tick | client CPU per row per tick | Redis CPU per tick | Redis memory per row | Redis at the default period |"
   say "|---|---|---|---|---|---|---|---|---|---|---|"
-  say "| $(num "$rows") | $(num "$actors") | $(kv "$out" insert_ms) ms | $tick_ms / $(kv "$out" tick_max_ms) ms | $per_tick | $(awk -v c="$per_tick" -v r="$rows" 'BEGIN { printf "%.3f", c / r }') | $(kv "$out" writes_per_tick) | $(kv "$out" cpu_us_per_row) µs | $(awk -v a="$ra" -v b="$rb" -v hz="$HZ" -v t="$nt" 'BEGIN { printf "%.0f ms", (b - a) * 1000 / hz / t }') | $(awk -v a="$m0" -v b="$m1" -v r="$rows" 'BEGIN { printf "%.0f B", (b - a) / r }') | $(awk -v a="$ra" -v b="$rb" -v hz="$HZ" -v t="$nt" 'BEGIN { printf "%.1f%%", (b - a) * 100 / hz / t / 45 }') |"
+  say "| $(num "$rows") | $(num "$actors") | $(kv "$out" insert_ms) ms | $(kv "$out" tick_ms) / $(kv "$out" tick_max_ms) ms | $per_tick | $per_row | $(kv "$out" writes_per_tick) | $(kv "$out" cpu_us_per_row) µs | $redis_ms ms | $(awk -v a="$m0" -v b="$m1" -v r="$rows" 'BEGIN { printf "%.0f B", (b - a) / r }') | $(awk -v m="$redis_ms" 'BEGIN { printf "%.1f%%", m / 450 }') |"
   [ "$(kv "$out" errors)" = 0 ] || log "store-keepalive reported errors: $out"
-  H_SK_CMD=$(awk -v c="$per_tick" -v r="$rows" 'BEGIN { printf "%.3f", c / r }') H_SK_ROWS=$rows
+  H_SK_CMD=$per_row H_SK_ROWS=$rows
 }
 
 # ---- Scenario 5: tunnel ping cost ----
@@ -539,7 +540,7 @@ scenario7() {
     say ""
     say "| policy | request | ns per call | over noop | answer |"
     say "|---|---|---|---|---|"
-    local base; base=$(awk '/policy=noop/ {for (i = 1; i <= NF; i++) if ($i ~ /^ns_per_call=/) {sub("ns_per_call=", "", $i); print $i}}' "$T/pr.out")
+    local base; base=$(kv "$(grep policy=noop "$T/pr.out")" ns_per_call)
     local line
     while read -r line; do
       local ns; ns=$(kv "$line" ns_per_call)

@@ -510,7 +510,7 @@ static void test_idle(void)
     const char *part = "GET / HTTP/1.1\r\nHo";
     send_all(fd, part, strlen(part));
     double t = closed_after(fd);
-    CHECK(t >= 1.95 && t <= 3.5);
+    CHECK(t >= 1.95 && t <= 4.5);
     close(fd);
 
     fd = dial();
@@ -519,7 +519,7 @@ static void test_idle(void)
     buf_t b = BUF_INIT;
     CHECK(recv_response(fd, &b, 0) > 0);
     t = closed_after(fd);
-    CHECK(t >= 1.95 && t <= 3.5);
+    CHECK(t >= 1.95 && t <= 4.5);
     close(fd);
     buf_free(&b);
 
