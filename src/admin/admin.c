@@ -54,31 +54,27 @@ static void adm_names(json_w *w, const char *key, const buf_t *names)
 static void adm_reload(net_conn_t *c)
 {
     adm_reload_report_t rep = { NULL, BUF_INIT, BUF_INIT, BUF_INIT, "none" };
+    if (!adm_reload_fn || adm_reload_fn(adm_reload_ud, &rep) != 0) {
+        net_http_error(c, 422, rep.group ? rep.group : "admin", "reload_failed",
+                       rep.error.len ? (const char *)rep.error.data : "reload is not available",
+                       NULL);
+        adm_reload_report_free(&rep);
+        return;
+    }
     buf_t body = BUF_INIT;
     json_w w;
     json_w_init(&w, &body);
     json_w_obj_begin(&w);
-    int status = 200;
-    if (!adm_reload_fn || adm_reload_fn(adm_reload_ud, &rep) != 0) {
-        status = 422;
-        json_w_key(&w, "group");
-        json_w_str(&w, rep.group ? rep.group : "admin");
-        json_w_key(&w, "code");
-        json_w_str(&w, "reload_failed");
-        json_w_key(&w, "message");
-        json_w_str(&w, rep.error.len ? (const char *)rep.error.data : "reload is not available");
-    } else {
-        json_w_key(&w, "reloaded");
-        json_w_bool(&w, true);
-        json_w_key(&w, "policy");
-        json_w_str(&w, rep.policy);
-        adm_names(&w, "changed", &rep.live);
-        adm_names(&w, "restart_required", &rep.restart);
-    }
+    json_w_key(&w, "reloaded");
+    json_w_bool(&w, true);
+    json_w_key(&w, "policy");
+    json_w_str(&w, rep.policy);
+    adm_names(&w, "changed", &rep.live);
+    adm_names(&w, "restart_required", &rep.restart);
     json_w_end(&w);
-    net_http_respond(c, status, adm_json, NULL, body.data, body.len);
-    adm_reload_report_free(&rep);
+    net_http_respond(c, 200, adm_json, NULL, body.data, body.len);
     buf_free(&body);
+    adm_reload_report_free(&rep);
 }
 
 void adm_on_request(net_conn_t *c, hreq *req, void *ud)
@@ -95,9 +91,7 @@ void adm_on_request(net_conn_t *c, hreq *req, void *ud)
     }
     if (u.path.len == 8 && memcmp(u.path.p, "/metrics", 8) == 0) {
         if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-            static const char body[] = "{\"group\":\"admin\",\"code\":\"method_not_allowed\","
-                                       "\"message\":\"use GET\"}";
-            net_http_respond(c, 405, adm_json, "Allow: GET, HEAD\r\n", body, sizeof body - 1);
+            net_http_error(c, 405, "admin", "method_not_allowed", "use GET", "Allow: GET, HEAD\r\n");
             return;
         }
         buf_t out = BUF_INIT;
@@ -109,15 +103,11 @@ void adm_on_request(net_conn_t *c, hreq *req, void *ud)
     }
     if (u.path.len == 13 && memcmp(u.path.p, "/admin/reload", 13) == 0) {
         if (strcmp(method, "POST") != 0) {
-            static const char body[] = "{\"group\":\"admin\",\"code\":\"method_not_allowed\","
-                                       "\"message\":\"use POST\"}";
-            net_http_respond(c, 405, adm_json, "Allow: POST\r\n", body, sizeof body - 1);
+            net_http_error(c, 405, "admin", "method_not_allowed", "use POST", "Allow: POST\r\n");
             return;
         }
         adm_reload(c);
         return;
     }
-    static const char nf[] = "{\"group\":\"admin\",\"code\":\"not_found\",\"message\":\"no such "
-                             "admin route\"}";
-    net_http_respond(c, 404, adm_json, NULL, nf, sizeof nf - 1);
+    net_http_error(c, 404, "admin", "not_found", "no such admin route", NULL);
 }

@@ -73,7 +73,7 @@ static int api_actor_body(api_req_t *r, const eng_ns_t **ns_out, int key_rule, j
         return -1;
     }
     if (in && strlen(in) > API_MAX_INPUT) {
-        api_meta_t m = { "max_size", NULL, (int64_t)API_MAX_INPUT };
+        json_meta m = { "max_size", NULL, (int64_t)API_MAX_INPUT };
         char msg[64];
         snprintf(msg, sizeof msg, "Input too large (max %zu).", API_MAX_INPUT);
         api_error_ex(r->c, 400, "actor", "input_too_large", msg, &m, 1, NULL);
@@ -91,7 +91,7 @@ static int api_actor_body(api_req_t *r, const eng_ns_t **ns_out, int key_rule, j
         char *preview = sx_strndup(spec->key, cut);
         buf_t msg = BUF_INIT;
         buf_printf(&msg, "Key label too large (max %d bytes): %s", API_MAX_KEY, preview);
-        api_meta_t m[2] = { { "max_size", NULL, API_MAX_KEY }, { "key_preview", preview, 0 } };
+        json_meta m[2] = { { "max_size", NULL, API_MAX_KEY }, { "key_preview", preview, 0 } };
         api_error_ex(r->c, 400, "actor", "key_too_large", (const char *)msg.data, m, 2, NULL);
         buf_free(&msg);
         free(preview);
@@ -115,7 +115,7 @@ static void api_duplicate_key(net_conn_t *c, const char *key, const eng_actor_t 
 {
     buf_t msg = BUF_INIT;
     buf_printf(&msg, "Actor key '%s' already in use for actor '%s'", key, holder->actor_id);
-    api_meta_t m[2] = { { "key", key, 0 }, { "existing_actor_id", holder->actor_id, 0 } };
+    json_meta m[2] = { { "key", key, 0 }, { "existing_actor_id", holder->actor_id, 0 } };
     api_error_ex(c, 409, "actor", "duplicate_key", (const char *)msg.data, m, 2, NULL);
     buf_free(&msg);
 }
@@ -272,7 +272,7 @@ void api_actors_list(api_req_t *r)
         char msg[96];
         snprintf(msg, sizeof msg, "Too many actor IDs provided. Maximum is %d, got %zu",
                  API_MAX_ACTOR_IDS, ids.n);
-        api_meta_t m[2] = { { "max", NULL, API_MAX_ACTOR_IDS }, { "count", NULL, (int64_t)ids.n } };
+        json_meta m[2] = { { "max", NULL, API_MAX_ACTOR_IDS }, { "count", NULL, (int64_t)ids.n } };
         api_error_ex(r->c, 400, "validation", "too_many_actor_ids", msg, m, 2, NULL);
         goto done;
     }

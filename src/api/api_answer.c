@@ -11,31 +11,10 @@
 static const char api_json_type[] = "application/json";
 
 void api_error_ex(net_conn_t *c, int status, const char *group, const char *code,
-                  const char *message, const api_meta_t *meta, size_t nmeta, const char *headers)
+                  const char *message, const json_meta *meta, size_t nmeta, const char *headers)
 {
     buf_t b = BUF_INIT;
-    json_w w;
-    json_w_init(&w, &b);
-    json_w_obj_begin(&w);
-    json_w_key(&w, "group");
-    json_w_str(&w, group);
-    json_w_key(&w, "code");
-    json_w_str(&w, code);
-    json_w_key(&w, "message");
-    json_w_str(&w, message);
-    if (nmeta) {
-        json_w_key(&w, "metadata");
-        json_w_obj_begin(&w);
-        for (size_t i = 0; i < nmeta; i++) {
-            json_w_key(&w, meta[i].key);
-            if (meta[i].str)
-                json_w_str(&w, meta[i].str);
-            else
-                json_w_int(&w, meta[i].num);
-        }
-        json_w_end(&w);
-    }
-    json_w_end(&w);
+    json_error_body(&b, group, code, message, meta, nmeta);
     net_http_respond(c, status, api_json_type, headers, b.data, b.len);
     buf_free(&b);
 }
@@ -43,7 +22,7 @@ void api_error_ex(net_conn_t *c, int status, const char *group, const char *code
 void api_error(net_conn_t *c, int status, const char *group, const char *code,
                const char *message)
 {
-    api_error_ex(c, status, group, code, message, NULL, 0, NULL);
+    net_http_error(c, status, group, code, message, NULL);
 }
 
 void api_bad_request(net_conn_t *c, const char *fmt, ...)
@@ -54,13 +33,13 @@ void api_bad_request(net_conn_t *c, const char *fmt, ...)
     vsnprintf(reason, sizeof reason, fmt, ap);
     va_end(ap);
     snprintf(msg, sizeof msg, "Request is invalid: %s", reason);
-    api_meta_t m = { "reason", reason, 0 };
+    json_meta m = { "reason", reason, 0 };
     api_error_ex(c, 400, "api", "bad_request", msg, &m, 1, NULL);
 }
 
 void api_invalid_input(net_conn_t *c, const char *message)
 {
-    api_meta_t m = { "message", message, 0 };
+    json_meta m = { "message", message, 0 };
     api_error_ex(c, 400, "validation", "invalid_input", message, &m, 1, NULL);
 }
 

@@ -34,17 +34,10 @@ typedef struct api_req {
 
 /* ---- Answers (api_answer.c) ---- */
 
-/* A metadata member of an error answer: a string when str is set, else the integer num. */
-typedef struct api_meta {
-    const char *key;
-    const char *str;
-    int64_t num;
-} api_meta_t;
-
-/* Answers Rivet's error object {"group","code","message"[,"metadata"]}; headers are raw
- * "Name: value\r\n" lines or NULL. */
+/* Answers Rivet's error object {"group","code","message"[,"metadata"]} (json_error_body);
+ * headers are raw "Name: value\r\n" lines or NULL. */
 void api_error_ex(net_conn_t *c, int status, const char *group, const char *code,
-                  const char *message, const api_meta_t *meta, size_t nmeta, const char *headers);
+                  const char *message, const json_meta *meta, size_t nmeta, const char *headers);
 void api_error(net_conn_t *c, int status, const char *group, const char *code,
                const char *message);
 /* Rivet's api.bad_request: "Request is invalid: REASON", with the reason as metadata. */

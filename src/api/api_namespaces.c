@@ -133,7 +133,7 @@ void api_namespaces_create(api_req_t *r)
     if (why) {
         char msg[96];
         snprintf(msg, sizeof msg, "Failed to create namespace: %s", why);
-        api_meta_t m = { "reason", why, 0 };
+        json_meta m = { "reason", why, 0 };
         api_error_ex(r->c, 400, "namespace", "failed_to_create", msg, &m, 1, NULL);
         goto done;
     }

@@ -1321,6 +1321,35 @@ int json_w_finish(const json_w *w)
     return JSON_OK;
 }
 
+/* ---- Error bodies ---------------------------------------------------------------------------- */
+
+void json_error_body(buf_t *out, const char *group, const char *code, const char *message,
+                     const json_meta *meta, size_t nmeta)
+{
+    json_w w;
+    json_w_init(&w, out);
+    json_w_obj_begin(&w);
+    json_w_key(&w, "group");
+    json_w_str(&w, group);
+    json_w_key(&w, "code");
+    json_w_str(&w, code);
+    json_w_key(&w, "message");
+    json_w_str(&w, message ? message : "");
+    if (nmeta) {
+        json_w_key(&w, "metadata");
+        json_w_obj_begin(&w);
+        for (size_t i = 0; i < nmeta; i++) {
+            json_w_key(&w, meta[i].key);
+            if (meta[i].str)
+                json_w_str(&w, meta[i].str);
+            else
+                json_w_int(&w, meta[i].num);
+        }
+        json_w_end(&w);
+    }
+    json_w_end(&w);
+}
+
 /* ---- Base64 ---------------------------------------------------------------------------------- */
 
 static const char json_b64_alphabet[] =

@@ -265,6 +265,21 @@ void json_w_raw(json_w *w, const char *json, size_t len);
 /* JSON_OK when exactly one complete value was written, else JSON_EWRITER. */
 int json_w_finish(const json_w *w);
 
+/* ---- Error bodies ---------------------------------------------------------------------------- */
+
+/* A metadata member of an error body: a string when str is set, else the integer num. */
+typedef struct json_meta {
+    const char *key;
+    const char *str;
+    int64_t num;
+} json_meta;
+
+/* Appends Rivet's error object {"group","code","message"[,"metadata":{...}]}, the body of every
+ * JSON error answer sett gives. Every string is escaped, so text that came from the network (a
+ * runner's name, a path) cannot break the body; a NULL message is written as "". */
+void json_error_body(buf_t *out, const char *group, const char *code, const char *message,
+                     const json_meta *meta, size_t nmeta);
+
 /* ---- Base64 ---------------------------------------------------------------------------------- */
 
 /* Appends the RFC 4648 standard-alphabet encoding of p[0..n), padded with '='. */

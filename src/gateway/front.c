@@ -41,16 +41,17 @@ static const char *gw_front_default_runner(gw_front_t *f, const eng_ns_t *ns, ne
         return l.names[0];
     char msg[256];
     if (l.n == 0) {
-        gw_json_error(c, 503, "policy", "no_runner",
-                      "route() gave no runner for a new actor and no runner is connected; set "
-                      "runner in the answer or gateway.default_runner");
+        net_http_error(c, 503, "policy", "no_runner",
+                       "route() gave no runner for a new actor and no runner is connected; set "
+                       "runner in the answer or gateway.default_runner",
+                       NULL);
         return NULL;
     }
     snprintf(msg, sizeof msg,
              "route() gave no runner for a new actor and several runner names are connected "
              "(%s, %s%s); set runner in the answer or gateway.default_runner",
              l.names[0], l.names[1], l.n > 2 ? ", ..." : "");
-    gw_json_error(c, 500, "policy", "no_runner", msg);
+    net_http_error(c, 500, "policy", "no_runner", msg, NULL);
     return NULL;
 }
 
@@ -76,7 +77,7 @@ static int gw_front_policy(gw_front_t *f, net_conn_t *c, hreq *req, const url_pa
             r.create.runner_name_selector = sx_strdup(name);
         }
         if (!a && eng_actor_create(f->eng, &r.create, &a, &err) != 0) {
-            gw_json_error(c, err.status, err.group, err.code, err.message);
+            net_http_error(c, err.status, err.group, err.code, err.message, NULL);
         } else {
             gw_forward(f->gw, c, req, a->actor_id, req->url.p);
         }
@@ -106,7 +107,5 @@ void gw_front_on_request(net_conn_t *c, hreq *req, void *ud)
         return;
     if (api_handle(f->eng, c, req, &u))
         return;
-    static const char nf[] = "{\"group\":\"guard\",\"code\":\"no_route\",\"message\":\"no route "
-                             "for this path\"}";
-    net_http_respond(c, 404, "application/json", NULL, nf, sizeof nf - 1);
+    net_http_error(c, 404, "guard", "no_route", "no route for this path", NULL);
 }

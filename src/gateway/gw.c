@@ -9,15 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-void gw_json_error(net_conn_t *c, int status, const char *group, const char *code,
-                   const char *message)
-{
-    char body[384];
-    int n = snprintf(body, sizeof body, "{\"group\":\"%s\",\"code\":\"%s\",\"message\":\"%s\"}",
-                     group, code, message);
-    net_http_respond(c, status, "application/json", NULL, body, (size_t)n);
-}
-
 /* Close reasons carry the request id as the ray id: "guard.<code>#<8 hex>", at most 123 bytes. */
 void gw_close_reason(gw_req_t *r, const char *code, char *out, size_t n)
 {
@@ -495,7 +486,7 @@ int gw_handle(gw_t *gw, net_conn_t *c, hreq *req, const url_parts *u)
         size_t declen = 0;
         if (idlen == 0 || url_decode_segment(seg.p, idlen, dec, &declen, 0) != URL_OK) {
             free(dec);
-            gw_json_error(c, 400, "guard", "invalid_path", "bad actor id in the path");
+            net_http_error(c, 400, "guard", "invalid_path", "bad actor id in the path", NULL);
             return 1;
         }
         dec[declen] = '\0';
@@ -505,7 +496,7 @@ int gw_handle(gw_t *gw, net_conn_t *c, hreq *req, const url_parts *u)
         size_t rest_len = u->path.len - pos;
         if (rest_len >= 2 && rest[0] == '/' && rest[1] == '/') {
             free(actor_id);
-            gw_json_error(c, 400, "guard", "invalid_path", "empty path segment");
+            net_http_error(c, 400, "guard", "invalid_path", "empty path segment", NULL);
             return 1;
         }
         if (rest_len == 0)
@@ -566,12 +557,14 @@ void gw_forward(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const 
 {
     eng_actor_t *a = eng_actor_get(gw->eng, actor_id);
     if (!a || a->state == ENG_ACTOR_DESTROYED) {
-        gw_json_error(c, 404, "actor", "not_found", "The actor does not exist or was destroyed.");
+        net_http_error(c, 404, "actor", "not_found", "The actor does not exist or was destroyed.",
+                       NULL);
     } else if (a->state != ENG_ACTOR_RUNNING && !store_available(gw->store)) {
         /* Starting the actor needs what the store holds (its KV, its sockets' rows); it would
          * only fail, so the client hears at once that the store is away. */
-        gw_json_error(c, 503, "store", "unavailable",
-                      "The store is unavailable, so the actor cannot be started; retry later.");
+        net_http_error(c, 503, "store", "unavailable",
+                       "The store is unavailable, so the actor cannot be started; retry later.",
+                       NULL);
     } else if (strcmp(req->method, "OPTIONS") == 0 && !req->upgrade) {
         buf_t h = BUF_INIT;
         net_http_respond(c, 204, NULL, gw_cors_headers(req, &h), NULL, 0);

@@ -39,9 +39,6 @@ size_t gw_in_flight(const gw_t *gw);
 /* Carries the request to this actor (after a policy's routing decision); path is what the
  * actor sees. */
 void gw_forward(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path);
-/* Answers with Rivet's error body {"group","code","message"}. */
-void gw_json_error(net_conn_t *c, int status, const char *group, const char *code,
-                   const char *message);
 /* The policy asked for timeouts, hibernation and auto-responses; NULL for built-in behaviour. */
 struct lh_policy;
 void gw_set_policy(gw_t *gw, struct lh_policy *pol);

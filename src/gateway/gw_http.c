@@ -21,7 +21,7 @@ static void gw_http_fail(gw_t *gw, gw_req_t *r, int status, const char *group, c
                          const char *msg)
 {
     if (r->c)
-        gw_json_error(r->c, status, group, code, msg);
+        net_http_error(r->c, status, group, code, msg, NULL);
     gw_http_finish(gw, r);
 }
 

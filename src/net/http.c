@@ -1,10 +1,11 @@
 #include "net/conn.h"
 #include "core/alloc.h"
+#include "core/json.h"
 
-#include <stdio.h>
 #include <string.h>
 
-static void net_http_error(net_conn_t *c, int status, const char *reason)
+/* Answers a request the parser refused and reads nothing more from the connection. */
+static void net_http_reject(net_conn_t *c, int status, const char *reason)
 {
     static const struct { int status; const char *code; } codes[] = {
         { 400, "bad_request" }, { 413, "request_body_too_large" },
@@ -15,12 +16,9 @@ static void net_http_error(net_conn_t *c, int status, const char *reason)
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
         if (codes[i].status == status)
             code = codes[i].code;
-    char body[256];
-    int n = snprintf(body, sizeof body, "{\"group\":\"http\",\"code\":\"%s\",\"message\":\"%s\"}",
-                     code, reason ? reason : hreq_status_text(status));
     c->state = NET_HTTP_WAIT;
     c->keep_alive = 0;
-    net_http_respond(c, status, "application/json", NULL, body, (size_t)n);
+    net_http_error(c, status, "http", code, reason ? reason : hreq_status_text(status), NULL);
 }
 
 void net_http_feed(net_conn_t *c)
@@ -49,7 +47,7 @@ void net_http_feed(net_conn_t *c)
             continue;
         }
         if (r == HREQ_ERROR) {
-            net_http_error(c, c->req->status, c->req->reason);
+            net_http_reject(c, c->req->status, c->req->reason);
             buf_free(&c->in);
             break;
         }
@@ -110,6 +108,15 @@ void net_http_respond(net_conn_t *c, int status, const char *content_type, const
         buf_append(&c->out, body, len);
     net_want_write(c);
     net_http_finish(c);
+}
+
+void net_http_error(net_conn_t *c, int status, const char *group, const char *code,
+                    const char *message, const char *headers)
+{
+    buf_t body = BUF_INIT;
+    json_error_body(&body, group, code, message, NULL, 0);
+    net_http_respond(c, status, "application/json", headers, body.data, body.len);
+    buf_free(&body);
 }
 
 void net_http_on_abort(net_conn_t *c, void (*cb)(net_conn_t *c, void *ud), void *ud)

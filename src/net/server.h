@@ -67,6 +67,9 @@ void net_server_set_limits(net_server_t *s, const net_limits_t *limits);
  * next pipelined request afterwards, or closes when the request asked it to. */
 void net_http_respond(net_conn_t *c, int status, const char *content_type, const char *headers,
                       const void *body, size_t len);
+/* Answers with Rivet's error body {"group","code","message"} (json_error_body). */
+void net_http_error(net_conn_t *c, int status, const char *group, const char *code,
+                    const char *message, const char *headers);
 /* Asks to be told when the connection closes while its request is still unanswered; the
  * callback runs once, and net_http_respond must not be called afterwards. */
 void net_http_on_abort(net_conn_t *c, void (*cb)(net_conn_t *c, void *ud), void *ud);

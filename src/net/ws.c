@@ -2,8 +2,6 @@
 #include "core/alloc.h"
 #include "net/ws_handshake.h"
 
-#include <stdio.h>
-
 #include <string.h>
 
 /* Close handshakes the peer does not finish within this many seconds end with the socket. */
@@ -83,11 +81,7 @@ int net_ws_accept(net_conn_t *c, hreq *req, const char *proto, size_t proto_len,
     if (c->gone || c->state != NET_HTTP_WAIT)
         return -1;
     if (wsh_check(req, &res) != 0) {
-        char body[200];
-        int n = snprintf(body, sizeof body,
-                         "{\"group\":\"guard\",\"code\":\"bad_upgrade\",\"message\":\"%s\"}",
-                         res.reason);
-        net_http_respond(c, res.status, "application/json", res.extra_headers, body, (size_t)n);
+        net_http_error(c, res.status, "guard", "bad_upgrade", res.reason, res.extra_headers);
         return -1;
     }
     net_out_prepare(c);

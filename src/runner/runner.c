@@ -725,15 +725,6 @@ static const net_ws_handler_t rn_ws_handler = { rn_on_message, rn_on_close, rn_o
 
 /* ---- The endpoint ---- */
 
-static void rn_http_error(net_conn_t *c, int status, const char *group, const char *code,
-                          const char *msg)
-{
-    char body[320];
-    int n = snprintf(body, sizeof body, "{\"group\":\"%s\",\"code\":\"%s\",\"message\":\"%s\"}",
-                     group, code, msg);
-    net_http_respond(c, status, "application/json", NULL, body, (size_t)n);
-}
-
 int rn_handle(rn_t *rn, net_conn_t *c, hreq *req, const url_parts *u)
 {
     static const char path[] = "/runners/connect";
@@ -745,7 +736,7 @@ int rn_handle(rn_t *rn, net_conn_t *c, hreq *req, const url_parts *u)
             static const char msg[] = "pegboard-runner WebSocket endpoint";
             net_http_respond(c, 200, "text/plain", NULL, msg, sizeof msg - 1);
         } else {
-            rn_http_error(c, 405, "api", "method_not_allowed", "use GET");
+            net_http_error(c, 405, "api", "method_not_allowed", "use GET", NULL);
         }
         return 1;
     }
@@ -759,18 +750,19 @@ int rn_handle(rn_t *rn, net_conn_t *c, hreq *req, const url_parts *u)
     wsh_offers offers;
     wsh_offers_init(&offers);
     if (rv != 1 || rn_ != 1 || rk != 1 || key.len == 0 || ns_name.len == 0) {
-        rn_http_error(c, 400, "ws", "invalid_url",
-                      "protocol_version, namespace and runner_key are required query parameters");
+        net_http_error(c, 400, "ws", "invalid_url",
+                       "protocol_version, namespace and runner_key are required query parameters",
+                       NULL);
         goto out;
     }
     if (strcmp((char *)version.data, "7") != 0) {
-        rn_http_error(c, 400, "runner", "unsupported_protocol_version",
-                      "sett speaks runner protocol version 7");
+        net_http_error(c, 400, "runner", "unsupported_protocol_version",
+                       "sett speaks runner protocol version 7", NULL);
         goto out;
     }
     ns = eng_ns_get(rn->eng, (char *)ns_name.data);
     if (!ns) {
-        rn_http_error(c, 404, "namespace", "not_found", "no such namespace");
+        net_http_error(c, 404, "namespace", "not_found", "no such namespace", NULL);
         goto out;
     }
     wsh_offers_parse(&offers, req);
@@ -780,12 +772,12 @@ int rn_handle(rn_t *rn, net_conn_t *c, hreq *req, const url_parts *u)
             if (offers.v[i].len >= 12 && memcmp(offers.v[i].p, "rivet_token.", 12) == 0)
                 tok = &offers.v[i];
         if (!tok) {
-            rn_http_error(c, 401, "guard", "missing_header",
-                          "offer the subprotocol rivet_token.<token>");
+            net_http_error(c, 401, "guard", "missing_header",
+                           "offer the subprotocol rivet_token.<token>", NULL);
             goto out;
         }
         if (!sec_equal(rn->cfg.token, tok->p + 12, tok->len - 12)) {
-            rn_http_error(c, 403, "api", "forbidden", "wrong token");
+            net_http_error(c, 403, "api", "forbidden", "wrong token", NULL);
             goto out;
         }
     }

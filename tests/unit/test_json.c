@@ -1120,6 +1120,40 @@ static void test_base64(void)
     buf_free(&b);
 }
 
+/* Error bodies stay valid JSON whatever the text they carry: quotes, backslashes, control
+ * bytes and invalid UTF-8 (as a runner's name from the network may hold) are escaped. */
+static void test_error_body(void)
+{
+    static const char hostile[] = "pool-\"b\\\x01\n\x7f\xff";
+    char msg[128];
+    snprintf(msg, sizeof msg, "several runner names are connected (%s, pool-a)", hostile);
+    buf_t b = BUF_INIT;
+    json_error_body(&b, "policy", "no_runner", msg, NULL, 0);
+    json_doc d;
+    json_err e;
+    CHECK_EQ_INT(json_parse((const char *)b.data, b.len, &d, &e), JSON_OK);
+    const json_value *root = json_doc_root(&d);
+    CHECK_EQ_INT(json_len(root), 3);
+    const char *s;
+    size_t n;
+    CHECK(json_get_str(json_obj_get(root, "group"), &s, &n) == JSON_OK && strcmp(s, "policy") == 0);
+    CHECK(json_get_str(json_obj_get(root, "code"), &s, &n) == JSON_OK && strcmp(s, "no_runner") == 0);
+    /* Everything but the invalid byte comes back as it was; that one becomes U+FFFD. */
+    static const char want[] = "several runner names are connected (pool-\"b\\\x01\n\x7f\xef\xbf\xbd, pool-a)";
+    CHECK(json_get_str(json_obj_get(root, "message"), &s, &n) == JSON_OK && n == sizeof want - 1 &&
+          memcmp(s, want, n) == 0);
+    json_doc_free(&d);
+
+    /* Metadata members follow, strings and integers; a NULL message is an empty string. */
+    buf_reset(&b);
+    json_meta m[2] = { { "key", "a\"b", 0 }, { "max", NULL, 128 } };
+    json_error_body(&b, "actor", "key_too_large", NULL, m, 2);
+    static const char want2[] = "{\"group\":\"actor\",\"code\":\"key_too_large\",\"message\":\"\","
+                                "\"metadata\":{\"key\":\"a\\\"b\",\"max\":128}}";
+    CHECK(b.len == sizeof want2 - 1 && memcmp(b.data, want2, b.len) == 0);
+    buf_free(&b);
+}
+
 int main(void)
 {
     test_values();
@@ -1134,5 +1168,6 @@ int main(void)
     test_round_trip();
     test_builder();
     test_base64();
+    test_error_body();
     return T_DONE();
 }
