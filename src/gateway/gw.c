@@ -1,3 +1,6 @@
+/* The gateway record: the in-flight table of request ids, the list of every request, request
+ * records and their one timer, encoding and publishing tunnel frames, the bus handler that
+ * dispatches what the runner half sends, and the GC pass. */
 #include "gateway/gw_impl.h"
 #include "core/alloc.h"
 #include "core/log.h"
@@ -89,9 +92,18 @@ static uv_timer_t *gw_timer(gw_req_t *r)
     return r->timer;
 }
 
-void gw_timer_start(gw_req_t *r, uv_timer_cb cb, uint64_t ms)
+static void gw_req_on_timer(uv_timer_t *t)
 {
-    uv_timer_start(gw_timer(r), cb, ms, 0);
+    gw_req_t *r = t->data;
+    if (r->kind == GW_HTTP)
+        gw_http_on_timer(r->gw, r);
+    else
+        gw_ws_on_timer(r->gw, r);
+}
+
+void gw_timer_start(gw_req_t *r, uint64_t ms)
+{
+    uv_timer_start(gw_timer(r), gw_req_on_timer, ms, 0);
 }
 
 void gw_timer_stop(gw_req_t *r)
@@ -117,7 +129,7 @@ static void gw_req_closed(uv_handle_t *h)
 {
     gw_req_t *r = h->data;
     free(h);
-    gw_ws_free_pending(r);
+    gw_hib_free_pending(r);
     free(r->actor_id);
     free(r->path);
     free(r->subject);
@@ -133,7 +145,7 @@ void gw_req_release(gw_req_t *r)
         return;
     r->state = GW_DONE;
     if (r->kind == GW_WS && r->can_hibernate)
-        store_hib_delete(gw->store, r->actor_id, gw->id, r->rid, NULL, NULL);
+        gw_keepalive_forget(gw, r);
     gw_unregister(gw, r);
     if (r->waiter) {
         eng_waiter_cancel(r->waiter);
@@ -255,17 +267,7 @@ static void gw_on_bus(void *ud, const char *subject, const uint8_t *f, size_t n)
         return;
     }
     if (m.tag == RP_TO_GATEWAY_PONG) {
-        gw_req_t *r = store_map_get(&gw->inflight, m.val.pong.request_id, 4);
-        if (!r) {
-            met_inc(gw->m_pong_dropped);
-        } else {
-            uv_timeval64_t tv;
-            uv_gettimeofday(&tv);
-            int64_t now = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-            int64_t rtt = now - m.val.pong.ts;
-            met_observe(gw->m_ping, (double)(rtt < 0 ? 0 : rtt) / 1000.0);
-            gw_ws_on_pong(gw, r);
-        }
+        gw_ping_on_pong(gw, &m.val.pong);
     } else {
         const rp_to_server_tunnel_message_t *tm = &m.val.server_tunnel_message;
         gw_req_t *r = store_map_get(&gw->inflight, tm->message_id.request_id, 4);
@@ -308,7 +310,7 @@ static void gw_gc(uv_timer_t *t)
             met_inc(gw->m_gc_removed);
             gw_req_release(r);
         } else if (r->kind == GW_WS) {
-            gw_ws_gc(gw, r, now);
+            gw_hib_gc(gw, r, now);
         }
         r = next;
     }
@@ -320,53 +322,6 @@ static void gw_closed(uv_handle_t *h)
     gw_t *gw = h->data;
     if (--gw->closing == 0)
         free(gw);
-}
-
-/* ---- Keepalive rows of hibernatable sockets ---- */
-
-/* How often a keepalive tick that found the store unreachable looks again. */
-#define GW_KEEPALIVE_RETRY_MS 100
-
-void gw_keepalive_one(gw_t *gw, gw_req_t *r)
-{
-    store_hib_row_t row = { r->actor_id, { 0 }, { 0 }, eng_now_ms(gw->eng) };
-    memcpy(row.gateway_id, gw->id, 4);
-    memcpy(row.request_id, r->rid, 4);
-    store_hib_upsert(gw->store, &row, 1, (int64_t)gw->cfg.hib_eligible_ms, NULL, NULL);
-}
-
-/* One tick refreshes every row in one store call, so Redis sees one pipeline per tick rather
- * than a round trip per socket. */
-static void gw_keepalive_tick(uv_timer_t *t)
-{
-    gw_t *gw = t->data;
-    if (!store_available(gw->store)) {
-        /* Writes now would only fail; the rows go out as soon as the store is back, so that
-         * they are rewritten within one period of its return. */
-        uv_timer_start(&gw->keepalive, gw_keepalive_tick, GW_KEEPALIVE_RETRY_MS, 0);
-        return;
-    }
-    size_t n = 0;
-    for (gw_req_t *r = gw->reqs; r; r = r->next)
-        n += r->kind == GW_WS && r->can_hibernate;
-    if (n) {
-        store_hib_row_t *rows = sx_calloc(n, sizeof *rows);
-        int64_t now = eng_now_ms(gw->eng);
-        size_t i = 0;
-        for (gw_req_t *r = gw->reqs; r; r = r->next) {
-            if (r->kind != GW_WS || !r->can_hibernate)
-                continue;
-            rows[i].actor_id = r->actor_id;
-            memcpy(rows[i].gateway_id, gw->id, 4);
-            memcpy(rows[i].request_id, r->rid, 4);
-            rows[i].last_ping_ts = now;
-            i++;
-        }
-        store_hib_upsert(gw->store, rows, n, (int64_t)gw->cfg.hib_eligible_ms, NULL, NULL);
-        free(rows);
-    }
-    uv_timer_start(&gw->keepalive, gw_keepalive_tick, gw->cfg.hib_eligible_ms / 2 + rnd_jitter_ms(),
-                   0);
 }
 
 gw_t *gw_new(uv_loop_t *loop, eng_t *eng, bus_t *bus, store_t *store, const gw_config_t *cfg)
@@ -388,14 +343,8 @@ gw_t *gw_new(uv_loop_t *loop, eng_t *eng, bus_t *bus, store_t *store, const gw_c
     gw->gc.data = gw;
     uv_timer_start(&gw->gc, gw_gc, cfg->gc_interval_ms, cfg->gc_interval_ms);
     uv_unref((uv_handle_t *)&gw->gc);
-    uv_timer_init(loop, &gw->keepalive);
-    gw->keepalive.data = gw;
-    uv_timer_start(&gw->keepalive, gw_keepalive_tick, cfg->hib_eligible_ms / 2, 0);
-    uv_unref((uv_handle_t *)&gw->keepalive);
-    gw->m_ping = met_histogram("gateway_tunnel_ping_duration",
-                               "RTT of messages from gateway to pegboard", NULL, NULL, 0);
-    gw->m_pong_dropped = met_counter("gateway_tunnel_pong_dropped_total",
-                                     "Pongs for requests no longer in flight.", NULL);
+    gw_keepalive_init(gw);
+    gw_ping_init(gw);
     gw->m_http_inflight = met_gauge("gateway_in_flight", "Tunnelled requests in flight.",
                                     "kind=\"http\"");
     gw->m_ws_inflight = met_gauge("gateway_in_flight", "Tunnelled requests in flight.",

@@ -1,3 +1,6 @@
+/* Tunnelled HTTP requests: RequestStart with the whole body once the actor runs, the answer
+ * relayed whole or chunked as it streams, retries while the actor restarts, and the deadlines
+ * for the actor to become ready and to start answering. */
 #include "gateway/gw_impl.h"
 #include "core/alloc.h"
 #include "core/log.h"
@@ -6,7 +9,6 @@
 #include <string.h>
 #include <strings.h>
 
-static void gw_http_timer(uv_timer_t *t);
 static void gw_http_ready(void *ud, int err, eng_actor_t *a);
 
 static void gw_http_finish(gw_t *gw, gw_req_t *r)
@@ -53,7 +55,7 @@ static void gw_http_send_start(gw_t *gw, gw_req_t *r)
     gw_send(gw, r, &k);
     free(s->headers.items);
     r->state = GW_WAIT_RESPONSE;
-    gw_timer_start(r, gw_http_timer, r->to.response_start_timeout_ms);
+    gw_timer_start(r, r->to.response_start_timeout_ms);
 }
 
 static void gw_http_wait(gw_t *gw, gw_req_t *r)
@@ -85,10 +87,9 @@ static void gw_http_ready(void *ud, int err, eng_actor_t *a)
     gw_http_send_start(gw, r);
 }
 
-static void gw_http_timer(uv_timer_t *t)
+/* The request's one timer: the response-start deadline, or the end of a retry's backoff. */
+void gw_http_on_timer(gw_t *gw, gw_req_t *r)
 {
-    gw_req_t *r = t->data;
-    gw_t *gw = r->gw;
     if (r->state == GW_WAIT_RESPONSE) {
         gw_http_abort_tunnel(gw, r);
         gw_http_fail(gw, r, 504, "guard", "gateway_response_start_timeout",
@@ -215,5 +216,5 @@ void gw_http_on_actor_stop(gw_t *gw, gw_req_t *r)
     r->state = GW_WAIT_READY;
     log_info("gateway: actor stopped before answering, retrying", LF_S("actor_id", r->actor_id),
              LF_U("attempt", r->attempts));
-    gw_timer_start(r, gw_http_timer, backoff);
+    gw_timer_start(r, backoff);
 }

@@ -81,7 +81,7 @@ struct gw {
 };
 
 /* gw.c */
-/* A request on the gateway's list, with its timer initialised; released by gw_req_release. */
+/* A request on the gateway's list; released by gw_req_release. */
 gw_req_t *gw_req_new(gw_t *gw, enum gw_kind kind, const char *actor_id, const char *path);
 /* Fills r->to from the configuration and the policy's timeouts hook. */
 void gw_req_timeouts(gw_t *gw, gw_req_t *r);
@@ -96,8 +96,9 @@ void gw_publish(gw_t *gw, gw_req_t *r, const uint8_t *frame, size_t len);
 void gw_send_at(gw_t *gw, gw_req_t *r, uint16_t index, const rp_to_client_tunnel_message_kind_t *k);
 void gw_close_reason(gw_req_t *r, const char *code, char *out, size_t n);
 void gw_req_release(gw_req_t *r);
-/* The request's one timer, created on first use. */
-void gw_timer_start(gw_req_t *r, uv_timer_cb cb, uint64_t ms);
+/* The request's one timer, created on first use; when it fires, gw_http_on_timer or
+ * gw_ws_on_timer is called. */
+void gw_timer_start(gw_req_t *r, uint64_t ms);
 void gw_timer_stop(gw_req_t *r);
 /* Frees the timer while nothing is timed for a long while: a uv_timer_t is 152 bytes, a
  * good share of what a hibernating socket costs. */
@@ -106,20 +107,46 @@ void gw_timer_drop(gw_req_t *r);
 void gw_set_runner(gw_req_t *r, const eng_runner_t *runner);
 void gw_collect_headers(const hreq *req, rp_map_str_str_t *out);
 
-/* gw_http.c */
+/* gw_http.c: tunnelled HTTP requests and their answers, whole or streamed. */
 void gw_http_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path);
 void gw_http_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message_kind_t *k);
 void gw_http_on_actor_stop(gw_t *gw, gw_req_t *r);
+void gw_http_on_timer(gw_t *gw, gw_req_t *r);
 
-/* gw_ws.c */
+/* gw_ws.c: tunnelled WebSockets: the open, messages both ways, the close. */
 void gw_ws_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path);
 void gw_ws_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message_kind_t *k);
 void gw_ws_on_actor_stop(gw_t *gw, gw_req_t *r);
-void gw_ws_on_pong(gw_t *gw, gw_req_t *r);
+void gw_ws_on_timer(gw_t *gw, gw_req_t *r);
+/* An internal failure: the client gets 1011 guard.<code>#<request id>, the actor a close, and
+ * the request is released. */
+void gw_ws_fail(gw_t *gw, gw_req_t *r, const char *code);
+
+/* gw_ping.c: the tunnel ping of open WebSockets. */
+void gw_ping_init(gw_t *gw);
+/* The open was acked or the socket re-entered: the path counts as alive now, first ping due. */
+void gw_ping_start(gw_t *gw, gw_req_t *r);
+/* The request's timer fired while it is open: closes it when no pong came for the ping
+ * timeout, pings otherwise. */
+void gw_ping_tick(gw_t *gw, gw_req_t *r);
+void gw_ping_on_pong(gw_t *gw, const rp_to_gateway_pong_t *pong);
+
+/* gw_hib.c: the pending buffer and acks, hibernation, wake, keepalive rows. */
+/* Decides whether the socket may hibernate (the runner's word, then the policy's) once its open
+ * is acked, and writes its keepalive row when it may. */
+void gw_hib_on_open(gw_t *gw, gw_req_t *r, int can_hibernate);
+/* A client message on a hibernatable socket: kept until acked, published, or waking the actor. */
+void gw_hib_client_message(gw_t *gw, gw_req_t *r, const rp_to_client_tunnel_message_kind_t *k);
+void gw_hib_ack(gw_req_t *r, uint16_t ack);
+void gw_hib_free_pending(gw_req_t *r);
+void gw_hib_hibernate(gw_t *gw, gw_req_t *r);
+/* The timer of a hibernating socket fired: a wake that failed is tried again. */
+void gw_hib_retry(gw_t *gw, gw_req_t *r);
 /* The GC pass: closes a socket whose oldest unacked message is older than the ack timeout. */
-void gw_ws_gc(gw_t *gw, gw_req_t *r, uint64_t now);
-void gw_ws_free_pending(gw_req_t *r);
+void gw_hib_gc(gw_t *gw, gw_req_t *r, uint64_t now);
+void gw_keepalive_init(gw_t *gw);
 /* Writes the keepalive row of one hibernatable socket now. */
 void gw_keepalive_one(gw_t *gw, gw_req_t *r);
+void gw_keepalive_forget(gw_t *gw, gw_req_t *r);
 
 #endif

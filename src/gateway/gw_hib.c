@@ -1,0 +1,253 @@
+/* Hibernation of tunnelled WebSockets. A socket the actor (and the policy) calls hibernatable
+ * keeps every client message it sent until the actor acks it (the pending buffer, indices
+ * wrapping at 65536), so none is lost when the actor sleeps or its runner dies. When the actor
+ * sleeps the client stays connected and hears nothing; the next client message, or messages
+ * still unacked, wake the actor, and the socket re-enters without a second open, every unacked
+ * message resent with its original index. Each hibernatable socket has a keepalive row in the
+ * store, refreshed every half hibernation threshold, which the runner half lists in the start of
+ * the actor. The GC pass closes a socket whose oldest unacked message is older than the ack
+ * timeout. */
+#include "gateway/gw_impl.h"
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/random.h"
+
+#include <string.h>
+
+/* How long a hibernating socket whose wake timed out, or found the store unreachable, waits
+ * before trying again. */
+#define GW_WAKE_RETRY_MS 250
+
+/* How often a keepalive tick that found the store unreachable looks again. */
+#define GW_KEEPALIVE_RETRY_MS 100
+
+static void gw_hib_wake(gw_t *gw, gw_req_t *r);
+
+/* ---- Pending messages and acks ---- */
+
+/* Index order wraps at 65536: a is after b when it is less than half the circle ahead. */
+static int gw_wrapping_gt(uint16_t a, uint16_t b)
+{
+    return a != b && (uint16_t)(a - b) < 32767;
+}
+
+void gw_hib_ack(gw_req_t *r, uint16_t ack)
+{
+    while (r->pend_head && !gw_wrapping_gt(r->pend_head->index, ack)) {
+        gw_pending_t *p = r->pend_head;
+        r->pend_head = p->next;
+        if (!r->pend_head)
+            r->pend_tail = NULL;
+        r->pend_bytes -= p->len;
+        r->pend_count--;
+        free(p);
+    }
+}
+
+void gw_hib_free_pending(gw_req_t *r)
+{
+    while (r->pend_head) {
+        gw_pending_t *p = r->pend_head;
+        r->pend_head = p->next;
+        free(p);
+    }
+    r->pend_tail = NULL;
+    r->pend_bytes = 0;
+    r->pend_count = 0;
+}
+
+void gw_hib_client_message(gw_t *gw, gw_req_t *r, const rp_to_client_tunnel_message_kind_t *k)
+{
+    const rp_to_client_web_socket_message_t *m = &k->val.web_socket_message;
+    if (r->state == GW_HIBERNATING && gw->pol) {
+        /* A keep-alive the policy can answer must not wake a sleeping actor. */
+        eng_actor_t *a = eng_actor_get(gw->eng, r->actor_id);
+        buf_t answer = BUF_INIT;
+        if (a && lh_policy_auto_response(gw->pol, a, m->data.ptr, m->data.len, m->binary,
+                                         &answer)) {
+            net_ws_send(r->c, m->binary, answer.data, answer.len);
+            buf_free(&answer);
+            return;
+        }
+        buf_free(&answer);
+    }
+    uint16_t index = r->next_index++;
+    gw_encode(gw, r, index, k);
+    if (r->pend_bytes + gw->scratch.len > r->to.max_pending_bytes || r->pend_count >= 65535) {
+        gw_ws_fail(gw, r, "websocket_pending_limit_reached");
+        return;
+    }
+    gw_pending_t *p = sx_malloc(sizeof *p + gw->scratch.len);
+    p->next = NULL;
+    p->index = index;
+    p->sent_at = uv_now(gw->loop);
+    p->len = gw->scratch.len;
+    memcpy(p->bytes, gw->scratch.data, p->len);
+    if (r->pend_tail)
+        r->pend_tail->next = p;
+    else
+        r->pend_head = p;
+    r->pend_tail = p;
+    r->pend_bytes += p->len;
+    r->pend_count++;
+    if (r->state == GW_ACTIVE) {
+        gw_publish(gw, r, p->bytes, p->len);
+    } else if (!r->waiter) {
+        gw_hib_wake(gw, r);
+    }
+}
+
+/* The GC pass: closes a socket whose oldest unacked message is older than the ack timeout. */
+void gw_hib_gc(gw_t *gw, gw_req_t *r, uint64_t now)
+{
+    if (r->pend_head && now - r->pend_head->sent_at > r->to.ack_timeout_ms &&
+        r->state == GW_ACTIVE)
+        gw_ws_fail(gw, r, "websocket_service_timeout");
+}
+
+/* ---- Hibernate, wake, re-entry ---- */
+
+void gw_hib_on_open(gw_t *gw, gw_req_t *r, int can_hibernate)
+{
+    r->can_hibernate = can_hibernate;
+    if (gw->pol) {
+        eng_actor_t *a = eng_actor_get(gw->eng, r->actor_id);
+        if (a)
+            r->can_hibernate = lh_policy_can_hibernate(gw->pol, a, r->path, r->can_hibernate);
+    }
+    if (r->can_hibernate)
+        gw_keepalive_one(gw, r);
+}
+
+/* The actor sleeps or its runner went away: the client stays connected and hears nothing;
+ * its next data frame, or messages still unacked, wake the actor. */
+void gw_hib_hibernate(gw_t *gw, gw_req_t *r)
+{
+    r->state = GW_HIBERNATING;
+    gw_timer_drop(r);
+    if (r->c)
+        net_conn_lean(r->c, 1);
+    log_info("gateway: websocket hibernating", LF_S("actor_id", r->actor_id),
+             LF_U("pending", r->pend_count));
+    if (r->pend_head)
+        gw_hib_wake(gw, r);
+}
+
+/* The actor runs again: the socket re-enters without a second open, every unacked message is
+ * resent with its original index, and the index counter goes on where it was. */
+static void gw_hib_rewoken(void *ud, int err, eng_actor_t *a)
+{
+    gw_req_t *r = ud;
+    gw_t *gw = r->gw;
+    r->waiter = NULL;
+    if (err == ENG_ETIMEDOUT || (err == ENG_OK && !a->runner)) {
+        /* The actor could not start in time (no runner, a store outage, a crash loop): the
+         * client stays connected with its messages kept, and the wake is tried again. */
+        log_warn("gateway: hibernating websocket could not wake its actor; retrying",
+                 LF_S("actor_id", r->actor_id), LF_U("pending", r->pend_count));
+        gw_timer_start(r, GW_WAKE_RETRY_MS);
+        return;
+    }
+    if (err != ENG_OK) {
+        gw_ws_fail(gw, r, "actor_not_found");
+        return;
+    }
+    gw_set_runner(r, a->runner);
+    r->state = GW_ACTIVE;
+    if (r->c)
+        net_conn_lean(r->c, 0);
+    /* The ack timeout of a resent message counts from its resending, not from its first send
+     * to an actor that was asleep or gone. */
+    uint64_t now = uv_now(gw->loop);
+    for (gw_pending_t *p = r->pend_head; p; p = p->next) {
+        p->sent_at = now;
+        gw_publish(gw, r, p->bytes, p->len);
+    }
+    gw_ping_start(gw, r);
+    log_info("gateway: websocket re-entered after hibernation", LF_S("actor_id", r->actor_id),
+             LF_U("resent", r->pend_count));
+}
+
+static void gw_hib_wake(gw_t *gw, gw_req_t *r)
+{
+    eng_actor_t *a = eng_actor_get(gw->eng, r->actor_id);
+    if (!a || a->state == ENG_ACTOR_DESTROYED) {
+        gw_ws_fail(gw, r, "actor_not_found");
+        return;
+    }
+    if (!store_available(gw->store)) {
+        /* The actor's state and the socket rows are out of reach: a start now would lose the
+         * socket, so the messages stay kept and the wake waits for the store. */
+        gw_timer_start(r, GW_WAKE_RETRY_MS);
+        return;
+    }
+    /* The row is written fresh before the start is asked for: the store applies operations in
+     * submission order, so the start's listing, made later, sees it even when the last
+     * keepalive was lost or has aged past the threshold. */
+    gw_keepalive_one(gw, r);
+    r->waiter = eng_actor_wait_ready(gw->eng, a, gw->cfg.ready_timeout_ms, gw_hib_rewoken, r);
+}
+
+void gw_hib_retry(gw_t *gw, gw_req_t *r)
+{
+    /* A wake that timed out is tried again while messages wait. */
+    if (r->pend_head && !r->waiter)
+        gw_hib_wake(gw, r);
+}
+
+/* ---- Keepalive rows ---- */
+
+void gw_keepalive_one(gw_t *gw, gw_req_t *r)
+{
+    store_hib_row_t row = { r->actor_id, { 0 }, { 0 }, eng_now_ms(gw->eng) };
+    memcpy(row.gateway_id, gw->id, 4);
+    memcpy(row.request_id, r->rid, 4);
+    store_hib_upsert(gw->store, &row, 1, (int64_t)gw->cfg.hib_eligible_ms, NULL, NULL);
+}
+
+void gw_keepalive_forget(gw_t *gw, gw_req_t *r)
+{
+    store_hib_delete(gw->store, r->actor_id, gw->id, r->rid, NULL, NULL);
+}
+
+/* One tick refreshes every row in one store call, so Redis sees one pipeline per tick rather
+ * than a round trip per socket. */
+static void gw_keepalive_tick(uv_timer_t *t)
+{
+    gw_t *gw = t->data;
+    if (!store_available(gw->store)) {
+        /* Writes now would only fail; the rows go out as soon as the store is back, so that
+         * they are rewritten within one period of its return. */
+        uv_timer_start(&gw->keepalive, gw_keepalive_tick, GW_KEEPALIVE_RETRY_MS, 0);
+        return;
+    }
+    size_t n = 0;
+    for (gw_req_t *r = gw->reqs; r; r = r->next)
+        n += r->kind == GW_WS && r->can_hibernate;
+    if (n) {
+        store_hib_row_t *rows = sx_calloc(n, sizeof *rows);
+        int64_t now = eng_now_ms(gw->eng);
+        size_t i = 0;
+        for (gw_req_t *r = gw->reqs; r; r = r->next) {
+            if (r->kind != GW_WS || !r->can_hibernate)
+                continue;
+            rows[i].actor_id = r->actor_id;
+            memcpy(rows[i].gateway_id, gw->id, 4);
+            memcpy(rows[i].request_id, r->rid, 4);
+            rows[i].last_ping_ts = now;
+            i++;
+        }
+        store_hib_upsert(gw->store, rows, n, (int64_t)gw->cfg.hib_eligible_ms, NULL, NULL);
+        free(rows);
+    }
+    uv_timer_start(&gw->keepalive, gw_keepalive_tick, gw->cfg.hib_eligible_ms / 2 + rnd_jitter_ms(),
+                   0);
+}
+
+void gw_keepalive_init(gw_t *gw)
+{
+    uv_timer_init(gw->loop, &gw->keepalive);
+    gw->keepalive.data = gw;
+    uv_timer_start(&gw->keepalive, gw_keepalive_tick, gw->cfg.hib_eligible_ms / 2, 0);
+    uv_unref((uv_handle_t *)&gw->keepalive);
+}
