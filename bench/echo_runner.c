@@ -164,12 +164,12 @@ static void er_ask_sleep(er_actor_t *a)
 
 static er_actor_t *er_actor(const rp_id_t *id, int create)
 {
-    er_actor_t *a = store_map_get(&er.actors, id->ptr, id->len);
+    er_actor_t *a = store_map_get(&er.actors, id->p, id->len);
     if (!a && create) {
         a = sx_calloc(1, sizeof *a);
-        a->id = sx_strndup((const char *)id->ptr, id->len);
+        a->id = sx_strndup((const char *)id->p, id->len);
         a->id_len = id->len;
-        store_map_put(&er.actors, id->ptr, id->len, a);
+        store_map_put(&er.actors, id->p, id->len, a);
     }
     return a;
 }
@@ -276,9 +276,9 @@ static void er_http(const rp_message_id_t *mid, const rp_to_client_request_start
     if (rs->has_body && rs->body.len)
         r->body = rs->body;
     else
-        r->body = (bare_data_t){ (const uint8_t *)fixed, 4 };
+        r->body = (slice_t){ (const uint8_t *)fixed, 4 };
     er_send(&m);
-    if (a && rs->path.len >= 6 && memcmp(rs->path.ptr, "/sleep", 6) == 0)
+    if (a && rs->path.len >= 6 && memcmp(rs->path.p, "/sleep", 6) == 0)
         er_ask_sleep(a);
 }
 
@@ -341,7 +341,7 @@ static void er_frame(const uint8_t *p, size_t n)
         if (!er.ready) {
             er.ready = 1;
             printf("ready runner_id=%.*s\n", (int)m.val.init.runner_id.len,
-                   (const char *)m.val.init.runner_id.ptr);
+                   (const char *)m.val.init.runner_id.p);
             fflush(stdout);
         }
         break;
@@ -382,7 +382,7 @@ static void er_handshake(void)
     rp_to_server_t m;
     memset(&m, 0, sizeof m);
     m.tag = RP_TO_SERVER_INIT;
-    m.val.init.name = (bare_str_t){ (const uint8_t *)er.name, strlen(er.name) };
+    m.val.init.name = slice_cstr(er.name);
     m.val.init.version = 1;
     m.val.init.total_slots = er.slots;
     er_send(&m);

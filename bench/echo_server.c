@@ -28,8 +28,8 @@ static void es_request(net_conn_t *c, hreq *req, void *ud)
     wsh_offers offers;
     wsh_offers_init(&offers);
     wsh_offers_parse(&offers, req);
-    const hreq_str *p = wsh_select_protocol(&offers, NULL);
-    net_ws_accept(c, req, p ? p->p : NULL, p ? p->len : 0, &es_handler, NULL);
+    const slice_t *p = wsh_select_protocol(&offers, NULL);
+    net_ws_accept(c, req, p ? (const char *)p->p : NULL, p ? p->len : 0, &es_handler, NULL);
     wsh_offers_free(&offers);
 }
 

@@ -91,7 +91,7 @@ static int pr_case(lh_policy_t *p, const char *name, const char *raw, int routed
         return 1;
     }
     url_parts u;
-    url_split(req.url.p, req.url.len, &u);
+    url_split((const char *)req.url.p, req.url.len, &u);
     bool hook = lh_policy_has(p, "route");
     enum lh_route_kind kind = pr_once(p, &req, &u);
     for (long i = 0; i < iters / 10 + 1000; i++)

@@ -16,7 +16,7 @@ local M = {}
 local PRIM_CTYPE = {
   u8 = "uint8_t", u16 = "uint16_t", u32 = "uint32_t", u64 = "uint64_t",
   i8 = "int8_t", i16 = "int16_t", i32 = "int32_t", i64 = "int64_t",
-  bool = "bool", str = "bare_str_t", data = "bare_data_t",
+  bool = "bool", str = "slice_t", data = "slice_t",
 }
 local PRIM_SIZE = { u8 = 1, u16 = 2, u32 = 4, u64 = 8, i8 = 1, i16 = 2, i32 = 4, i64 = 8, bool = 1,
   str = 1, data = 1 }
@@ -490,7 +490,7 @@ local function generate(schema, opts)
   h(" *   rejects trailing bytes, frames above bare_max_frame and everything bare.h lists. On")
   h(" *   failure *out needs no free; on success call _free once done (cheap; a no-op when the")
   h(" *   type holds no list or map).")
-  h(" * - str and data decode to bare_str_t / bare_data_t slices {ptr, len} into the input, valid")
+  h(" * - str and data decode to slice_t slices {p, len} into the input, valid")
   h(" *   while the input is. data[N] is uint8_t[N]. Only lists and maps allocate: an array")
   h(" *   {items, len} each, freed by _free. Encoders read slices from wherever the caller points.")
   h(" * - optional<T> fields are `bool has_<field>; T <field>;`.")

@@ -81,7 +81,7 @@ void adm_on_request(net_conn_t *c, hreq *req, void *ud)
 {
     (void)ud;
     url_parts u;
-    url_split(req->url.p, req->url.len, &u);
+    url_split((const char *)req->url.p, req->url.len, &u);
     const char *method = req->method;
 
     if (u.path.len == 7 && memcmp(u.path.p, "/health", 7) == 0) {

@@ -30,9 +30,9 @@ static bool api_authorized(net_conn_t *c, const hreq *req)
 {
     if (!api_token)
         return true;
-    const hreq_str *h = hreq_header(req, "authorization");
+    const slice_t *h = hreq_header(req, "authorization");
     static const char scheme[] = "Bearer ";
-    if (!h || h->len < sizeof scheme - 1 || strncasecmp(h->p, scheme, sizeof scheme - 1) != 0) {
+    if (!h || h->len < sizeof scheme - 1 || strncasecmp((const char *)h->p, scheme, sizeof scheme - 1) != 0) {
         api_error_ex(c, 401, "api", "unauthorized", "Authentication required", NULL, 0,
                      "WWW-Authenticate: Bearer\r\n");
         return false;
@@ -44,7 +44,7 @@ static bool api_authorized(net_conn_t *c, const hreq *req)
     return true;
 }
 
-static bool api_seg_is(const url_str *s, const char *lit)
+static bool api_seg_is(const slice_t *s, const char *lit)
 {
     return s->len == strlen(lit) && memcmp(s->p, lit, s->len) == 0;
 }
@@ -54,7 +54,7 @@ static bool api_method_is(const hreq *req, const char *m)
     return strcmp(req->method, m) == 0;
 }
 
-static void api_route_actors(api_req_t *r, const url_str *seg, size_t n)
+static void api_route_actors(api_req_t *r, const slice_t *seg, size_t n)
 {
     if (n == 1) {
         if (api_method_is(r->req, "GET"))
@@ -87,7 +87,7 @@ static void api_route_actors(api_req_t *r, const url_str *seg, size_t n)
     }
 }
 
-static void api_route_runners(api_req_t *r, const url_str *seg, size_t n)
+static void api_route_runners(api_req_t *r, const slice_t *seg, size_t n)
 {
     bool names = n == 2 && api_seg_is(&seg[1], "names");
     if (n != 1 && !names)
@@ -100,7 +100,7 @@ static void api_route_runners(api_req_t *r, const url_str *seg, size_t n)
         api_runners_list(r);
 }
 
-static void api_route_namespaces(api_req_t *r, const url_str *seg, size_t n)
+static void api_route_namespaces(api_req_t *r, const slice_t *seg, size_t n)
 {
     if (n == 1) {
         if (api_method_is(r->req, "GET"))
@@ -130,13 +130,13 @@ static void api_route_single(api_req_t *r, size_t n, void (*fn)(api_req_t *r))
         fn(r);
 }
 
-static void api_route_metadata(api_req_t *r, const url_str *seg, size_t n)
+static void api_route_metadata(api_req_t *r, const slice_t *seg, size_t n)
 {
     (void)seg;
     api_route_single(r, n, api_metadata);
 }
 
-static void api_route_datacenters(api_req_t *r, const url_str *seg, size_t n)
+static void api_route_datacenters(api_req_t *r, const slice_t *seg, size_t n)
 {
     (void)seg;
     api_route_single(r, n, api_datacenters);
@@ -145,7 +145,7 @@ static void api_route_datacenters(api_req_t *r, const url_str *seg, size_t n)
 /* The API's first path segments. */
 static const struct {
     const char *name;
-    void (*fn)(api_req_t *r, const url_str *seg, size_t n);
+    void (*fn)(api_req_t *r, const slice_t *seg, size_t n);
 } api_prefixes[] = {
     { "actors", api_route_actors },         { "runners", api_route_runners },
     { "namespaces", api_route_namespaces }, { "metadata", api_route_metadata },
@@ -154,9 +154,9 @@ static const struct {
 
 int api_handle(eng_t *e, net_conn_t *c, hreq *req, const url_parts *u)
 {
-    url_str seg[API_MAX_SEGS + 1];
+    slice_t seg[API_MAX_SEGS + 1];
     size_t n = 0, pos = 0;
-    url_str s;
+    slice_t s;
     while (n < API_MAX_SEGS + 1 && url_path_next(&u->path, &pos, &s))
         seg[n++] = s;
     /* One trailing slash names the same resource ("/actors/" is "/actors"). */

@@ -375,7 +375,7 @@ done:
 /* The actor a path names, in the namespace the query names when it names one (a path id is
  * global, so the namespace is only a check here). Answers and returns NULL when there is no
  * such actor. */
-eng_actor_t *api_actor_at(api_req_t *r, const url_str *seg)
+eng_actor_t *api_actor_at(api_req_t *r, const slice_t *seg)
 {
     api_query_t q;
     char id[80];
@@ -399,7 +399,7 @@ eng_actor_t *api_actor_at(api_req_t *r, const url_str *seg)
     return a;
 }
 
-void api_actors_get(api_req_t *r, const url_str *id)
+void api_actors_get(api_req_t *r, const slice_t *id)
 {
     eng_actor_t *a = api_actor_at(r, id);
     if (a)
@@ -408,7 +408,7 @@ void api_actors_get(api_req_t *r, const url_str *id)
 
 /* DELETE answers {} once the engine has the actor destroyed or stopping toward destruction;
  * an actor already destroyed is not found, as in Rivet. */
-void api_actors_delete(api_req_t *r, const url_str *id)
+void api_actors_delete(api_req_t *r, const slice_t *id)
 {
     eng_actor_t *a = api_actor_at(r, id);
     if (!a)

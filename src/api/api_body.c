@@ -29,7 +29,7 @@ const json_value *api_body_parse(api_req_t *r, const json_field *fields, size_t 
                                  json_doc *doc)
 {
     json_err jerr;
-    const char *text = r->req->body.p ? r->req->body.p : "";
+    const char *text = r->req->body.p ? (const char *)r->req->body.p : "";
     if (json_parse(text, r->req->body.len, doc, &jerr) != JSON_OK) {
         char m[160];
         json_err_format(&jerr, m, sizeof m);

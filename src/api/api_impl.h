@@ -56,9 +56,9 @@ void api_send(net_conn_t *c, buf_t *b);
 
 /* The actor a path segment names, checked against the `namespace` parameter when given; NULL
  * after answering 404 (or 400 for a malformed id or query). */
-eng_actor_t *api_actor_at(api_req_t *r, const url_str *seg);
+eng_actor_t *api_actor_at(api_req_t *r, const slice_t *seg);
 /* GET /actors/{id}/kv/keys/{base64 key} (api_kv.c). */
-void api_actors_kv_get(api_req_t *r, const url_str *id, const url_str *key);
+void api_actors_kv_get(api_req_t *r, const slice_t *id, const slice_t *key);
 
 /* ---- JSON writers (api_json.c) ---- */
 
@@ -117,7 +117,7 @@ void api_ids_free(api_ids_t *ids);
 
 /* Percent-decodes a path segment into out (size bytes) and NUL-terminates it; -1 after
  * answering 400 when it is malformed or too long. */
-int api_path_id(const url_str *seg, char *out, size_t size, net_conn_t *c);
+int api_path_id(const slice_t *seg, char *out, size_t size, net_conn_t *c);
 
 /* ---- Request bodies (api_body.c) ---- */
 
@@ -137,15 +137,15 @@ void api_actors_create(api_req_t *r);
 void api_actors_get_or_create(api_req_t *r);
 void api_actors_list(api_req_t *r);
 void api_actors_names(api_req_t *r);
-void api_actors_get(api_req_t *r, const url_str *id);
-void api_actors_delete(api_req_t *r, const url_str *id);
+void api_actors_get(api_req_t *r, const slice_t *id);
+void api_actors_delete(api_req_t *r, const slice_t *id);
 
 void api_runners_list(api_req_t *r);
 void api_runners_names(api_req_t *r);
 
 void api_namespaces_list(api_req_t *r);
 void api_namespaces_create(api_req_t *r);
-void api_namespaces_get(api_req_t *r, const url_str *id);
+void api_namespaces_get(api_req_t *r, const slice_t *id);
 
 void api_metadata(api_req_t *r);
 void api_datacenters(api_req_t *r);

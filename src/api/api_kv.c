@@ -36,7 +36,7 @@ static void api_kv_got(void *ud, int err, const store_kv_res_t *res)
         json_w_init(&w, &b);
         json_w_obj_begin(&w);
         json_w_key(&w, "value");
-        json_w_b64(&w, res->entries[0].value.data, res->entries[0].value.len);
+        json_w_b64(&w, res->entries[0].value.p, res->entries[0].value.len);
         json_w_key(&w, "update_ts");
         json_w_int(&w, res->entries[0].meta.update_ts);
         json_w_end(&w);
@@ -46,7 +46,7 @@ static void api_kv_got(void *ud, int err, const store_kv_res_t *res)
     free(k);
 }
 
-void api_actors_kv_get(api_req_t *r, const url_str *id, const url_str *seg)
+void api_actors_kv_get(api_req_t *r, const slice_t *id, const slice_t *seg)
 {
     eng_actor_t *a = api_actor_at(r, id);
     if (!a)
@@ -55,7 +55,7 @@ void api_actors_kv_get(api_req_t *r, const url_str *id, const url_str *seg)
     char *text = sx_malloc(seg->len + 1);
     size_t tlen = 0;
     api_kv_read_t *k = sx_calloc(1, sizeof *k);
-    if (url_decode_segment(seg->p, seg->len, text, &tlen, URL_ALLOW_SLASH) != URL_OK ||
+    if (url_decode_segment((const char *)seg->p, seg->len, text, &tlen, URL_ALLOW_SLASH) != URL_OK ||
         json_b64_decode(&k->key, text, tlen) != JSON_OK) {
         free(text);
         buf_free(&k->key);
@@ -66,6 +66,6 @@ void api_actors_kv_get(api_req_t *r, const url_str *id, const url_str *seg)
     free(text);
     k->c = r->c;
     net_http_on_abort(r->c, api_kv_aborted, k);
-    store_bytes_t key = { k->key.data, k->key.len };
+    slice_t key = { k->key.data, k->key.len };
     store_kv_get(eng_store(r->e), a->actor_id, &key, 1, api_kv_got, k);
 }

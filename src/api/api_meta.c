@@ -42,7 +42,7 @@ void api_metadata(api_req_t *r)
  * the public URL as far as the client is concerned. */
 void api_datacenters(api_req_t *r)
 {
-    const hreq_str *host = hreq_header(r->req, "host");
+    const slice_t *host = hreq_header(r->req, "host");
     buf_t url = BUF_INIT;
     buf_append_str(&url, "http://");
     if (host && host->len)

@@ -159,7 +159,7 @@ done:
     json_doc_free(&doc);
 }
 
-void api_namespaces_get(api_req_t *r, const url_str *seg)
+void api_namespaces_get(api_req_t *r, const slice_t *seg)
 {
     char id[80];
     if (api_path_id(seg, id, sizeof id, r->c) == 0) {

@@ -39,14 +39,14 @@ int api_query_parse(api_query_t *q, const api_qparam_t *spec, size_t n, net_conn
     q->spec = spec;
     q->n = n < API_QMAX ? n : API_QMAX;
     size_t pos = 0;
-    url_str name, value;
+    slice_t name, value;
     buf_t dname = BUF_INIT;
     int rc = 0;
     while (rc == 0 && url_query_next(&u->query, &pos, &name, &value)) {
         buf_reset(&dname);
         char *nm = (char *)buf_reserve(&dname, name.len + 1);
         size_t nlen = 0;
-        if (url_decode_query(name.p, name.len, nm, &nlen) != URL_OK) {
+        if (url_decode_query((const char *)name.p, name.len, nm, &nlen) != URL_OK) {
             api_bad_request(c, "%s: invalid percent-encoding in a parameter name", api_qerr);
             rc = -1;
             break;
@@ -68,7 +68,7 @@ int api_query_parse(api_query_t *q, const api_qparam_t *spec, size_t n, net_conn
             buf_push(v, ',');
         char *dst = (char *)buf_reserve(v, value.len + 1);
         size_t vlen = 0;
-        if (url_decode_query(value.p, value.len, dst, &vlen) != URL_OK) {
+        if (url_decode_query((const char *)value.p, value.len, dst, &vlen) != URL_OK) {
             api_bad_request(c, "%s: invalid percent-encoding in `%s`", api_qerr, q->spec[i].name);
             rc = -1;
             break;
@@ -204,10 +204,10 @@ void api_ids_free(api_ids_t *ids)
     memset(ids, 0, sizeof *ids);
 }
 
-int api_path_id(const url_str *seg, char *out, size_t size, net_conn_t *c)
+int api_path_id(const slice_t *seg, char *out, size_t size, net_conn_t *c)
 {
     size_t len = 0;
-    if (seg->len >= size || url_decode_segment(seg->p, seg->len, out, &len, 0) != URL_OK) {
+    if (seg->len >= size || url_decode_segment((const char *)seg->p, seg->len, out, &len, 0) != URL_OK) {
         api_bad_request(c, "Invalid URL: cannot parse the path parameter");
         return -1;
     }

@@ -395,7 +395,7 @@ static void eng_send_command(eng_t *e, eng_actor_t *a, const rp_command_t *inner
 {
     rp_command_wrapper_t w;
     memset(&w, 0, sizeof w);
-    w.checkpoint.actor_id = (bare_str_t){ (const uint8_t *)a->actor_id, strlen(a->actor_id) };
+    w.checkpoint.actor_id = slice_cstr(a->actor_id);
     w.checkpoint.generation = a->generation;
     w.checkpoint.index = a->priv->next_cmd_idx++;
     w.inner = *inner;
@@ -427,14 +427,14 @@ static void eng_send_start(eng_t *e, eng_actor_t *a)
     memset(&cmd, 0, sizeof cmd);
     cmd.tag = RP_COMMAND_START_ACTOR;
     rp_actor_config_t *cfg = &cmd.val.start_actor.config;
-    cfg->name = (bare_str_t){ (const uint8_t *)a->name, strlen(a->name) };
+    cfg->name = slice_cstr(a->name);
     cfg->has_key = a->key != NULL;
     if (a->key)
-        cfg->key = (bare_str_t){ (const uint8_t *)a->key, strlen(a->key) };
+        cfg->key = slice_cstr(a->key);
     cfg->create_ts = a->create_ts;
     cfg->has_input = a->has_input;
     if (a->has_input)
-        cfg->input = (bare_data_t){ a->input, a->input_len };
+        cfg->input = (slice_t){ a->input, a->input_len };
     met_inc(e->m_actor_starts);
     eng_send_command(e, a, &cmd);
 }

@@ -41,9 +41,9 @@ void eng_persist_runner(eng_t *e, eng_runner_t *r)
     eng_store_runner(e, &rec);
 }
 
-static char *eng_slice_dup(bare_str_t s)
+static char *eng_slice_dup(slice_t s)
 {
-    return sx_strndup((const char *)s.ptr, s.len);
+    return sx_strndup((const char *)s.p, s.len);
 }
 
 eng_runner_t *eng_runner_connect(eng_t *e, const eng_ns_t *ns, const char *name, const char *key,
@@ -148,9 +148,9 @@ void eng_runner_pong(eng_t *e, eng_runner_t *r, int64_t rtt_ms)
     met_set(r->priv->m_pong, (double)r->last_ping_ts / 1000.0);
 }
 
-static eng_actor_t *eng_actor_by_slice(eng_t *e, bare_str_t id)
+static eng_actor_t *eng_actor_by_slice(eng_t *e, slice_t id)
 {
-    return store_map_get(&e->actors, id.ptr, id.len);
+    return store_map_get(&e->actors, id.p, id.len);
 }
 
 eng_actor_t *eng_runner_actor(eng_t *e, eng_runner_t *r, const char *actor_id, size_t len)
@@ -198,7 +198,7 @@ void eng_runner_events(eng_t *e, eng_runner_t *r, const rp_to_server_events_t *e
         size_t j;
         for (j = 0; j < nacks; j++) {
             if (acks[j].actor_id.len == w->checkpoint.actor_id.len &&
-                memcmp(acks[j].actor_id.ptr, w->checkpoint.actor_id.ptr, acks[j].actor_id.len) == 0 &&
+                memcmp(acks[j].actor_id.p, w->checkpoint.actor_id.p, acks[j].actor_id.len) == 0 &&
                 acks[j].generation == w->checkpoint.generation)
                 break;
         }

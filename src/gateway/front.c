@@ -64,7 +64,7 @@ static int gw_front_policy(gw_front_t *f, net_conn_t *c, hreq *req, const url_pa
     if (r.kind == LH_ROUTE_RESPOND) {
         net_http_respond(c, r.status, NULL, (const char *)r.headers.data, r.body.data, r.body.len);
     } else if (r.kind == LH_ROUTE_ACTOR) {
-        gw_forward(f->gw, c, req, r.actor_id, req->url.p);
+        gw_forward(f->gw, c, req, r.actor_id, (const char *)req->url.p);
     } else if (r.kind == LH_ROUTE_CREATE) {
         /* Get-or-create: the live actor with this name and key, or a new one. */
         const eng_ns_t *ns = eng_ns_get(f->eng, "default");
@@ -79,7 +79,7 @@ static int gw_front_policy(gw_front_t *f, net_conn_t *c, hreq *req, const url_pa
         if (!a && eng_actor_create(f->eng, &r.create, &a, &err) != 0) {
             net_http_error(c, err.status, err.group, err.code, err.message, NULL);
         } else {
-            gw_forward(f->gw, c, req, a->actor_id, req->url.p);
+            gw_forward(f->gw, c, req, a->actor_id, (const char *)req->url.p);
         }
     } else {
         handled = 0;
@@ -93,7 +93,7 @@ void gw_front_on_request(net_conn_t *c, hreq *req, void *ud)
 {
     gw_front_t *f = ud;
     url_parts u;
-    url_split(req->url.p, req->url.len, &u);
+    url_split((const char *)req->url.p, req->url.len, &u);
     if (u.path.len == 7 && memcmp(u.path.p, "/health", 7) == 0) {
         static const char ok[] = "{\"status\":\"ok\"}";
         net_http_respond(c, 200, "application/json", NULL, ok, sizeof ok - 1);

@@ -243,12 +243,12 @@ void gw_collect_headers(const hreq *req, rp_map_str_str_t *out)
         size_t k;
         for (k = 0; k < out->len; k++)
             if (out->items[k].key.len == h->name.len &&
-                memcmp(out->items[k].key.ptr, name, h->name.len) == 0)
+                memcmp(out->items[k].key.p, name, h->name.len) == 0)
                 break;
         if (k == out->len)
             out->len++;
-        out->items[k].key = (bare_str_t){ (const uint8_t *)name, h->name.len };
-        out->items[k].value = (bare_str_t){ (const uint8_t *)h->value.p, h->value.len };
+        out->items[k].key = (slice_t){ (const uint8_t *)name, h->name.len };
+        out->items[k].value = h->value;
     }
 }
 
@@ -395,8 +395,8 @@ void gw_free(gw_t *gw)
 
 static const char *gw_cors_headers(const hreq *req, buf_t *b)
 {
-    const hreq_str *origin = hreq_header(req, "origin");
-    const hreq_str *rh = hreq_header(req, "access-control-request-headers");
+    const slice_t *origin = hreq_header(req, "origin");
+    const slice_t *rh = hreq_header(req, "access-control-request-headers");
     buf_append_str(b, "Access-Control-Allow-Origin: ");
     if (origin)
         buf_append(b, origin->p, origin->len);
@@ -423,7 +423,7 @@ int gw_handle(gw_t *gw, net_conn_t *c, hreq *req, const url_parts *u)
     if (u->path.len >= sizeof prefix - 1 && memcmp(u->path.p, prefix, sizeof prefix - 1) == 0) {
         /* /gateway/{actor_id}[@token]/rest: the actor sees /rest and the query, byte for byte. */
         size_t pos = sizeof prefix - 2;
-        url_str seg;
+        slice_t seg;
         url_path_next(&u->path, &pos, &seg);
         size_t idlen = seg.len;
         for (size_t i = 0; i < seg.len; i++)
@@ -433,7 +433,7 @@ int gw_handle(gw_t *gw, net_conn_t *c, hreq *req, const url_parts *u)
             }
         char *dec = sx_malloc(idlen + 1);
         size_t declen = 0;
-        if (idlen == 0 || url_decode_segment(seg.p, idlen, dec, &declen, 0) != URL_OK) {
+        if (idlen == 0 || url_decode_segment((const char *)seg.p, idlen, dec, &declen, 0) != URL_OK) {
             free(dec);
             net_http_error(c, 400, "guard", "invalid_path", "bad actor id in the path", NULL);
             return 1;
@@ -441,7 +441,7 @@ int gw_handle(gw_t *gw, net_conn_t *c, hreq *req, const url_parts *u)
         dec[declen] = '\0';
         actor_id = dec;
         from_path = 1;
-        const char *rest = u->path.p + pos;
+        const char *rest = (const char *)u->path.p + pos;
         size_t rest_len = u->path.len - pos;
         if (rest_len >= 2 && rest[0] == '/' && rest[1] == '/') {
             free(actor_id);
@@ -455,23 +455,23 @@ int gw_handle(gw_t *gw, net_conn_t *c, hreq *req, const url_parts *u)
     } else {
         /* Header routing: x-rivet-target: actor with x-rivet-actor, or the subprotocols
          * rivet_target.actor and rivet_actor.<id>; the actor sees the whole target. */
-        const hreq_str *t = hreq_header(req, "x-rivet-target");
-        const hreq_str *a = hreq_header(req, "x-rivet-actor");
+        const slice_t *t = hreq_header(req, "x-rivet-target");
+        const slice_t *a = hreq_header(req, "x-rivet-actor");
         if (t && t->len == 5 && memcmp(t->p, "actor", 5) == 0 && a) {
-            actor_id = sx_strndup(a->p, a->len);
+            actor_id = sx_strndup((const char *)a->p, a->len);
         } else if (req->upgrade) {
             wsh_offers offers;
             wsh_offers_init(&offers);
             wsh_offers_parse(&offers, req);
             int target = 0;
             for (size_t i = 0; i < offers.n; i++) {
-                const hreq_str *o = &offers.v[i];
+                const slice_t *o = &offers.v[i];
                 if (o->len == 18 && memcmp(o->p, "rivet_target.actor", 18) == 0)
                     target = 1;
                 else if (o->len > 12 && memcmp(o->p, "rivet_actor.", 12) == 0 && !actor_id) {
                     char *dec = sx_malloc(o->len - 12 + 1);
                     size_t dl = 0;
-                    if (url_decode_segment(o->p + 12, o->len - 12, dec, &dl, URL_ALLOW_SLASH) ==
+                    if (url_decode_segment((const char *)o->p + 12, o->len - 12, dec, &dl, URL_ALLOW_SLASH) ==
                         URL_OK) {
                         dec[dl] = '\0';
                         actor_id = dec;

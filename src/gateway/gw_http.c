@@ -44,12 +44,12 @@ static void gw_http_send_start(gw_t *gw, gw_req_t *r)
     memset(&k, 0, sizeof k);
     k.tag = RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_REQUEST_START;
     rp_to_client_request_start_t *s = &k.val.request_start;
-    s->actor_id = (bare_str_t){ (const uint8_t *)r->actor_id, strlen(r->actor_id) };
-    s->method = (bare_str_t){ (const uint8_t *)req->method, strlen(req->method) };
-    s->path = (bare_str_t){ (const uint8_t *)r->path, strlen(r->path) };
+    s->actor_id = slice_cstr(r->actor_id);
+    s->method = slice_cstr(req->method);
+    s->path = slice_cstr(r->path);
     gw_collect_headers(req, &s->headers);
     s->has_body = req->body.len > 0;
-    s->body = (bare_data_t){ (const uint8_t *)req->body.p, req->body.len };
+    s->body = req->body;
     s->stream = false;
     met_add(gw->m_bytes_out, (double)req->body.len);
     gw_send(gw, r, &k);
@@ -121,12 +121,12 @@ void gw_http_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, con
 }
 
 /* Hop-by-hop and framing headers are sett's own to set on the client connection. */
-static int gw_http_skip_header(const bare_str_t *k)
+static int gw_http_skip_header(const slice_t *k)
 {
     static const char *const skip[] = { "content-length", "transfer-encoding", "connection",
                                         "keep-alive", "upgrade", NULL };
     for (int i = 0; skip[i]; i++)
-        if (k->len == strlen(skip[i]) && strncasecmp((const char *)k->ptr, skip[i], k->len) == 0)
+        if (k->len == strlen(skip[i]) && strncasecmp((const char *)k->p, skip[i], k->len) == 0)
             return 1;
     return 0;
 }
@@ -138,12 +138,12 @@ static void gw_http_headers(const rp_map_str_str_t *h, buf_t *out)
         if (gw_http_skip_header(&e->key))
             continue;
         /* A header a client could be tricked by (a line break inside) is left out. */
-        if (memchr(e->key.ptr, '\n', e->key.len) || memchr(e->value.ptr, '\n', e->value.len) ||
-            memchr(e->key.ptr, '\r', e->key.len) || memchr(e->value.ptr, '\r', e->value.len))
+        if (memchr(e->key.p, '\n', e->key.len) || memchr(e->value.p, '\n', e->value.len) ||
+            memchr(e->key.p, '\r', e->key.len) || memchr(e->value.p, '\r', e->value.len))
             continue;
-        buf_append(out, e->key.ptr, e->key.len);
+        buf_append(out, e->key.p, e->key.len);
         buf_append_str(out, ": ");
-        buf_append(out, e->value.ptr, e->value.len);
+        buf_append(out, e->value.p, e->value.len);
         buf_append_str(out, "\r\n");
     }
     buf_append_str(out, "Access-Control-Expose-Headers: *\r\n");
@@ -163,7 +163,7 @@ void gw_http_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message
         met_add(gw->m_bytes_in, (double)(s->has_body ? s->body.len : 0));
         if (!s->stream) {
             net_http_respond(r->c, s->status, NULL, (const char *)h.data,
-                             s->has_body ? s->body.ptr : NULL, s->has_body ? s->body.len : 0);
+                             s->has_body ? s->body.p : NULL, s->has_body ? s->body.len : 0);
             buf_free(&h);
             gw_http_finish(gw, r);
             return;
@@ -173,7 +173,7 @@ void gw_http_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message
         net_http_begin(r->c, s->status, (const char *)h.data);
         buf_free(&h);
         if (s->has_body)
-            net_http_chunk(r->c, s->body.ptr, s->body.len);
+            net_http_chunk(r->c, s->body.p, s->body.len);
         r->state = GW_STREAMING;
         return;
     }
@@ -181,7 +181,7 @@ void gw_http_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message
         if (r->state != GW_STREAMING || !r->c)
             return;
         met_add(gw->m_bytes_in, (double)k->val.response_chunk.body.len);
-        net_http_chunk(r->c, k->val.response_chunk.body.ptr, k->val.response_chunk.body.len);
+        net_http_chunk(r->c, k->val.response_chunk.body.p, k->val.response_chunk.body.len);
         if (k->val.response_chunk.finish) {
             net_http_end(r->c);
             gw_http_finish(gw, r);

@@ -34,7 +34,7 @@ static void gw_ws_close_tunnel(gw_t *gw, gw_req_t *r, int code, const char *reas
     k.val.web_socket_close.has_code = code != 0;
     k.val.web_socket_close.code = (uint16_t)code;
     k.val.web_socket_close.has_reason = reason != NULL;
-    k.val.web_socket_close.reason = (bare_str_t){ (const uint8_t *)reason, len };
+    k.val.web_socket_close.reason = (slice_t){ (const uint8_t *)reason, len };
     gw_send(gw, r, &k);
 }
 
@@ -60,8 +60,8 @@ static void gw_ws_send_open(gw_t *gw, gw_req_t *r)
     memset(&k, 0, sizeof k);
     k.tag = RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_OPEN;
     rp_to_client_web_socket_open_t *o = &k.val.web_socket_open;
-    o->actor_id = (bare_str_t){ (const uint8_t *)r->actor_id, strlen(r->actor_id) };
-    o->path = (bare_str_t){ (const uint8_t *)r->path, strlen(r->path) };
+    o->actor_id = slice_cstr(r->actor_id);
+    o->path = slice_cstr(r->path);
     /* The headers were kept as name\0value\0 pairs when the request was upgraded. */
     size_t n = 0;
     for (size_t i = 0; i < r->headers.len; i++)
@@ -72,8 +72,8 @@ static void gw_ws_send_open(gw_t *gw, gw_req_t *r)
         size_t kl = strlen(p);
         const char *v = p + kl + 1;
         size_t vl = strlen(v);
-        o->headers.items[o->headers.len].key = (bare_str_t){ (const uint8_t *)p, kl };
-        o->headers.items[o->headers.len].value = (bare_str_t){ (const uint8_t *)v, vl };
+        o->headers.items[o->headers.len].key = (slice_t){ (const uint8_t *)p, kl };
+        o->headers.items[o->headers.len].value = (slice_t){ (const uint8_t *)v, vl };
         o->headers.len++;
         p = v + vl + 1;
     }
@@ -118,13 +118,13 @@ void gw_ws_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const
     buf_t protos = BUF_INIT;
     size_t nproto = hreq_header_join(req, "sec-websocket-protocol", &protos);
     for (size_t i = 0; i < hm.len; i++) {
-        buf_append(&r->headers, hm.items[i].key.ptr, hm.items[i].key.len);
+        buf_append(&r->headers, hm.items[i].key.p, hm.items[i].key.len);
         buf_push(&r->headers, '\0');
         if (nproto && hm.items[i].key.len == 22 &&
-            memcmp(hm.items[i].key.ptr, "sec-websocket-protocol", 22) == 0)
+            memcmp(hm.items[i].key.p, "sec-websocket-protocol", 22) == 0)
             buf_append(&r->headers, protos.data, protos.len);
         else
-            buf_append(&r->headers, hm.items[i].value.ptr, hm.items[i].value.len);
+            buf_append(&r->headers, hm.items[i].value.p, hm.items[i].value.len);
         buf_push(&r->headers, '\0');
     }
     free(hm.items);
@@ -134,8 +134,8 @@ void gw_ws_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const
     wsh_offers_init(&offers);
     wsh_offers_parse(&offers, req);
     static const char *const pref[] = { "rivet", NULL };
-    const hreq_str *proto = wsh_select_protocol(&offers, pref);
-    int rc = net_ws_accept(c, req, proto ? proto->p : NULL, proto ? proto->len : 0,
+    const slice_t *proto = wsh_select_protocol(&offers, pref);
+    int rc = net_ws_accept(c, req, proto ? (const char *)proto->p : NULL, proto ? proto->len : 0,
                            &gw_ws_handler, r);
     wsh_offers_free(&offers);
     if (rc != 0) {
@@ -172,7 +172,7 @@ void gw_ws_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message_k
         if (r->state != GW_ACTIVE || !r->c)
             return;
         met_add(gw->m_bytes_in, (double)k->val.web_socket_message.data.len);
-        net_ws_send(r->c, k->val.web_socket_message.binary, k->val.web_socket_message.data.ptr,
+        net_ws_send(r->c, k->val.web_socket_message.binary, k->val.web_socket_message.data.p,
                     k->val.web_socket_message.data.len);
         return;
     case RP_TO_SERVER_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE_ACK:
@@ -189,7 +189,7 @@ void gw_ws_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message_k
         if (r->c) {
             gw_ws_count_close("runner_closed");
             if (cl->has_code)
-                net_ws_close(r->c, cl->code, cl->has_reason ? (const char *)cl->reason.ptr : NULL,
+                net_ws_close(r->c, cl->code, cl->has_reason ? (const char *)cl->reason.p : NULL,
                              cl->has_reason ? cl->reason.len : 0);
             else
                 net_ws_close(r->c, 1000, "ws.closed", 9);
@@ -230,7 +230,7 @@ static void gw_ws_client_message(net_conn_t *c, void *ud, int binary, const uint
     gw_t *gw = r->gw;
     rp_to_client_tunnel_message_kind_t k;
     k.tag = RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE;
-    k.val.web_socket_message.data = (bare_data_t){ data, len };
+    k.val.web_socket_message.data = (slice_t){ data, len };
     k.val.web_socket_message.binary = binary;
     met_add(gw->m_bytes_out, (double)len);
     if (!r->can_hibernate) {

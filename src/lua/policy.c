@@ -290,11 +290,11 @@ void lh_policy_free(lh_policy_t *p)
 static void lh_push_req(lua_State *L, const hreq *req, const url_parts *u, const char *peer)
 {
     lua_pushstring(L, req->method);
-    lua_pushlstring(L, u->path.p, u->path.len);
-    lua_pushlstring(L, u->query.p, u->query.len);
+    lua_pushlstring(L, (const char *)u->path.p, u->path.len);
+    lua_pushlstring(L, (const char *)u->query.p, u->query.len);
     /* The Host header is found in the same pass that lowercases the names: the first one, as
      * hreq_header would answer. */
-    const hreq_str *host = NULL;
+    const slice_t *host = NULL;
     lua_createtable(L, 0, (int)req->nheaders);
     for (size_t i = 0; i < req->nheaders; i++) {
         char name[128];
@@ -306,11 +306,11 @@ static void lh_push_req(lua_State *L, const hreq *req, const url_parts *u, const
         if (!host && req->headers[i].name.len == 4 && memcmp(name, "host", 4) == 0)
             host = &req->headers[i].value;
         lua_pushlstring(L, name, n);
-        lua_pushlstring(L, req->headers[i].value.p, req->headers[i].value.len);
+        lua_pushlstring(L, (const char *)req->headers[i].value.p, req->headers[i].value.len);
         lua_rawset(L, -3);
     }
     if (host)
-        lua_pushlstring(L, host->p, host->len);
+        lua_pushlstring(L, (const char *)host->p, host->len);
     else
         lua_pushliteral(L, "");
     lua_pushstring(L, peer ? peer : "");

@@ -140,9 +140,9 @@ static int hreq_check_transfer_encoding(hreq *r)
     size_t chunked = 0;
     for (size_t i = 0; i < r->nheaders; i++) {
         const hreq_hdr *h = &r->hdrs[i];
-        if (!hreq_token_eq(h->name.p, h->name.len, "transfer-encoding"))
+        if (!hreq_token_eq((const char *)h->name.p, h->name.len, "transfer-encoding"))
             continue;
-        const char *pos = h->value.p, *end = h->value.p + h->value.len, *tok;
+        const char *pos = (const char *)h->value.p, *end = pos + h->value.len, *tok;
         size_t tlen;
         while (hreq_list_next(&pos, end, &tok, &tlen)) {
             if (!hreq_token_eq(tok, tlen, "chunked"))
@@ -187,7 +187,7 @@ static int hreq_on_headers_complete(http_parser *hp)
         r->hdrs_cap = r->offs_cap;
         r->hdrs = sx_realloc(r->hdrs, r->hdrs_cap * sizeof *r->hdrs);
     }
-    const char *base = r->text.data ? (const char *)r->text.data : "";
+    const uint8_t *base = r->text.data ? r->text.data : (const uint8_t *)"";
     for (size_t i = 0; i < r->nheaders; i++) {
         const hreq_off *o = &r->offs[i];
         r->hdrs[i].name.p = base + o->name;
@@ -217,7 +217,7 @@ static int hreq_on_headers_complete(http_parser *hp)
     if (hp->http_major != 1)
         return hreq_fail(r, 505, "HTTP version not supported");
     for (size_t i = 0; i < r->nheaders; i++)
-        if (!hreq_name_valid(r->hdrs[i].name.p, r->hdrs[i].name.len))
+        if (!hreq_name_valid((const char *)r->hdrs[i].name.p, r->hdrs[i].name.len))
             return hreq_fail(r, 400, "invalid header name");
     if (hreq_check_transfer_encoding(r))
         return -1;
@@ -245,7 +245,7 @@ static int hreq_on_message_complete(http_parser *hp)
     hreq *r = hreq_of(hp);
     /* A terminating NUL outside the length, like the other slices. */
     *buf_reserve(&r->bodybuf, 1) = 0;
-    r->body.p = (const char *)r->bodybuf.data;
+    r->body.p = r->bodybuf.data;
     r->body.len = r->bodybuf.len;
     r->keep_alive = http_should_keep_alive(hp) != 0;
     r->state = S_DONE;
@@ -294,12 +294,12 @@ void hreq_reset(hreq *r)
     buf_reset(&r->text);
     buf_reset(&r->bodybuf);
     r->method = NULL;
-    r->url.p = "";
+    r->url.p = (const uint8_t *)"";
     r->url.len = 0;
     r->http_major = r->http_minor = 0;
     r->headers = NULL;
     r->nheaders = 0;
-    r->body.p = "";
+    r->body.p = (const uint8_t *)"";
     r->body.len = 0;
     r->keep_alive = r->upgrade = r->chunked = r->expect_continue = false;
     r->status = 0;
@@ -396,11 +396,11 @@ int hreq_feed(hreq *r, const char *p, size_t len, size_t *used)
     return HREQ_AGAIN;
 }
 
-const hreq_str *hreq_header(const hreq *r, const char *name)
+const slice_t *hreq_header(const hreq *r, const char *name)
 {
     size_t n = strlen(name);
     for (size_t i = 0; i < r->nheaders; i++)
-        if (r->headers[i].name.len == n && strncasecmp(r->headers[i].name.p, name, n) == 0)
+        if (r->headers[i].name.len == n && strncasecmp((const char *)r->headers[i].name.p, name, n) == 0)
             return &r->headers[i].value;
     return NULL;
 }
@@ -410,7 +410,7 @@ size_t hreq_header_join(const hreq *r, const char *name, buf_t *out)
     size_t n = strlen(name), count = 0;
     for (size_t i = 0; i < r->nheaders; i++) {
         const hreq_hdr *h = &r->headers[i];
-        if (h->name.len != n || strncasecmp(h->name.p, name, n) != 0)
+        if (h->name.len != n || strncasecmp((const char *)h->name.p, name, n) != 0)
             continue;
         if (count++)
             buf_append(out, ", ", 2);
@@ -419,9 +419,9 @@ size_t hreq_header_join(const hreq *r, const char *name, buf_t *out)
     return count;
 }
 
-bool hreq_list_has(const hreq_str *value, const char *token)
+bool hreq_list_has(const slice_t *value, const char *token)
 {
-    const char *pos = value->p, *end = value->p + value->len, *tok;
+    const char *pos = (const char *)value->p, *end = pos + value->len, *tok;
     size_t tlen;
     while (hreq_list_next(&pos, end, &tok, &tlen))
         if (hreq_token_eq(tok, tlen, token))
@@ -434,7 +434,7 @@ bool hreq_header_has_token(const hreq *r, const char *name, const char *token)
     size_t n = strlen(name);
     for (size_t i = 0; i < r->nheaders; i++) {
         const hreq_hdr *h = &r->headers[i];
-        if (h->name.len == n && strncasecmp(h->name.p, name, n) == 0 &&
+        if (h->name.len == n && strncasecmp((const char *)h->name.p, name, n) == 0 &&
             hreq_list_has(&h->value, token))
             return true;
     }

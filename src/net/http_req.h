@@ -21,17 +21,14 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/slice.h"
 
-/* A byte slice. The slices of a parsed request are also NUL-terminated, for convenience; the
- * length is what counts, since the bytes themselves may contain anything but NUL. */
-typedef struct hreq_str {
-    const char *p;
-    size_t len;
-} hreq_str;
+/* The slices of a parsed request are also NUL-terminated, for convenience; the length is what
+ * counts, since the bytes themselves may contain anything but NUL. */
 
 typedef struct hreq_hdr {
-    hreq_str name;    /* as sent, case preserved */
-    hreq_str value;   /* as sent, without the surrounding whitespace, which is not part of it */
+    slice_t name;    /* as sent, case preserved */
+    slice_t value;   /* as sent, without the surrounding whitespace, which is not part of it */
 } hreq_hdr;
 
 /* Return values of hreq_feed. */
@@ -64,11 +61,11 @@ typedef struct hreq {
 
     /* The parsed request. */
     const char *method;     /* a static string such as "GET" */
-    hreq_str url;           /* the request target, byte for byte */
+    slice_t url;           /* the request target, byte for byte */
     unsigned short http_major, http_minor;
     hreq_hdr *headers;
     size_t nheaders;
-    hreq_str body;          /* the decoded body (chunked framing and trailer fields dropped) */
+    slice_t body;          /* the decoded body (chunked framing and trailer fields dropped) */
     bool keep_alive;        /* the connection may carry another request after this one */
     bool upgrade;           /* Upgrade + Connection: upgrade (or CONNECT): the bytes after the
                              * request belong to another protocol */
@@ -106,13 +103,13 @@ void hreq_reset(hreq *r);
 int hreq_feed(hreq *r, const char *p, size_t len, size_t *used);
 
 /* The first header with this name, compared case-insensitively, or NULL. */
-const hreq_str *hreq_header(const hreq *r, const char *name);
+const slice_t *hreq_header(const hreq *r, const char *name);
 /* Appends the values of every header with this name to out, joined with ", " as RFC 9110
  * allows for list-valued fields; returns how many headers there were. */
 size_t hreq_header_join(const hreq *r, const char *name, buf_t *out);
 /* True when the comma-separated list value contains token, case-insensitively, surrounded only
  * by optional whitespace (e.g. "keep-alive, Upgrade" contains "upgrade"). */
-bool hreq_list_has(const hreq_str *value, const char *token);
+bool hreq_list_has(const slice_t *value, const char *token);
 /* True when any header with this name has the token in its list. */
 bool hreq_header_has_token(const hreq *r, const char *name, const char *token);
 

@@ -88,8 +88,8 @@ void url_split(const char *target, size_t len, url_parts *out)
     if (hash)
         len = (size_t)(hash - target);
     memset(out, 0, sizeof *out);
-    out->authority.p = target;
-    out->query.p = target + len;
+    out->authority.p = (const uint8_t *)target;
+    out->query.p = (const uint8_t *)target + len;
 
     size_t start = 0;
     size_t scheme = url_prefix_ci(target, len, "http://") ? 7
@@ -98,22 +98,22 @@ void url_split(const char *target, size_t len, url_parts *out)
         size_t i = scheme;
         while (i < len && target[i] != '/' && target[i] != '?')
             i++;
-        out->authority.p = target + scheme;
+        out->authority.p = (const uint8_t *)target + scheme;
         out->authority.len = i - scheme;
         start = i;
     }
     const char *q = memchr(target + start, '?', len - start);
     size_t path_end = q ? (size_t)(q - target) : len;
-    out->path.p = target + start;
+    out->path.p = (const uint8_t *)target + start;
     out->path.len = path_end - start;
     if (q) {
         out->has_query = true;
-        out->query.p = q + 1;
+        out->query.p = (const uint8_t *)q + 1;
         out->query.len = len - path_end - 1;
     }
 }
 
-bool url_path_next(const url_str *path, size_t *pos, url_str *seg)
+bool url_path_next(const slice_t *path, size_t *pos, slice_t *seg)
 {
     size_t i = *pos;
     if (i >= path->len)
@@ -129,7 +129,7 @@ bool url_path_next(const url_str *path, size_t *pos, url_str *seg)
     return true;
 }
 
-bool url_query_next(const url_str *query, size_t *pos, url_str *name, url_str *value)
+bool url_query_next(const slice_t *query, size_t *pos, slice_t *name, slice_t *value)
 {
     size_t i = *pos;
     while (i < query->len && query->p[i] == '&')
@@ -156,11 +156,11 @@ bool url_query_next(const url_str *query, size_t *pos, url_str *name, url_str *v
 }
 
 /* Compares a raw query name with a plain one while decoding, so a lookup allocates nothing. */
-static bool url_name_eq(const url_str *raw, const char *name)
+static bool url_name_eq(const slice_t *raw, const char *name)
 {
     size_t i = 0, k = 0, step;
     while (i < raw->len) {
-        int c = url_byte(raw->p, raw->len, i, true, &step);
+        int c = url_byte((const char *)raw->p, raw->len, i, true, &step);
         if (c < 0 || name[k] == 0 || (unsigned char)name[k] != c)
             return false;
         k++;
@@ -169,17 +169,17 @@ static bool url_name_eq(const url_str *raw, const char *name)
     return name[k] == 0;
 }
 
-int url_query_get(const url_str *query, const char *name, buf_t *out)
+int url_query_get(const slice_t *query, const char *name, buf_t *out)
 {
     size_t pos = 0;
-    url_str n, v;
+    slice_t n, v;
     while (url_query_next(query, &pos, &n, &v)) {
         if (!url_name_eq(&n, name))
             continue;
         buf_reset(out);
         char *dst = (char *)buf_reserve(out, v.len + 1);
         size_t len;
-        int rc = url_decode_query(v.p, v.len, dst, &len);
+        int rc = url_decode_query((const char *)v.p, v.len, dst, &len);
         if (rc != URL_OK) {
             dst[0] = 0;
             return rc;

@@ -11,16 +11,12 @@
 #include <stddef.h>
 
 #include "core/buf.h"
-
-typedef struct url_str {
-    const char *p;
-    size_t len;
-} url_str;
+#include "core/slice.h"
 
 typedef struct url_parts {
-    url_str authority;   /* "host:port" of an absolute-form target, else empty */
-    url_str path;        /* raw; empty (meaning "/") when an absolute-form target has none */
-    url_str query;       /* raw, without the '?'; empty when there is none */
+    slice_t authority;   /* "host:port" of an absolute-form target, else empty */
+    slice_t path;        /* raw; empty (meaning "/") when an absolute-form target has none */
+    slice_t query;       /* raw, without the '?'; empty when there is none */
     bool has_query;      /* a '?' was present, even with nothing after it */
 } url_parts;
 
@@ -43,7 +39,7 @@ void url_split(const char *target, size_t len, url_parts *out);
  * "/a/b" gives "a" and "b", "/a/" gives "a" and "", "/" gives "". After a call, path.p + *pos
  * is the rest of the path from the slash that ends the segment, so a router can take a prefix
  * and forward the remainder untouched. Returns false at the end. */
-bool url_path_next(const url_str *path, size_t *pos, url_str *seg);
+bool url_path_next(const slice_t *path, size_t *pos, slice_t *seg);
 
 /* Flags for url_decode_segment. */
 #define URL_ALLOW_SLASH 1u
@@ -66,12 +62,12 @@ int url_decode_query(const char *s, size_t len, char *out, size_t *out_len);
 /* The next parameter of a raw query, from *pos on (start with 0): name and value stay raw
  * (decode them with url_decode_query). Pairs are separated by '&'; empty pairs are skipped; a
  * pair without '=' has an empty value. Returns false at the end. */
-bool url_query_next(const url_str *query, size_t *pos, url_str *name, url_str *value);
+bool url_query_next(const slice_t *query, size_t *pos, slice_t *name, slice_t *value);
 
 /* Looks up the first parameter whose decoded name equals name. Returns 1 and replaces out's
  * contents with the decoded value (NUL-terminated; out->len excludes the NUL), 0 when the
  * parameter is absent, or a negative URL_E* code when its value is malformed (out is then
  * empty). Parameters whose names are malformed never match. */
-int url_query_get(const url_str *query, const char *name, buf_t *out);
+int url_query_get(const slice_t *query, const char *name, buf_t *out);
 
 #endif

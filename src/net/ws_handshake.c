@@ -20,12 +20,12 @@ static int wsh_fail(wsh_result *res, int status, const char *reason, const char 
 static bool wsh_name_is(const hreq_hdr *h, const char *name)
 {
     size_t n = strlen(name);
-    return h->name.len == n && strncasecmp(h->name.p, name, n) == 0;
+    return h->name.len == n && strncasecmp((const char *)h->name.p, name, n) == 0;
 }
 
 /* The only header of this name with surrounding whitespace trimmed; false when the header is
  * missing or repeated, since a repeated key or version is ambiguous. */
-static bool wsh_single(const hreq *r, const char *name, hreq_str *out)
+static bool wsh_single(const hreq *r, const char *name, slice_t *out)
 {
     size_t found = 0;
     for (size_t i = 0; i < r->nheaders; i++) {
@@ -54,7 +54,7 @@ static bool wsh_b64_char(char c)
 
 /* 16 bytes in base64 are exactly 22 characters of the alphabet followed by "==". The unused low
  * bits of the last character are not checked, as common servers do not check them either. */
-static bool wsh_key_valid(const hreq_str *k)
+static bool wsh_key_valid(const slice_t *k)
 {
     if (k->len != 24 || k->p[22] != '=' || k->p[23] != '=')
         return false;
@@ -66,7 +66,7 @@ static bool wsh_key_valid(const hreq_str *k)
 
 int wsh_check(const hreq *r, wsh_result *res)
 {
-    hreq_str version, key;
+    slice_t version, key;
 
     res->status = 0;
     res->reason = NULL;
@@ -86,7 +86,7 @@ int wsh_check(const hreq *r, wsh_result *res)
                         "Sec-WebSocket-Version: 13\r\n");
     if (!wsh_single(r, "sec-websocket-key", &key) || !wsh_key_valid(&key))
         return wsh_fail(res, 400, "invalid Sec-WebSocket-Key", NULL);
-    wsh_accept_key(key.p, key.len, res->accept);
+    wsh_accept_key((const char *)key.p, key.len, res->accept);
     return 0;
 }
 
@@ -110,7 +110,7 @@ void wsh_accept_key(const char *key, size_t len, char out[WSH_ACCEPT_LEN + 1])
     out[WSH_ACCEPT_LEN] = 0;
 }
 
-bool wsh_protocol_next(const hreq_str *value, size_t *pos, hreq_str *tok)
+bool wsh_protocol_next(const slice_t *value, size_t *pos, slice_t *tok)
 {
     size_t i = *pos;
     while (i < value->len && (value->p[i] == ',' || value->p[i] == ' ' || value->p[i] == '\t'))
@@ -147,7 +147,7 @@ size_t wsh_offers_parse(wsh_offers *o, const hreq *r)
         if (!wsh_name_is(&r->headers[i], "sec-websocket-protocol"))
             continue;
         size_t pos = 0;
-        hreq_str tok;
+        slice_t tok;
         while (wsh_protocol_next(&r->headers[i].value, &pos, &tok)) {
             if (o->n == o->cap) {
                 o->cap = o->cap ? o->cap * 2 : 8;
@@ -159,7 +159,7 @@ size_t wsh_offers_parse(wsh_offers *o, const hreq *r)
     return o->n;
 }
 
-const hreq_str *wsh_select_protocol(const wsh_offers *o, const char *const *preferred)
+const slice_t *wsh_select_protocol(const wsh_offers *o, const char *const *preferred)
 {
     for (; preferred && *preferred; preferred++) {
         size_t n = strlen(*preferred);

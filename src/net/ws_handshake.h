@@ -40,13 +40,13 @@ void wsh_accept_key(const char *key, size_t len, char out[WSH_ACCEPT_LEN + 1]);
 
 /* The next subprotocol token of one header value, from *pos on; tokens are separated by commas,
  * spaces and tabs and kept byte for byte. Returns false at the end. Needs no allocation. */
-bool wsh_protocol_next(const hreq_str *value, size_t *pos, hreq_str *tok);
+bool wsh_protocol_next(const slice_t *value, size_t *pos, slice_t *tok);
 
 /* The offered subprotocols of one request, in order, across repeated Sec-WebSocket-Protocol
  * headers. The slices point into the request and live as long as it does; the array is the
  * caller's and is reused. */
 typedef struct wsh_offers {
-    hreq_str *v;
+    slice_t *v;
     size_t n;
     size_t cap;
 } wsh_offers;
@@ -58,7 +58,7 @@ size_t wsh_offers_parse(wsh_offers *o, const hreq *r);
 /* The offer to answer with: the first name of `preferred` (a NULL-terminated list, compared
  * byte for byte since subprotocol names are case-sensitive) that was offered, else the first
  * offer, else NULL when nothing was offered. */
-const hreq_str *wsh_select_protocol(const wsh_offers *o, const char *const *preferred);
+const slice_t *wsh_select_protocol(const wsh_offers *o, const char *const *preferred);
 
 /* Appends the 101 response: Upgrade, Connection, Sec-WebSocket-Accept, Sec-WebSocket-Protocol
  * when proto is not NULL, then `extra` (complete header lines ending in CRLF, or NULL), then the

@@ -132,7 +132,7 @@ int bare_read_count(bare_reader_t *r, size_t *n, size_t min_size)
     return BARE_OK;
 }
 
-int bare_read_data(bare_reader_t *r, bare_data_t *v)
+int bare_read_data(bare_reader_t *r, slice_t *v)
 {
     const uint8_t *at = r->p;
     uint64_t len;
@@ -140,18 +140,18 @@ int bare_read_data(bare_reader_t *r, bare_data_t *v)
         return r->err->code;
     if (len > (uint64_t)(r->end - r->p))
         return bare_fail(r, BARE_ELENGTH, at, NULL);
-    v->ptr = r->p;
+    v->p = r->p;
     v->len = (size_t)len;
     r->p += len;
     return BARE_OK;
 }
 
-int bare_read_str(bare_reader_t *r, bare_str_t *v)
+int bare_read_str(bare_reader_t *r, slice_t *v)
 {
     if (bare_read_data(r, v))
         return r->err->code;
-    if (!bare_utf8_valid(v->ptr, v->len))
-        return bare_fail(r, BARE_EUTF8, v->ptr, NULL);
+    if (!bare_utf8_valid(v->p, v->len))
+        return bare_fail(r, BARE_EUTF8, v->p, NULL);
     return BARE_OK;
 }
 
@@ -163,27 +163,27 @@ bool bare_utf8_valid(const uint8_t *s, size_t n)
     return wsf_utf8_valid(s, n);
 }
 
-static bare_str_t bare_keyset_key(const bare_keyset_t *ks, size_t i)
+static slice_t bare_keyset_key(const bare_keyset_t *ks, size_t i)
 {
-    bare_str_t k;
+    slice_t k;
     memcpy(&k, ks->first + i * ks->stride, sizeof k);
-    if (k.len >= 256 && k.ptr[0] == 0xef && k.ptr[1] == 0xbb && k.ptr[2] == 0xbf) {
-        k.ptr += 3;
+    if (k.len >= 256 && k.p[0] == 0xef && k.p[1] == 0xbb && k.p[2] == 0xbf) {
+        k.p += 3;
         k.len -= 3;
     }
     return k;
 }
 
-static bool bare_keyset_eq(bare_str_t a, bare_str_t b)
+static bool bare_keyset_eq(slice_t a, slice_t b)
 {
-    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+    return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
 }
 
-static uint64_t bare_keyset_hash(bare_str_t k)
+static uint64_t bare_keyset_hash(slice_t k)
 {
     uint64_t h = 0xcbf29ce484222325ull;
     for (size_t i = 0; i < k.len; i++)
-        h = (h ^ k.ptr[i]) * 0x100000001b3ull;
+        h = (h ^ k.p[i]) * 0x100000001b3ull;
     return h;
 }
 
@@ -204,7 +204,7 @@ void bare_keyset_init(bare_keyset_t *ks, const void *first, size_t stride, size_
 
 bool bare_keyset_add(bare_keyset_t *ks, size_t i)
 {
-    bare_str_t k = bare_keyset_key(ks, i);
+    slice_t k = bare_keyset_key(ks, i);
     if (!ks->slots) {
         for (size_t j = 0; j < i; j++)
             if (bare_keyset_eq(k, bare_keyset_key(ks, j)))

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/slice.h"
 
 /* The default limit on a whole frame, equal to the runner's MAX_PAYLOAD_SIZE. */
 #define BARE_DEFAULT_MAX_FRAME ((size_t)20 * 1024 * 1024)
@@ -40,15 +41,6 @@ enum {
     BARE_ELIMIT = -12,   /* the frame is longer than bare_max_frame */
     BARE_EVERSION = -13, /* the embedded version prefix is not the schema's version */
 };
-
-/* A byte range inside a decoded input, or supplied by the caller when encoding. */
-typedef struct bare_slice {
-    const uint8_t *ptr;
-    size_t len;
-} bare_slice_t;
-
-typedef bare_slice_t bare_str_t;
-typedef bare_slice_t bare_data_t;
 
 /* Where and why decoding failed. `msg` and `path` are static strings; `path` names the innermost
  * schema field or type being read ("ToServerInit.name"), or is NULL. `offset` counts from the
@@ -109,8 +101,8 @@ static inline int bare_read_uint(bare_reader_t *r, uint64_t *v)
 /* A list or map count; `min_size` is the fewest bytes one element can occupy, so a count that the
  * rest of the input cannot hold fails before anything is allocated for it. */
 int bare_read_count(bare_reader_t *r, size_t *n, size_t min_size);
-int bare_read_data(bare_reader_t *r, bare_data_t *v);
-int bare_read_str(bare_reader_t *r, bare_str_t *v);
+int bare_read_data(bare_reader_t *r, slice_t *v);
+int bare_read_str(bare_reader_t *r, slice_t *v);
 bool bare_utf8_valid(const uint8_t *s, size_t n);
 
 static inline int bare_need(bare_reader_t *r, size_t n)
@@ -227,7 +219,7 @@ static inline int bare_read_present(bare_reader_t *r, bool *v)
     return BARE_OK;
 }
 
-/* Duplicate-key detection for one map being decoded: keys are the bare_str_t at `first`,
+/* Duplicate-key detection for one map being decoded: keys are the slice_t at `first`,
  * `first + stride`, ... Small maps are scanned; larger ones use a temporary hash set. Keys of 256
  * bytes or more compare without a leading U+FEFF, because the TypeScript decoder reads those with
  * TextDecoder, which drops it, and then sees the two keys as equal. */
@@ -288,12 +280,12 @@ static inline void bare_put_bool(buf_t *b, bool v) { buf_push(b, v ? 1 : 0); }
 static inline void bare_put_fixed(buf_t *b, const uint8_t *p, size_t n) { buf_append(b, p, n); }
 
 /* str and data share one wire form; the caller guarantees that a str is valid UTF-8. */
-static inline void bare_put_data(buf_t *b, bare_data_t v)
+static inline void bare_put_data(buf_t *b, slice_t v)
 {
     bare_put_uint(b, v.len);
-    buf_append(b, v.ptr, v.len);
+    buf_append(b, v.p, v.len);
 }
 
-static inline void bare_put_str(buf_t *b, bare_str_t v) { bare_put_data(b, v); }
+static inline void bare_put_str(buf_t *b, slice_t v) { bare_put_data(b, v); }
 
 #endif

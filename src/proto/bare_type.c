@@ -15,8 +15,8 @@ BARE_PRIM(i16, BARE_KIND_I16, int16_t);
 BARE_PRIM(i32, BARE_KIND_I32, int32_t);
 BARE_PRIM(i64, BARE_KIND_I64, int64_t);
 BARE_PRIM(bool, BARE_KIND_BOOL, bool);
-BARE_PRIM(str, BARE_KIND_STR, bare_str_t);
-BARE_PRIM(data, BARE_KIND_DATA, bare_data_t);
+BARE_PRIM(str, BARE_KIND_STR, slice_t);
+BARE_PRIM(data, BARE_KIND_DATA, slice_t);
 
 /* Compares a snake_case name with a query that may use '-' for '_'. */
 static bool bare_codec_name_eq(const char *snake, const char *q)

@@ -22,12 +22,12 @@ typedef enum bare_kind {
     BARE_KIND_I32,
     BARE_KIND_I64,
     BARE_KIND_BOOL,
-    BARE_KIND_STR,    /* bare_str_t */
-    BARE_KIND_DATA,   /* bare_data_t */
+    BARE_KIND_STR,    /* slice_t */
+    BARE_KIND_DATA,   /* slice_t */
     BARE_KIND_FIXED,  /* uint8_t[fixed_len] */
     BARE_KIND_ENUM,   /* a C enum, stored as unsigned int */
     BARE_KIND_LIST,   /* bare_list_t of elem */
-    BARE_KIND_MAP,    /* bare_list_t of entries {bare_str_t key; value at value_offset} */
+    BARE_KIND_MAP,    /* bare_list_t of entries {slice_t key; value at value_offset} */
     BARE_KIND_STRUCT, /* fields */
     BARE_KIND_UNION,  /* unsigned tag at tag_offset, payload at val_offset */
 } bare_kind_t;

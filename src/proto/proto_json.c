@@ -62,12 +62,12 @@ static void proto_json_put(buf_t *out, const bare_type_t *t, const uint8_t *v)
     }
     case BARE_KIND_STR:
     case BARE_KIND_DATA: {
-        bare_slice_t s;
+        slice_t s;
         memcpy(&s, v, sizeof s);
         if (t->kind == BARE_KIND_STR)
-            proto_json_put_str(out, s.ptr, s.len);
+            proto_json_put_str(out, s.p, s.len);
         else
-            proto_json_put_hex(out, s.ptr, s.len);
+            proto_json_put_hex(out, s.p, s.len);
         return;
     }
     case BARE_KIND_FIXED:
@@ -95,9 +95,9 @@ static void proto_json_put(buf_t *out, const bare_type_t *t, const uint8_t *v)
             if (i)
                 buf_push(out, ',');
             if (map) {
-                bare_str_t key;
+                slice_t key;
                 memcpy(&key, item, sizeof key);
-                proto_json_put_str(out, key.ptr, key.len);
+                proto_json_put_str(out, key.p, key.len);
                 buf_push(out, ':');
                 item += t->value_offset;
             }
@@ -532,16 +532,16 @@ static int proto_json_distinct(proto_json_conv_t *cv, const proto_json_node_t *o
                                const proto_path_t *path)
 {
     bare_keyset_t ks;
-    bare_str_t *keys = bare_arena_alloc(cv->arena, obj->n * sizeof *keys);
+    slice_t *keys = bare_arena_alloc(cv->arena, obj->n * sizeof *keys);
     size_t i = 0;
     for (const proto_json_node_t *c = obj->first; c; c = c->next, i++)
-        keys[i] = (bare_str_t){ (const uint8_t *)c->key, c->keylen };
+        keys[i] = (slice_t){ (const uint8_t *)c->key, c->keylen };
     bare_keyset_init(&ks, keys, sizeof *keys, obj->n);
     int rc = 0;
     for (i = 0; i < obj->n && rc == 0; i++)
         if (bare_keyset_add(&ks, i))
             rc = proto_json_fail(cv, path, "duplicate key \"%.*s\"", (int)keys[i].len,
-                                 (const char *)keys[i].ptr);
+                                 (const char *)keys[i].p);
     bare_keyset_free(&ks);
     return rc;
 }
@@ -588,7 +588,7 @@ static int proto_json_conv(proto_json_conv_t *cv, const proto_json_node_t *node,
     case BARE_KIND_STR: {
         if (proto_json_expect(cv, node, PJ_STR, "string", path))
             return -1;
-        bare_str_t s = { (const uint8_t *)node->s, node->len };
+        slice_t s = { (const uint8_t *)node->s, node->len };
         memcpy(dst, &s, sizeof s);
         return 0;
     }
@@ -600,7 +600,7 @@ static int proto_json_conv(proto_json_conv_t *cv, const proto_json_node_t *node,
         uint8_t *bytes = bare_arena_alloc(cv->arena, node->len / 2);
         if (proto_json_unhex(cv, node, bytes, path))
             return -1;
-        bare_data_t d = { bytes, node->len / 2 };
+        slice_t d = { bytes, node->len / 2 };
         memcpy(dst, &d, sizeof d);
         return 0;
     }
@@ -638,7 +638,7 @@ static int proto_json_conv(proto_json_conv_t *cv, const proto_json_node_t *node,
             uint8_t *item = (uint8_t *)l.items + i * stride;
             proto_path_t step = { path, NULL, NULL, 0, i };
             if (map) {
-                bare_str_t key = { (const uint8_t *)c->key, c->keylen };
+                slice_t key = { (const uint8_t *)c->key, c->keylen };
                 memcpy(item, &key, sizeof key);
                 item += t->value_offset;
                 step.key = c->key;

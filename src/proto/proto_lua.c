@@ -145,9 +145,9 @@ static size_t proto_lua_nkeys(lua_State *L, int idx)
 
 static int proto_lua_key_cmp(const void *a, const void *b)
 {
-    const bare_str_t *x = a, *y = b;
+    const slice_t *x = a, *y = b;
     size_t n = x->len < y->len ? x->len : y->len;
-    int c = n ? memcmp(x->ptr, y->ptr, n) : 0;
+    int c = n ? memcmp(x->p, y->p, n) : 0;
     if (c)
         return c;
     return x->len < y->len ? -1 : x->len > y->len;
@@ -180,12 +180,12 @@ static void proto_lua_check_map(lua_State *L, int idx, const bare_type_t *t, uin
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         uint8_t *entry = (uint8_t *)l.items + i++ * t->entry_size;
-        bare_str_t key;
+        slice_t key;
         if (lua_type(L, -2) != LUA_TSTRING)
             proto_lua_fail(L, path, "map keys must be strings, got %s", luaL_typename(L, -2));
-        key.ptr = (const uint8_t *)lua_tolstring(L, -2, &key.len);
-        proto_path_t step = { path, NULL, (const char *)key.ptr, key.len, 0 };
-        if (!bare_utf8_valid(key.ptr, key.len))
+        key.p = (const uint8_t *)lua_tolstring(L, -2, &key.len);
+        proto_path_t step = { path, NULL, (const char *)key.p, key.len, 0 };
+        if (!bare_utf8_valid(key.p, key.len))
             proto_lua_fail(L, &step, "map key is not valid UTF-8");
         memcpy(entry, &key, sizeof key);
         proto_lua_check(L, lua_gettop(L), t->elem, entry + t->value_offset, &step, arena);
@@ -287,17 +287,17 @@ static void proto_lua_check(lua_State *L, int idx, const bare_type_t *t, uint8_t
     case BARE_KIND_STR:
     case BARE_KIND_DATA:
     case BARE_KIND_FIXED: {
-        bare_slice_t s;
+        slice_t s;
         proto_lua_expect(L, idx, LUA_TSTRING, "string", path);
-        s.ptr = (const uint8_t *)lua_tolstring(L, idx, &s.len);
-        if (t->kind == BARE_KIND_STR && !bare_utf8_valid(s.ptr, s.len))
+        s.p = (const uint8_t *)lua_tolstring(L, idx, &s.len);
+        if (t->kind == BARE_KIND_STR && !bare_utf8_valid(s.p, s.len))
             proto_lua_fail(L, path, "expected a UTF-8 string");
         if (t->kind != BARE_KIND_FIXED) {
             memcpy(dst, &s, sizeof s);
         } else if (s.len != t->fixed_len) {
             proto_lua_fail(L, path, "expected a string of %zu bytes, got %zu", t->fixed_len, s.len);
         } else {
-            memcpy(dst, s.ptr, s.len);
+            memcpy(dst, s.p, s.len);
         }
         return;
     }
@@ -344,9 +344,9 @@ static void proto_lua_push(lua_State *L, const bare_type_t *t, const uint8_t *v)
     }
     case BARE_KIND_STR:
     case BARE_KIND_DATA: {
-        bare_slice_t s;
+        slice_t s;
         memcpy(&s, v, sizeof s);
-        lua_pushlstring(L, (const char *)s.ptr, s.len);
+        lua_pushlstring(L, (const char *)s.p, s.len);
         return;
     }
     case BARE_KIND_FIXED:
@@ -372,9 +372,9 @@ static void proto_lua_push(lua_State *L, const bare_type_t *t, const uint8_t *v)
         for (size_t i = 0; i < l.len; i++) {
             const uint8_t *item = (const uint8_t *)l.items + i * stride;
             if (map) {
-                bare_str_t key;
+                slice_t key;
                 memcpy(&key, item, sizeof key);
-                lua_pushlstring(L, (const char *)key.ptr, key.len);
+                lua_pushlstring(L, (const char *)key.p, key.len);
                 proto_lua_push(L, t->elem, item + t->value_offset);
                 lua_rawset(L, -3);
             } else {

@@ -268,7 +268,7 @@ static int rn_commands_with_starts(rn_conn_t *rc, rn_out_t *o)
         rn_hib_q_t *q = sx_calloc(1, sizeof *q);
         q->out = o;
         q->start = &w->inner.val.start_actor;
-        q->actor_id = sx_strndup((const char *)w->checkpoint.actor_id.ptr,
+        q->actor_id = sx_strndup((const char *)w->checkpoint.actor_id.p,
                                  w->checkpoint.actor_id.len);
         q->min_ts = min_ts;
         uint64_t max_wait = rn->cfg.hib_eligible_ms < RN_HIB_RETRY_MAX_MS ? rn->cfg.hib_eligible_ms
@@ -361,7 +361,7 @@ static void rn_on_timer(uv_timer_t *t);
 static void rn_init(rn_conn_t *rc, const rp_to_server_init_t *init)
 {
     rn_t *rn = rc->rn;
-    char *name = sx_strndup((const char *)init->name.ptr, init->name.len);
+    char *name = sx_strndup((const char *)init->name.p, init->name.len);
     bool was_connected = false;
     eng_runner_t *r = eng_runner_connect(rn->eng, rc->ns, name, rc->key, init, &was_connected);
     free(name);
@@ -383,7 +383,7 @@ static void rn_init(rn_conn_t *rc, const rp_to_server_init_t *init)
     rp_to_client_t m;
     memset(&m, 0, sizeof m);
     m.tag = RP_TO_CLIENT_INIT;
-    m.val.init.runner_id = (bare_str_t){ (const uint8_t *)r->runner_id, strlen(r->runner_id) };
+    m.val.init.runner_id = slice_cstr(r->runner_id);
     m.val.init.metadata.runner_lost_threshold = eng_config(rn->eng)->runner_lost_threshold_ms;
     m.val.init.metadata.actor_stop_threshold = eng_config(rn->eng)->actor_stop_threshold_ms;
     rn_send(rc, &m);
@@ -436,7 +436,7 @@ static void rn_kv_reply_error(rn_conn_t *rc, uint32_t request_id, const char *ms
     m.val.kv_response.request_id = request_id;
     m.val.kv_response.data.tag = RP_KV_RESPONSE_DATA_ERROR_RESPONSE;
     m.val.kv_response.data.val.error_response.message =
-        (bare_str_t){ (const uint8_t *)msg, strlen(msg) };
+        slice_cstr(msg);
     rn_send(rc, &m);
 }
 
@@ -464,9 +464,9 @@ static void rn_kv_done(void *ud, int err, const store_kv_res_t *res)
                 meta = sx_calloc(n ? n : 1, sizeof *meta);
                 for (size_t i = 0; i < n; i++) {
                     const store_kv_entry_t *en = &res->entries[i];
-                    keys[i] = (bare_data_t){ en->key.data, en->key.len };
-                    vals[i] = (bare_data_t){ en->value.data, en->value.len };
-                    meta[i].version = (bare_data_t){ en->meta.version, en->meta.version_len };
+                    keys[i] = en->key;
+                    vals[i] = en->value;
+                    meta[i].version = (slice_t){ en->meta.version, en->meta.version_len };
                     meta[i].update_ts = en->meta.update_ts;
                 }
                 rp_list_kv_key_t lk = { keys, n };
@@ -505,21 +505,13 @@ static void rn_kv_done(void *ud, int err, const store_kv_res_t *res)
     rn_unref(rc);
 }
 
-static store_bytes_t *rn_bytes(const bare_data_t *items, size_t n)
-{
-    store_bytes_t *b = sx_calloc(n ? n : 1, sizeof *b);
-    for (size_t i = 0; i < n; i++)
-        b[i] = (store_bytes_t){ items[i].ptr, items[i].len };
-    return b;
-}
-
 static void rn_kv(rn_conn_t *rc, const rp_to_server_kv_request_t *kv)
 {
     rn_t *rn = rc->rn;
-    eng_actor_t *a = eng_runner_actor(rn->eng, rc->runner, (const char *)kv->actor_id.ptr,
+    eng_actor_t *a = eng_runner_actor(rn->eng, rc->runner, (const char *)kv->actor_id.p,
                                       kv->actor_id.len);
     if (!a) {
-        char *id = sx_strndup((const char *)kv->actor_id.ptr, kv->actor_id.len);
+        char *id = sx_strndup((const char *)kv->actor_id.p, kv->actor_id.len);
         int exists = eng_actor_get(rn->eng, id) != NULL;
         free(id);
         rn_kv_reply_error(rc, kv->request_id,
@@ -534,9 +526,8 @@ static void rn_kv(rn_conn_t *rc, const rp_to_server_kv_request_t *kv)
     const rp_kv_request_data_t *d = &kv->data;
     switch (d->tag) {
     case RP_KV_REQUEST_DATA_GET_REQUEST: {
-        store_bytes_t *k = rn_bytes(d->val.get_request.keys.items, d->val.get_request.keys.len);
-        store_kv_get(rn->store, a->actor_id, k, d->val.get_request.keys.len, rn_kv_done, op);
-        free(k);
+        store_kv_get(rn->store, a->actor_id, d->val.get_request.keys.items,
+                     d->val.get_request.keys.len, rn_kv_done, op);
         break;
     }
     case RP_KV_REQUEST_DATA_LIST_REQUEST: {
@@ -545,15 +536,12 @@ static void rn_kv(rn_conn_t *rc, const rp_to_server_kv_request_t *kv)
         memset(&q, 0, sizeof q);
         if (l->query.tag == RP_KV_LIST_QUERY_RANGE_QUERY) {
             q.kind = STORE_KV_RANGE;
-            q.start = (store_bytes_t){ l->query.val.range_query.start.ptr,
-                                       l->query.val.range_query.start.len };
-            q.end = (store_bytes_t){ l->query.val.range_query.end.ptr,
-                                     l->query.val.range_query.end.len };
+            q.start = l->query.val.range_query.start;
+            q.end = l->query.val.range_query.end;
             q.exclusive = l->query.val.range_query.exclusive;
         } else if (l->query.tag == RP_KV_LIST_QUERY_PREFIX_QUERY) {
             q.kind = STORE_KV_PREFIX;
-            q.prefix = (store_bytes_t){ l->query.val.prefix_query.key.ptr,
-                                        l->query.val.prefix_query.key.len };
+            q.prefix = l->query.val.prefix_query.key;
         } else {
             q.kind = STORE_KV_ALL;
         }
@@ -565,25 +553,18 @@ static void rn_kv(rn_conn_t *rc, const rp_to_server_kv_request_t *kv)
     }
     case RP_KV_REQUEST_DATA_PUT_REQUEST: {
         const rp_kv_put_request_t *p = &d->val.put_request;
-        store_bytes_t *k = rn_bytes(p->keys.items, p->keys.len);
-        store_bytes_t *v = rn_bytes(p->values.items, p->values.len);
-        store_kv_put(rn->store, a->actor_id, k, p->keys.len, v, p->values.len, rn_kv_done, op);
-        free(k);
-        free(v);
+        store_kv_put(rn->store, a->actor_id, p->keys.items, p->keys.len, p->values.items,
+                     p->values.len, rn_kv_done, op);
         break;
     }
     case RP_KV_REQUEST_DATA_DELETE_REQUEST: {
-        store_bytes_t *k =
-            rn_bytes(d->val.delete_request.keys.items, d->val.delete_request.keys.len);
-        store_kv_delete(rn->store, a->actor_id, k, d->val.delete_request.keys.len, rn_kv_done,
-                        op);
-        free(k);
+        store_kv_delete(rn->store, a->actor_id, d->val.delete_request.keys.items,
+                        d->val.delete_request.keys.len, rn_kv_done, op);
         break;
     }
     case RP_KV_REQUEST_DATA_DELETE_RANGE_REQUEST: {
         const rp_kv_delete_range_request_t *r = &d->val.delete_range_request;
-        store_kv_delete_range(rn->store, a->actor_id, (store_bytes_t){ r->start.ptr, r->start.len },
-                              (store_bytes_t){ r->end.ptr, r->end.len }, rn_kv_done, op);
+        store_kv_delete_range(rn->store, a->actor_id, r->start, r->end, rn_kv_done, op);
         break;
     }
     case RP_KV_REQUEST_DATA_DROP_REQUEST:
@@ -742,7 +723,7 @@ int rn_handle(rn_t *rn, net_conn_t *c, hreq *req, const url_parts *u)
     }
 
     buf_t version = BUF_INIT, ns_name = BUF_INIT, key = BUF_INIT;
-    url_str q = u->query;
+    slice_t q = u->query;
     int rv = url_query_get(&q, "protocol_version", &version);
     int rn_ = url_query_get(&q, "namespace", &ns_name);
     int rk = url_query_get(&q, "runner_key", &key);
@@ -767,7 +748,7 @@ int rn_handle(rn_t *rn, net_conn_t *c, hreq *req, const url_parts *u)
     }
     wsh_offers_parse(&offers, req);
     if (rn->cfg.token) {
-        const hreq_str *tok = NULL;
+        const slice_t *tok = NULL;
         for (size_t i = 0; i < offers.n; i++)
             if (offers.v[i].len >= 12 && memcmp(offers.v[i].p, "rivet_token.", 12) == 0)
                 tok = &offers.v[i];
@@ -782,7 +763,7 @@ int rn_handle(rn_t *rn, net_conn_t *c, hreq *req, const url_parts *u)
         }
     }
     static const char *const pref[] = { "rivet", NULL };
-    const hreq_str *proto = wsh_select_protocol(&offers, pref);
+    const slice_t *proto = wsh_select_protocol(&offers, pref);
     rn_conn_t *rc = sx_calloc(1, sizeof *rc);
     rc->rn = rn;
     rc->c = c;
@@ -791,7 +772,7 @@ int rn_handle(rn_t *rn, net_conn_t *c, hreq *req, const url_parts *u)
     rc->refs = 1;
     uv_timer_init(rn->loop, &rc->timer);
     rc->timer.data = rc;
-    if (net_ws_accept(c, req, proto ? proto->p : NULL, proto ? proto->len : 0, &rn_ws_handler,
+    if (net_ws_accept(c, req, proto ? (const char *)proto->p : NULL, proto ? proto->len : 0, &rn_ws_handler,
                       rc) != 0) {
         rc->closed = 1;
         rn_unref(rc);

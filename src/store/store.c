@@ -231,7 +231,7 @@ static bool store_kv_refuse(store_t *s, const char *actor_id, store_kv_cb cb, vo
     return true;
 }
 
-void store_kv_get(store_t *s, const char *actor_id, const store_bytes_t *keys, size_t n,
+void store_kv_get(store_t *s, const char *actor_id, const slice_t *keys, size_t n,
     store_kv_cb cb, void *ud)
 {
     if (!cb)
@@ -251,8 +251,8 @@ void store_kv_list(store_t *s, const char *actor_id, const store_kv_query_t *q, 
         s->vt->kv_list(s, actor_id, q, cb, ud);
 }
 
-void store_kv_put(store_t *s, const char *actor_id, const store_bytes_t *keys, size_t n_keys,
-    const store_bytes_t *values, size_t n_values, store_kv_cb cb, void *ud)
+void store_kv_put(store_t *s, const char *actor_id, const slice_t *keys, size_t n_keys,
+    const slice_t *values, size_t n_values, store_kv_cb cb, void *ud)
 {
     if (!cb)
         cb = store_kv_ignore;
@@ -262,7 +262,7 @@ void store_kv_put(store_t *s, const char *actor_id, const store_bytes_t *keys, s
         s->vt->kv_put(s, actor_id, keys, values, n_keys, cb, ud);
 }
 
-void store_kv_delete(store_t *s, const char *actor_id, const store_bytes_t *keys, size_t n,
+void store_kv_delete(store_t *s, const char *actor_id, const slice_t *keys, size_t n,
     store_kv_cb cb, void *ud)
 {
     if (!cb)
@@ -287,7 +287,7 @@ static void kv_ok_run(store_t *s, store_op_t *op)
     free(k);
 }
 
-void store_kv_delete_range(store_t *s, const char *actor_id, store_bytes_t start, store_bytes_t end,
+void store_kv_delete_range(store_t *s, const char *actor_id, slice_t start, slice_t end,
     store_kv_cb cb, void *ud)
 {
     if (!cb)
@@ -296,7 +296,7 @@ void store_kv_delete_range(store_t *s, const char *actor_id, store_bytes_t start
     int err = store_kv_validate_range(&s->limits, start, end, msg, sizeof msg);
     if (store_kv_refuse(s, actor_id, cb, ud, err, msg))
         return;
-    if (store_kv_cmp(start.data, start.len, end.data, end.len) >= 0) {
+    if (store_kv_cmp(start.p, start.len, end.p, end.len) >= 0) {
         kv_ok_op_t *k = sx_calloc(1, sizeof *k);
         k->op.run = kv_ok_run;
         k->cb = cb;

@@ -27,6 +27,8 @@
 
 #include <uv.h>
 
+#include "core/slice.h"
+
 typedef struct store store_t;
 
 enum store_err {
@@ -109,10 +111,6 @@ void store_runner_clear(store_runner_t *r);
 
 /* ---- KV types (protocol §2.1, §5.5). ---- */
 
-typedef struct store_bytes {
-    const uint8_t *data;
-    size_t len;
-} store_bytes_t;
 
 /* The metadata of a KV value. version is opaque to callers and changes on every put of the key;
  * the memory store uses a per-store counter bumped once per put request, as 8 big-endian bytes,
@@ -124,8 +122,8 @@ typedef struct store_kv_meta {
 } store_kv_meta_t;
 
 typedef struct store_kv_entry {
-    store_bytes_t key;
-    store_bytes_t value;
+    slice_t key;
+    slice_t value;
     store_kv_meta_t meta;
 } store_kv_entry_t;
 
@@ -146,10 +144,10 @@ typedef enum store_kv_query_kind {
 
 typedef struct store_kv_query {
     store_kv_query_kind_t kind;
-    store_bytes_t start;     /* STORE_KV_RANGE */
-    store_bytes_t end;       /* STORE_KV_RANGE */
+    slice_t start;     /* STORE_KV_RANGE */
+    slice_t end;       /* STORE_KV_RANGE */
     bool exclusive;          /* STORE_KV_RANGE */
-    store_bytes_t prefix;    /* STORE_KV_PREFIX */
+    slice_t prefix;    /* STORE_KV_PREFIX */
     bool reverse;            /* descending key order; the limit then keeps the last keys */
     bool has_limit;          /* without it, limits.default_list_limit applies */
     uint64_t limit;          /* 0 returns nothing, as the reference engine does */
@@ -182,18 +180,18 @@ typedef struct store_kv_limits {
  * operation reaches an implementation; the quota check needs the actor's current usage, so
  * implementations call it themselves. */
 #define STORE_MSG_MAX 160
-int store_kv_validate_keys(const store_kv_limits_t *lim, const store_bytes_t *keys, size_t n,
+int store_kv_validate_keys(const store_kv_limits_t *lim, const slice_t *keys, size_t n,
     char *msg, size_t msglen);
-int store_kv_validate_put(const store_kv_limits_t *lim, const store_bytes_t *keys, size_t n_keys,
-    const store_bytes_t *values, size_t n_values, char *msg, size_t msglen);
+int store_kv_validate_put(const store_kv_limits_t *lim, const slice_t *keys, size_t n_keys,
+    const slice_t *values, size_t n_values, char *msg, size_t msglen);
 int store_kv_validate_query(const store_kv_limits_t *lim, const store_kv_query_t *q,
     char *msg, size_t msglen);
-int store_kv_validate_range(const store_kv_limits_t *lim, store_bytes_t start, store_bytes_t end,
+int store_kv_validate_range(const store_kv_limits_t *lim, slice_t start, slice_t end,
     char *msg, size_t msglen);
 int store_kv_validate_quota(const store_kv_limits_t *lim, uint64_t used, uint64_t payload,
     char *msg, size_t msglen);
 /* The byte count a put adds against the quota: the sum of its key and value lengths. */
-uint64_t store_kv_payload(const store_bytes_t *keys, const store_bytes_t *values, size_t n);
+uint64_t store_kv_payload(const slice_t *keys, const slice_t *values, size_t n);
 /* Lexicographic byte order, shorter first on a common prefix: <0, 0 or >0. */
 int store_kv_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
 
@@ -289,17 +287,17 @@ void store_runner_delete(store_t *s, const char *runner_id, store_done_cb cb, vo
  * the runner half does that before it asks. Every callback gets a store_kv_res_t. ---- */
 
 /* The entries of the keys that exist, in request order; missing keys are left out. */
-void store_kv_get(store_t *s, const char *actor_id, const store_bytes_t *keys, size_t n,
+void store_kv_get(store_t *s, const char *actor_id, const slice_t *keys, size_t n,
     store_kv_cb cb, void *ud);
 void store_kv_list(store_t *s, const char *actor_id, const store_kv_query_t *q,
     store_kv_cb cb, void *ud);
 /* Writes every pair, in order (a key given twice keeps its last value), all or nothing. */
-void store_kv_put(store_t *s, const char *actor_id, const store_bytes_t *keys, size_t n_keys,
-    const store_bytes_t *values, size_t n_values, store_kv_cb cb, void *ud);
-void store_kv_delete(store_t *s, const char *actor_id, const store_bytes_t *keys, size_t n,
+void store_kv_put(store_t *s, const char *actor_id, const slice_t *keys, size_t n_keys,
+    const slice_t *values, size_t n_values, store_kv_cb cb, void *ud);
+void store_kv_delete(store_t *s, const char *actor_id, const slice_t *keys, size_t n,
     store_kv_cb cb, void *ud);
 /* Deletes [start, end); a no-op when start >= end. */
-void store_kv_delete_range(store_t *s, const char *actor_id, store_bytes_t start, store_bytes_t end,
+void store_kv_delete_range(store_t *s, const char *actor_id, slice_t start, slice_t end,
     store_kv_cb cb, void *ud);
 /* Deletes every key of the actor. */
 void store_kv_drop(store_t *s, const char *actor_id, store_kv_cb cb, void *ud);

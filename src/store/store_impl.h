@@ -68,18 +68,18 @@ typedef struct store_vtable {
     void (*runner_list)(store_t *s, const char *namespace_id, const char *name,
         store_runner_list_cb cb, void *ud);
     void (*runner_delete)(store_t *s, const char *runner_id, store_done_cb cb, void *ud);
-    void (*kv_get)(store_t *s, const char *actor_id, const store_bytes_t *keys, size_t n,
+    void (*kv_get)(store_t *s, const char *actor_id, const slice_t *keys, size_t n,
         store_kv_cb cb, void *ud);
     void (*kv_list)(store_t *s, const char *actor_id, const store_kv_query_t *q, store_kv_cb cb,
         void *ud);
     /* n_keys == n_values here: store.c refuses anything else. */
-    void (*kv_put)(store_t *s, const char *actor_id, const store_bytes_t *keys,
-        const store_bytes_t *values, size_t n, store_kv_cb cb, void *ud);
-    void (*kv_delete)(store_t *s, const char *actor_id, const store_bytes_t *keys, size_t n,
+    void (*kv_put)(store_t *s, const char *actor_id, const slice_t *keys,
+        const slice_t *values, size_t n, store_kv_cb cb, void *ud);
+    void (*kv_delete)(store_t *s, const char *actor_id, const slice_t *keys, size_t n,
         store_kv_cb cb, void *ud);
     /* Called only when start < end: store.c completes the no-op case itself. */
-    void (*kv_delete_range)(store_t *s, const char *actor_id, store_bytes_t start,
-        store_bytes_t end, store_kv_cb cb, void *ud);
+    void (*kv_delete_range)(store_t *s, const char *actor_id, slice_t start,
+        slice_t end, store_kv_cb cb, void *ud);
     void (*kv_drop)(store_t *s, const char *actor_id, store_kv_cb cb, void *ud);
     void (*hib_upsert)(store_t *s, const store_hib_row_t *rows, size_t n, int64_t ttl_ms,
         store_done_cb cb, void *ud);

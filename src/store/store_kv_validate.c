@@ -33,10 +33,10 @@ static int store_kv_fail(int err, char *msg, size_t msglen, const char *fmt, ...
     return err;
 }
 
-static int store_kv_check_key(const store_kv_limits_t *lim, const char *what, store_bytes_t key,
+static int store_kv_check_key(const store_kv_limits_t *lim, const char *what, slice_t key,
     char *msg, size_t msglen)
 {
-    if (key.len && !key.data)
+    if (key.len && !key.p)
         return store_kv_fail(STORE_EINVAL, msg, msglen, "%s has no data", what);
     if (key.len > lim->max_key)
         return store_kv_fail(STORE_ELIMIT, msg, msglen, "%s too large: %zu bytes (max %zu)",
@@ -55,7 +55,7 @@ static int store_kv_check_count(const store_kv_limits_t *lim, const void *arr, s
     return STORE_OK;
 }
 
-int store_kv_validate_keys(const store_kv_limits_t *lim, const store_bytes_t *keys, size_t n,
+int store_kv_validate_keys(const store_kv_limits_t *lim, const slice_t *keys, size_t n,
     char *msg, size_t msglen)
 {
     int err = store_kv_check_count(lim, keys, n, msg, msglen);
@@ -64,7 +64,7 @@ int store_kv_validate_keys(const store_kv_limits_t *lim, const store_bytes_t *ke
     return err;
 }
 
-uint64_t store_kv_payload(const store_bytes_t *keys, const store_bytes_t *values, size_t n)
+uint64_t store_kv_payload(const slice_t *keys, const slice_t *values, size_t n)
 {
     uint64_t sum = 0;
     for (size_t i = 0; i < n; i++)
@@ -72,8 +72,8 @@ uint64_t store_kv_payload(const store_bytes_t *keys, const store_bytes_t *values
     return sum;
 }
 
-int store_kv_validate_put(const store_kv_limits_t *lim, const store_bytes_t *keys, size_t n_keys,
-    const store_bytes_t *values, size_t n_values, char *msg, size_t msglen)
+int store_kv_validate_put(const store_kv_limits_t *lim, const slice_t *keys, size_t n_keys,
+    const slice_t *values, size_t n_values, char *msg, size_t msglen)
 {
     if (n_keys != n_values)
         return store_kv_fail(STORE_EINVAL, msg, msglen,
@@ -84,7 +84,7 @@ int store_kv_validate_put(const store_kv_limits_t *lim, const store_bytes_t *key
     if (err != STORE_OK)
         return err;
     for (size_t i = 0; i < n_values; i++)
-        if (values[i].len && !values[i].data)
+        if (values[i].len && !values[i].p)
             return store_kv_fail(STORE_EINVAL, msg, msglen, "value has no data");
     uint64_t payload = store_kv_payload(keys, values, n_keys);
     if (payload > lim->max_put_payload)
@@ -99,7 +99,7 @@ int store_kv_validate_put(const store_kv_limits_t *lim, const store_bytes_t *key
     return err;
 }
 
-int store_kv_validate_range(const store_kv_limits_t *lim, store_bytes_t start, store_bytes_t end,
+int store_kv_validate_range(const store_kv_limits_t *lim, slice_t start, slice_t end,
     char *msg, size_t msglen)
 {
     int err = store_kv_check_key(lim, "start key", start, msg, msglen);

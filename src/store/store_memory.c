@@ -48,18 +48,18 @@ void store_memory_submit(store_memory_t *m, store_memory_op_t *op)
     store_defer(&m->base, &op->op);
 }
 
-store_bytes_t *store_memory_pack(const store_bytes_t *v, size_t n)
+slice_t *store_memory_pack(const slice_t *v, size_t n)
 {
     size_t total = n * sizeof *v;
     for (size_t i = 0; i < n; i++)
         total += v[i].len;
-    store_bytes_t *out = sx_malloc(total ? total : 1);
+    slice_t *out = sx_malloc(total ? total : 1);
     uint8_t *p = (uint8_t *)(out + n);
     for (size_t i = 0; i < n; i++) {
-        out[i].data = p;
+        out[i].p = p;
         out[i].len = v[i].len;
         if (v[i].len)
-            memcpy(p, v[i].data, v[i].len);
+            memcpy(p, v[i].p, v[i].len);
         p += v[i].len;
     }
     return out;

@@ -43,8 +43,8 @@ struct store_memory_op {
         store_actor_t actor;
         store_runner_t runner;
     } rec;                     /* exec may take it over and set rec_kind to NONE */
-    store_bytes_t *keys;       /* one block each: the array, then the bytes */
-    store_bytes_t *values;
+    slice_t *keys;       /* one block each: the array, then the bytes */
+    slice_t *values;
     size_t n;
     store_kv_query_t query;    /* its byte strings point into keys */
     store_hib_row_t *rows;     /* one block: the rows, then their actor ids */
@@ -58,19 +58,19 @@ store_memory_op_t *store_memory_op(void (*exec)(store_memory_t *, store_memory_o
 /* Queues op to run on the next loop iteration. */
 void store_memory_submit(store_memory_t *m, store_memory_op_t *op);
 /* Copies an array of byte strings and their bytes into one block, freed with free(). */
-store_bytes_t *store_memory_pack(const store_bytes_t *v, size_t n);
+slice_t *store_memory_pack(const slice_t *v, size_t n);
 
 /* The KV and hibernating-row halves (store_memory_kv.c, store_memory_hib.c). */
-void store_memory_kv_get(store_t *s, const char *actor_id, const store_bytes_t *keys, size_t n,
+void store_memory_kv_get(store_t *s, const char *actor_id, const slice_t *keys, size_t n,
     store_kv_cb cb, void *ud);
 void store_memory_kv_list(store_t *s, const char *actor_id, const store_kv_query_t *q,
     store_kv_cb cb, void *ud);
-void store_memory_kv_put(store_t *s, const char *actor_id, const store_bytes_t *keys,
-    const store_bytes_t *values, size_t n, store_kv_cb cb, void *ud);
-void store_memory_kv_delete(store_t *s, const char *actor_id, const store_bytes_t *keys, size_t n,
+void store_memory_kv_put(store_t *s, const char *actor_id, const slice_t *keys,
+    const slice_t *values, size_t n, store_kv_cb cb, void *ud);
+void store_memory_kv_delete(store_t *s, const char *actor_id, const slice_t *keys, size_t n,
     store_kv_cb cb, void *ud);
-void store_memory_kv_delete_range(store_t *s, const char *actor_id, store_bytes_t start,
-    store_bytes_t end, store_kv_cb cb, void *ud);
+void store_memory_kv_delete_range(store_t *s, const char *actor_id, slice_t start,
+    slice_t end, store_kv_cb cb, void *ud);
 void store_memory_kv_drop(store_t *s, const char *actor_id, store_kv_cb cb, void *ud);
 void store_memory_kv_free(store_memory_t *m);
 

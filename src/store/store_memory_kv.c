@@ -25,9 +25,9 @@ static void store_memory_kvtab_release(store_memory_t *m, const char *actor_id, 
 
 static void store_memory_kv_entry(store_kv_entry_t *e, const store_kvtab_item_t *it)
 {
-    e->key.data = store_kvtab_key(it);
+    e->key.p = store_kvtab_key(it);
     e->key.len = it->key_len;
-    e->value.data = store_kvtab_value(it);
+    e->value.p = store_kvtab_value(it);
     e->value.len = it->value_len;
     e->meta.version = it->version;
     e->meta.version_len = sizeof it->version;
@@ -46,7 +46,7 @@ static void store_memory_kv_get_exec(store_memory_t *m, store_memory_op_t *o)
     store_kv_entry_t *entries = sx_malloc((o->n ? o->n : 1) * sizeof *entries);
     size_t n = 0;
     for (size_t i = 0; t && i < o->n; i++) {
-        const store_kvtab_item_t *it = store_kvtab_get(t, o->keys[i].data, o->keys[i].len);
+        const store_kvtab_item_t *it = store_kvtab_get(t, o->keys[i].p, o->keys[i].len);
         if (it)
             store_memory_kv_entry(&entries[n++], it);
     }
@@ -54,7 +54,7 @@ static void store_memory_kv_get_exec(store_memory_t *m, store_memory_op_t *o)
     free(entries);
 }
 
-void store_memory_kv_get(store_t *s, const char *actor_id, const store_bytes_t *keys, size_t n,
+void store_memory_kv_get(store_t *s, const char *actor_id, const slice_t *keys, size_t n,
     store_kv_cb cb, void *ud)
 {
     store_memory_t *m = (store_memory_t *)s;
@@ -75,13 +75,13 @@ static void store_memory_kv_span(const store_kvtab_t *t, const store_kv_query_t 
         *hi = t->n;
         break;
     case STORE_KV_RANGE:
-        *lo = store_kvtab_lower(t, q->start.data, q->start.len);
-        *hi = q->exclusive ? store_kvtab_lower(t, q->end.data, q->end.len)
-                           : store_kvtab_upper(t, q->end.data, q->end.len);
+        *lo = store_kvtab_lower(t, q->start.p, q->start.len);
+        *hi = q->exclusive ? store_kvtab_lower(t, q->end.p, q->end.len)
+                           : store_kvtab_upper(t, q->end.p, q->end.len);
         break;
     case STORE_KV_PREFIX:
-        *lo = store_kvtab_lower(t, q->prefix.data, q->prefix.len);
-        *hi = store_kvtab_prefix_end(t, *lo, q->prefix.data, q->prefix.len);
+        *lo = store_kvtab_lower(t, q->prefix.p, q->prefix.len);
+        *hi = store_kvtab_prefix_end(t, *lo, q->prefix.p, q->prefix.len);
         break;
     }
     if (*hi < *lo)
@@ -112,7 +112,7 @@ void store_memory_kv_list(store_t *s, const char *actor_id, const store_kv_query
     store_memory_t *m = (store_memory_t *)s;
     store_memory_op_t *o = store_memory_op(store_memory_kv_list_exec, STORE_CB(kv, cb), ud,
         actor_id, NULL, NULL);
-    store_bytes_t parts[3] = { q->start, q->end, q->prefix };
+    slice_t parts[3] = { q->start, q->end, q->prefix };
     o->keys = store_memory_pack(parts, 3);
     o->query = *q;
     o->query.start = o->keys[0];
@@ -139,8 +139,8 @@ static void store_memory_kv_put_exec(store_memory_t *m, store_memory_op_t *o)
     uint64_t version = ++m->kv_version;
     int64_t now = store_now_ms(&m->base);
     for (size_t i = 0; i < o->n; i++) {
-        store_kvtab_item_t *it = store_kvtab_item_new(o->keys[i].data, o->keys[i].len,
-            o->values[i].data, o->values[i].len);
+        store_kvtab_item_t *it = store_kvtab_item_new(o->keys[i].p, o->keys[i].len,
+            o->values[i].p, o->values[i].len);
         for (int b = 0; b < 8; b++)
             it->version[b] = (uint8_t)(version >> (56 - 8 * b));
         it->update_ts = now;
@@ -149,8 +149,8 @@ static void store_memory_kv_put_exec(store_memory_t *m, store_memory_op_t *o)
     store_memory_kv_ok(o, NULL, 0);
 }
 
-void store_memory_kv_put(store_t *s, const char *actor_id, const store_bytes_t *keys,
-    const store_bytes_t *values, size_t n, store_kv_cb cb, void *ud)
+void store_memory_kv_put(store_t *s, const char *actor_id, const slice_t *keys,
+    const slice_t *values, size_t n, store_kv_cb cb, void *ud)
 {
     store_memory_t *m = (store_memory_t *)s;
     store_memory_op_t *o = store_memory_op(store_memory_kv_put_exec, STORE_CB(kv, cb), ud, actor_id,
@@ -165,12 +165,12 @@ static void store_memory_kv_delete_exec(store_memory_t *m, store_memory_op_t *o)
 {
     store_kvtab_t *t = store_memory_kvtab(m, o->str[0]);
     for (size_t i = 0; t && i < o->n; i++)
-        store_kvtab_del(t, o->keys[i].data, o->keys[i].len);
+        store_kvtab_del(t, o->keys[i].p, o->keys[i].len);
     store_memory_kvtab_release(m, o->str[0], t);
     store_memory_kv_ok(o, NULL, 0);
 }
 
-void store_memory_kv_delete(store_t *s, const char *actor_id, const store_bytes_t *keys, size_t n,
+void store_memory_kv_delete(store_t *s, const char *actor_id, const slice_t *keys, size_t n,
     store_kv_cb cb, void *ud)
 {
     store_memory_t *m = (store_memory_t *)s;
@@ -185,21 +185,21 @@ static void store_memory_kv_delete_range_exec(store_memory_t *m, store_memory_op
 {
     store_kvtab_t *t = store_memory_kvtab(m, o->str[0]);
     if (t) {
-        size_t lo = store_kvtab_lower(t, o->keys[0].data, o->keys[0].len);
-        size_t hi = store_kvtab_lower(t, o->keys[1].data, o->keys[1].len);
+        size_t lo = store_kvtab_lower(t, o->keys[0].p, o->keys[0].len);
+        size_t hi = store_kvtab_lower(t, o->keys[1].p, o->keys[1].len);
         store_kvtab_del_span(t, lo, hi);
         store_memory_kvtab_release(m, o->str[0], t);
     }
     store_memory_kv_ok(o, NULL, 0);
 }
 
-void store_memory_kv_delete_range(store_t *s, const char *actor_id, store_bytes_t start,
-    store_bytes_t end, store_kv_cb cb, void *ud)
+void store_memory_kv_delete_range(store_t *s, const char *actor_id, slice_t start,
+    slice_t end, store_kv_cb cb, void *ud)
 {
     store_memory_t *m = (store_memory_t *)s;
     store_memory_op_t *o = store_memory_op(store_memory_kv_delete_range_exec, STORE_CB(kv, cb), ud,
         actor_id, NULL, NULL);
-    store_bytes_t parts[2] = { start, end };
+    slice_t parts[2] = { start, end };
     o->keys = store_memory_pack(parts, 2);
     store_memory_submit(m, o);
 }

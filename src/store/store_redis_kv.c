@@ -21,8 +21,8 @@
 typedef struct rds_kv_op {
     rds_op_t op;
     char *actor;
-    store_bytes_t *keys;       /* one block: the array, then the bytes */
-    store_bytes_t *values;
+    slice_t *keys;       /* one block: the array, then the bytes */
+    slice_t *values;
     size_t n;
     store_kv_query_t q;        /* its byte strings point into keys */
     int64_t ts;
@@ -39,17 +39,17 @@ static void rds_kv_destroy(rds_op_t *o)
     free(p->values);
 }
 
-static store_bytes_t *rds_kv_pack(const store_bytes_t *v, size_t n)
+static slice_t *rds_kv_pack(const slice_t *v, size_t n)
 {
     size_t total = n * sizeof *v;
     for (size_t i = 0; i < n; i++)
         total += v[i].len;
-    store_bytes_t *out = sx_malloc(total ? total : 1);
+    slice_t *out = sx_malloc(total ? total : 1);
     uint8_t *p = (uint8_t *)(out + n);
     for (size_t i = 0; i < n; i++) {
         if (v[i].len)
-            memcpy(p, v[i].data, v[i].len);
-        out[i].data = p;
+            memcpy(p, v[i].p, v[i].len);
+        out[i].p = p;
         out[i].len = v[i].len;
         p += v[i].len;
     }
@@ -105,9 +105,9 @@ static bool rds_kv_entry(store_kv_entry_t *e, const uint8_t *key, size_t klen, c
     if (v->type != REDIS_REPLY_STRING || v->len < RDS_KV_META)
         return false;
     const uint8_t *s = (const uint8_t *)v->str;
-    e->key.data = key;
+    e->key.p = key;
     e->key.len = klen;
-    e->value.data = s + RDS_KV_META;
+    e->value.p = s + RDS_KV_META;
     e->value.len = v->len - RDS_KV_META;
     e->meta.version = s;
     e->meta.version_len = 8;
@@ -135,7 +135,7 @@ static int rds_kv_get_reply(rds_op_t *o, const redisReply *rep)
     store_kv_entry_t *e = sx_malloc((n ? n : 1) * sizeof *e);
     size_t got = 0;
     for (size_t i = 0; i < n; i++)
-        if (rds_kv_entry(&e[got], p->keys[i].data, p->keys[i].len, rep->element[i]))
+        if (rds_kv_entry(&e[got], p->keys[i].p, p->keys[i].len, rep->element[i]))
             got++;
     rds_kv_done(o, STORE_OK, NULL, e, got);
     free(e);
@@ -154,12 +154,12 @@ static int rds_kv_get_step(rds_op_t *o)
     rds_arg_str(&a, "HMGET");
     rds_arg_key(&a, o->r, "a", p->actor, ":kv");
     for (size_t i = 0; i < p->n; i++)
-        rds_arg(&a, p->keys[i].data, p->keys[i].len);
+        rds_arg(&a, p->keys[i].p, p->keys[i].len);
     rds_send(o, &a);
     return RDS_MORE;
 }
 
-void store_redis_kv_get(store_t *s, const char *actor_id, const store_bytes_t *keys, size_t n,
+void store_redis_kv_get(store_t *s, const char *actor_id, const slice_t *keys, size_t n,
     store_kv_cb cb, void *ud)
 {
     rds_kv_op_t *p = rds_kv_op(s, actor_id, cb, ud, rds_kv_get_step, rds_kv_get_reply);
@@ -209,14 +209,14 @@ static rds_kv_lex_t rds_kv_lex_inf(char sign)
 /* The upper bound of a prefix: the prefix without its trailing 0xff bytes and with its last byte
  * incremented, exclusive; every key with the prefix sorts below it. A prefix of 0xff bytes only
  * (or an empty one) has no such bound: everything above it qualifies. */
-static rds_kv_lex_t rds_kv_prefix_end(store_bytes_t prefix)
+static rds_kv_lex_t rds_kv_prefix_end(slice_t prefix)
 {
     size_t len = prefix.len;
-    while (len && prefix.data[len - 1] == 0xff)
+    while (len && prefix.p[len - 1] == 0xff)
         len--;
     if (len == 0)
         return rds_kv_lex_inf('+');
-    rds_kv_lex_t b = rds_kv_lex('(', prefix.data, len);
+    rds_kv_lex_t b = rds_kv_lex('(', prefix.p, len);
     b.p[len]++;
     return b;
 }
@@ -234,11 +234,11 @@ static int rds_kv_list_step(rds_op_t *o)
     rds_kv_lex_t lo, hi;
     switch (q->kind) {
     case STORE_KV_RANGE:
-        lo = rds_kv_lex('[', q->start.data, q->start.len);
-        hi = rds_kv_lex(q->exclusive ? '(' : '[', q->end.data, q->end.len);
+        lo = rds_kv_lex('[', q->start.p, q->start.len);
+        hi = rds_kv_lex(q->exclusive ? '(' : '[', q->end.p, q->end.len);
         break;
     case STORE_KV_PREFIX:
-        lo = rds_kv_lex('[', q->prefix.data, q->prefix.len);
+        lo = rds_kv_lex('[', q->prefix.p, q->prefix.len);
         hi = rds_kv_prefix_end(q->prefix);
         break;
     case STORE_KV_ALL:
@@ -265,7 +265,7 @@ void store_redis_kv_list(store_t *s, const char *actor_id, const store_kv_query_
     store_kv_cb cb, void *ud)
 {
     rds_kv_op_t *p = rds_kv_op(s, actor_id, cb, ud, rds_kv_list_step, rds_kv_list_reply);
-    store_bytes_t parts[3] = { q->start, q->end, q->prefix };
+    slice_t parts[3] = { q->start, q->end, q->prefix };
     p->keys = rds_kv_pack(parts, 3);
     p->q = *q;
     p->q.start = p->keys[0];
@@ -313,16 +313,16 @@ static int rds_kv_put_step(rds_op_t *o)
     rds_arg_copy(&a, ts, 8);
     rds_arg_i64(&a, (int64_t)p->payload);
     for (size_t i = 0; i < p->n; i++) {
-        rds_arg(&a, p->keys[i].data, p->keys[i].len);
-        rds_arg(&a, p->values[i].data, p->values[i].len);
+        rds_arg(&a, p->keys[i].p, p->keys[i].len);
+        rds_arg(&a, p->values[i].p, p->values[i].len);
     }
     rds_send(o, &a);
     o->stage = 1;
     return RDS_MORE;
 }
 
-void store_redis_kv_put(store_t *s, const char *actor_id, const store_bytes_t *keys,
-    const store_bytes_t *values, size_t n, store_kv_cb cb, void *ud)
+void store_redis_kv_put(store_t *s, const char *actor_id, const slice_t *keys,
+    const slice_t *values, size_t n, store_kv_cb cb, void *ud)
 {
     rds_kv_op_t *p = rds_kv_op(s, actor_id, cb, ud, rds_kv_put_step, rds_kv_put_reply);
     p->keys = rds_kv_pack(keys, n);
@@ -353,8 +353,8 @@ static int rds_kv_write_step(rds_op_t *o)
     case STORE_KV_RANGE:       /* delete range [start, end) */
         rds_arg_eval(&a, RDS_SC_KV_DELRANGE, 3);
         rds_kv_keys(&a, p, 3);
-        rds_kv_arg_lex(&a, rds_kv_lex('[', p->q.start.data, p->q.start.len));
-        rds_kv_arg_lex(&a, rds_kv_lex('(', p->q.end.data, p->q.end.len));
+        rds_kv_arg_lex(&a, rds_kv_lex('[', p->q.start.p, p->q.start.len));
+        rds_kv_arg_lex(&a, rds_kv_lex('(', p->q.end.p, p->q.end.len));
         break;
     case STORE_KV_PREFIX:      /* delete keys */
     default:
@@ -366,14 +366,14 @@ static int rds_kv_write_step(rds_op_t *o)
         rds_arg_eval(&a, RDS_SC_KV_DEL, 3);
         rds_kv_keys(&a, p, 3);
         for (size_t i = 0; i < p->n; i++)
-            rds_arg(&a, p->keys[i].data, p->keys[i].len);
+            rds_arg(&a, p->keys[i].p, p->keys[i].len);
         break;
     }
     rds_send(o, &a);
     return RDS_MORE;
 }
 
-void store_redis_kv_delete(store_t *s, const char *actor_id, const store_bytes_t *keys, size_t n,
+void store_redis_kv_delete(store_t *s, const char *actor_id, const slice_t *keys, size_t n,
     store_kv_cb cb, void *ud)
 {
     rds_kv_op_t *p = rds_kv_op(s, actor_id, cb, ud, rds_kv_write_step, NULL);
@@ -383,11 +383,11 @@ void store_redis_kv_delete(store_t *s, const char *actor_id, const store_bytes_t
     rds_submit((store_redis_t *)s, &p->op);
 }
 
-void store_redis_kv_delete_range(store_t *s, const char *actor_id, store_bytes_t start,
-    store_bytes_t end, store_kv_cb cb, void *ud)
+void store_redis_kv_delete_range(store_t *s, const char *actor_id, slice_t start,
+    slice_t end, store_kv_cb cb, void *ud)
 {
     rds_kv_op_t *p = rds_kv_op(s, actor_id, cb, ud, rds_kv_write_step, NULL);
-    store_bytes_t parts[2] = { start, end };
+    slice_t parts[2] = { start, end };
     p->keys = rds_kv_pack(parts, 2);
     p->q.kind = STORE_KV_RANGE;
     p->q.start = p->keys[0];

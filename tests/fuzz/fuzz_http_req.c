@@ -48,7 +48,7 @@ static uint64_t inspect(const hreq *r)
         const hreq_hdr *x = &r->headers[i];
         if (x->name.len == 0 || x->name.p[x->name.len] != 0 || x->value.p[x->value.len] != 0)
             abort();
-        if (hreq_header(r, x->name.p) == NULL)
+        if (hreq_header(r, (const char *)x->name.p) == NULL)
             abort();
         h = mix(h, x->name.p, x->name.len);
         h = mix(h, x->value.p, x->value.len);
@@ -70,7 +70,7 @@ static uint64_t inspect(const hreq *r)
     wsh_offers_init(&o);
     wsh_offers_parse(&o, r);
     static const char *const pref[] = { "rivet", NULL };
-    const hreq_str *sel = wsh_select_protocol(&o, pref);
+    const slice_t *sel = wsh_select_protocol(&o, pref);
     if ((sel == NULL) != (o.n == 0))
         abort();
     for (size_t i = 0; i < o.n; i++)
@@ -78,20 +78,20 @@ static uint64_t inspect(const hreq *r)
             abort();
     buf_t out = BUF_INIT;
     if (st == 0)
-        wsh_build_101(&out, res.accept, sel ? sel->p : NULL, sel ? sel->len : 0, NULL);
+        wsh_build_101(&out, res.accept, sel ? (const char *)sel->p : NULL, sel ? sel->len : 0, NULL);
     buf_reset(&out);
     hreq_header_join(r, "sec-websocket-protocol", &out);
     wsh_offers_free(&o);
 
     url_parts u;
-    url_split(r->url.p, r->url.len, &u);
+    url_split((const char *)r->url.p, r->url.len, &u);
     size_t pos = 0;
-    url_str seg, name, value;
+    slice_t seg, name, value;
     char tmp[256];
     while (url_path_next(&u.path, &pos, &seg)) {
         size_t n;
         if (seg.len <= sizeof tmp)
-            url_decode_segment(seg.p, seg.len, tmp, &n, 0);
+            url_decode_segment((const char *)seg.p, seg.len, tmp, &n, 0);
     }
     url_query_get(&u.query, "protocol_version", &out);
     pos = 0;

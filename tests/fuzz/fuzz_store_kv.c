@@ -144,9 +144,9 @@ static int64_t fz_clock(void *ud)
     return ((fz_state_t *)ud)->now;
 }
 
-static bool fz_same(const store_bytes_t *b, const fz_bytes_t *f)
+static bool fz_same(const slice_t *b, const fz_bytes_t *f)
 {
-    return b->len == f->len && (f->len == 0 || memcmp(b->data, f->b, f->len) == 0);
+    return b->len == f->len && (f->len == 0 || memcmp(b->p, f->b, f->len) == 0);
 }
 
 /* Versions must be a faithful image of the model's put numbers: one version per put, and no two
@@ -228,9 +228,9 @@ static void fz_flush(fz_state_t *st)
     st->completed = 0;
 }
 
-static store_bytes_t fz_sb(const fz_bytes_t *f)
+static slice_t fz_sb(const fz_bytes_t *f)
 {
-    return (store_bytes_t){ f->b, f->len };
+    return (slice_t){ f->b, f->len };
 }
 
 static bool fz_key_ok(const fz_bytes_t *k)
@@ -244,7 +244,7 @@ static void fz_get(fz_state_t *st, fz_in_t *in, int actor, const char *aid)
 {
     size_t n = fz_byte(in) % 7;
     fz_bytes_t keys[8];
-    store_bytes_t sk[8];
+    slice_t sk[8];
     bool ok = n <= fz_limits.max_keys;
     for (size_t i = 0; i < n; i++) {
         keys[i] = fz_str(in, 5);
@@ -310,7 +310,7 @@ static void fz_put(fz_state_t *st, fz_in_t *in, int actor, const char *aid)
     if (h & 0x80)
         nv = (h >> 3) % 7;
     fz_bytes_t keys[8], vals[8];
-    store_bytes_t sk[8], sv[8];
+    slice_t sk[8], sv[8];
     for (size_t i = 0; i < nk; i++) {
         keys[i] = fz_str(in, 5);
         sk[i] = fz_sb(&keys[i]);
@@ -358,7 +358,7 @@ static void fz_delete(fz_state_t *st, fz_in_t *in, int actor, const char *aid)
 {
     size_t n = fz_byte(in) % 7;
     fz_bytes_t keys[8];
-    store_bytes_t sk[8];
+    slice_t sk[8];
     bool ok = n <= fz_limits.max_keys;
     for (size_t i = 0; i < n; i++) {
         keys[i] = fz_str(in, 5);

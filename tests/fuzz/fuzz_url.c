@@ -8,9 +8,9 @@
 #include "core/alloc.h"
 #include "net/url.h"
 
-static void within(url_str s, const char *p, size_t n)
+static void within(slice_t s, const char *p, size_t n)
 {
-    if (s.len && (s.p < p || s.p + s.len > p + n))
+    if (s.len && ((const char *)s.p < p || (const char *)s.p + s.len > p + n))
         abort();
 }
 
@@ -58,13 +58,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
 
     size_t pos = 0, count = 0;
-    url_str seg, name, value;
+    slice_t seg, name, value;
     while (url_path_next(&u.path, &pos, &seg)) {
         within(seg, p, size);
         if (pos > u.path.len || ++count > size + 1)
             abort();
-        check_decode(seg.p, seg.len, false, 0);
-        check_decode(seg.p, seg.len, false, URL_ALLOW_SLASH);
+        check_decode((const char *)seg.p, seg.len, false, 0);
+        check_decode((const char *)seg.p, seg.len, false, URL_ALLOW_SLASH);
     }
     pos = 0;
     buf_t out = BUF_INIT;
@@ -73,12 +73,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         within(value, p, size);
         if (pos > u.query.len)
             abort();
-        check_decode(name.p, name.len, true, 0);
-        check_decode(value.p, value.len, true, 0);
+        check_decode((const char *)name.p, name.len, true, 0);
+        check_decode((const char *)value.p, value.len, true, 0);
         /* Looking a decodable name up finds a parameter (this one or an earlier twin). */
         char *dn = sx_malloc(name.len + 1);
         size_t dl;
-        if (url_decode_query(name.p, name.len, dn, &dl) == URL_OK) {
+        if (url_decode_query((const char *)name.p, name.len, dn, &dl) == URL_OK) {
             dn[dl] = 0;
             if (url_query_get(&u.query, dn, &out) == 0)
                 abort();

@@ -65,7 +65,7 @@ struct ss {
     bool closed;
 };
 
-#define SS_B(lit) ((store_bytes_t){ (const uint8_t *)(lit), sizeof(lit) - 1 })
+#define SS_B(lit) ((slice_t){ (const uint8_t *)(lit), sizeof(lit) - 1 })
 
 static int64_t ss_clock(void *ud)
 {
@@ -195,11 +195,11 @@ static void ss_on_kv(void *ud, int err, const store_kv_res_t *res)
         ss_kv_t *k = &c->kv[i];
         k->key = sx_malloc(e->key.len + 1);
         if (e->key.len)
-            memcpy(k->key, e->key.data, e->key.len);
+            memcpy(k->key, e->key.p, e->key.len);
         k->klen = e->key.len;
         k->val = sx_malloc(e->value.len + 1);
         if (e->value.len)
-            memcpy(k->val, e->value.data, e->value.len);
+            memcpy(k->val, e->value.p, e->value.len);
         k->vlen = e->value.len;
         meta_ok = meta_ok && e->meta.version_len > 0 && e->meta.version_len <= sizeof k->ver;
         k->verlen = e->meta.version_len < sizeof k->ver ? e->meta.version_len : sizeof k->ver;
@@ -324,8 +324,8 @@ static bool ss_keys_are(const ss_call_t *c, size_t n, ...)
     va_list ap;
     va_start(ap, n);
     for (size_t i = 0; i < n; i++) {
-        store_bytes_t k = va_arg(ap, store_bytes_t);
-        if (ok && (c->kv[i].klen != k.len || (k.len && memcmp(c->kv[i].key, k.data, k.len) != 0)))
+        slice_t k = va_arg(ap, slice_t);
+        if (ok && (c->kv[i].klen != k.len || (k.len && memcmp(c->kv[i].key, k.p, k.len) != 0)))
             ok = false;
     }
     va_end(ap);
@@ -341,9 +341,9 @@ static bool ss_keys_are(const ss_call_t *c, size_t n, ...)
     return ok;
 }
 
-static bool ss_val_is(const ss_kv_t *k, store_bytes_t v)
+static bool ss_val_is(const ss_kv_t *k, slice_t v)
 {
-    return k->vlen == v.len && (v.len == 0 || memcmp(k->val, v.data, v.len) == 0);
+    return k->vlen == v.len && (v.len == 0 || memcmp(k->val, v.p, v.len) == 0);
 }
 
 static bool ss_same_version(const ss_kv_t *a, const ss_kv_t *b)
@@ -352,8 +352,8 @@ static bool ss_same_version(const ss_kv_t *a, const ss_kv_t *b)
 }
 
 /* Puts (keys[i], values[i]) for actor and checks the put succeeded. */
-static void ss_put(ss_t *t, const char *actor, const store_bytes_t *keys,
-    const store_bytes_t *vals, size_t n)
+static void ss_put(ss_t *t, const char *actor, const slice_t *keys,
+    const slice_t *vals, size_t n)
 {
     ss_call_t c = { 0 };
     SS_DO(t, &c, store_kv_put(t->s, actor, keys, n, vals, n, ss_on_kv, &c));
@@ -375,7 +375,7 @@ static store_kv_query_t ss_all(void)
     return q;
 }
 
-static store_kv_query_t ss_range(store_bytes_t start, store_bytes_t end, bool exclusive)
+static store_kv_query_t ss_range(slice_t start, slice_t end, bool exclusive)
 {
     store_kv_query_t q = ss_all();
     q.kind = STORE_KV_RANGE;
@@ -385,7 +385,7 @@ static store_kv_query_t ss_range(store_bytes_t start, store_bytes_t end, bool ex
     return q;
 }
 
-static store_kv_query_t ss_prefix(store_bytes_t p)
+static store_kv_query_t ss_prefix(slice_t p)
 {
     store_kv_query_t q = ss_all();
     q.kind = STORE_KV_PREFIX;
@@ -397,10 +397,10 @@ static store_kv_query_t ss_prefix(store_bytes_t p)
  * signed comparisons and C strings. */
 static void ss_put_alphabet(ss_t *t, const char *actor)
 {
-    store_bytes_t keys[] = { SS_B("b"), SS_B("a"), SS_B("ab"), SS_B("abc"), SS_B("abd"),
+    slice_t keys[] = { SS_B("b"), SS_B("a"), SS_B("ab"), SS_B("abc"), SS_B("abd"),
         SS_B("a\xff"), SS_B("a\xff\xff"), SS_B("\xff"), SS_B("\x00"), SS_B("\x80"), SS_B("c"),
         SS_B("a\x00") };
-    store_bytes_t vals[sizeof keys / sizeof keys[0]];
+    slice_t vals[sizeof keys / sizeof keys[0]];
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         vals[i] = keys[i];
     ss_put(t, actor, keys, vals, sizeof keys / sizeof keys[0]);
@@ -696,12 +696,12 @@ static void ss_test_kv_get_put(ss_t *t)
 {
     ss_call_t c = { 0 };
     t->now = 1700000000500;
-    store_bytes_t keys[] = { SS_B("k1"), SS_B("k2"), SS_B("empty") };
-    store_bytes_t vals[] = { SS_B("v1"), SS_B("\x00\x01\x02"), SS_B("") };
+    slice_t keys[] = { SS_B("k1"), SS_B("k2"), SS_B("empty") };
+    slice_t vals[] = { SS_B("v1"), SS_B("\x00\x01\x02"), SS_B("") };
     ss_put(t, "actor", keys, vals, 3);
 
     /* Missing keys are left out; the rest come in request order. */
-    store_bytes_t want[] = { SS_B("k2"), SS_B("nope"), SS_B("k1"), SS_B("empty") };
+    slice_t want[] = { SS_B("k2"), SS_B("nope"), SS_B("k1"), SS_B("empty") };
     SS_DO(t, &c, store_kv_get(t->s, "actor", want, 4, ss_on_kv, &c));
     CHECK_EQ_INT(c.err, STORE_OK);
     CHECK(ss_keys_are(&c, 3, SS_B("k2"), SS_B("k1"), SS_B("empty")));
@@ -727,8 +727,8 @@ static void ss_test_kv_get_put(ss_t *t)
     ss_kv_t before1 = c.kv[0], before2 = c.kv[1];
     c.nkv = 0;
     t->now = 1700000000900;
-    store_bytes_t k1[] = { SS_B("k1") };
-    store_bytes_t v1b[] = { SS_B("v1-second") };
+    slice_t k1[] = { SS_B("k1") };
+    slice_t v1b[] = { SS_B("v1-second") };
     ss_put(t, "actor", k1, v1b, 1);
     SS_DO(t, &c, store_kv_get(t->s, "actor", keys, 2, ss_on_kv, &c));
     CHECK(ss_keys_are(&c, 2, SS_B("k1"), SS_B("k2")));
@@ -745,8 +745,8 @@ static void ss_test_kv_get_put(ss_t *t)
     free(before2.val);
 
     /* A key given twice in one put keeps its last value. */
-    store_bytes_t dk[] = { SS_B("dup"), SS_B("dup") };
-    store_bytes_t dv[] = { SS_B("first"), SS_B("last") };
+    slice_t dk[] = { SS_B("dup"), SS_B("dup") };
+    slice_t dv[] = { SS_B("first"), SS_B("last") };
     ss_put(t, "actor", dk, dv, 2);
     SS_DO(t, &c, store_kv_get(t->s, "actor", dk, 1, ss_on_kv, &c));
     CHECK(ss_keys_are(&c, 1, SS_B("dup")));
@@ -848,7 +848,7 @@ static void ss_test_kv_default_limit(ss_t *t)
     ss_call_t c = { 0 };
     enum { TOTAL = STORE_KV_DEFAULT_LIST_LIMIT + 10 };
     uint8_t (*raw)[4] = sx_malloc(TOTAL * sizeof *raw);
-    store_bytes_t keys[STORE_KV_MAX_KEYS], vals[STORE_KV_MAX_KEYS];
+    slice_t keys[STORE_KV_MAX_KEYS], vals[STORE_KV_MAX_KEYS];
     for (size_t i = 0; i < TOTAL; i++) {
         raw[i][0] = (uint8_t)(i >> 24);
         raw[i][1] = (uint8_t)(i >> 16);
@@ -859,7 +859,7 @@ static void ss_test_kv_default_limit(ss_t *t)
     for (size_t done = 0; done < TOTAL;) {
         size_t n = TOTAL - done < STORE_KV_MAX_KEYS ? TOTAL - done : STORE_KV_MAX_KEYS;
         for (size_t i = 0; i < n; i++) {
-            keys[i] = (store_bytes_t){ raw[TOTAL - 1 - done - i], 4 };
+            keys[i] = (slice_t){ raw[TOTAL - 1 - done - i], 4 };
             vals[i] = SS_B("v");
         }
         ss_put(t, "big", keys, vals, n);
@@ -893,7 +893,7 @@ static void ss_test_kv_delete(ss_t *t)
 {
     ss_call_t c = { 0 };
     ss_put_alphabet(t, "actor");
-    store_bytes_t del[] = { SS_B("a"), SS_B("missing"), SS_B("\xff") };
+    slice_t del[] = { SS_B("a"), SS_B("missing"), SS_B("\xff") };
     SS_DO(t, &c, store_kv_delete(t->s, "actor", del, 3, ss_on_kv, &c));
     CHECK_EQ_INT(c.err, STORE_OK);
     CHECK_EQ_INT(c.nkv, 0);
@@ -942,7 +942,7 @@ static void ss_test_kv_delete(ss_t *t)
     SS_DO(t, &c, store_kv_delete_range(t->s, "actor", SS_B(""), SS_B("\xff"), ss_on_kv, &c));
     ss_list(t, &c, "actor", ss_all());
     CHECK(ss_keys_are(&c, 0));
-    store_bytes_t k[] = { SS_B("again") };
+    slice_t k[] = { SS_B("again") };
     ss_put(t, "actor", k, k, 1);
     ss_list(t, &c, "actor", ss_all());
     CHECK(ss_keys_are(&c, 1, SS_B("again")));
@@ -952,9 +952,9 @@ static void ss_test_kv_delete(ss_t *t)
 static void ss_test_kv_isolation_and_drop(ss_t *t)
 {
     ss_call_t c = { 0 };
-    store_bytes_t keys[] = { SS_B("shared"), SS_B("x") };
-    store_bytes_t va[] = { SS_B("from-a"), SS_B("xa") };
-    store_bytes_t vb[] = { SS_B("from-b"), SS_B("xb") };
+    slice_t keys[] = { SS_B("shared"), SS_B("x") };
+    slice_t va[] = { SS_B("from-a"), SS_B("xa") };
+    slice_t vb[] = { SS_B("from-b"), SS_B("xb") };
     ss_put(t, "actor-a", keys, va, 2);
     ss_put(t, "actor-b", keys, vb, 2);
     /* An actor id that prefixes another must not see its keys. */
@@ -1003,8 +1003,8 @@ static void ss_test_kv_limits(ss_t *t)
     ss_call_t c = { 0 };
     uint8_t *big = sx_calloc(1, STORE_KV_MAX_PUT_PAYLOAD + 2);
     memset(big, 'k', STORE_KV_MAX_PUT_PAYLOAD + 1);
-    store_bytes_t key2048 = { big, STORE_KV_MAX_KEY }, key2049 = { big, STORE_KV_MAX_KEY + 1 };
-    store_bytes_t val = SS_B("v");
+    slice_t key2048 = { big, STORE_KV_MAX_KEY }, key2049 = { big, STORE_KV_MAX_KEY + 1 };
+    slice_t val = SS_B("v");
 
     /* Key size: 2048 is fine everywhere, 2049 is refused everywhere. */
     SS_DO(t, &c, store_kv_put(t->s, "a", &key2048, 1, &val, 1, ss_on_kv, &c));
@@ -1033,12 +1033,12 @@ static void ss_test_kv_limits(ss_t *t)
     CHECK_EQ_INT(c.nkv, 1);
 
     /* Key count: 128 is fine, 129 is refused, for get, put and delete. */
-    store_bytes_t keys[STORE_KV_MAX_KEYS + 1], vals[STORE_KV_MAX_KEYS + 1];
+    slice_t keys[STORE_KV_MAX_KEYS + 1], vals[STORE_KV_MAX_KEYS + 1];
     uint8_t names[STORE_KV_MAX_KEYS + 1][2];
     for (size_t i = 0; i <= STORE_KV_MAX_KEYS; i++) {
         names[i][0] = 'n';
         names[i][1] = (uint8_t)i;
-        keys[i] = (store_bytes_t){ names[i], 2 };
+        keys[i] = (slice_t){ names[i], 2 };
         vals[i] = val;
     }
     SS_DO(t, &c, store_kv_put(t->s, "a", keys, 128, vals, 128, ss_on_kv, &c));
@@ -1059,8 +1059,8 @@ static void ss_test_kv_limits(ss_t *t)
     CHECK(ss_refused(&c, STORE_EINVAL, "2 keys, 1 values"));
 
     /* Value size: 128 KiB is fine, one byte more is refused. */
-    store_bytes_t k = SS_B("value");
-    store_bytes_t v = { big, STORE_KV_MAX_VALUE };
+    slice_t k = SS_B("value");
+    slice_t v = { big, STORE_KV_MAX_VALUE };
     SS_DO(t, &c, store_kv_put(t->s, "a", &k, 1, &v, 1, ss_on_kv, &c));
     CHECK_EQ_INT(c.err, STORE_OK);
     SS_DO(t, &c, store_kv_get(t->s, "a", &k, 1, ss_on_kv, &c));
@@ -1071,16 +1071,16 @@ static void ss_test_kv_limits(ss_t *t)
 
     /* Put payload (keys plus values): exactly 976 KiB is fine, one byte more is refused, and a
      * refused put writes nothing. */
-    store_bytes_t pk[8], pv[8];
+    slice_t pk[8], pv[8];
     uint8_t pnames[8] = { '0', '1', '2', '3', '4', '5', '6', '7' };
     size_t left = STORE_KV_MAX_PUT_PAYLOAD;
     for (size_t i = 0; i < 8; i++) {
-        pk[i] = (store_bytes_t){ &pnames[i], 1 };
+        pk[i] = (slice_t){ &pnames[i], 1 };
         left -= 1;
     }
     for (size_t i = 0; i < 8; i++) {
         size_t len = left < STORE_KV_MAX_VALUE ? left : STORE_KV_MAX_VALUE;
-        pv[i] = (store_bytes_t){ big, len };
+        pv[i] = (slice_t){ big, len };
         left -= len;
     }
     CHECK_EQ_INT(left, 0);
@@ -1107,8 +1107,8 @@ static void ss_test_kv_quota(ss_t *t)
 
     uint8_t buf[1000];
     memset(buf, 'q', sizeof buf);
-    store_bytes_t k1 = SS_B("k1"), k2 = SS_B("k2"), k3 = SS_B("k3");
-    store_bytes_t v598 = { buf, 598 }, v500 = { buf, 500 }, v398 = { buf, 398 };
+    slice_t k1 = SS_B("k1"), k2 = SS_B("k2"), k3 = SS_B("k3");
+    slice_t v598 = { buf, 598 }, v500 = { buf, 500 }, v398 = { buf, 398 };
     SS_DO(t, &c, store_kv_put(t->s, "q", &k1, 1, &v598, 1, ss_on_kv, &c));
     CHECK_EQ_INT(c.err, STORE_OK);
     SS_DO(t, &c, store_kv_put(t->s, "q", &k2, 1, &v500, 1, ss_on_kv, &c));
@@ -1120,7 +1120,7 @@ static void ss_test_kv_quota(ss_t *t)
     CHECK_EQ_INT(c.err, STORE_OK);
     SS_DO(t, &c, store_kv_put(t->s, "other", &k2, 1, &v500, 1, ss_on_kv, &c));
     CHECK_EQ_INT(c.err, STORE_OK);
-    store_bytes_t tiny = SS_B("");
+    slice_t tiny = SS_B("");
     SS_DO(t, &c, store_kv_put(t->s, "q", &k3, 1, &tiny, 1, ss_on_kv, &c));
     CHECK(ss_refused(&c, STORE_ELIMIT, "storage quota exceeded"));
     /* Deletes give the space back. */
@@ -1249,7 +1249,7 @@ static void ss_chain_on_put(void *ud, int err, const store_kv_res_t *res)
     CHECK_EQ_INT(err, STORE_OK);
     ch->step = 1;
     /* Submitting from a callback must not complete inline either. */
-    store_bytes_t k = SS_B("chained");
+    slice_t k = SS_B("chained");
     ss_reset(&ch->inner, ch->t);
     store_kv_get(ch->t->s, "actor", &k, 1, ss_on_kv, &ch->inner);
     CHECK(ch->inner.calls == 0);
@@ -1265,7 +1265,7 @@ static void ss_test_ordering(ss_t *t)
     ss_reset(&get, t);
     ss_reset(&del, t);
     ss_reset(&list, t);
-    store_bytes_t keys[] = { SS_B("one"), SS_B("two") };
+    slice_t keys[] = { SS_B("one"), SS_B("two") };
     store_kv_query_t q = ss_all();
     store_kv_put(t->s, "actor", keys, 2, keys, 2, ss_on_kv, &put);
     store_kv_get(t->s, "actor", keys, 2, ss_on_kv, &get);
@@ -1284,7 +1284,7 @@ static void ss_test_ordering(ss_t *t)
 
     ss_chain_t ch = { t, 0, { 0 } };
     ss_reset(&ch.inner, t);
-    store_bytes_t k = SS_B("chained");
+    slice_t k = SS_B("chained");
     store_kv_put(t->s, "actor", &k, 1, &k, 1, ss_chain_on_put, &ch);
     CHECK_EQ_INT(ch.step, 0);
     t->timed_out = false;
@@ -1365,7 +1365,7 @@ static void ss_test_close(ss_t *t)
     for (int i = 0; i < 3; i++)
         ss_reset(&cl.before[i], t);
     ss_reset(&cl.after, t);
-    store_bytes_t k = SS_B("k");
+    slice_t k = SS_B("k");
     store_ns_t ns = { (char *)"id", (char *)"n", 1 };
     store_kv_put(t->s, "a", &k, 1, &k, 1, ss_on_kv, &cl.before[0]);
     store_ns_put(t->s, &ns, ss_on_done, &cl.before[1]);

@@ -52,7 +52,7 @@ static void run_on_loop(void (*fn)(void))
 static void on_request(net_conn_t *c, hreq *req, void *ud)
 {
     url_parts u;
-    url_split(req->url.p, req->url.len, &u);
+    url_split((const char *)req->url.p, req->url.len, &u);
     if (!api_handle(eng, c, req, &u)) {
         static const char nf[] = "not an api path";
         net_http_respond(c, 404, "text/plain", NULL, nf, sizeof nf - 1);
@@ -545,7 +545,7 @@ static void test_get(void)
 static void put_kv(void)
 {
     static const uint8_t k1[] = "color", v1[] = "blue", k2[] = { 0xff, 0xfe }, v2[] = { 0, 1, 2 };
-    store_bytes_t keys[] = { { k1, 5 }, { k2, 2 } }, vals[] = { { v1, 4 }, { v2, 3 } };
+    slice_t keys[] = { { k1, 5 }, { k2, 2 } }, vals[] = { { v1, 4 }, { v2, 3 } };
     store_kv_put(store, counter_id, keys, 2, vals, 2, NULL, NULL);
 }
 
@@ -778,11 +778,11 @@ static void connect_runner(void)
     static const char md[] = "{\"region\":\"local\",\"n\":1}";
     rp_to_server_init_t init;
     memset(&init, 0, sizeof init);
-    init.name = (bare_str_t){ (const uint8_t *)"pool", 4 };
+    init.name = (slice_t){ (const uint8_t *)"pool", 4 };
     init.version = 3;
     init.total_slots = 8;
     init.has_metadata = true;
-    init.metadata = (bare_str_t){ (const uint8_t *)md, sizeof md - 1 };
+    init.metadata = (slice_t){ (const uint8_t *)md, sizeof md - 1 };
     bool was = false;
     eng_runner_t *r = eng_runner_connect(eng, eng_ns_get(eng, "default"), "pool", "rk-1", &init,
                                          &was);

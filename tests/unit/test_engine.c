@@ -48,7 +48,7 @@ static void fake_on_bus(void *ud, const char *subject, const uint8_t *f, size_t 
             fk->last_gen = w->checkpoint.generation;
             fk->last_idx = w->checkpoint.index;
             snprintf(fk->last_actor, sizeof fk->last_actor, "%.*s", (int)w->checkpoint.actor_id.len,
-                     (const char *)w->checkpoint.actor_id.ptr);
+                     (const char *)w->checkpoint.actor_id.p);
         }
     } else if (m.tag == RP_TO_RUNNER_CLIENT_ACK_EVENTS) {
         fk->acks++;
@@ -61,7 +61,7 @@ static eng_runner_t *fake_connect(fake_t *fk, const char *name, const char *key,
 {
     rp_to_server_init_t init;
     memset(&init, 0, sizeof init);
-    init.name = (bare_str_t){ (const uint8_t *)name, strlen(name) };
+    init.name = slice_cstr(name);
     init.version = version;
     init.total_slots = slots;
     eng_runner_t *r = eng_runner_connect(eng, eng_ns_get(eng, "default"), name, key, &init, was);
@@ -76,7 +76,7 @@ static void send_event_gen(eng_runner_t *r, eng_actor_t *a, uint32_t gen, int64_
 {
     rp_event_wrapper_t w;
     memset(&w, 0, sizeof w);
-    w.checkpoint.actor_id = (bare_str_t){ (const uint8_t *)a->actor_id, strlen(a->actor_id) };
+    w.checkpoint.actor_id = slice_cstr(a->actor_id);
     w.checkpoint.generation = gen;
     w.checkpoint.index = idx;
     if (kind == 0) { /* running */
@@ -193,7 +193,7 @@ int main(void)
     {
         rp_to_server_init_t init;
         memset(&init, 0, sizeof init);
-        init.name = (bare_str_t){ (const uint8_t *)"pool", 4 };
+        init.name = (slice_t){ (const uint8_t *)"pool", 4 };
         init.version = 1;
         init.total_slots = 2;
         r1b = eng_runner_connect(eng, eng_ns_get(eng, "default"), "pool", "key-1", &init, &was);
@@ -260,7 +260,7 @@ int main(void)
     {
         rp_event_wrapper_t w;
         memset(&w, 0, sizeof w);
-        w.checkpoint.actor_id = (bare_str_t){ (const uint8_t *)al->actor_id, strlen(al->actor_id) };
+        w.checkpoint.actor_id = slice_cstr(al->actor_id);
         w.checkpoint.generation = al->generation;
         w.checkpoint.index = 1;
         w.inner.tag = RP_EVENT_ACTOR_SET_ALARM;

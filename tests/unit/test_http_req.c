@@ -136,7 +136,7 @@ static void test_simple(void)
     CHECK_EQ_INT(r.nheaders, 5);
     CHECK(r.nheaders == 5 && r.headers[1].name.len == 12 &&
           !memcmp(r.headers[1].name.p, "X-Mixed-Case", 12));
-    const hreq_str *v = hreq_header(&r, "x-mixed-case");
+    const slice_t *v = hreq_header(&r, "x-mixed-case");
     CHECK(v && v->len == 10 && !memcmp(v->p, "Some Value", 10) && v->p[10] == 0);
     v = hreq_header(&r, "EMPTY");
     CHECK(v && v->len == 0 && v->p[0] == 0);
@@ -154,7 +154,7 @@ static void test_simple(void)
     CHECK_EQ_INT(r.body.len, 0);
     CHECK(hreq_header_has_token(&r, "sec-websocket-protocol", "RIVET"));
     CHECK(!hreq_header_has_token(&r, "sec-websocket-protocol", "rive"));
-    hreq_str list = { "keep-alive , Upgrade", 20 };
+    slice_t list = { (const uint8_t *)"keep-alive , Upgrade", 20 };
     CHECK(hreq_list_has(&list, "upgrade"));
     CHECK(hreq_list_has(&list, "keep-alive"));
     CHECK(!hreq_list_has(&list, "close"));
@@ -442,7 +442,7 @@ static void test_whitespace_and_bytes(void)
     size_t used;
     hreq_init(&h);
     CHECK_EQ_INT(hreq_feed(&h, req, sizeof req - 1, &used), HREQ_DONE);
-    const hreq_str *xb = hreq_header(&h, "x-b");
+    const slice_t *xb = hreq_header(&h, "x-b");
     CHECK(xb && xb->len == 1 && xb->p[1] == 0);
     hreq_free(&h);
     CHECK(strstr(r.reqs[0].headers, "X-C: \"quoted, list\"\n") != NULL);
@@ -456,7 +456,7 @@ static void test_whitespace_and_bytes(void)
     buf_append_str(&b, "\r\n\r\n");
     hreq_init(&h);
     CHECK_EQ_INT(hreq_feed(&h, (const char *)b.data, b.len, &used), HREQ_DONE);
-    const hreq_str *v = hreq_header(&h, "sec-websocket-protocol");
+    const slice_t *v = hreq_header(&h, "sec-websocket-protocol");
     CHECK(v && v->len == 7 + 18 + 2048);
     hreq_free(&h);
     buf_free(&b);

@@ -51,7 +51,7 @@ static void lp_route(lh_policy_t *p, const char *raw, lh_route_t *out)
     size_t used;
     CHECK_EQ_INT(hreq_feed(&req, raw, strlen(raw), &used), HREQ_DONE);
     url_parts u;
-    url_split(req.url.p, req.url.len, &u);
+    url_split((const char *)req.url.p, req.url.len, &u);
     lh_policy_route(p, &req, &u, "10.0.0.7:5555", out);
     hreq_free(&req);
 }

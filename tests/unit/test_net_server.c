@@ -68,8 +68,8 @@ static void on_request(net_conn_t *c, hreq *req, void *ud)
         wsh_offers offers;
         wsh_offers_init(&offers);
         wsh_offers_parse(&offers, req);
-        const hreq_str *p = wsh_select_protocol(&offers, pref);
-        net_ws_accept(c, req, p ? p->p : NULL, p ? p->len : 0, &echo, (void *)1);
+        const slice_t *p = wsh_select_protocol(&offers, pref);
+        net_ws_accept(c, req, p ? (const char *)p->p : NULL, p ? p->len : 0, &echo, (void *)1);
         wsh_offers_free(&offers);
         return;
     }

@@ -60,14 +60,9 @@ static size_t unhex(const char *s, uint8_t *out)
     return n;
 }
 
-static bare_str_t S(const char *s)
+static bool str_is(slice_t s, const char *want)
 {
-    return (bare_str_t){ (const uint8_t *)s, strlen(s) };
-}
-
-static bool str_is(bare_str_t s, const char *want)
-{
-    return s.len == strlen(want) && memcmp(s.ptr, want, s.len) == 0;
+    return s.len == strlen(want) && memcmp(s.p, want, s.len) == 0;
 }
 
 /* Decodes with the codec of the given kind into a union of the four top-level values. */
@@ -163,12 +158,12 @@ static void test_server_init(void)
     }
     memset(&v, 0, sizeof v);
     v.server.tag = RP_TO_SERVER_INIT;
-    v.server.val.init.name = S("r");
+    v.server.val.init.name = slice_cstr("r");
     v.server.val.init.version = 1;
     v.server.val.init.total_slots = 2;
     v.server.val.init.has_prepopulate_actor_names = true;
     v.server.val.init.has_metadata = true;
-    v.server.val.init.metadata = S("{}");
+    v.server.val.init.metadata = slice_cstr("{}");
     check_encodes(0, &v);
 }
 
@@ -186,7 +181,7 @@ static void test_client_init(void)
     }
     memset(&v, 0, sizeof v);
     v.client.tag = RP_TO_CLIENT_INIT;
-    v.client.val.init.runner_id = S("R");
+    v.client.val.init.runner_id = slice_cstr("R");
     v.client.val.init.metadata.runner_lost_threshold = 15000;
     v.client.val.init.metadata.actor_stop_threshold = 1800000;
     check_encodes(1, &v);
@@ -211,9 +206,9 @@ static void test_client_commands(void)
     }
     rp_command_wrapper_t w;
     memset(&w, 0, sizeof w);
-    w.checkpoint.actor_id = S("A");
+    w.checkpoint.actor_id = slice_cstr("A");
     w.inner.tag = RP_COMMAND_START_ACTOR;
-    w.inner.val.start_actor.config.name = S("n");
+    w.inner.val.start_actor.config.name = slice_cstr("n");
     w.inner.val.start_actor.config.create_ts = 1;
     memset(&v, 0, sizeof v);
     v.client.tag = RP_TO_CLIENT_COMMANDS;
@@ -237,7 +232,7 @@ static void test_server_events(void)
     }
     rp_event_wrapper_t e;
     memset(&e, 0, sizeof e);
-    e.checkpoint.actor_id = S("A");
+    e.checkpoint.actor_id = slice_cstr("A");
     e.inner.tag = RP_EVENT_ACTOR_STATE_UPDATE;
     e.inner.val.actor_state_update.state.tag = RP_ACTOR_STATE_RUNNING;
     memset(&v, 0, sizeof v);
@@ -301,9 +296,9 @@ static void test_tunnel(void)
     set_id(&v.client.val.tunnel_message.message_id, 0);
     v.client.val.tunnel_message.message_kind.tag = RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_REQUEST_START;
     rp_to_client_request_start_t *rs = &v.client.val.tunnel_message.message_kind.val.request_start;
-    rs->actor_id = S("A");
-    rs->method = S("GET");
-    rs->path = S("/ping");
+    rs->actor_id = slice_cstr("A");
+    rs->method = slice_cstr("GET");
+    rs->path = slice_cstr("/ping");
     check_encodes(6, &v);
 
     if (decode_vector(7, &v, b) == BARE_OK) {
@@ -312,9 +307,9 @@ static void test_tunnel(void)
         CHECK(tm->message_kind.tag == RP_TO_SERVER_TUNNEL_MESSAGE_KIND_RESPONSE_START);
         const rp_to_server_response_start_t *r = &tm->message_kind.val.response_start;
         CHECK(r->status == 200 && r->headers.len == 0 && r->has_body && !r->stream);
-        CHECK(r->body.len == 2 && memcmp(r->body.ptr, "ok", 2) == 0);
+        CHECK(r->body.len == 2 && memcmp(r->body.p, "ok", 2) == 0);
         /* Zero-copy: the body points into the input. */
-        CHECK(r->body.ptr == b + 17);
+        CHECK(r->body.p == b + 17);
         release(TO_SERVER, &v);
     }
     memset(&v, 0, sizeof v);
@@ -324,7 +319,7 @@ static void test_tunnel(void)
     rp_to_server_response_start_t *r = &v.server.val.tunnel_message.message_kind.val.response_start;
     r->status = 200;
     r->has_body = true;
-    r->body = S("ok");
+    r->body = slice_cstr("ok");
     check_encodes(7, &v);
 
     if (decode_vector(8, &v, b) == BARE_OK) {
@@ -345,14 +340,14 @@ static void test_tunnel(void)
         CHECK(id_is(&tm->message_id, 1));
         CHECK(tm->message_kind.tag == RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE);
         const rp_to_client_web_socket_message_t *m = &tm->message_kind.val.web_socket_message;
-        CHECK(m->data.len == 2 && memcmp(m->data.ptr, "hi", 2) == 0 && !m->binary);
+        CHECK(m->data.len == 2 && memcmp(m->data.p, "hi", 2) == 0 && !m->binary);
         release(TO_CLIENT, &v);
     }
     memset(&v, 0, sizeof v);
     v.client.tag = RP_TO_CLIENT_TUNNEL_MESSAGE;
     set_id(&v.client.val.tunnel_message.message_id, 1);
     v.client.val.tunnel_message.message_kind.tag = RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE;
-    v.client.val.tunnel_message.message_kind.val.web_socket_message.data = S("hi");
+    v.client.val.tunnel_message.message_kind.val.web_socket_message.data = slice_cstr("hi");
     check_encodes(9, &v);
 
     if (decode_vector(10, &v, b) == BARE_OK) {
@@ -381,13 +376,13 @@ static void test_kv(void)
         CHECK(kv->request_id == 0 && kv->data.tag == RP_KV_REQUEST_DATA_GET_REQUEST);
         CHECK_EQ_INT(kv->data.val.get_request.keys.len, 1);
         CHECK(kv->data.val.get_request.keys.items[0].len == 1 &&
-              kv->data.val.get_request.keys.items[0].ptr[0] == 1);
+              kv->data.val.get_request.keys.items[0].p[0] == 1);
         release(TO_SERVER, &v);
     }
     rp_kv_key_t key = { (const uint8_t *)"\x01", 1 };
     memset(&v, 0, sizeof v);
     v.server.tag = RP_TO_SERVER_KV_REQUEST;
-    v.server.val.kv_request.actor_id = S("A");
+    v.server.val.kv_request.actor_id = slice_cstr("A");
     v.server.val.kv_request.data.tag = RP_KV_REQUEST_DATA_GET_REQUEST;
     v.server.val.kv_request.data.val.get_request.keys.items = &key;
     v.server.val.kv_request.data.val.get_request.keys.len = 1;
@@ -588,13 +583,13 @@ static void test_varint_and_extremes(void)
     rp_to_server_t m, d;
     memset(&m, 0, sizeof m);
     m.tag = RP_TO_SERVER_KV_REQUEST;
-    m.val.kv_request.actor_id = S("actor");
+    m.val.kv_request.actor_id = slice_cstr("actor");
     m.val.kv_request.request_id = UINT32_MAX;
     m.val.kv_request.data.tag = RP_KV_REQUEST_DATA_LIST_REQUEST;
     rp_kv_list_request_t *lr = &m.val.kv_request.data.val.list_request;
     lr->query.tag = RP_KV_LIST_QUERY_RANGE_QUERY;
-    lr->query.val.range_query.start = S("a");
-    lr->query.val.range_query.end = S("z");
+    lr->query.val.range_query.start = slice_cstr("a");
+    lr->query.val.range_query.end = slice_cstr("z");
     lr->query.val.range_query.exclusive = true;
     lr->has_reverse = true;
     lr->reverse = false;

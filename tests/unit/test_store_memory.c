@@ -50,8 +50,8 @@ static void test_memory_reclaims(void)
 
     store_memory_stats_t st;
     int done = 0;
-    store_bytes_t keys[] = { { (const uint8_t *)"ab", 2 }, { (const uint8_t *)"c", 1 } };
-    store_bytes_t vals[] = { { (const uint8_t *)"xyz", 3 }, { (const uint8_t *)"", 0 } };
+    slice_t keys[] = { { (const uint8_t *)"ab", 2 }, { (const uint8_t *)"c", 1 } };
+    slice_t vals[] = { { (const uint8_t *)"xyz", 3 }, { (const uint8_t *)"", 0 } };
     store_kv_put(s, "a1", keys, 2, vals, 2, on_kv, &done);
     run_until(&loop, &done);
     CHECK_EQ_INT(done, 1);

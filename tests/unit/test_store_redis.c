@@ -307,8 +307,8 @@ static void finish_loop(uv_loop_t *loop)
     CHECK_EQ_INT(uv_loop_close(loop), 0);
 }
 
-static const store_bytes_t k_key = { (const uint8_t *)"k", 1 };
-static const store_bytes_t k_val = { (const uint8_t *)"v", 1 };
+static const slice_t k_key = { (const uint8_t *)"k", 1 };
+static const slice_t k_val = { (const uint8_t *)"v", 1 };
 
 /* A put, waited for; returns its error. */
 static int do_put(uv_loop_t *loop, store_t *s, const char *actor)

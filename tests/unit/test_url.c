@@ -3,7 +3,7 @@
 
 #include "net/url.h"
 
-static bool str_is(url_str s, const char *want)
+static bool str_is(slice_t s, const char *want)
 {
     return s.len == strlen(want) && memcmp(s.p, want, s.len) == 0;
 }
@@ -44,14 +44,14 @@ static void test_split(void)
 
 static void test_segments(void)
 {
-    url_str path = { "/gateway/a1b2%40x@tok%2Fen/websocket/chat/room", 0 };
-    path.len = strlen(path.p);
+    slice_t path = { (const uint8_t *)"/gateway/a1b2%40x@tok%2Fen/websocket/chat/room", 0 };
+    path.len = strlen((const char *)path.p);
     size_t pos = 0;
-    url_str seg;
+    slice_t seg;
     CHECK(url_path_next(&path, &pos, &seg) && str_is(seg, "gateway"));
     CHECK(url_path_next(&path, &pos, &seg) && str_is(seg, "a1b2%40x@tok%2Fen"));
     /* The rest of the path, raw, for forwarding. */
-    CHECK(!strcmp(path.p + pos, "/websocket/chat/room"));
+    CHECK(!strcmp((const char *)path.p + pos, "/websocket/chat/room"));
     CHECK(url_path_next(&path, &pos, &seg) && str_is(seg, "websocket"));
     CHECK(url_path_next(&path, &pos, &seg) && str_is(seg, "chat"));
     CHECK(url_path_next(&path, &pos, &seg) && str_is(seg, "room"));
@@ -62,7 +62,7 @@ static void test_segments(void)
         { "a/b", "a", "b", NULL }, { "", NULL, NULL, NULL },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        url_str p = { cases[i][0], strlen(cases[i][0]) };
+        slice_t p = slice_cstr(cases[i][0]);
         size_t k = 0, j = 1;
         while (url_path_next(&p, &k, &seg)) {
             CHECK(j < 4 && cases[i][j] && str_is(seg, cases[i][j]));
@@ -107,11 +107,11 @@ static void test_decode(void)
 
 static void test_query(void)
 {
-    url_str q = { "protocol_version=7&namespace=default&runner_key=k%2B1+2&&flag&=v&a=b=c&"
+    slice_t q = { (const uint8_t *)"protocol_version=7&namespace=default&runner_key=k%2B1+2&&flag&=v&a=b=c&"
                   "n%61me=x&namespace=second", 0 };
-    q.len = strlen(q.p);
+    q.len = strlen((const char *)q.p);
     size_t pos = 0, count = 0;
-    url_str name, value;
+    slice_t name, value;
     while (url_query_next(&q, &pos, &name, &value))
         count++;
     CHECK_EQ_INT(count, 8);
@@ -139,11 +139,11 @@ static void test_query(void)
     CHECK_EQ_INT(url_query_get(&q, "protocol", &out), 0);
     CHECK_EQ_INT(url_query_get(&q, "protocol_version_x", &out), 0);
 
-    url_str bad = { "a=%zz&b=1&%zz=2", 15 };
+    slice_t bad = { (const uint8_t *)"a=%zz&b=1&%zz=2", 15 };
     CHECK_EQ_INT(url_query_get(&bad, "a", &out), URL_EESCAPE);
     CHECK_EQ_INT(url_query_get(&bad, "b", &out), 1);
     CHECK_EQ_INT(url_query_get(&bad, "%zz", &out), 0);
-    url_str empty = { "", 0 };
+    slice_t empty = { (const uint8_t *)"", 0 };
     CHECK_EQ_INT(url_query_get(&empty, "a", &out), 0);
     buf_free(&out);
 }

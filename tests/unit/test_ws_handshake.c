@@ -134,7 +134,7 @@ static void test_protocols(void)
                                   "rivet_actor.abc", "rivet_token.t0k" };
     for (size_t i = 0; i < o.n && i < 6; i++)
         CHECK(o.v[i].len == strlen(want[i]) && !memcmp(o.v[i].p, want[i], o.v[i].len));
-    const hreq_str *sel = wsh_select_protocol(&o, pref);
+    const slice_t *sel = wsh_select_protocol(&o, pref);
     CHECK(sel == &o.v[1]);
     /* Without a preference match, the first offer. */
     static const char *const other[] = { "nope", "also-not", NULL };
@@ -179,7 +179,7 @@ static void test_protocols(void)
     CHECK(o.n == 44 && o.v[43].len == 47 && !memcmp(o.v[43].p, "proto_43_", 9));
 
     /* The zero-allocation iterator over one value. */
-    hreq_str list = { " a,b  c\t,", 9 }, tok;
+    slice_t list = { (const uint8_t *)" a,b  c\t,", 9 }, tok;
     size_t pos = 0, n = 0;
     while (wsh_protocol_next(&list, &pos, &tok))
         n++;
