@@ -63,7 +63,7 @@ void gw_hib_client_message(gw_t *gw, gw_req_t *r, const rp_to_client_tunnel_mess
         /* A keep-alive the policy can answer must not wake a sleeping actor. */
         eng_actor_t *a = eng_actor_get(gw->eng, r->actor_id);
         buf_t answer = BUF_INIT;
-        if (a && lh_policy_auto_response(gw->pol, a, m->data.ptr, m->data.len, m->binary,
+        if (a && lh_policy_auto_response(gw->pol, a, m->data.p, m->data.len, m->binary,
                                          &answer)) {
             net_ws_send(r->c, m->binary, answer.data, answer.len);
             buf_free(&answer);
