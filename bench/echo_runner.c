@@ -31,7 +31,7 @@
 #include "net/ws_frame.h"
 #include "proto/bare.h"
 #include "proto/rp_v7.h"
-#include "store/store_map.h"
+#include "core/map.h"
 
 /* One actor this runner hosts; the generation and event index go into every event's checkpoint. */
 typedef struct er_actor {
@@ -71,8 +71,8 @@ static struct {
     wsf_conn ws;
     int upgraded;
     int ready;
-    store_map_t actors;        /* actor id -> er_actor_t */
-    store_map_t reqs;          /* gateway id + request id (8 bytes) -> er_req_t */
+    map_t actors;        /* actor id -> er_actor_t */
+    map_t reqs;          /* gateway id + request id (8 bytes) -> er_req_t */
     uv_timer_t idle;
     uv_signal_t sigterm, sigint;
     uint64_t ws_msgs, http_reqs, starts, stops, pings;
@@ -164,12 +164,12 @@ static void er_ask_sleep(er_actor_t *a)
 
 static er_actor_t *er_actor(const rp_id_t *id, int create)
 {
-    er_actor_t *a = store_map_get(&er.actors, id->p, id->len);
+    er_actor_t *a = map_get(&er.actors, id->p, id->len);
     if (!a && create) {
         a = sx_calloc(1, sizeof *a);
         a->id = sx_strndup((const char *)id->p, id->len);
         a->id_len = id->len;
-        store_map_put(&er.actors, id->p, id->len, a);
+        map_put(&er.actors, id->p, id->len, a);
     }
     return a;
 }
@@ -179,10 +179,10 @@ static er_req_t *er_req(const rp_message_id_t *mid, er_actor_t *a, int create)
     uint8_t k[8];
     memcpy(k, mid->gateway_id, 4);
     memcpy(k + 4, mid->request_id, 4);
-    er_req_t *r = store_map_get(&er.reqs, k, 8);
+    er_req_t *r = map_get(&er.reqs, k, 8);
     if (!r && create) {
         r = sx_calloc(1, sizeof *r);
-        store_map_put(&er.reqs, k, 8, r);
+        map_put(&er.reqs, k, 8, r);
     }
     if (r && a)
         r->actor = a;
@@ -194,7 +194,7 @@ static void er_req_drop(const rp_message_id_t *mid)
     uint8_t k[8];
     memcpy(k, mid->gateway_id, 4);
     memcpy(k + 4, mid->request_id, 4);
-    free(store_map_del(&er.reqs, k, 8));
+    free(map_del(&er.reqs, k, 8));
 }
 
 static void er_commands(const rp_to_client_commands_t *cs)
@@ -456,8 +456,8 @@ static void er_on_idle(uv_timer_t *t)
 {
     uint64_t now = uv_now(er.loop);
     size_t it = 0;
-    const store_map_slot_t *s;
-    while ((s = store_map_next(&er.actors, &it))) {
+    const map_slot_t *s;
+    while ((s = map_next(&er.actors, &it))) {
         er_actor_t *a = s->value;
         if (a->running && !a->sleep_asked && now - a->last_active >= er.sleep_idle_ms)
             er_ask_sleep(a);
@@ -516,8 +516,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     er.loop = uv_default_loop();
     wsf_conn_init(&er.ws, WSF_ROLE_CLIENT, 0);
-    store_map_init(&er.actors);
-    store_map_init(&er.reqs);
+    map_init(&er.actors);
+    map_init(&er.reqs);
     struct sockaddr_in addr;
     if (uv_ip4_addr(host, er.port, &addr) != 0) {
         fprintf(stderr, "echo-runner: bad address %s\n", host);

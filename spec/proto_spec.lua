@@ -124,6 +124,20 @@ describe("sett.proto", function()
       assert.equals("offset 25: duplicate map key (in ToClientRequestStart.headers)", err)
     end)
 
+    it("refuses a duplicate key in a map large enough to be checked through a hash map", function()
+      local head = "\4\17\34\51\68\170\187\204\221\0\0\0\1A\3GET\1/"
+      local entries = {}
+      for i = 1, 19 do entries[i] = string.format("\3k%02d\1v", i) end
+      local ok = head .. "\19" .. table.concat(entries) .. "\0\0"
+      local v = assert(proto.decode("to_client", ok))
+      assert.equals("v", v.val.messageKind.val.headers.k19)
+      entries[20] = "\3k05\1v"
+      local err
+      v, err = proto.decode("to_client", head .. "\20" .. table.concat(entries) .. "\0\0")
+      assert.is_nil(v)
+      assert.equals("offset 135: duplicate map key (in ToClientRequestStart.headers)", err)
+    end)
+
     it("honours the frame limit", function()
       local saved = proto.max_frame()
       assert.equals(20 * 1024 * 1024, saved)

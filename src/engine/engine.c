@@ -56,9 +56,9 @@ eng_t *eng_new(uv_loop_t *loop, store_t *store, bus_t *bus, const eng_config_t *
     e->store = store;
     e->bus = bus;
     e->cfg = *cfg;
-    store_map_init(&e->actors);
-    store_map_init(&e->keys);
-    store_map_init(&e->runners);
+    map_init(&e->actors);
+    map_init(&e->keys);
+    map_init(&e->runners);
     eng_resync_init(e);
     e->m_actors_created = met_counter("sett_actors_created_total", "Actors created.", NULL);
     e->m_actor_starts = met_counter("sett_actor_starts_total", "CommandStartActor sent.", NULL);
@@ -203,11 +203,11 @@ void eng_persist_actor(eng_t *e, eng_actor_t *a)
 void eng_actor_link(eng_t *e, eng_actor_t *a)
 {
     a->priv->last_event_idx = -1;
-    store_map_put(&e->actors, a->actor_id, strlen(a->actor_id), a);
+    map_put(&e->actors, a->actor_id, strlen(a->actor_id), a);
     if (a->key && !a->destroy_ts) {
         buf_t k = BUF_INIT;
         eng_key_of(&k, a->ns, a->name, a->key);
-        store_map_put(&e->keys, k.data, k.len, a);
+        map_put(&e->keys, k.data, k.len, a);
         buf_free(&k);
     }
     a->priv->prev = e->last;
@@ -279,14 +279,14 @@ store_t *eng_store(eng_t *e)
 
 eng_actor_t *eng_actor_get(eng_t *e, const char *actor_id)
 {
-    return store_map_get(&e->actors, actor_id, strlen(actor_id));
+    return map_get(&e->actors, actor_id, strlen(actor_id));
 }
 
 eng_actor_t *eng_actor_find(eng_t *e, const eng_ns_t *ns, const char *name, const char *key)
 {
     buf_t k = BUF_INIT;
     eng_key_of(&k, ns, name, key);
-    eng_actor_t *a = store_map_get(&e->keys, k.data, k.len);
+    eng_actor_t *a = map_get(&e->keys, k.data, k.len);
     buf_free(&k);
     return a;
 }
@@ -346,8 +346,8 @@ static void eng_mark_destroyed(eng_t *e, eng_actor_t *a)
     if (a->key) {
         buf_t k = BUF_INIT;
         eng_key_of(&k, a->ns, a->name, a->key);
-        if (store_map_get(&e->keys, k.data, k.len) == a)
-            store_map_del(&e->keys, k.data, k.len);
+        if (map_get(&e->keys, k.data, k.len) == a)
+            map_del(&e->keys, k.data, k.len);
         buf_free(&k);
     }
     while (a->priv->cmds) {
@@ -810,9 +810,9 @@ void eng_free(eng_t *e)
         free(e->ns[i]);
     }
     free(e->ns);
-    store_map_free(&e->actors);
-    store_map_free(&e->keys);
-    store_map_free(&e->runners);
+    map_free(&e->actors);
+    map_free(&e->keys);
+    map_free(&e->runners);
     eng_resync_free(e);
     free(e);
 }

@@ -5,7 +5,7 @@
 #include "core/buf.h"
 #include "core/metrics.h"
 #include "engine/engine.h"
-#include "store/store_map.h"
+#include "core/map.h"
 
 /* Why an actor is being stopped; decides what its Stopped event leads to. */
 enum eng_stop_kind {
@@ -69,13 +69,13 @@ struct eng {
     eng_config_t cfg;
     eng_ns_t **ns;
     size_t nns;
-    store_map_t actors;        /* id -> actor */
-    store_map_t keys;          /* namespace \0 name \0 key -> live actor */
+    map_t actors;        /* id -> actor */
+    map_t keys;          /* namespace \0 name \0 key -> live actor */
     eng_actor_t *first, *last;
     eng_actor_t *queue_head, *queue_tail;
-    store_map_t runners;       /* id -> runner */
+    map_t runners;       /* id -> runner */
     struct eng_sync *sync;     /* engine_resync.c: writes the store missed */
-    store_map_t dirty;         /* kind byte + id of each record to write again */
+    map_t dirty;         /* kind byte + id of each record to write again */
     eng_runner_t *runners_first;
     void (*stop_fn)(void *ud, eng_actor_t *a);
     eng_place_fn place_fn;

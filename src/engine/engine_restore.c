@@ -109,7 +109,7 @@ static void eng_restore_runners(void *ud, int err, const store_runner_t *items, 
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        if (!store_map_gets(&e->runners, items[i].runner_id)) {
+        if (!map_gets(&e->runners, items[i].runner_id)) {
             eng_store_runner_delete(e, items[i].runner_id);
             op->stale++;
         }

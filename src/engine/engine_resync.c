@@ -41,7 +41,7 @@ static void eng_written(void *ud, int err)
     eng_write_t *w = ud;
     eng_t *e = w->sync->e;
     if (e && err == STORE_EUNAVAILABLE) {
-        store_map_put(&e->dirty, w->key, w->klen, e);
+        map_put(&e->dirty, w->key, w->klen, e);
         if (!uv_is_active((uv_handle_t *)&e->sync->timer))
             uv_timer_start(&e->sync->timer, eng_resync_tick, ENG_RESYNC_MS, 0);
     }
@@ -102,7 +102,7 @@ static void eng_resync_one(eng_t *e, char kind, const char *id)
         if (a)
             eng_persist_actor(e, a);
     } else if (kind == 'r') {
-        eng_runner_t *r = store_map_gets(&e->runners, id);
+        eng_runner_t *r = map_gets(&e->runners, id);
         if (r)
             eng_persist_runner(e, r);
         else
@@ -127,17 +127,17 @@ static void eng_resync_tick(uv_timer_t *t)
         return;
     }
     /* The set is taken whole: writes that fail again mark their records in a fresh one. */
-    store_map_t todo = e->dirty;
-    store_map_init(&e->dirty);
+    map_t todo = e->dirty;
+    map_init(&e->dirty);
     log_info("engine: rewriting records the store missed", LF_U("records", todo.n));
     size_t it = 0;
-    const store_map_slot_t *s;
-    while ((s = store_map_next(&todo, &it))) {
+    const map_slot_t *s;
+    while ((s = map_next(&todo, &it))) {
         char *id = sx_strndup((const char *)s->key + 1, s->klen - 1);
         eng_resync_one(e, (char)s->key[0], id);
         free(id);
     }
-    store_map_free(&todo);
+    map_free(&todo);
 }
 
 void eng_resync_init(eng_t *e)
@@ -145,7 +145,7 @@ void eng_resync_init(eng_t *e)
     e->sync = sx_calloc(1, sizeof *e->sync);
     e->sync->e = e;
     e->sync->refs = 2; /* the engine's and the timer handle's */
-    store_map_init(&e->dirty);
+    map_init(&e->dirty);
     uv_timer_init(e->loop, &e->sync->timer);
     e->sync->timer.data = e->sync;
 }
@@ -160,5 +160,5 @@ void eng_resync_free(eng_t *e)
     e->sync->e = NULL;
     uv_close((uv_handle_t *)&e->sync->timer, eng_resync_closed);
     eng_sync_unref(e->sync);
-    store_map_free(&e->dirty);
+    map_free(&e->dirty);
 }

@@ -87,7 +87,7 @@ eng_runner_t *eng_runner_connect(eng_t *e, const eng_ns_t *ns, const char *name,
                                    "Last ToClientPing round trip of each runner.", labels);
         r->priv->m_pong = met_gauge("sett_runner_last_pong_timestamp_seconds",
                                     "When each runner last answered a ping (Unix time).", labels);
-        store_map_put(&e->runners, r->runner_id, strlen(r->runner_id), r);
+        map_put(&e->runners, r->runner_id, strlen(r->runner_id), r);
         r->priv->next = e->runners_first;
         if (e->runners_first)
             e->runners_first->priv->prev = r;
@@ -150,12 +150,12 @@ void eng_runner_pong(eng_t *e, eng_runner_t *r, int64_t rtt_ms)
 
 static eng_actor_t *eng_actor_by_slice(eng_t *e, slice_t id)
 {
-    return store_map_get(&e->actors, id.p, id.len);
+    return map_get(&e->actors, id.p, id.len);
 }
 
 eng_actor_t *eng_runner_actor(eng_t *e, eng_runner_t *r, const char *actor_id, size_t len)
 {
-    eng_actor_t *a = store_map_get(&e->actors, actor_id, len);
+    eng_actor_t *a = map_get(&e->actors, actor_id, len);
     return a && a->runner == r ? a : NULL;
 }
 
@@ -281,7 +281,7 @@ static void eng_runner_lost(uv_timer_t *t)
         a = next;
     }
     /* Forget the runner: a runner process that comes back later is a new runner. */
-    store_map_del(&e->runners, r->runner_id, strlen(r->runner_id));
+    map_del(&e->runners, r->runner_id, strlen(r->runner_id));
     if (r->priv->prev)
         r->priv->prev->priv->next = r->priv->next;
     else
@@ -321,6 +321,6 @@ void eng_runner_each(eng_t *e, const eng_ns_t *ns, const char *name,
 
 eng_runner_t *eng_runner_get(eng_t *e, const char *runner_id)
 {
-    eng_runner_t *r = store_map_get(&e->runners, runner_id, strlen(runner_id));
+    eng_runner_t *r = map_get(&e->runners, runner_id, strlen(runner_id));
     return r && !r->priv->lost ? r : NULL;
 }

@@ -25,10 +25,10 @@ void gw_register(gw_t *gw, gw_req_t *r)
     /* Request ids are random and unique among requests in flight. */
     for (int i = 0; i < 100; i++) {
         rnd_bytes(r->rid, 4);
-        if (!store_map_get(&gw->inflight, r->rid, 4))
+        if (!map_get(&gw->inflight, r->rid, 4))
             break;
     }
-    store_map_put(&gw->inflight, r->rid, 4, r);
+    map_put(&gw->inflight, r->rid, 4, r);
     r->registered = 1;
     met_add(r->kind == GW_HTTP ? gw->m_http_inflight : gw->m_ws_inflight, 1);
 }
@@ -37,8 +37,8 @@ void gw_unregister(gw_t *gw, gw_req_t *r)
 {
     if (!r->registered)
         return;
-    if (store_map_get(&gw->inflight, r->rid, 4) == r)
-        store_map_del(&gw->inflight, r->rid, 4);
+    if (map_get(&gw->inflight, r->rid, 4) == r)
+        map_del(&gw->inflight, r->rid, 4);
     r->registered = 0;
     met_add(r->kind == GW_HTTP ? gw->m_http_inflight : gw->m_ws_inflight, -1);
 }
@@ -270,7 +270,7 @@ static void gw_on_bus(void *ud, const char *subject, const uint8_t *f, size_t n)
         gw_ping_on_pong(gw, &m.val.pong);
     } else {
         const rp_to_server_tunnel_message_t *tm = &m.val.server_tunnel_message;
-        gw_req_t *r = store_map_get(&gw->inflight, tm->message_id.request_id, 4);
+        gw_req_t *r = map_get(&gw->inflight, tm->message_id.request_id, 4);
         if ((unsigned)tm->message_kind.tag < 7)
             met_inc(gw->m_msgs_in[tm->message_kind.tag]);
         if (r && r->kind == GW_HTTP)
@@ -335,7 +335,7 @@ gw_t *gw_new(uv_loop_t *loop, eng_t *eng, bus_t *bus, store_t *store, const gw_c
     rnd_bytes(gw->id, 4);
     snprintf(gw->subject, sizeof gw->subject, "pegboard.gateway.%02x%02x%02x%02x", gw->id[0],
              gw->id[1], gw->id[2], gw->id[3]);
-    store_map_init(&gw->inflight);
+    map_init(&gw->inflight);
     gw->sub = bus_subscribe(bus, gw->subject, gw_on_bus, gw);
     bus_on_drain(bus, gw_on_drain, gw);
     eng_on_actor_stop(eng, gw_on_actor_stop, gw);
@@ -384,7 +384,7 @@ void gw_free(gw_t *gw)
     eng_on_actor_stop(gw->eng, NULL, NULL);
     bus_on_drain(gw->bus, NULL, NULL);
     bus_unsubscribe(gw->bus, gw->sub);
-    store_map_free(&gw->inflight);
+    map_free(&gw->inflight);
     buf_free(&gw->scratch);
     gw->closing = 2;
     uv_close((uv_handle_t *)&gw->keepalive, gw_closed);

@@ -7,7 +7,7 @@
 #include "gateway/gw.h"
 #include "proto/rp_v7.h"
 #include "lua/policy.h"
-#include "store/store_map.h"
+#include "core/map.h"
 
 enum gw_kind { GW_HTTP = 0, GW_WS = 1 };
 
@@ -72,7 +72,7 @@ struct gw {
     uint8_t id[4];
     char subject[32];
     bus_sub_t *sub;
-    store_map_t inflight;      /* request id -> gw_req_t */
+    map_t inflight;      /* request id -> gw_req_t */
     gw_req_t *reqs;            /* every request, for the stop hook and GC */
     uv_timer_t gc;
     buf_t scratch;             /* one encode buffer reused for every frame */

@@ -54,7 +54,7 @@ void gw_ping_tick(gw_t *gw, gw_req_t *r)
 
 void gw_ping_on_pong(gw_t *gw, const rp_to_gateway_pong_t *pong)
 {
-    gw_req_t *r = store_map_get(&gw->inflight, pong->request_id, 4);
+    gw_req_t *r = map_get(&gw->inflight, pong->request_id, 4);
     if (!r) {
         met_inc(gw->m_pong_dropped);
         return;

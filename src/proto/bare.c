@@ -179,52 +179,30 @@ static bool bare_keyset_eq(slice_t a, slice_t b)
     return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
 }
 
-static uint64_t bare_keyset_hash(slice_t k)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < k.len; i++)
-        h = (h ^ k.p[i]) * 0x100000001b3ull;
-    return h;
-}
-
 void bare_keyset_init(bare_keyset_t *ks, const void *first, size_t stride, size_t count)
 {
     ks->first = first;
     ks->stride = stride;
-    ks->slots = NULL;
-    ks->mask = 0;
-    if (count > BARE_KEYSET_SCAN_MAX) {
-        size_t cap = 32;
-        while (cap < count * 2)
-            cap *= 2;
-        ks->slots = sx_calloc(cap, sizeof *ks->slots);
-        ks->mask = cap - 1;
-    }
+    ks->hashed = count > BARE_KEYSET_SCAN_MAX;
+    map_init(&ks->seen);
 }
 
 bool bare_keyset_add(bare_keyset_t *ks, size_t i)
 {
     slice_t k = bare_keyset_key(ks, i);
-    if (!ks->slots) {
+    if (!ks->hashed) {
         for (size_t j = 0; j < i; j++)
             if (bare_keyset_eq(k, bare_keyset_key(ks, j)))
                 return true;
         return false;
     }
-    for (size_t s = bare_keyset_hash(k) & ks->mask;; s = (s + 1) & ks->mask) {
-        if (!ks->slots[s]) {
-            ks->slots[s] = (uint32_t)i + 1;
-            return false;
-        }
-        if (bare_keyset_eq(k, bare_keyset_key(ks, ks->slots[s] - 1)))
-            return true;
-    }
+    /* The value only marks presence; a key seen before is a duplicate. */
+    return map_put(&ks->seen, k.p, k.len, ks) != NULL;
 }
 
 void bare_keyset_free(bare_keyset_t *ks)
 {
-    free(ks->slots);
-    ks->slots = NULL;
+    map_free(&ks->seen);
 }
 
 void bare_put_uint_slow(buf_t *b, uint64_t v)

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/map.h"
 #include "core/slice.h"
 
 /* The default limit on a whole frame, equal to the runner's MAX_PAYLOAD_SIZE. */
@@ -220,14 +221,14 @@ static inline int bare_read_present(bare_reader_t *r, bool *v)
 }
 
 /* Duplicate-key detection for one map being decoded: keys are the slice_t at `first`,
- * `first + stride`, ... Small maps are scanned; larger ones use a temporary hash set. Keys of 256
+ * `first + stride`, ... Small maps are scanned; larger ones fill a temporary map. Keys of 256
  * bytes or more compare without a leading U+FEFF, because the TypeScript decoder reads those with
  * TextDecoder, which drops it, and then sees the two keys as equal. */
 typedef struct bare_keyset {
     const uint8_t *first;
     size_t stride;
-    uint32_t *slots;
-    size_t mask;
+    bool hashed; /* the keys seen so far are in `seen` */
+    map_t seen;
 } bare_keyset_t;
 
 void bare_keyset_init(bare_keyset_t *ks, const void *first, size_t stride, size_t count);

@@ -8,7 +8,7 @@
 #include "net/ws_handshake.h"
 #include "proto/bare.h"
 #include "proto/rp_v7.h"
-#include "store/store_map.h"
+#include "core/map.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -52,7 +52,7 @@ struct rn {
     char *token;
     rn_conn_t *conns;
     size_t nconns;
-    store_map_t by_runner;     /* runner id -> the socket holding it */
+    map_t by_runner;     /* runner id -> the socket holding it */
     buf_t scratch;             /* the ToGateway frame being published */
     int scratch_busy;          /* publishing from scratch: a nested frame needs its own */
     buf_t encoded;             /* a ToClient frame being written (rn_send may run while a
@@ -72,7 +72,7 @@ rn_t *rn_new(uv_loop_t *loop, eng_t *eng, store_t *store, bus_t *bus, const rn_c
     rn->cfg = *cfg;
     rn->token = cfg->token ? sx_strdup(cfg->token) : NULL;
     rn->cfg.token = rn->token;
-    store_map_init(&rn->by_runner);
+    map_init(&rn->by_runner);
     rn->m_closed_invalid = met_counter("sett_runner_invalid_packets_total",
                                        "Runner sockets closed for a malformed frame.", NULL);
     rn->m_evictions = met_counter("sett_runner_evictions_total",
@@ -140,8 +140,8 @@ static void rn_detach(rn_conn_t *rc, int tell_engine)
         return;
     rn_t *rn = rc->rn;
     const char *id = rc->runner->runner_id;
-    if (store_map_get(&rn->by_runner, id, strlen(id)) == rc)
-        store_map_del(&rn->by_runner, id, strlen(id));
+    if (map_get(&rn->by_runner, id, strlen(id)) == rc)
+        map_del(&rn->by_runner, id, strlen(id));
     if (rc->sub) {
         bus_unsubscribe(rn->bus, rc->sub);
         rc->sub = NULL;
@@ -365,7 +365,7 @@ static void rn_init(rn_conn_t *rc, const rp_to_server_init_t *init)
     bool was_connected = false;
     eng_runner_t *r = eng_runner_connect(rn->eng, rc->ns, name, rc->key, init, &was_connected);
     free(name);
-    rn_conn_t *old = store_map_get(&rn->by_runner, r->runner_id, strlen(r->runner_id));
+    rn_conn_t *old = map_get(&rn->by_runner, r->runner_id, strlen(r->runner_id));
     if (old && old != rc) {
         /* The older socket of the same runner makes way; "ws.eviction" tells its SDK not to
          * reconnect, and it is sent for nothing else. */
@@ -375,7 +375,7 @@ static void rn_init(rn_conn_t *rc, const rp_to_server_init_t *init)
         rn_close(old, 1000, "ws.eviction");
     }
     rc->runner = r;
-    store_map_put(&rn->by_runner, r->runner_id, strlen(r->runner_id), rc);
+    map_put(&rn->by_runner, r->runner_id, strlen(r->runner_id), rc);
     char subj[96];
     snprintf(subj, sizeof subj, "pegboard.runner.%s", r->runner_id);
     rc->sub = bus_subscribe(rn->bus, subj, rn_on_bus, rc);
@@ -804,7 +804,7 @@ void rn_free(rn_t *rn)
         rn_unref(rc);
         rc = next;
     }
-    store_map_free(&rn->by_runner);
+    map_free(&rn->by_runner);
     buf_free(&rn->scratch);
     buf_free(&rn->encoded);
     free(rn->token);

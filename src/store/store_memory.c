@@ -82,7 +82,7 @@ static void store_memory_ns_put_exec(store_memory_t *m, store_memory_op_t *o)
     store_ns_t *ns = sx_malloc(sizeof *ns);
     *ns = o->rec.ns;
     o->rec_kind = STORE_MEM_REC_NONE;
-    store_ns_t *old = store_map_put(&m->ns, ns->name, strlen(ns->name), ns);
+    store_ns_t *old = map_put(&m->ns, ns->name, strlen(ns->name), ns);
     if (old) {
         store_ns_clear(old);
         free(old);
@@ -102,7 +102,7 @@ static void store_memory_ns_put(store_t *s, const store_ns_t *ns, store_done_cb 
 
 static void store_memory_ns_get_exec(store_memory_t *m, store_memory_op_t *o)
 {
-    const store_ns_t *ns = store_map_gets(&m->ns, o->str[0]);
+    const store_ns_t *ns = map_gets(&m->ns, o->str[0]);
     o->cb.ns(o->ud, ns ? STORE_OK : STORE_ENOTFOUND, ns);
 }
 
@@ -122,7 +122,7 @@ static void store_memory_ns_list_exec(store_memory_t *m, store_memory_op_t *o)
 {
     store_ns_t *items = sx_malloc((m->ns.n ? m->ns.n : 1) * sizeof *items);
     size_t n = 0, it = 0;
-    for (const store_map_slot_t *sl; (sl = store_map_next(&m->ns, &it));)
+    for (const map_slot_t *sl; (sl = map_next(&m->ns, &it));)
         items[n++] = *(const store_ns_t *)sl->value;
     qsort(items, n, sizeof *items, store_memory_ns_order);
     o->cb.ns_list(o->ud, STORE_OK, items, n);
@@ -149,8 +149,8 @@ static void store_memory_actor_unindex(store_memory_t *m, const store_actor_t *a
     if (!a->key)
         return;
     store_memory_triple(b, a->namespace_id, a->name, a->key);
-    if (store_map_get(&m->actor_keys, b->data, b->len) == a)
-        store_map_del(&m->actor_keys, b->data, b->len);
+    if (map_get(&m->actor_keys, b->data, b->len) == a)
+        map_del(&m->actor_keys, b->data, b->len);
 }
 
 /* Stores the op's actor, replacing any record with its id, and returns it. */
@@ -160,7 +160,7 @@ static store_actor_t *store_memory_actor_store(store_memory_t *m, store_memory_o
     store_actor_t *a = sx_malloc(sizeof *a);
     *a = o->rec.actor;
     o->rec_kind = STORE_MEM_REC_NONE;
-    store_actor_t *old = store_map_put(&m->actors, a->actor_id, strlen(a->actor_id), a);
+    store_actor_t *old = map_put(&m->actors, a->actor_id, strlen(a->actor_id), a);
     if (old) {
         store_memory_actor_unindex(m, old, &b);
         store_actor_clear(old);
@@ -168,7 +168,7 @@ static store_actor_t *store_memory_actor_store(store_memory_t *m, store_memory_o
     }
     if (store_memory_actor_live_key(a)) {
         store_memory_triple(&b, a->namespace_id, a->name, a->key);
-        store_map_put(&m->actor_keys, b.data, b.len, a);
+        map_put(&m->actor_keys, b.data, b.len, a);
     }
     buf_free(&b);
     return a;
@@ -193,11 +193,11 @@ static void store_memory_actor_put(store_t *s, const store_actor_t *a, store_don
 static void store_memory_actor_create_exec(store_memory_t *m, store_memory_op_t *o)
 {
     const store_actor_t *a = &o->rec.actor;
-    const store_actor_t *in_way = store_map_gets(&m->actors, a->actor_id);
+    const store_actor_t *in_way = map_gets(&m->actors, a->actor_id);
     if (!in_way && store_memory_actor_live_key(a)) {
         buf_t b = BUF_INIT;
         store_memory_triple(&b, a->namespace_id, a->name, a->key);
-        in_way = store_map_get(&m->actor_keys, b.data, b.len);
+        in_way = map_get(&m->actor_keys, b.data, b.len);
         buf_free(&b);
     }
     if (in_way) {
@@ -220,7 +220,7 @@ static void store_memory_actor_create(store_t *s, const store_actor_t *a, store_
 
 static void store_memory_actor_get_exec(store_memory_t *m, store_memory_op_t *o)
 {
-    const store_actor_t *a = store_map_gets(&m->actors, o->str[0]);
+    const store_actor_t *a = map_gets(&m->actors, o->str[0]);
     o->cb.actor(o->ud, a ? STORE_OK : STORE_ENOTFOUND, a);
 }
 
@@ -235,7 +235,7 @@ static void store_memory_actor_find_exec(store_memory_t *m, store_memory_op_t *o
 {
     buf_t b = BUF_INIT;
     store_memory_triple(&b, o->str[0], o->str[1], o->str[2]);
-    const store_actor_t *a = store_map_get(&m->actor_keys, b.data, b.len);
+    const store_actor_t *a = map_get(&m->actor_keys, b.data, b.len);
     buf_free(&b);
     o->cb.actor(o->ud, a ? STORE_OK : STORE_ENOTFOUND, a);
 }
@@ -263,7 +263,7 @@ static void store_memory_actor_list_exec(store_memory_t *m, store_memory_op_t *o
 {
     store_actor_t *items = sx_malloc((m->actors.n ? m->actors.n : 1) * sizeof *items);
     size_t n = 0, it = 0;
-    for (const store_map_slot_t *sl; (sl = store_map_next(&m->actors, &it));) {
+    for (const map_slot_t *sl; (sl = map_next(&m->actors, &it));) {
         const store_actor_t *a = sl->value;
         if (store_memory_match(o->str[0], a->namespace_id) && store_memory_match(o->str[1], a->name)
             && store_memory_match(o->str[2], a->runner_id))
@@ -284,7 +284,7 @@ static void store_memory_actor_list(store_t *s, const store_actor_filter_t *f,
 
 static void store_memory_actor_delete_exec(store_memory_t *m, store_memory_op_t *o)
 {
-    store_actor_t *a = store_map_del(&m->actors, o->str[0], strlen(o->str[0]));
+    store_actor_t *a = map_del(&m->actors, o->str[0], strlen(o->str[0]));
     if (a) {
         buf_t b = BUF_INIT;
         store_memory_actor_unindex(m, a, &b);
@@ -307,8 +307,8 @@ static void store_memory_actor_delete(store_t *s, const char *actor_id, store_do
 static void store_memory_runner_unindex(store_memory_t *m, const store_runner_t *r, buf_t *b)
 {
     store_memory_triple(b, r->namespace_id, r->name, r->runner_key);
-    if (store_map_get(&m->runner_keys, b->data, b->len) == r)
-        store_map_del(&m->runner_keys, b->data, b->len);
+    if (map_get(&m->runner_keys, b->data, b->len) == r)
+        map_del(&m->runner_keys, b->data, b->len);
 }
 
 static void store_memory_runner_put_exec(store_memory_t *m, store_memory_op_t *o)
@@ -317,14 +317,14 @@ static void store_memory_runner_put_exec(store_memory_t *m, store_memory_op_t *o
     store_runner_t *r = sx_malloc(sizeof *r);
     *r = o->rec.runner;
     o->rec_kind = STORE_MEM_REC_NONE;
-    store_runner_t *old = store_map_put(&m->runners, r->runner_id, strlen(r->runner_id), r);
+    store_runner_t *old = map_put(&m->runners, r->runner_id, strlen(r->runner_id), r);
     if (old) {
         store_memory_runner_unindex(m, old, &b);
         store_runner_clear(old);
         free(old);
     }
     store_memory_triple(&b, r->namespace_id, r->name, r->runner_key);
-    store_map_put(&m->runner_keys, b.data, b.len, r);
+    map_put(&m->runner_keys, b.data, b.len, r);
     buf_free(&b);
     o->cb.done(o->ud, STORE_OK);
 }
@@ -341,7 +341,7 @@ static void store_memory_runner_put(store_t *s, const store_runner_t *r, store_d
 
 static void store_memory_runner_get_exec(store_memory_t *m, store_memory_op_t *o)
 {
-    const store_runner_t *r = store_map_gets(&m->runners, o->str[0]);
+    const store_runner_t *r = map_gets(&m->runners, o->str[0]);
     o->cb.runner(o->ud, r ? STORE_OK : STORE_ENOTFOUND, r);
 }
 
@@ -357,7 +357,7 @@ static void store_memory_runner_find_exec(store_memory_t *m, store_memory_op_t *
 {
     buf_t b = BUF_INIT;
     store_memory_triple(&b, o->str[0], o->str[1], o->str[2]);
-    const store_runner_t *r = store_map_get(&m->runner_keys, b.data, b.len);
+    const store_runner_t *r = map_get(&m->runner_keys, b.data, b.len);
     buf_free(&b);
     o->cb.runner(o->ud, r ? STORE_OK : STORE_ENOTFOUND, r);
 }
@@ -380,7 +380,7 @@ static void store_memory_runner_list_exec(store_memory_t *m, store_memory_op_t *
 {
     store_runner_t *items = sx_malloc((m->runners.n ? m->runners.n : 1) * sizeof *items);
     size_t n = 0, it = 0;
-    for (const store_map_slot_t *sl; (sl = store_map_next(&m->runners, &it));) {
+    for (const map_slot_t *sl; (sl = map_next(&m->runners, &it));) {
         const store_runner_t *r = sl->value;
         if (store_memory_match(o->str[0], r->namespace_id)
             && store_memory_match(o->str[1], r->name))
@@ -401,7 +401,7 @@ static void store_memory_runner_list(store_t *s, const char *namespace_id, const
 
 static void store_memory_runner_delete_exec(store_memory_t *m, store_memory_op_t *o)
 {
-    store_runner_t *r = store_map_del(&m->runners, o->str[0], strlen(o->str[0]));
+    store_runner_t *r = map_del(&m->runners, o->str[0], strlen(o->str[0]));
     if (r) {
         buf_t b = BUF_INIT;
         store_memory_runner_unindex(m, r, &b);
@@ -433,25 +433,25 @@ static void store_memory_free(store_t *s)
 {
     store_memory_t *m = (store_memory_t *)s;
     size_t it = 0;
-    for (const store_map_slot_t *sl; (sl = store_map_next(&m->ns, &it));) {
+    for (const map_slot_t *sl; (sl = map_next(&m->ns, &it));) {
         store_ns_clear(sl->value);
         free(sl->value);
     }
     it = 0;
-    for (const store_map_slot_t *sl; (sl = store_map_next(&m->actors, &it));) {
+    for (const map_slot_t *sl; (sl = map_next(&m->actors, &it));) {
         store_actor_clear(sl->value);
         free(sl->value);
     }
     it = 0;
-    for (const store_map_slot_t *sl; (sl = store_map_next(&m->runners, &it));) {
+    for (const map_slot_t *sl; (sl = map_next(&m->runners, &it));) {
         store_runner_clear(sl->value);
         free(sl->value);
     }
-    store_map_free(&m->ns);
-    store_map_free(&m->actors);
-    store_map_free(&m->actor_keys);
-    store_map_free(&m->runners);
-    store_map_free(&m->runner_keys);
+    map_free(&m->ns);
+    map_free(&m->actors);
+    map_free(&m->actor_keys);
+    map_free(&m->runners);
+    map_free(&m->runner_keys);
     store_memory_kv_free(m);
     store_memory_hib_free(m);
     free(m);
@@ -490,13 +490,13 @@ store_t *store_memory_new(uv_loop_t *loop)
 {
     store_memory_t *m = sx_calloc(1, sizeof *m);
     store_base_init(&m->base, &store_memory_vt, loop);
-    store_map_init(&m->ns);
-    store_map_init(&m->actors);
-    store_map_init(&m->actor_keys);
-    store_map_init(&m->runners);
-    store_map_init(&m->runner_keys);
-    store_map_init(&m->kv);
-    store_map_init(&m->hib);
+    map_init(&m->ns);
+    map_init(&m->actors);
+    map_init(&m->actor_keys);
+    map_init(&m->runners);
+    map_init(&m->runner_keys);
+    map_init(&m->kv);
+    map_init(&m->hib);
     return &m->base;
 }
 
@@ -511,7 +511,7 @@ int store_memory_stats(const store_t *s, store_memory_stats_t *out)
     out->runners = m->runners.n;
     out->kv_actors = m->kv.n;
     size_t it = 0;
-    for (const store_map_slot_t *sl; (sl = store_map_next(&m->kv, &it));) {
+    for (const map_slot_t *sl; (sl = map_next(&m->kv, &it));) {
         const store_kvtab_t *t = sl->value;
         out->kv_keys += t->n;
         out->kv_bytes += t->bytes;

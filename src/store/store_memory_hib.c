@@ -29,13 +29,13 @@ static int64_t store_memory_hib_ts(const void *v)
 }
 
 typedef struct store_memory_hibset {
-    store_map_t rows;          /* id -> last_ping_ts, encoded */
+    map_t rows;          /* id -> last_ping_ts, encoded */
     int64_t ttl_ms;            /* the ttl of the last upsert into this actor */
 } store_memory_hibset_t;
 
 static void store_memory_hibset_free(store_memory_hibset_t *set)
 {
-    store_map_free(&set->rows);
+    map_free(&set->rows);
     free(set);
 }
 
@@ -45,11 +45,11 @@ static void store_memory_hib_sweep(store_memory_t *m, int64_t now)
 {
     char **empty = NULL;
     size_t n_empty = 0, it = 0;
-    for (const store_map_slot_t *sl; (sl = store_map_next(&m->hib, &it));) {
+    for (const map_slot_t *sl; (sl = map_next(&m->hib, &it));) {
         store_memory_hibset_t *set = sl->value;
         uint8_t (*old)[8] = NULL;
         size_t n_old = 0, jt = 0;
-        for (const store_map_slot_t *rl; (rl = store_map_next(&set->rows, &jt));) {
+        for (const map_slot_t *rl; (rl = map_next(&set->rows, &jt));) {
             int64_t ts = store_memory_hib_ts(rl->value);
             if (ts < now && now - ts > set->ttl_ms) {
                 old = sx_realloc(old, (n_old + 1) * sizeof *old);
@@ -57,7 +57,7 @@ static void store_memory_hib_sweep(store_memory_t *m, int64_t now)
             }
         }
         for (size_t i = 0; i < n_old; i++)
-            store_map_del(&set->rows, old[i], 8);
+            map_del(&set->rows, old[i], 8);
         free(old);
         if (set->rows.n == 0) {
             empty = sx_realloc(empty, (n_empty + 1) * sizeof *empty);
@@ -68,7 +68,7 @@ static void store_memory_hib_sweep(store_memory_t *m, int64_t now)
     for (size_t i = 0; i < n_empty; i++)
         empty[i] = sx_strdup(empty[i]);
     for (size_t i = 0; i < n_empty; i++) {
-        store_memory_hibset_free(store_map_del(&m->hib, empty[i], strlen(empty[i])));
+        store_memory_hibset_free(map_del(&m->hib, empty[i], strlen(empty[i])));
         free(empty[i]);
     }
     free(empty);
@@ -78,16 +78,16 @@ static void store_memory_hib_upsert_exec(store_memory_t *m, store_memory_op_t *o
 {
     for (size_t i = 0; i < o->n; i++) {
         const store_hib_row_t *in = &o->rows[i];
-        store_memory_hibset_t *set = store_map_gets(&m->hib, in->actor_id);
+        store_memory_hibset_t *set = map_gets(&m->hib, in->actor_id);
         if (!set) {
             set = sx_calloc(1, sizeof *set);
-            store_map_put(&m->hib, in->actor_id, strlen(in->actor_id), set);
+            map_put(&m->hib, in->actor_id, strlen(in->actor_id), set);
         }
         set->ttl_ms = o->i64;
         uint8_t id[8];
         memcpy(id, in->gateway_id, 4);
         memcpy(id + 4, in->request_id, 4);
-        store_map_put(&set->rows, id, 8, store_memory_hib_ts_enc(in->last_ping_ts));
+        map_put(&set->rows, id, 8, store_memory_hib_ts_enc(in->last_ping_ts));
     }
     int64_t now = store_now_ms(&m->base);
     if (now >= m->hib_next_sweep) {
@@ -130,10 +130,10 @@ static int store_memory_hib_order(const void *a, const void *b)
 
 static void store_memory_hib_list_exec(store_memory_t *m, store_memory_op_t *o)
 {
-    const store_memory_hibset_t *set = store_map_gets(&m->hib, o->str[0]);
+    const store_memory_hibset_t *set = map_gets(&m->hib, o->str[0]);
     size_t cap = set ? set->rows.n : 0, n = 0, it = 0;
     store_hib_row_t *rows = sx_malloc((cap ? cap : 1) * sizeof *rows);
-    for (const store_map_slot_t *sl; set && (sl = store_map_next(&set->rows, &it));) {
+    for (const map_slot_t *sl; set && (sl = map_next(&set->rows, &it));) {
         int64_t ts = store_memory_hib_ts(sl->value);
         if (ts < o->i64)
             continue;
@@ -160,11 +160,11 @@ void store_memory_hib_list(store_t *s, const char *actor_id, int64_t min_ts, sto
 
 static void store_memory_hib_delete_exec(store_memory_t *m, store_memory_op_t *o)
 {
-    store_memory_hibset_t *set = store_map_gets(&m->hib, o->str[0]);
+    store_memory_hibset_t *set = map_gets(&m->hib, o->str[0]);
     if (set) {
-        store_map_del(&set->rows, o->b8, 8);
+        map_del(&set->rows, o->b8, 8);
         if (set->rows.n == 0)
-            store_memory_hibset_free(store_map_del(&m->hib, o->str[0], strlen(o->str[0])));
+            store_memory_hibset_free(map_del(&m->hib, o->str[0], strlen(o->str[0])));
     }
     o->cb.done(o->ud, STORE_OK);
 }
@@ -183,7 +183,7 @@ void store_memory_hib_delete(store_t *s, const char *actor_id, const uint8_t gat
 size_t store_memory_hib_count(const store_memory_t *m)
 {
     size_t n = 0, it = 0;
-    for (const store_map_slot_t *sl; (sl = store_map_next(&m->hib, &it));)
+    for (const map_slot_t *sl; (sl = map_next(&m->hib, &it));)
         n += ((const store_memory_hibset_t *)sl->value)->rows.n;
     return n;
 }
@@ -191,7 +191,7 @@ size_t store_memory_hib_count(const store_memory_t *m)
 void store_memory_hib_free(store_memory_t *m)
 {
     size_t it = 0;
-    for (const store_map_slot_t *sl; (sl = store_map_next(&m->hib, &it));)
+    for (const map_slot_t *sl; (sl = map_next(&m->hib, &it));)
         store_memory_hibset_free(sl->value);
-    store_map_free(&m->hib);
+    map_free(&m->hib);
 }

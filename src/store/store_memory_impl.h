@@ -5,18 +5,18 @@
 
 #include "store/store_impl.h"
 #include "store/store_kvtab.h"
-#include "store/store_map.h"
+#include "core/map.h"
 #include "store/store_memory.h"
 
 typedef struct store_memory {
     store_t base;
-    store_map_t ns;            /* name -> store_ns_t * */
-    store_map_t actors;        /* actor id -> store_actor_t * */
-    store_map_t actor_keys;    /* namespace \0 name \0 key -> live store_actor_t * */
-    store_map_t runners;       /* runner id -> store_runner_t * */
-    store_map_t runner_keys;   /* namespace \0 name \0 runner key -> store_runner_t * */
-    store_map_t kv;            /* actor id -> store_kvtab_t * */
-    store_map_t hib;           /* actor id -> store_memory_hibset_t * */
+    map_t ns;            /* name -> store_ns_t * */
+    map_t actors;        /* actor id -> store_actor_t * */
+    map_t actor_keys;    /* namespace \0 name \0 key -> live store_actor_t * */
+    map_t runners;       /* runner id -> store_runner_t * */
+    map_t runner_keys;   /* namespace \0 name \0 runner key -> store_runner_t * */
+    map_t kv;            /* actor id -> store_kvtab_t * */
+    map_t hib;           /* actor id -> store_memory_hibset_t * */
     uint64_t kv_version;       /* bumped once per successful put; its BE bytes are the version */
     int64_t hib_next_sweep;    /* store clock at which upsert next drops expired rows */
 } store_memory_t;

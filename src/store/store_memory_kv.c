@@ -11,13 +11,13 @@
 
 static store_kvtab_t *store_memory_kvtab(store_memory_t *m, const char *actor_id)
 {
-    return store_map_gets(&m->kv, actor_id);
+    return map_gets(&m->kv, actor_id);
 }
 
 static void store_memory_kvtab_release(store_memory_t *m, const char *actor_id, store_kvtab_t *t)
 {
     if (t && t->n == 0) {
-        store_map_del(&m->kv, actor_id, strlen(actor_id));
+        map_del(&m->kv, actor_id, strlen(actor_id));
         store_kvtab_free(t);
         free(t);
     }
@@ -134,7 +134,7 @@ static void store_memory_kv_put_exec(store_memory_t *m, store_memory_op_t *o)
     }
     if (!t && o->n) {
         t = sx_calloc(1, sizeof *t);
-        store_map_put(&m->kv, o->str[0], strlen(o->str[0]), t);
+        map_put(&m->kv, o->str[0], strlen(o->str[0]), t);
     }
     uint64_t version = ++m->kv_version;
     int64_t now = store_now_ms(&m->base);
@@ -206,7 +206,7 @@ void store_memory_kv_delete_range(store_t *s, const char *actor_id, slice_t star
 
 static void store_memory_kv_drop_exec(store_memory_t *m, store_memory_op_t *o)
 {
-    store_kvtab_t *t = store_map_del(&m->kv, o->str[0], strlen(o->str[0]));
+    store_kvtab_t *t = map_del(&m->kv, o->str[0], strlen(o->str[0]));
     if (t) {
         store_kvtab_free(t);
         free(t);
@@ -224,9 +224,9 @@ void store_memory_kv_drop(store_t *s, const char *actor_id, store_kv_cb cb, void
 void store_memory_kv_free(store_memory_t *m)
 {
     size_t it = 0;
-    for (const store_map_slot_t *sl; (sl = store_map_next(&m->kv, &it));) {
+    for (const map_slot_t *sl; (sl = map_next(&m->kv, &it));) {
         store_kvtab_free(sl->value);
         free(sl->value);
     }
-    store_map_free(&m->kv);
+    map_free(&m->kv);
 }

@@ -10,7 +10,7 @@
 #include "store/store_redis_impl.h"
 
 #include "core/alloc.h"
-#include "store/store_map.h"
+#include "core/map.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -104,16 +104,16 @@ static int rds_hib_upsert_step(rds_op_t *o)
     }
     /* Group the rows by actor, in order of first appearance; each row's index goes to its
      * actor's list. A map from actor id to group number (plus one, values must not be NULL). */
-    store_map_t groups = STORE_MAP_INIT;
+    map_t groups = MAP_INIT;
     size_t *group_of = sx_malloc(p->n * sizeof *group_of);
     size_t *count = sx_calloc(p->n, sizeof *count);
     size_t n_groups = 0;
     for (size_t i = 0; i < p->n; i++) {
         const char *id = p->rows[i].actor_id;
-        uintptr_t g = (uintptr_t)store_map_gets(&groups, id);
+        uintptr_t g = (uintptr_t)map_gets(&groups, id);
         if (!g) {
             g = ++n_groups;
-            store_map_put(&groups, id, strlen(id), (void *)g);
+            map_put(&groups, id, strlen(id), (void *)g);
         }
         group_of[i] = g - 1;
         count[g - 1]++;
@@ -127,7 +127,7 @@ static int rds_hib_upsert_step(rds_op_t *o)
         idx[start[group_of[i]] + fill[group_of[i]]++] = i;
     for (size_t g = 0; g < n_groups; g++)
         rds_hib_send_actor(p, idx + start[g], count[g]);
-    store_map_free(&groups);
+    map_free(&groups);
     free(group_of);
     free(count);
     free(start);

@@ -1,9 +1,9 @@
-/* The store's hash map against a plain array: random puts, gets and deletes over a small key space,
+/* The core hash map against a plain array: random puts, gets and deletes over a small key space,
  * so probe runs wrap around the table and backward-shift deletion is exercised on every shape of
  * run, and growth happens with deletions in between. */
 #include "t.h"
 
-#include "store/store_map.h"
+#include "core/map.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,7 +28,7 @@ static size_t key_of(int i, char *buf)
 
 int main(void)
 {
-    store_map_t m = STORE_MAP_INIT;
+    map_t m = MAP_INIT;
     static void *model[KEYS];
     static int values[KEYS];
     char key[16];
@@ -40,35 +40,35 @@ int main(void)
         size_t klen = key_of(i, key);
         switch (next_rand() % 3) {
         case 0: {
-            void *old = store_map_put(&m, key, klen, &values[i]);
+            void *old = map_put(&m, key, klen, &values[i]);
             mismatches += old != model[i];
             live += model[i] == NULL;
             model[i] = &values[i];
             break;
         }
         case 1: {
-            void *old = store_map_del(&m, key, klen);
+            void *old = map_del(&m, key, klen);
             mismatches += old != model[i];
             live -= model[i] != NULL;
             model[i] = NULL;
             break;
         }
         default:
-            mismatches += store_map_get(&m, key, klen) != model[i];
+            mismatches += map_get(&m, key, klen) != model[i];
         }
         mismatches += m.n != live;
         /* Every few thousand steps, every key must still be found exactly where the model says. */
         if (step % 5000 == 0)
             for (int k = 0; k < KEYS; k++) {
                 size_t kl = key_of(k, key);
-                mismatches += store_map_get(&m, key, kl) != model[k];
+                mismatches += map_get(&m, key, kl) != model[k];
             }
     }
     CHECK_EQ_INT(mismatches, 0);
 
     /* Iteration visits each live key once, with its value, and keys read as C strings. */
     size_t it = 0, seen = 0;
-    for (const store_map_slot_t *s; (s = store_map_next(&m, &it));) {
+    for (const map_slot_t *s; (s = map_next(&m, &it));) {
         int k = s->klen ? atoi((const char *)s->key) : 0;
         seen++;
         CHECK(k >= 0 && k < KEYS && s->value == model[k]);
@@ -78,14 +78,14 @@ int main(void)
     /* Emptying the map by deletion leaves no residue. */
     for (int k = 0; k < KEYS; k++) {
         size_t kl = key_of(k, key);
-        store_map_del(&m, key, kl);
+        map_del(&m, key, kl);
     }
     CHECK_EQ_INT(m.n, 0);
     it = 0;
-    CHECK(store_map_next(&m, &it) == NULL);
-    CHECK(store_map_get(&m, "1", 1) == NULL);
-    store_map_free(&m);
-    CHECK(store_map_get(&m, "1", 1) == NULL);
-    CHECK(store_map_del(&m, "1", 1) == NULL);
+    CHECK(map_next(&m, &it) == NULL);
+    CHECK(map_get(&m, "1", 1) == NULL);
+    map_free(&m);
+    CHECK(map_get(&m, "1", 1) == NULL);
+    CHECK(map_del(&m, "1", 1) == NULL);
     return T_DONE();
 }
