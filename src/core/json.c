@@ -1,5 +1,6 @@
 #include "core/json.h"
 #include "core/alloc.h"
+#include "core/utf8.h"
 
 #include <float.h>
 #include <locale.h>
@@ -31,49 +32,6 @@ static void json_restore_locale(locale_t old)
 {
     if (old)
         uselocale(old);
-}
-
-/* Returns the length (1 to 4) of the well-formed UTF-8 sequence at s[0..n), per Unicode table
- * 3-7: no overlong forms, no surrogates, nothing above U+10FFFF. For an ill-formed one it
- * returns 0 and sets *bad to the length of its maximal subpart (at least 1), which is how many
- * bytes one U+FFFD replaces under the Unicode recommendation. */
-static size_t json_utf8_seq(const uint8_t *s, size_t n, size_t *bad)
-{
-    uint8_t c = s[0], lo = 0x80, hi = 0xBF;
-    size_t need;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-    } else if (c == 0xE0) {
-        need = 2;
-        lo = 0xA0;
-    } else if (c == 0xED) {
-        need = 2;
-        hi = 0x9F;
-    } else if (c >= 0xE1 && c <= 0xEF) {
-        need = 2;
-    } else if (c == 0xF0) {
-        need = 3;
-        lo = 0x90;
-    } else if (c == 0xF4) {
-        need = 3;
-        hi = 0x8F;
-    } else if (c >= 0xF1 && c <= 0xF3) {
-        need = 3;
-    } else {
-        *bad = 1;
-        return 0;
-    }
-    for (size_t i = 1; i <= need; i++) {
-        if (i >= n || s[i] < lo || s[i] > hi) {
-            *bad = i;
-            return 0;
-        }
-        lo = 0x80;
-        hi = 0xBF;
-    }
-    return need + 1;
 }
 
 /* Bytes that a string carries as they are in both directions: ASCII from space to DEL other
@@ -123,28 +81,7 @@ static inline const uint8_t *json_scan_plain(const uint8_t *q, const uint8_t *en
 
 static void json_put_utf8(buf_t *b, uint32_t cp)
 {
-    uint8_t *d = buf_reserve(b, 4);
-    size_t n;
-    if (cp < 0x80) {
-        d[0] = (uint8_t)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        d[0] = (uint8_t)(0xC0 | cp >> 6);
-        d[1] = (uint8_t)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        d[0] = (uint8_t)(0xE0 | cp >> 12);
-        d[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-        d[2] = (uint8_t)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        d[0] = (uint8_t)(0xF0 | cp >> 18);
-        d[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-        d[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-        d[3] = (uint8_t)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    b->len += n;
+    b->len += utf8_encode(buf_reserve(b, 4), cp);
 }
 
 /* ---- Errors ---------------------------------------------------------------------------------- */
@@ -392,7 +329,7 @@ static int json_parse_string(json_parser *ps, const char **out, size_t *out_len)
         }
         if (c < 0x20)
             return json_fail(ps, JSON_ESYNTAX, "control character in string", q);
-        size_t bad, n = json_utf8_seq(q, (size_t)(end - q), &bad);
+        size_t bad, n = utf8_seq(q, (size_t)(end - q), &bad);
         if (!n)
             return json_fail(ps, JSON_EUTF8, "invalid UTF-8 in string", q);
         q += n;
@@ -1007,7 +944,7 @@ void json_write_str(buf_t *b, const char *str, size_t len)
             break;
         uint8_t c = *s;
         if (c >= 0x80) {
-            size_t bad, n = json_utf8_seq(s, (size_t)(end - s), &bad);
+            size_t bad, n = utf8_seq(s, (size_t)(end - s), &bad);
             if (n) {
                 s += n;
                 continue;

@@ -1,116 +1,8 @@
-/* The RFC 6455 frame codec: parser, assembler, writers and the UTF-8 validator. See
- * ws_frame.h for the contract; the comments here say why the code is shaped as it is. */
+/* The RFC 6455 frame codec: parser, assembler and writers. See ws_frame.h for the contract;
+ * the comments here say why the code is shaped as it is. */
 #include "net/ws_frame.h"
 
 #include <string.h>
-
-/* ---- UTF-8 ---------------------------------------------------------------------------- */
-
-/* Byte classes for the DFA: 0 ASCII, 1 continuation 80-8F, 2 continuation 90-9F,
- * 3 continuation A0-BF, 4 never valid (C0, C1, F5-FF), 5 two-byte lead C2-DF, 6 E0, 7 other
- * three-byte leads, 8 ED, 9 F0, 10 F1-F3, 11 F4. The three continuation classes exist because
- * E0, ED, F0 and F4 restrict their second byte to exclude overlong forms, surrogates and
- * code points above U+10FFFF. */
-static const uint8_t wsf_utf8_class[256] = {
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 00 */
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 10 */
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 20 */
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 30 */
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 40 */
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 50 */
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 60 */
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 70 */
-     1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  /* 80 */
-     2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  2,  /* 90 */
-     3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  /* A0 */
-     3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  3,  /* B0 */
-     4,  4,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  /* C0 */
-     5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  5,  /* D0 */
-     6,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  8,  7,  7,  /* E0 */
-     9, 10, 10, 10, 11,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* F0 */
-};
-
-/* States are pre-multiplied by the 12 classes so a step is one add and one load. */
-enum {
-    U_ACC = 0,   /* at a character boundary */
-    U_REJ = 12,  /* invalid, sticky */
-    U_N1 = 24,   /* one continuation byte (80-BF) to go */
-    U_N2 = 36,   /* two to go */
-    U_N3 = 48,   /* three to go */
-    U_E0 = 60,   /* after E0: A0-BF, then one more */
-    U_ED = 72,   /* after ED: 80-9F (no surrogates), then one more */
-    U_F0 = 84,   /* after F0: 90-BF, then two more */
-    U_F4 = 96,   /* after F4: 80-8F (nothing above U+10FFFF), then two more */
-};
-
-_Static_assert(U_ACC == WSF_UTF8_ACCEPT && U_REJ == WSF_UTF8_REJECT, "UTF-8 state encoding");
-
-#define R U_REJ
-static const uint8_t wsf_utf8_trans[108] = {
-    /* ASCII  80-8F  90-9F  A0-BF  bad    C2-DF  E0     E1-EF  ED     F0     F1-F3  F4 */
-    U_ACC, R,     R,     R,     R,     U_N1,  U_E0,  U_N2,  U_ED,  U_F0,  U_N3,  U_F4, /* ACC */
-    R,     R,     R,     R,     R,     R,     R,     R,     R,     R,     R,     R,    /* REJ */
-    R,     U_ACC, U_ACC, U_ACC, R,     R,     R,     R,     R,     R,     R,     R,    /* N1 */
-    R,     U_N1,  U_N1,  U_N1,  R,     R,     R,     R,     R,     R,     R,     R,    /* N2 */
-    R,     U_N2,  U_N2,  U_N2,  R,     R,     R,     R,     R,     R,     R,     R,    /* N3 */
-    R,     R,     R,     U_N1,  R,     R,     R,     R,     R,     R,     R,     R,    /* E0 */
-    R,     U_N1,  U_N1,  R,     R,     R,     R,     R,     R,     R,     R,     R,    /* ED */
-    R,     R,     U_N2,  U_N2,  R,     R,     R,     R,     R,     R,     R,     R,    /* F0 */
-    R,     U_N2,  R,     R,     R,     R,     R,     R,     R,     R,     R,     R,    /* F4 */
-};
-#undef R
-
-uint32_t wsf_utf8_step(uint32_t state, const uint8_t *p, size_t len)
-{
-    const uint8_t *end = p + len;
-    while (p < end) {
-        /* Most text is ASCII, so at a boundary skip whole words whose high bits are clear. */
-        if (state == U_ACC) {
-            while ((size_t)(end - p) >= 16) {
-                uint64_t a, b;
-                memcpy(&a, p, 8);
-                memcpy(&b, p + 8, 8);
-                if ((a | b) & 0x8080808080808080ull)
-                    break;
-                p += 16;
-            }
-            while ((size_t)(end - p) >= 8) {
-                uint64_t a;
-                memcpy(&a, p, 8);
-                if (a & 0x8080808080808080ull)
-                    break;
-                p += 8;
-            }
-            while (p < end && *p < 0x80)
-                p++;
-            if (p == end)
-                break;
-        }
-        state = wsf_utf8_trans[state + wsf_utf8_class[*p++]];
-        if (state == U_REJ)
-            break;
-    }
-    return state;
-}
-
-bool wsf_utf8_valid(const uint8_t *p, size_t len)
-{
-    return wsf_utf8_step(U_ACC, p, len) == U_ACC;
-}
-
-size_t wsf_utf8_trim(const uint8_t *s, size_t len, size_t max)
-{
-    if (len <= max)
-        return len;
-    /* s[max] is the first byte cut off; if it continues a character, that character started
-     * at most three bytes earlier and must go too. */
-    size_t n = max;
-    for (int i = 0; i < 3 && n > 0 && (s[n] & 0xC0) == 0x80; i++)
-        n--;
-    if ((s[n] & 0xC0) == 0x80)
-        return max;
-    return n;
-}
 
 /* ---- Frames --------------------------------------------------------------------------- */
 
@@ -321,8 +213,8 @@ void wsf_append_close(buf_t *b, uint16_t code, const char *reason, size_t reason
     if (!wsf_close_code_valid(code))
         code = WSF_CLOSE_INTERNAL;
     uint8_t pl[WSF_MAX_CONTROL];
-    size_t r = reason ? wsf_utf8_trim((const uint8_t *)reason, reason_len, WSF_MAX_CLOSE_REASON) : 0;
-    if (r && !wsf_utf8_valid((const uint8_t *)reason, r))
+    size_t r = reason ? utf8_trim((const uint8_t *)reason, reason_len, WSF_MAX_CLOSE_REASON) : 0;
+    if (r && !utf8_valid((const uint8_t *)reason, r))
         r = 0;
     pl[0] = (uint8_t)(code >> 8);
     pl[1] = (uint8_t)code;
@@ -354,7 +246,7 @@ static void wsf_frag_clear(wsf_conn *c)
     buf_reset(&c->frag);
     c->frag_opcode = 0;
     c->frag_done = 0;
-    c->utf8 = WSF_UTF8_ACCEPT;
+    c->utf8 = UTF8_ACCEPT;
 }
 
 void wsf_conn_reset(wsf_conn *c)
@@ -436,7 +328,7 @@ int wsf_feed(wsf_conn *c, uint8_t *p, size_t len, size_t *used, wsf_event *ev)
         if (op == WSF_OP_TEXT || op == WSF_OP_BINARY) {
             if (f.fin) {
                 /* The common case: a whole message in one frame, delivered in place. */
-                if (op == WSF_OP_TEXT && !wsf_utf8_valid(pl, n)) {
+                if (op == WSF_OP_TEXT && !utf8_valid(pl, n)) {
                     rc = wsf_feed_fail(ev, WSF_CLOSE_INVALID_DATA, "text message not UTF-8");
                     break;
                 }
@@ -448,14 +340,14 @@ int wsf_feed(wsf_conn *c, uint8_t *p, size_t len, size_t *used, wsf_event *ev)
                 break;
             }
             c->frag_opcode = op;
-            c->utf8 = WSF_UTF8_ACCEPT;
+            c->utf8 = UTF8_ACCEPT;
         }
         if (op == WSF_OP_TEXT || op == WSF_OP_BINARY || op == WSF_OP_CONT) {
             /* Text is checked per fragment so an invalid message fails before it completes;
              * only a character cut at the end of the last fragment waits for the FIN. */
             if (c->frag_opcode == WSF_OP_TEXT) {
-                c->utf8 = wsf_utf8_step(c->utf8, pl, n);
-                if (c->utf8 == WSF_UTF8_REJECT || (f.fin && c->utf8 != WSF_UTF8_ACCEPT)) {
+                c->utf8 = utf8_step(c->utf8, pl, n);
+                if (c->utf8 == UTF8_REJECT || (f.fin && c->utf8 != UTF8_ACCEPT)) {
                     rc = wsf_feed_fail(ev, WSF_CLOSE_INVALID_DATA, "text message not UTF-8");
                     break;
                 }
@@ -490,7 +382,7 @@ int wsf_feed(wsf_conn *c, uint8_t *p, size_t len, size_t *used, wsf_event *ev)
                 unsigned code = (unsigned)pl[0] << 8 | pl[1];
                 if (!wsf_close_code_valid(code)) {
                     rc = wsf_feed_fail(ev, WSF_CLOSE_PROTOCOL, "invalid close code");
-                } else if (!wsf_utf8_valid(pl + 2, n - 2)) {
+                } else if (!utf8_valid(pl + 2, n - 2)) {
                     rc = wsf_feed_fail(ev, WSF_CLOSE_INVALID_DATA, "close reason not UTF-8");
                 } else {
                     ev->code = (uint16_t)code;

@@ -1,7 +1,7 @@
 /* The RFC 6455 WebSocket frame codec, free of I/O: a frame parser that works on the
  * connection's input bytes and unmasks in place, a per-connection message assembler that
- * enforces the protocol rules and delivers messages, pings, pongs and closes as events, the
- * frame writers for both roles, and an incremental UTF-8 validator that others may use too.
+ * enforces the protocol rules and delivers messages, pings, pongs and closes as events, and the
+ * frame writers for both roles. Text is checked with core/utf8's incremental validator.
  *
  * sett owns WebSocket framing itself (libwebsockets is only the raw transport), so this module
  * is on the hot path: an unfragmented message is delivered as a slice of the caller's input
@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/utf8.h"
 
 enum wsf_opcode {
     WSF_OP_CONT = 0x0,
@@ -55,23 +56,6 @@ enum { WSF_ERR = -1, WSF_AGAIN = 0, WSF_OK = 1 };
 #define WSF_MAX_CLOSE_REASON 123
 /* The default message size cap, the same as Rivet guard's WebSocket message cap. */
 #define WSF_DEFAULT_MAX_MESSAGE ((size_t)32 << 20)
-
-/* ---- UTF-8 ---------------------------------------------------------------------------- */
-
-/* The validator is a DFA over byte classes (Unicode table 3-7: no overlong forms, no
- * surrogates, nothing above U+10FFFF), so text can be checked piece by piece as fragments
- * arrive. ACCEPT means "at a character boundary"; REJECT is sticky. */
-#define WSF_UTF8_ACCEPT 0u
-#define WSF_UTF8_REJECT 12u
-
-/* Advances the state over p[0..len) and returns the new state. Runs of ASCII are skipped
- * eight bytes at a time, and the scan stops as soon as the state is REJECT. */
-uint32_t wsf_utf8_step(uint32_t state, const uint8_t *p, size_t len);
-/* True when p[0..len) is complete, valid UTF-8. */
-bool wsf_utf8_valid(const uint8_t *p, size_t len);
-/* Returns the longest prefix of s[0..len), at most max bytes, that does not end inside a
- * multi-byte sequence, assuming s is UTF-8. */
-size_t wsf_utf8_trim(const uint8_t *s, size_t len, size_t max);
 
 /* ---- Frames --------------------------------------------------------------------------- */
 

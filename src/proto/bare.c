@@ -1,5 +1,5 @@
 #include "proto/bare.h"
-#include "net/ws_frame.h"
+#include "core/utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,19 +150,13 @@ int bare_read_str(bare_reader_t *r, slice_t *v)
 {
     if (bare_read_data(r, v))
         return r->err->code;
-    if (!bare_utf8_valid(v->p, v->len))
+    if (!utf8_valid(v->p, v->len))
         return bare_fail(r, BARE_EUTF8, v->p, NULL);
     return BARE_OK;
 }
 
 /* Strict UTF-8 as WHATWG's fatal TextDecoder and bare-ts's own reader define it: no overlong
  * forms, no surrogates, nothing above U+10FFFF. ASCII runs are skipped eight bytes at a time. */
-/* The validator is the WebSocket layer's: one strict UTF-8 DFA for the whole process. */
-bool bare_utf8_valid(const uint8_t *s, size_t n)
-{
-    return wsf_utf8_valid(s, n);
-}
-
 static slice_t bare_keyset_key(const bare_keyset_t *ks, size_t i)
 {
     slice_t k;

@@ -104,7 +104,6 @@ static inline int bare_read_uint(bare_reader_t *r, uint64_t *v)
 int bare_read_count(bare_reader_t *r, size_t *n, size_t min_size);
 int bare_read_data(bare_reader_t *r, slice_t *v);
 int bare_read_str(bare_reader_t *r, slice_t *v);
-bool bare_utf8_valid(const uint8_t *s, size_t n);
 
 static inline int bare_need(bare_reader_t *r, size_t n)
 {

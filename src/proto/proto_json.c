@@ -1,4 +1,5 @@
 #include "proto/proto_json.h"
+#include "core/utf8.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -325,7 +326,7 @@ static int proto_json_string(proto_json_parser_t *ps, const char **out, size_t *
         }
     }
     ps->p = q + 1;
-    if (!bare_utf8_valid((const uint8_t *)d, len)) {
+    if (!utf8_valid((const uint8_t *)d, len)) {
         proto_json_syntax(ps, "string is not valid UTF-8");
         return -1;
     }

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/utf8.h"
 #include "core/buf.h"
 #include "proto/bare.h"
 #include "proto/bare_arena.h"
@@ -185,7 +186,7 @@ static void proto_lua_check_map(lua_State *L, int idx, const bare_type_t *t, uin
             proto_lua_fail(L, path, "map keys must be strings, got %s", luaL_typename(L, -2));
         key.p = (const uint8_t *)lua_tolstring(L, -2, &key.len);
         proto_path_t step = { path, NULL, (const char *)key.p, key.len, 0 };
-        if (!bare_utf8_valid(key.p, key.len))
+        if (!utf8_valid(key.p, key.len))
             proto_lua_fail(L, &step, "map key is not valid UTF-8");
         memcpy(entry, &key, sizeof key);
         proto_lua_check(L, lua_gettop(L), t->elem, entry + t->value_offset, &step, arena);
@@ -290,7 +291,7 @@ static void proto_lua_check(lua_State *L, int idx, const bare_type_t *t, uint8_t
         slice_t s;
         proto_lua_expect(L, idx, LUA_TSTRING, "string", path);
         s.p = (const uint8_t *)lua_tolstring(L, idx, &s.len);
-        if (t->kind == BARE_KIND_STR && !bare_utf8_valid(s.p, s.len))
+        if (t->kind == BARE_KIND_STR && !utf8_valid(s.p, s.len))
             proto_lua_fail(L, path, "expected a UTF-8 string");
         if (t->kind != BARE_KIND_FIXED) {
             memcpy(dst, &s, sizeof s);

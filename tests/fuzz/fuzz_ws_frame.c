@@ -50,7 +50,7 @@ static void check_event(const wsf_event *ev, size_t max)
 {
     switch (ev->type) {
     case WSF_EV_TEXT:
-        if (!wsf_utf8_valid(ev->data, ev->len))
+        if (!utf8_valid(ev->data, ev->len))
             abort();
         /* fall through */
     case WSF_EV_BINARY:
@@ -63,7 +63,7 @@ static void check_event(const wsf_event *ev, size_t max)
             abort();
         break;
     case WSF_EV_CLOSE:
-        if (ev->len > WSF_MAX_CLOSE_REASON || !wsf_utf8_valid(ev->data, ev->len))
+        if (ev->len > WSF_MAX_CLOSE_REASON || !utf8_valid(ev->data, ev->len))
             abort();
         if (ev->code != WSF_CLOSE_NO_STATUS && !wsf_close_code_valid(ev->code))
             abort();
@@ -175,7 +175,7 @@ static void roundtrip_mode(enum wsf_role role, const uint8_t *p, size_t n, uint3
         case 1: { /* text: the payload made valid by trimming it to its valid prefix */
             size_t len2 = avail;
             if (op % 5 == 1)
-                while (len2 && !wsf_utf8_valid(pl, len2))
+                while (len2 && !utf8_valid(pl, len2))
                     len2--;
             size_t nfrag = 1 + (op >> 4) % 4, at = 0;
             for (size_t f = 0; f < nfrag; f++) {
