@@ -362,8 +362,8 @@ static int json_parse_number(json_parser *ps, json_value *out)
                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
     const uint8_t *s = ps->p, *q = s, *end = ps->end;
-    bool neg = false, integral = true, inexact = false;
-    uint64_t mant = 0;
+    bool neg = false, integral = true, inexact = false, wide = true;
+    uint64_t mant = 0, whole = 0;
     int digits = 0;
     long exp10 = 0;
 
@@ -379,8 +379,14 @@ static int json_parse_number(json_parser *ps, json_value *out)
             return json_fail(ps, JSON_ESYNTAX, "leading zeros are not allowed", s);
     } else {
         for (; q < end && json_digit(*q); q++) {
+            unsigned d = (unsigned)(*q - '0');
+            /* The integer part also in full, while it fits, for literals above INT64_MAX. */
+            if (whole > (UINT64_MAX - d) / 10)
+                wide = false;
+            else
+                whole = whole * 10 + d;
             if (digits < 19) {
-                mant = mant * 10 + (uint64_t)(*q - '0');
+                mant = mant * 10 + d;
                 digits++;
             } else {
                 exp10++;
@@ -422,6 +428,10 @@ static int json_parse_number(json_parser *ps, json_value *out)
     }
     ps->p = q;
     out->type = JSON_NUMBER;
+    if (integral && !neg && wide && whole > INT64_MAX) {
+        out->is_u64 = true;
+        out->u.num.u = whole;
+    }
 
     if (integral && exp10 == 0) {
         if (neg ? mant <= (uint64_t)1 << 63 : mant <= INT64_MAX) {
@@ -764,6 +774,21 @@ int json_get_int64(const json_value *v, int64_t *out)
     return JSON_OK;
 }
 
+int json_get_uint64(const json_value *v, uint64_t *out)
+{
+    if (!v)
+        return JSON_EMISSING;
+    if (v->type != JSON_NUMBER)
+        return JSON_ETYPE;
+    if (v->is_u64)
+        *out = v->u.num.u;
+    else if (v->is_int && v->u.num.i >= 0)
+        *out = (uint64_t)v->u.num.i;
+    else
+        return JSON_ERANGE;
+    return JSON_OK;
+}
+
 int json_get_double(const json_value *v, double *out)
 {
     if (!v)
@@ -844,6 +869,10 @@ bool json_equal(const json_value *a, const json_value *b)
     case JSON_NUMBER:
         if (a->is_int && b->is_int)
             return a->u.num.i == b->u.num.i;
+        if (a->is_u64 && b->is_u64)
+            return a->u.num.u == b->u.num.u;
+        if ((a->is_u64 && b->is_int) || (a->is_int && b->is_u64))
+            return false;
         return a->u.num.d == b->u.num.d;
     case JSON_STRING:
         return a->len == b->len && memcmp(a->u.str, b->u.str, a->len) == 0;
@@ -1038,6 +1067,8 @@ void json_write_value(buf_t *b, const json_value *v)
     case JSON_NUMBER:
         if (v->is_int)
             json_write_int64(b, v->u.num.i);
+        else if (v->is_u64)
+            buf_printf(b, "%llu", (unsigned long long)v->u.num.u);
         else
             json_write_double(b, v->u.num.d);
         break;
@@ -1232,6 +1263,22 @@ void json_w_b64(json_w *w, const uint8_t *p, size_t n)
     buf_push(w->out, '"');
     json_b64_encode(w->out, p, n);
     buf_push(w->out, '"');
+    json_w_scalar_done(w);
+}
+
+void json_w_hex(json_w *w, const uint8_t *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    if (!json_w_value_slot(w))
+        return;
+    char *d = (char *)buf_reserve(w->out, 2 * n + 2);
+    d[0] = '"';
+    for (size_t i = 0; i < n; i++) {
+        d[1 + 2 * i] = digits[p[i] >> 4];
+        d[2 + 2 * i] = digits[p[i] & 15];
+    }
+    d[2 * n + 1] = '"';
+    w->out->len += 2 * n + 2;
     json_w_scalar_done(w);
 }
 

@@ -83,11 +83,15 @@ struct json_value {
     json_type type;
     bool boolean;  /* JSON_BOOL */
     bool is_int;   /* JSON_NUMBER: the literal had no fraction or exponent and fits int64_t */
+    bool is_u64;   /* JSON_NUMBER: such a literal above INT64_MAX that fits uint64_t */
     size_t len;    /* JSON_STRING: bytes; JSON_ARRAY: elements; JSON_OBJECT: members */
     union {
         struct {
-            double d;    /* the literal correctly rounded to a double */
-            int64_t i;   /* the exact value when is_int */
+            double d;      /* the literal correctly rounded to a double */
+            union {
+                int64_t i; /* the exact value when is_int */
+                uint64_t u; /* the exact value when is_u64 */
+            };
         } num;
         const char *str;
         json_value *items;
@@ -149,6 +153,8 @@ static inline bool json_is_int(const json_value *v)
  * be NULL. */
 int json_get_bool(const json_value *v, bool *out);
 int json_get_int64(const json_value *v, int64_t *out);
+/* The same for a non-negative integer literal up to UINT64_MAX. */
+int json_get_uint64(const json_value *v, uint64_t *out);
 int json_get_double(const json_value *v, double *out);
 int json_get_str(const json_value *v, const char **s, size_t *len);
 /* Decodes a base64 string value (json_b64_decode) and appends the bytes to out. */
@@ -167,7 +173,7 @@ const json_value *json_obj_get(const json_value *obj, const char *key);
 const json_value *json_obj_getn(const json_value *obj, const char *key, size_t key_len);
 
 /* Deep equality: same types, same strings, members equal in the same order, and numbers equal
- * as int64 when both are integers and as doubles otherwise. */
+ * as int64 (or uint64) when both are integers and as doubles otherwise. */
 bool json_equal(const json_value *a, const json_value *b);
 
 /* ---- Request-body schema checks -------------------------------------------------------------- */
@@ -258,6 +264,8 @@ void json_w_bool(json_w *w, bool v);
 void json_w_null(json_w *w);
 /* Bytes as a base64 string value. */
 void json_w_b64(json_w *w, const uint8_t *p, size_t n);
+/* Bytes as a string of lowercase hex digits, two per byte. */
+void json_w_hex(json_w *w, const uint8_t *p, size_t n);
 /* A parsed value, written as json_write_value does. */
 void json_w_value(json_w *w, const json_value *v);
 /* One complete JSON value that the caller vouches for (stored metadata, say), copied as it is. */

@@ -7,6 +7,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/json.h"
 #include "proto/bare.h"
 #include "proto/bare_arena.h"
 #include "proto/bare_type.h"
@@ -129,14 +130,14 @@ static void proto_cli_print_error(proto_cli_t *cli, const bare_err_t *err)
     buf_append_str(&cli->out, "{\"error\":");
     if (err->code != BARE_OK) {
         const char *msg = err->msg ? err->msg : bare_strerror(err->code);
-        proto_json_write_str(&cli->out, msg, strlen(msg));
+        json_write_str(&cli->out, msg, strlen(msg));
         buf_printf(&cli->out, ",\"offset\":%zu,\"path\":", err->offset);
         if (err->path)
-            proto_json_write_str(&cli->out, err->path, strlen(err->path));
+            json_write_str(&cli->out, err->path, strlen(err->path));
         else
             buf_append_str(&cli->out, "null");
     } else {
-        proto_json_write_str(&cli->out, cli->err, strlen(cli->err));
+        json_write_str(&cli->out, cli->err, strlen(cli->err));
     }
     buf_push(&cli->out, '}');
     proto_cli_print(cli);

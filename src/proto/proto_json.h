@@ -7,7 +7,8 @@
  *   str       a JSON string         data, data[N]   lowercase hex, "" when empty
  *   integers  numbers; u64 and i64 beyond +-2^53 as decimal strings (either form is read)
  * The reader takes absent and null alike for optionals and void payloads, and refuses unknown
- * fields, duplicate keys, non-integral numbers and out-of-range integers. */
+ * fields, duplicate keys, non-integral numbers and out-of-range integers. Both directions are
+ * core/json's. */
 #ifndef SETT_PROTO_JSON_H
 #define SETT_PROTO_JSON_H
 
@@ -19,9 +20,6 @@
 
 /* Appends the JSON form of *v (a value of type t) to out, on one line. */
 void proto_json_write(buf_t *out, const bare_type_t *t, const void *v);
-
-/* Appends n bytes as a JSON string, escaping quotes, backslashes and control characters. */
-void proto_json_write_str(buf_t *out, const char *s, size_t n);
 
 /* Parses one JSON document of n bytes into *out, which has t->size bytes; every array and string
  * of the value comes from arena. Returns 0, or -1 with a message naming the place ("to_server.val
