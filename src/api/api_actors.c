@@ -98,7 +98,7 @@ static int api_actor_body(api_req_t *r, const eng_ns_t **ns_out, int key_rule, j
         return -1;
     }
     if (in) {
-        if (json_b64_decode(input, in, strlen(in)) != JSON_OK) {
+        if (base64_decode(input, in, strlen(in)) != BASE64_OK) {
             api_bad_request(r->c, "input: not canonical padded base64");
             return -1;
         }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "api/api.h"
+#include "core/base64.h"
 #include "core/buf.h"
 #include "core/json.h"
 

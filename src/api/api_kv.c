@@ -56,7 +56,7 @@ void api_actors_kv_get(api_req_t *r, const slice_t *id, const slice_t *seg)
     size_t tlen = 0;
     api_kv_read_t *k = sx_calloc(1, sizeof *k);
     if (url_decode_segment((const char *)seg->p, seg->len, text, &tlen, URL_ALLOW_SLASH) != URL_OK ||
-        json_b64_decode(&k->key, text, tlen) != JSON_OK) {
+        base64_decode(&k->key, text, tlen) != BASE64_OK) {
         free(text);
         buf_free(&k->key);
         free(k);

@@ -1,5 +1,6 @@
 #include "core/json.h"
 #include "core/alloc.h"
+#include "core/base64.h"
 #include "core/utf8.h"
 
 #include <float.h>
@@ -816,7 +817,9 @@ int json_get_b64(const json_value *v, buf_t *out)
     const char *s;
     size_t n;
     int rc = json_get_str(v, &s, &n);
-    return rc ? rc : json_b64_decode(out, s, n);
+    if (rc)
+        return rc;
+    return base64_decode(out, s, n) == BASE64_OK ? JSON_OK : JSON_EBASE64;
 }
 
 size_t json_len(const json_value *v)
@@ -1261,7 +1264,7 @@ void json_w_b64(json_w *w, const uint8_t *p, size_t n)
     if (!json_w_value_slot(w))
         return;
     buf_push(w->out, '"');
-    json_b64_encode(w->out, p, n);
+    base64_encode(w->out, p, n);
     buf_push(w->out, '"');
     json_w_scalar_done(w);
 }
@@ -1332,93 +1335,4 @@ void json_error_body(buf_t *out, const char *group, const char *code, const char
         json_w_end(&w);
     }
     json_w_end(&w);
-}
-
-/* ---- Base64 ---------------------------------------------------------------------------------- */
-
-static const char json_b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Each alphabet character maps to its value plus one, so that 0 marks every other byte. */
-static const uint8_t json_b64_value[256] = {
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0, 63,  0,  0,  0, 64,
-    53, 54, 55, 56, 57, 58, 59, 60, 61, 62,  0,  0,  0,  0,  0,  0,
-     0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14, 15,
-    16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26,  0,  0,  0,  0,  0,
-     0, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41,
-    42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52,  0,  0,  0,  0,  0,
-};
-
-void json_b64_encode(buf_t *out, const uint8_t *p, size_t n)
-{
-    if (!n)
-        return;
-    uint8_t *d = buf_reserve(out, (n + 2) / 3 * 4), *d0 = d;
-    size_t i = 0;
-    for (; n - i >= 3; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        *d++ = (uint8_t)json_b64_alphabet[v >> 18];
-        *d++ = (uint8_t)json_b64_alphabet[(v >> 12) & 63];
-        *d++ = (uint8_t)json_b64_alphabet[(v >> 6) & 63];
-        *d++ = (uint8_t)json_b64_alphabet[v & 63];
-    }
-    if (n - i == 1) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        *d++ = (uint8_t)json_b64_alphabet[v >> 18];
-        *d++ = (uint8_t)json_b64_alphabet[(v >> 12) & 63];
-        *d++ = '=';
-        *d++ = '=';
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-        *d++ = (uint8_t)json_b64_alphabet[v >> 18];
-        *d++ = (uint8_t)json_b64_alphabet[(v >> 12) & 63];
-        *d++ = (uint8_t)json_b64_alphabet[(v >> 6) & 63];
-        *d++ = '=';
-    }
-    out->len += (size_t)(d - d0);
-}
-
-int json_b64_decode(buf_t *out, const char *str, size_t len)
-{
-    const uint8_t *s = (const uint8_t *)str;
-    if (len % 4)
-        return JSON_EBASE64;
-    if (len == 0)
-        return JSON_OK;
-    size_t pad = s[len - 1] == '=' ? (s[len - 2] == '=' ? 2 : 1) : 0;
-    uint8_t *d = buf_reserve(out, len / 4 * 3), *d0 = d;
-    size_t full = len - (pad ? 4 : 0);
-    for (size_t i = 0; i < full; i += 4) {
-        uint32_t a = json_b64_value[s[i]], b = json_b64_value[s[i + 1]];
-        uint32_t c = json_b64_value[s[i + 2]], e = json_b64_value[s[i + 3]];
-        if (!a || !b || !c || !e)
-            return JSON_EBASE64;
-        uint32_t v = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6 | (e - 1);
-        *d++ = (uint8_t)(v >> 16);
-        *d++ = (uint8_t)(v >> 8);
-        *d++ = (uint8_t)v;
-    }
-    if (pad) {
-        const uint8_t *t = s + full;
-        uint32_t a = json_b64_value[t[0]], b = json_b64_value[t[1]];
-        if (!a || !b)
-            return JSON_EBASE64;
-        uint32_t v = (a - 1) << 18 | (b - 1) << 12;
-        if (pad == 1) {
-            uint32_t c = json_b64_value[t[2]];
-            if (!c || ((c - 1) & 3))
-                return JSON_EBASE64;
-            v |= (c - 1) << 6;
-            *d++ = (uint8_t)(v >> 16);
-            *d++ = (uint8_t)(v >> 8);
-        } else {
-            if ((b - 1) & 15)
-                return JSON_EBASE64;
-            *d++ = (uint8_t)(v >> 16);
-        }
-    }
-    out->len += (size_t)(d - d0);
-    return JSON_OK;
 }

@@ -1,7 +1,7 @@
-/* JSON for the REST API (Rivet-compatible bodies): a strict RFC 8259 parser that builds a
- * read-only tree, accessors and a request-body schema check, writers that append to a buf_t
- * (escaping, numbers, and a streaming builder that places the commas), and the base64 that
- * Rivet uses to carry binary actor input inside JSON strings.
+/* sett's one JSON reader and writer: a strict RFC 8259 parser that builds a read-only tree,
+ * accessors and a request-body schema check, writers that append to a buf_t (escaping, numbers,
+ * and a streaming builder that places the commas), and Rivet's error body. Binary values travel
+ * as base64 strings (core/base64).
  *
  * The parser accepts exactly RFC 8259 and nothing more: one value with optional whitespace
  * around it, no comments, no trailing commas, no leading zeros, no NaN or Infinity, no byte
@@ -157,7 +157,8 @@ int json_get_int64(const json_value *v, int64_t *out);
 int json_get_uint64(const json_value *v, uint64_t *out);
 int json_get_double(const json_value *v, double *out);
 int json_get_str(const json_value *v, const char **s, size_t *len);
-/* Decodes a base64 string value (json_b64_decode) and appends the bytes to out. */
+/* Decodes a base64 string value (base64_decode) and appends the bytes to out; JSON_EBASE64
+ * when it is not canonical. */
 int json_get_b64(const json_value *v, buf_t *out);
 
 /* Elements of an array or members of an object; 0 for anything else. */
@@ -287,15 +288,5 @@ typedef struct json_meta {
  * runner's name, a path) cannot break the body; a NULL message is written as "". */
 void json_error_body(buf_t *out, const char *group, const char *code, const char *message,
                      const json_meta *meta, size_t nmeta);
-
-/* ---- Base64 ---------------------------------------------------------------------------------- */
-
-/* Appends the RFC 4648 standard-alphabet encoding of p[0..n), padded with '='. */
-void json_b64_encode(buf_t *out, const uint8_t *p, size_t n);
-/* Appends the bytes that s[0..len) encodes. Only the canonical form is accepted: the standard
- * alphabet, a length that is a multiple of 4, '=' only as the last one or two characters, and
- * zero bits where the last character carries padding; no whitespace. Returns JSON_OK or
- * JSON_EBASE64, leaving out as it was on failure. */
-int json_b64_decode(buf_t *out, const char *s, size_t len);
 
 #endif

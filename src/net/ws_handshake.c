@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "core/alloc.h"
+#include "core/base64.h"
 
 static int wsh_fail(wsh_result *res, int status, const char *reason, const char *extra)
 {
@@ -46,12 +47,6 @@ static bool wsh_single(const hreq *r, const char *name, slice_t *out)
     return true;
 }
 
-static bool wsh_b64_char(char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/';
-}
-
 /* 16 bytes in base64 are exactly 22 characters of the alphabet followed by "==". The unused low
  * bits of the last character are not checked, as common servers do not check them either. */
 static bool wsh_key_valid(const slice_t *k)
@@ -59,7 +54,7 @@ static bool wsh_key_valid(const slice_t *k)
     if (k->len != 24 || k->p[22] != '=' || k->p[23] != '=')
         return false;
     for (size_t i = 0; i < 22; i++)
-        if (!wsh_b64_char(k->p[i]))
+        if (!base64_char(k->p[i]))
             return false;
     return true;
 }
@@ -106,8 +101,7 @@ void wsh_accept_key(const char *key, size_t len, char out[WSH_ACCEPT_LEN + 1])
         abort();
     }
     EVP_MD_CTX_free(ctx);
-    EVP_EncodeBlock((unsigned char *)out, md, 20);
-    out[WSH_ACCEPT_LEN] = 0;
+    out[base64_encode_to(out, md, 20)] = 0;
 }
 
 bool wsh_protocol_next(const slice_t *value, size_t *pos, slice_t *tok)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base64.h"
 #include "core/json.h"
 
 #define FUZZ_ASSERT(cond) do { \
@@ -72,16 +73,16 @@ static void fuzz_write_str(const uint8_t *data, size_t size)
 static void fuzz_base64(const uint8_t *data, size_t size)
 {
     buf_t dec = BUF_INIT, enc = BUF_INIT;
-    if (json_b64_decode(&dec, (const char *)data, size) == JSON_OK) {
-        json_b64_encode(&enc, dec.data, dec.len);
+    if (base64_decode(&dec, (const char *)data, size) == BASE64_OK) {
+        base64_encode(&enc, dec.data, dec.len);
         FUZZ_ASSERT(enc.len == size && (size == 0 || memcmp(enc.data, data, size) == 0));
     } else {
         FUZZ_ASSERT(dec.len == 0);
     }
     buf_reset(&enc);
     buf_reset(&dec);
-    json_b64_encode(&enc, data, size);
-    FUZZ_ASSERT(json_b64_decode(&dec, (const char *)enc.data, enc.len) == JSON_OK);
+    base64_encode(&enc, data, size);
+    FUZZ_ASSERT(base64_decode(&dec, (const char *)enc.data, enc.len) == BASE64_OK);
     FUZZ_ASSERT(dec.len == size && (size == 0 || memcmp(dec.data, data, size) == 0));
     buf_free(&dec);
     buf_free(&enc);
