@@ -41,6 +41,8 @@ void net_http_feed(net_conn_t *c)
         buf_consume(&c->in, used);
         if (r == HREQ_AGAIN)
             break;
+        if (r != HREQ_ERROR)
+            r = hreq_server_check(c->req) == 0 ? r : HREQ_ERROR;
         if (r == HREQ_CONTINUE) {
             static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
             net_out_append(c, cont, sizeof cont - 1);

@@ -20,6 +20,7 @@ void http_parser_set_max_header_size(uint32_t size);
 
 enum { L_NONE, L_URL, L_FIELD, L_VALUE };
 enum { S_HEAD, S_BODY, S_DONE, S_ERROR, S_DEAD };
+enum { SCAN_NONE, SCAN_CR, SCAN_LF };
 
 #define HREQ_HP(r) ((http_parser *)(void *)(r)->parser)
 
@@ -221,13 +222,17 @@ static int hreq_on_headers_complete(http_parser *hp)
             return hreq_fail(r, 400, "invalid header name");
     if (hreq_check_transfer_encoding(r))
         return -1;
+    /* RFC 9112 section 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing. */
+    if (hp->http_minor == 0 && hreq_header(r, "transfer-encoding"))
+        return hreq_fail(r, 400, "Transfer-Encoding in an HTTP/1.0 request");
     if (!r->chunked && hp->content_length != ULLONG_MAX && hp->content_length > r->max_body)
         return hreq_fail(r, 413, "request body too large");
     /* Stop so the caller can send "100 Continue" before the client sends the body. */
-    if (r->expect_continue && !r->upgrade &&
-        (r->chunked || (hp->content_length != ULLONG_MAX && hp->content_length > 0))) {
-        http_parser_pause(hp, 1);
-    }
+    r->continue_wanted = r->expect_continue && !r->upgrade &&
+        (r->chunked || (hp->content_length != ULLONG_MAX && hp->content_length > 0));
+    /* Stopping here in any case tells hreq_feed where the head ends, so its scan covers the
+     * head and nothing of the body. */
+    http_parser_pause(hp, 1);
     return 0;
 }
 
@@ -306,6 +311,8 @@ void hreq_reset(hreq *r)
     r->reason = NULL;
     r->head_seen = 0;
     r->last = L_NONE;
+    r->scan = SCAN_NONE;
+    r->continue_wanted = false;
     r->state = S_HEAD;
 }
 
@@ -319,6 +326,26 @@ static int hreq_parser_error(hreq *r, enum http_errno e)
     default:
         return hreq_fail(r, 400, http_errno_description(e));
     }
+}
+
+/* The lenient http-parser takes a CR not followed by LF as a line end and joins a line that
+ * starts with a space or a tab to the one before (obsolete folding). Either lets two parsers
+ * disagree about a request's framing, so RFC 9112 (sections 2.2 and 5.2) lets a server refuse
+ * them, and sett does: every byte of the head passes through here once, the carry telling what
+ * the previous one was across pieces. */
+static int hreq_scan_head(hreq *r, const char *p, size_t n)
+{
+    uint8_t carry = r->scan;
+    for (size_t i = 0; i < n; i++) {
+        char ch = p[i];
+        if (carry == SCAN_CR && ch != '\n')
+            return hreq_fail(r, 400, "bare CR in the request head");
+        if (carry == SCAN_LF && (ch == ' ' || ch == '\t'))
+            return hreq_fail(r, 400, "obsolete line folding in the request head");
+        carry = ch == '\r' ? SCAN_CR : ch == '\n' ? SCAN_LF : SCAN_NONE;
+    }
+    r->scan = carry;
+    return 0;
 }
 
 int hreq_feed(hreq *r, const char *p, size_t len, size_t *used)
@@ -369,15 +396,30 @@ int hreq_feed(hreq *r, const char *p, size_t len, size_t *used)
                 chunk = r->max_head - r->head_seen;
         }
         size_t n = http_parser_execute(hp, &hreq_settings, p + off, chunk);
-        off += n;
-        if (in_head)
-            r->head_seen += n;
         enum http_errno e = HTTP_PARSER_ERRNO(hp);
+        if (in_head) {
+            /* A pause at the end of the head stops on its last byte, which the parser reads
+             * again on resuming; it belongs to the head, so the scan takes it now. */
+            size_t head = n + (e == HPE_PAUSED && r->state != S_HEAD && n < chunk);
+            if (r->state != S_ERROR && hreq_scan_head(r, p + off, head) != 0) {
+                *used = off + n;
+                return HREQ_ERROR;
+            }
+            r->head_seen += n;
+        }
+        off += n;
         if (e == HPE_PAUSED) {
-            *used = off;
-            if (r->state == S_DONE)
+            if (r->state == S_DONE) {
+                *used = off;
                 return HREQ_DONE;
-            return HREQ_CONTINUE;
+            }
+            if (in_head && r->continue_wanted) {
+                *used = off;
+                return HREQ_CONTINUE;
+            }
+            /* The pause only marked the end of the head: go on with the body. */
+            http_parser_pause(hp, 0);
+            continue;
         }
         if (e != HPE_OK || r->state == S_ERROR) {
             *used = off;
@@ -394,6 +436,77 @@ int hreq_feed(hreq *r, const char *p, size_t len, size_t *used)
     }
     *used = off;
     return HREQ_AGAIN;
+}
+
+/* RFC 3986 host (reg-name, IPv4 or a bracketed IP literal) with an optional port: the bytes
+ * those may hold. An empty value is allowed (a target without an authority). */
+static bool hreq_host_valid(const slice_t *v)
+{
+    for (size_t i = 0; i < v->len; i++) {
+        unsigned char c = v->p[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("-._~%!$&'()*+,;=:[]", c)))
+            return false;
+    }
+    return true;
+}
+
+static bool hreq_prefix_ci(const slice_t *s, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return s->len >= n && strncasecmp((const char *)s->p, prefix, n) == 0;
+}
+
+int hreq_server_check(hreq *r)
+{
+    if (r->state == S_ERROR)
+        return HREQ_ERROR;
+    size_t hosts = 0;
+    const slice_t *host = NULL;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        if (hreq_token_eq((const char *)r->headers[i].name.p, r->headers[i].name.len, "host")) {
+            hosts++;
+            host = &r->headers[i].value;
+        }
+    }
+    if (hosts == 0 && r->http_minor >= 1)
+        return hreq_fail(r, 400, "missing Host header");
+    if (hosts > 1)
+        return hreq_fail(r, 400, "more than one Host header");
+    if (host && !hreq_host_valid(host))
+        return hreq_fail(r, 400, "invalid Host header");
+    if (strcmp(r->method, "CONNECT") == 0)
+        return hreq_fail(r, 501, "CONNECT is not supported");
+    if (r->url.len && r->url.p[0] == '/')
+        return 0;
+    if (r->url.len == 1 && r->url.p[0] == '*')
+        return strcmp(r->method, "OPTIONS") == 0 ? 0 : hreq_fail(r, 400, "invalid request target");
+    size_t skip;
+    if (hreq_prefix_ci(&r->url, "http://"))
+        skip = 7;
+    else if (hreq_prefix_ci(&r->url, "https://"))
+        skip = 8;
+    else
+        return hreq_fail(r, 400, "invalid request target");
+    /* The origin form is what follows the authority; the URL is the first bytes of the text
+     * buffer and never grows here, so it is rewritten in place. */
+    char *u = (char *)r->text.data;
+    size_t end = skip;
+    while (end < r->url.len && u[end] != '/' && u[end] != '?')
+        end++;
+    size_t rest = r->url.len - end;
+    if (end == skip || memchr(u + skip, '@', end - skip))
+        return hreq_fail(r, 400, "invalid request target");
+    if (rest == 0 || u[end] == '?') {
+        u[0] = '/';
+        memmove(u + 1, u + end, rest);
+        rest++;
+    } else {
+        memmove(u, u + end, rest);
+    }
+    u[rest] = 0;
+    r->url.len = rest;
+    return 0;
 }
 
 const slice_t *hreq_header(const hreq *r, const char *name)

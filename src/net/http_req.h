@@ -9,10 +9,13 @@
  * after the head can go to the WebSocket layer. Buffers are kept and reused across requests on
  * a keep-alive connection.
  *
- * Debian builds http-parser in its lenient mode, which accepts bare LF line ends and obsolete
- * line folding (a folded value reads as one line joined by a space); this module adds the
- * checks that matter for request smuggling on top: header names must be tokens, only the
- * chunked transfer coding is accepted, and Content-Length with Transfer-Encoding is refused. */
+ * Debian builds http-parser in its lenient mode, which accepts bare LF line ends (RFC 9112
+ * allows a recipient that), but also obsolete line folding and a bare CR; this module adds the
+ * checks that matter for request smuggling on top: a bare CR or a folded line in the head is
+ * refused (400), header names must be tokens, only the chunked transfer coding is accepted,
+ * Content-Length with Transfer-Encoding is refused, and so is Transfer-Encoding in HTTP/1.0.
+ * hreq_server_check adds what RFC 9112 asks of a server on a parsed head (Host, the form of
+ * the request target). */
 #ifndef SETT_NET_HTTP_REQ_H
 #define SETT_NET_HTTP_REQ_H
 
@@ -86,6 +89,8 @@ typedef struct hreq {
     size_t hdrs_cap;
     size_t head_seen;       /* head bytes consumed so far */
     uint8_t last;           /* the last data callback: none, url, field or value */
+    uint8_t scan;           /* the head scan's carry: after CR, after LF, or neither */
+    bool continue_wanted;   /* the head asks for "100 Continue" before its body */
     uint8_t state;          /* head, body, done, error, or dead after Connection: close */
 } hreq;
 
@@ -101,6 +106,16 @@ void hreq_reset(hreq *r);
  * An upgrade request that is refused can be answered and the connection kept: just feed the
  * following bytes as HTTP again. */
 int hreq_feed(hreq *r, const char *p, size_t len, size_t *used);
+
+/* What RFC 9112 asks of a server once a head is parsed (after HREQ_DONE or HREQ_CONTINUE):
+ * an HTTP/1.1 request carries exactly one Host header and no request more than one, with a
+ * value that is a host and optional port (400 otherwise, section 3.2); CONNECT is refused (501:
+ * sett is no forward proxy); "*" is only for OPTIONS; an absolute-form target
+ * ("http://host/p?q", section 3.2.2) must be http or https and is rewritten in place to its
+ * origin form ("/p?q", "/" for an empty path), so that every handler sees one form; any other
+ * target is refused (400). Returns 0, or HREQ_ERROR with r->status and r->reason set, after
+ * which the request must be answered with that status and the connection closed. */
+int hreq_server_check(hreq *r);
 
 /* The first header with this name, compared case-insensitively, or NULL. */
 const slice_t *hreq_header(const hreq *r, const char *name);

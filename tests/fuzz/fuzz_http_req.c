@@ -1,4 +1,5 @@
-/* Fuzzes the HTTP request parser and what the gateway runs on each request: the WebSocket
+/* Fuzzes the HTTP request parser, the server rules the transport applies to each head
+ * (hreq_server_check), and what the gateway runs on each request: the WebSocket
  * handshake checks, the subprotocol list and the target helpers. The first byte picks the
  * caps, the second seeds the split points. The input is parsed whole and in pieces, and both
  * must give the same requests and the same error status. */
@@ -135,6 +136,17 @@ static void run(const uint8_t *p, size_t n, size_t max_head, size_t max_body, ui
                 goto done;
             }
             if (rc == HREQ_DONE && t->n < MAX_REQS) {
+                /* What the transport does next: the server rules, then the handler. */
+                size_t before = r.url.len;
+                if (hreq_server_check(&r) != 0) {
+                    if (!r.reason || (r.status != 400 && r.status != 501))
+                        abort();
+                    t->status = r.status;
+                    goto done;
+                }
+                if (r.url.len > before || r.url.len == 0 ||
+                    (r.url.p[0] != '/' && !(r.url.len == 1 && r.url.p[0] == '*')))
+                    abort();
                 t->sig[t->n++] = inspect(&r);
                 buf_consume(&in, used);
                 /* An accepted upgrade ends HTTP on the connection. */

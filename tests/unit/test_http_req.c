@@ -431,7 +431,7 @@ static void test_whitespace_and_bytes(void)
 {
     /* Leading whitespace of a value is dropped by http-parser; what else is kept is exact. */
     static const char req[] = "GET /%E2%82%AC?q=%ZZ HTTP/1.1\r\nX-A:    spaced value\r\n"
-                              "X-B:\tv \t\r\nX-C: \"quoted, list\"\r\nX-D: a\r\n folded\r\n\r\n";
+                              "X-B:\tv \t\r\nX-C: \"quoted, list\"\r\n\r\n";
     run r;
     feed_whole(req, sizeof req - 1, 0, 0, &r);
     CHECK_EQ_INT(r.n, 1);
@@ -446,8 +446,37 @@ static void test_whitespace_and_bytes(void)
     CHECK(xb && xb->len == 1 && xb->p[1] == 0);
     hreq_free(&h);
     CHECK(strstr(r.reqs[0].headers, "X-C: \"quoted, list\"\n") != NULL);
-    /* An obsolete line folding becomes a space, which RFC 9112 section 5.2 permits. */
-    CHECK(strstr(r.reqs[0].headers, "X-D: a folded\n") != NULL);
+    /* Obsolete line folding and a bare CR are refused (RFC 9112 sections 5.2 and 2.2), split
+     * anywhere, while a body may start with whitespace or hold a CR. */
+    static const char *const refused[] = {
+        "GET / HTTP/1.1\r\nX-D: a\r\n folded\r\n\r\n",
+        "GET / HTTP/1.1\r\nX-D: a\r\n\tfolded\r\n\r\n",
+        "GET / HTTP/1.1\r\nX-D:\r\n folded\r\n\r\n",
+        "GET / HTTP/1.1\nX-D: a\n folded\n\n",
+        "GET / HTTP/1.1\r\nX-D: a\r\n\r\r\n",
+        "GET / HTTP/1.1\r\nX-D: a\rb: c\r\n\r\n",
+        "GET /\r HTTP/1.1\r\n\r\n",
+    };
+    size_t wrong = 0;
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        size_t n = strlen(refused[i]);
+        for (size_t k = 0; k <= n; k++) {
+            run x;
+            feed_split(refused[i], n, &k, 1, 0, 0, &x);
+            if (x.status != 400 || x.n != 0) {
+                fprintf(stderr, "not refused: case %zu cut at %zu\n", i, k);
+                wrong++;
+            }
+        }
+    }
+    CHECK_EQ_INT(wrong, 0);
+    static const char body[] = "POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\n \r x";
+    for (size_t k = 0; k <= sizeof body - 1; k++) {
+        run x;
+        feed_split(body, sizeof body - 1, &k, 1, 0, 0, &x);
+        wrong += x.n != 1 || x.reqs[0].body_len != 4 || memcmp(x.reqs[0].body, " \r x", 4);
+    }
+    CHECK_EQ_INT(wrong, 0);
     /* A long subprotocol header is kept whole. */
     buf_t b = BUF_INIT;
     buf_append_str(&b, "GET / HTTP/1.1\r\nSec-WebSocket-Protocol: rivet, rivet_conn_params.");
@@ -462,6 +491,56 @@ static void test_whitespace_and_bytes(void)
     buf_free(&b);
 }
 
+/* Parses one head and applies hreq_server_check; returns the status (0 when accepted) and
+ * copies the target the handler would see. */
+static int server_status(const char *src, char *url, size_t url_cap)
+{
+    hreq h;
+    size_t used;
+    hreq_init(&h);
+    int rc = hreq_feed(&h, src, strlen(src), &used);
+    if (rc == HREQ_DONE)
+        rc = hreq_server_check(&h);
+    int status = rc == HREQ_ERROR ? h.status : 0;
+    if (url)
+        snprintf(url, url_cap, "%.*s", (int)h.url.len, h.url.p);
+    CHECK(status == 0 || h.reason != NULL);
+    hreq_free(&h);
+    return status;
+}
+
+static void test_server_check(void)
+{
+    char url[128];
+    CHECK_EQ_INT(server_status("GET /a HTTP/1.1\r\nHost: h\r\n\r\n", url, sizeof url), 0);
+    CHECK(!strcmp(url, "/a"));
+    /* RFC 9112 section 3.2: HTTP/1.1 needs exactly one Host; HTTP/1.0 at most one. */
+    CHECK_EQ_INT(server_status("GET / HTTP/1.1\r\n\r\n", NULL, 0), 400);
+    CHECK_EQ_INT(server_status("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", NULL, 0), 400);
+    CHECK_EQ_INT(server_status("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", NULL, 0), 400);
+    CHECK_EQ_INT(server_status("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", NULL, 0), 400);
+    CHECK_EQ_INT(server_status("GET / HTTP/1.1\r\nHost:\r\n\r\n", NULL, 0), 0);
+    CHECK_EQ_INT(server_status("GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", NULL, 0), 0);
+    CHECK_EQ_INT(server_status("GET / HTTP/1.0\r\n\r\n", NULL, 0), 0);
+    CHECK_EQ_INT(server_status("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", NULL, 0), 400);
+    /* Absolute form reaches handlers in origin form; other schemes and forms are refused. */
+    CHECK_EQ_INT(server_status("GET http://x:1/p/q?y=%41 HTTP/1.1\r\nHost: x:1\r\n\r\n", url,
+                               sizeof url), 0);
+    CHECK(!strcmp(url, "/p/q?y=%41"));
+    CHECK_EQ_INT(server_status("GET HTTPS://x HTTP/1.1\r\nHost: x\r\n\r\n", url, sizeof url), 0);
+    CHECK(!strcmp(url, "/"));
+    CHECK_EQ_INT(server_status("GET http://x?q HTTP/1.1\r\nHost: x\r\n\r\n", url, sizeof url), 0);
+    CHECK(!strcmp(url, "/?q"));
+    CHECK_EQ_INT(server_status("GET ftp://x/p HTTP/1.1\r\nHost: x\r\n\r\n", NULL, 0), 400);
+    CHECK_EQ_INT(server_status("GET http:///p HTTP/1.1\r\nHost: x\r\n\r\n", NULL, 0), 400);
+    CHECK_EQ_INT(server_status("GET http://u@x/p HTTP/1.1\r\nHost: x\r\n\r\n", NULL, 0), 400);
+    CHECK_EQ_INT(server_status("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", NULL, 0), 0);
+    CHECK_EQ_INT(server_status("GET * HTTP/1.1\r\nHost: x\r\n\r\n", NULL, 0), 400);
+    CHECK_EQ_INT(server_status("CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n", NULL, 0), 501);
+    /* RFC 9112 section 6.1: Transfer-Encoding in HTTP/1.0 is faulty framing. */
+    CHECK_EQ_INT(status_of("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 0, 0), 400);
+}
+
 int main(void)
 {
     test_simple();
@@ -473,5 +552,6 @@ int main(void)
     test_errors();
     test_expect_continue();
     test_whitespace_and_bytes();
+    test_server_check();
     return T_DONE();
 }

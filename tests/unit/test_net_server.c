@@ -2,27 +2,16 @@
  * and the test speaks HTTP/1.1 and RFC 6455 to it through plain blocking sockets. */
 #include "t.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
-#include <stdlib.h>
-#include <time.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <uv.h>
 
-#include "core/buf.h"
 #include "net/server.h"
-#include "net/ws_frame.h"
 #include "net/ws_handshake.h"
+#include "net_client.h"
 
 static uv_loop_t loop;
 static net_server_t *srv;
 static uv_async_t cmd_async;
-static int port;
 static volatile int cmd; /* 1: shutdown, 2: resume paused connection */
 static net_conn_t *paused_conn;
 static volatile int shutdown_done;
@@ -135,129 +124,6 @@ static void send_cmd(int c)
     cmd = c;
     uv_async_send(&cmd_async);
     usleep(20000);
-}
-
-/* ---- a blocking client ---- */
-
-static int dial(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct timeval tv = { 5, 0 };
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    return fd;
-}
-
-static void send_all(int fd, const void *p, size_t n)
-{
-    const char *s = p;
-    while (n) {
-        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
-        if (w <= 0)
-            return;
-        s += w;
-        n -= (size_t)w;
-    }
-}
-
-/* Reads until the buffer holds `want` bytes or the peer closes; returns the bytes held. */
-static size_t recv_until(int fd, buf_t *b, size_t want)
-{
-    while (b->len < want) {
-        uint8_t *p = buf_reserve(b, 65536);
-        ssize_t r = recv(fd, p, 65536, 0);
-        if (r <= 0)
-            break;
-        b->len += (size_t)r;
-    }
-    return b->len;
-}
-
-/* Reads one HTTP response (Content-Length or chunked) and returns its total length. */
-static size_t recv_response(int fd, buf_t *b, size_t start)
-{
-    for (;;) {
-        size_t avail = b->len - start;
-        char *s = b->len > start ? (char *)b->data + start : NULL;
-        char *end = s ? memmem(s, avail, "\r\n\r\n", 4) : NULL;
-        if (end) {
-            size_t head = (size_t)(end - s) + 4;
-            char *cl = memmem(s, head, "Content-Length: ", 16);
-            if (cl) {
-                size_t n = strtoul(cl + 16, NULL, 10);
-                if (avail >= head + n)
-                    return head + n;
-            } else if (memmem(s, head, "chunked", 7)) {
-                char *z = memmem(s + head, avail - head, "0\r\n\r\n", 5);
-                if (z)
-                    return (size_t)(z - s) + 5;
-            } else {
-                return head;
-            }
-        }
-        size_t before = b->len;
-        if (recv_until(fd, b, b->len + 1) == before)
-            return 0;
-    }
-}
-
-static const char upgrade_fmt[] = "GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                                  "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                                  "Sec-WebSocket-Version: 13\r\n%s\r\n";
-
-static int ws_open(const char *path, const char *extra, buf_t *resp)
-{
-    int fd = dial();
-    char req[8192];
-    int n = snprintf(req, sizeof req, upgrade_fmt, path, extra ? extra : "");
-    send_all(fd, req, (size_t)n);
-    buf_reset(resp);
-    recv_response(fd, resp, 0);
-    return fd;
-}
-
-static const uint8_t mask_key[4] = { 0x12, 0x34, 0x56, 0x78 };
-
-static void ws_send(int fd, unsigned op, const void *p, size_t n)
-{
-    buf_t b = BUF_INIT;
-    wsf_append_frame(&b, op, p, n, mask_key);
-    send_all(fd, b.data, b.len);
-    buf_free(&b);
-}
-
-/* Reads one whole server frame from fd into f; the payload lands in b. Returns 0 on success. */
-static int ws_recv(int fd, buf_t *b, wsf_frame *f)
-{
-    for (;;) {
-        if (b->len) {
-            int r = wsf_parse_frame(WSF_ROLE_CLIENT, b->data, b->len, (uint64_t)1 << 32, f);
-            if (r == WSF_OK)
-                return 0;
-            if (r == WSF_ERR)
-                return -1;
-        }
-        size_t before = b->len;
-        if (recv_until(fd, b, b->len + 1) == before)
-            return -1;
-    }
-}
-
-static void ws_drop_frame(buf_t *b, const wsf_frame *f)
-{
-    buf_consume(b, (size_t)f->frame_len);
-}
-
-static int close_code(const wsf_frame *f)
-{
-    return f->len >= 2 ? (f->payload[0] << 8) | f->payload[1] : 1005;
 }
 
 static void test_http(void)
@@ -407,46 +273,6 @@ static void test_ws_echo(void)
     buf_free(&resp);
 }
 
-static void expect_close(const char *what, const void *frame, size_t n, int code)
-{
-    buf_t resp = BUF_INIT, in = BUF_INIT;
-    int fd = ws_open("/echo", NULL, &resp);
-    send_all(fd, frame, n);
-    wsf_frame f;
-    int ok = ws_recv(fd, &in, &f) == 0 && f.opcode == WSF_OP_CLOSE;
-    if (!ok || close_code(&f) != code)
-        fprintf(stderr, "%s: expected close %d\n", what, code);
-    CHECK(ok && close_code(&f) == code);
-    /* The server then closes the socket. */
-    ws_drop_frame(&in, &f);
-    uint8_t tmp[16];
-    CHECK(recv(fd, tmp, sizeof tmp, 0) == 0);
-    close(fd);
-    buf_free(&resp);
-    buf_free(&in);
-}
-
-static void test_ws_errors(void)
-{
-    /* An unmasked client frame: 1002. */
-    uint8_t unmasked[] = { 0x81, 0x02, 'h', 'i' };
-    expect_close("unmasked", unmasked, sizeof unmasked, 1002);
-    /* Invalid UTF-8 in a text frame: 1007. */
-    buf_t b = BUF_INIT;
-    wsf_append_frame(&b, WSF_OP_TEXT, "\xc3\x28", 2, mask_key);
-    expect_close("utf8", b.data, b.len, 1007);
-    /* A message over the configured cap (1 MiB here): 1009, from the header alone. */
-    buf_reset(&b);
-    uint8_t hdr[WSF_MAX_HEADER];
-    size_t h = wsf_write_header(hdr, WSF_OP_BINARY, true, (2u << 20), mask_key);
-    expect_close("too big", hdr, h, 1009);
-    /* A reserved opcode: 1002. */
-    buf_reset(&b);
-    wsf_append_frame(&b, 0x3, "x", 1, mask_key);
-    expect_close("opcode", b.data, b.len, 1002);
-    buf_free(&b);
-}
-
 static void test_ws_pause(void)
 {
     /* Reading pauses after the first message; what the client sends meanwhile is kept and
@@ -479,22 +305,6 @@ static void test_ws_pause(void)
     buf_free(&resp);
     buf_free(&in);
     buf_free(&burst);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Waits for the server to close fd; returns the seconds it took, or -1 if it did not. */
-static double closed_after(int fd)
-{
-    double t0 = now_s();
-    char c;
-    ssize_t r = recv(fd, &c, 1, 0);
-    return r == 0 ? now_s() - t0 : -1;
 }
 
 /* The idle limit (2 s here) closes a connection that stalls mid-request or between keep-alive
@@ -591,21 +401,20 @@ int main(void)
     uv_timer_init(&loop, &slow_timer);
     const char *err = NULL;
     for (int attempt = 0; attempt < 20; attempt++) {
-        port = 20000 + (int)((getpid() * 7919 + attempt * 104729) % 30000);
-        net_listen_opts_t o = { .name = "test", .host = "127.0.0.1", .port = port,
+        nc_port = 20000 + (int)((getpid() * 7919 + attempt * 104729) % 30000);
+        net_listen_opts_t o = { .name = "test", .host = "127.0.0.1", .port = nc_port,
                                 .on_request = on_request };
         if (net_listen(srv, &o, &err) == 0)
             break;
-        port = 0;
+        nc_port = 0;
     }
-    CHECK(port != 0);
+    CHECK(nc_port != 0);
     pthread_t th;
     pthread_create(&th, NULL, server_thread, NULL);
     usleep(20000);
 
     test_http();
     test_ws_echo();
-    test_ws_errors();
     test_ws_pause();
     test_idle();
     test_shutdown();
