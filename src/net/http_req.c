@@ -401,7 +401,9 @@ int hreq_feed(hreq *r, const char *p, size_t len, size_t *used)
             /* A pause at the end of the head stops on its last byte, which the parser reads
              * again on resuming; it belongs to the head, so the scan takes it now. */
             size_t head = n + (e == HPE_PAUSED && r->state != S_HEAD && n < chunk);
-            if (r->state != S_ERROR && hreq_scan_head(r, p + off, head) != 0) {
+            /* The parser may have failed further on in the same bytes; the earlier fault is the
+             * one to report, whichever pieces the bytes came in. */
+            if (hreq_scan_head(r, p + off, head) != 0) {
                 *used = off + n;
                 return HREQ_ERROR;
             }

@@ -12,6 +12,7 @@
 #include "core/alloc.h"
 #include "core/map.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,22 +161,44 @@ void store_redis_hib_upsert(store_t *s, const store_hib_row_t *rows, size_t n, i
 
 /* ---- List: one ZRANGEBYSCORE, answered from the reply. ---- */
 
-static int rds_hib_list_reply(rds_op_t *o, const redisReply *rep)
+/* A sorted-set score as ms. Redis may answer "inf", "nan" or a huge number for a score someone
+ * else wrote; converting those to an integer would be undefined, so they are clamped. */
+static int64_t rds_score_ms(const char *s)
 {
-    rds_hib_op_t *p = (rds_hib_op_t *)o;
+    double d = strtod(s, NULL);
+    if (d != d)
+        return 0;
+    if (d >= 9.2e18)
+        return INT64_MAX;
+    if (d <= -9.2e18)
+        return INT64_MIN;
+    return (int64_t)d;
+}
+
+store_hib_row_t *rds_hib_list_parse(const redisReply *rep, const char *actor_id, size_t *count)
+{
     size_t n = rep->type == REDIS_REPLY_ARRAY ? rep->elements / 2 : 0, got = 0;
     store_hib_row_t *rows = sx_malloc((n ? n : 1) * sizeof *rows);
     for (size_t i = 0; i < n; i++) {
         const redisReply *m = rep->element[2 * i], *sc = rep->element[2 * i + 1];
         if (m->type != REDIS_REPLY_STRING || m->len != 8 || sc->type != REDIS_REPLY_STRING)
             continue;
-        rows[got].actor_id = p->actor;
+        rows[got].actor_id = actor_id;
         memcpy(rows[got].gateway_id, m->str, 4);
         memcpy(rows[got].request_id, m->str + 4, 4);
         /* Scores are doubles; ms timestamps are exact in them, whatever notation Redis uses. */
-        rows[got].last_ping_ts = (int64_t)strtod(sc->str, NULL);
+        rows[got].last_ping_ts = rds_score_ms(sc->str);
         got++;
     }
+    *count = got;
+    return rows;
+}
+
+static int rds_hib_list_reply(rds_op_t *o, const redisReply *rep)
+{
+    rds_hib_op_t *p = (rds_hib_op_t *)o;
+    size_t got;
+    store_hib_row_t *rows = rds_hib_list_parse(rep, p->actor, &got);
     rds_op_finishing(o);
     o->cb.hib_list(o->ud, STORE_OK, rows, got);
     free(rows);

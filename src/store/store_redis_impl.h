@@ -155,6 +155,19 @@ void rds_send_bg(store_redis_t *r, rds_args_t *a);
 bool rds_reply_i64(const redisReply *rep, int64_t *out);
 /* A decimal integer of len bytes (not NUL-terminated); 0 when malformed. */
 int64_t rds_parse_i64(const char *s, size_t len);
+/* The parsers of stored records, each of one reply as Redis sent it (a fuzz target feeds them
+ * arbitrary replies). Strings in the results borrow the reply's. */
+/* An HGETALL of an actor or runner hash; false for an empty or incomplete record. */
+bool rds_actor_parse(const redisReply *rep, store_actor_t *out);
+bool rds_runner_parse(const redisReply *rep, store_runner_t *out);
+/* One namespace entry, "<create_ts>:<namespace id>", stored under name. */
+bool rds_ns_parse(const char *name, const redisReply *v, store_ns_t *out);
+/* A KV list script's [key, stored value, ...] reply; malformed pairs are skipped. The array is
+ * the caller's to free. */
+store_kv_entry_t *rds_kv_list_parse(const redisReply *rep, size_t *count);
+/* A ZRANGEBYSCORE WITHSCORES of hibernating rows; malformed pairs are skipped. The array is the
+ * caller's to free. */
+store_hib_row_t *rds_hib_list_parse(const redisReply *rep, const char *actor_id, size_t *count);
 
 /* ---- The vtable entries of the other files. ---- */
 

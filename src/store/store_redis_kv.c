@@ -170,7 +170,7 @@ void store_redis_kv_get(store_t *s, const char *actor_id, const slice_t *keys, s
 
 /* ---- List: one script, answered from the reply. ---- */
 
-static int rds_kv_list_reply(rds_op_t *o, const redisReply *rep)
+store_kv_entry_t *rds_kv_list_parse(const redisReply *rep, size_t *count)
 {
     size_t n = rep->type == REDIS_REPLY_ARRAY ? rep->elements / 2 : 0;
     store_kv_entry_t *e = sx_malloc((n ? n : 1) * sizeof *e);
@@ -181,6 +181,14 @@ static int rds_kv_list_reply(rds_op_t *o, const redisReply *rep)
             && rds_kv_entry(&e[got], (const uint8_t *)k->str, k->len, rep->element[2 * i + 1]))
             got++;
     }
+    *count = got;
+    return e;
+}
+
+static int rds_kv_list_reply(rds_op_t *o, const redisReply *rep)
+{
+    size_t got;
+    store_kv_entry_t *e = rds_kv_list_parse(rep, &got);
     rds_kv_done(o, STORE_OK, NULL, e, got);
     free(e);
     return RDS_DONE;

@@ -185,7 +185,7 @@ static void rds_actor_args(rds_args_t *a, const store_actor_t *x)
 
 /* Reads an HGETALL reply into *out, borrowing the reply's strings (hiredis NUL-terminates them).
  * False for an empty or malformed record. */
-static bool rds_actor_parse(const redisReply *rep, store_actor_t *out)
+bool rds_actor_parse(const redisReply *rep, store_actor_t *out)
 {
     memset(out, 0, sizeof *out);
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements == 0 || rep->elements % 2)
@@ -254,7 +254,7 @@ static void rds_runner_args(rds_args_t *a, const store_runner_t *x)
     rds_arg_i64(a, x->last_ping_ts);
 }
 
-static bool rds_runner_parse(const redisReply *rep, store_runner_t *out)
+bool rds_runner_parse(const redisReply *rep, store_runner_t *out)
 {
     memset(out, 0, sizeof *out);
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements == 0 || rep->elements % 2)
@@ -389,7 +389,7 @@ void store_redis_ns_put(store_t *s, const store_ns_t *ns, store_done_cb cb, void
 }
 
 /* "<create_ts>:<namespace id>" under the name. */
-static bool rds_ns_parse(const char *name, const redisReply *v, store_ns_t *out)
+bool rds_ns_parse(const char *name, const redisReply *v, store_ns_t *out)
 {
     if (v->type != REDIS_REPLY_STRING)
         return false;
