@@ -71,8 +71,8 @@ static void parse_all(const redisReply *rep, int depth)
     size_t n;
     store_kv_entry_t *e = rds_kv_list_parse(rep, &n);
     for (size_t i = 0; i < n; i++)
-        if (!inside(rep, e[i].key.data, e[i].key.len) ||
-            !inside(rep, e[i].value.data, e[i].value.len) ||
+        if (!inside(rep, e[i].key.p, e[i].key.len) ||
+            !inside(rep, e[i].value.p, e[i].value.len) ||
             !inside(rep, e[i].meta.version, e[i].meta.version_len))
             abort();
     free(e);
