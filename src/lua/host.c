@@ -34,7 +34,7 @@ static void lh_budget_hook(lua_State *L, lua_Debug *ar)
         return;
     }
     if (uv_hrtime() > lh_budget_deadline)
-        luaL_error(L, "policy call exceeded its time budget");
+        luaL_error(L, "call exceeded its time budget");
 }
 
 /* Removes a parked budget hook before code without a budget runs: the time check would be a

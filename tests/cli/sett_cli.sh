@@ -46,6 +46,13 @@ grep -q 'log.level: expected one of debug, info, warn, error, got "loud"' "$tmp/
 grep -q 'colour: unknown key' "$tmp/err" && ok || bad "unknown key reported"
 expect_rc 2 "run bad config" "$SETT" run "$tmp/bad.lua"
 expect_rc 2 "check missing file" "$SETT" check "$tmp/none.lua"
+# A file that never ends is stopped by the load's time budget; bytecode is refused unread.
+echo 'while true do end' >"$tmp/loop.lua"
+expect_rc 2 "check endless config" "$SETT" check "$tmp/loop.lua"
+grep -q 'configuration: call exceeded its time budget' "$tmp/err" && ok || bad "endless config reported"
+printf '\033LJ\002\000' >"$tmp/bytecode.lua"
+expect_rc 2 "check bytecode config" "$SETT" check "$tmp/bytecode.lua"
+grep -q 'is precompiled bytecode' "$tmp/err" && ok || bad "bytecode config reported"
 
 serve() { # signal, valgrind(0/1)
   local sig=$1 vg=$2 main admin pid
