@@ -7,8 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* How long running and checking a configuration file may take. */
-#define CFG_LOAD_BUDGET_NS ((uint64_t)1000000000)
+uint64_t cfg_load_budget_ns = (uint64_t)10000000000;
 
 const char *const cfg_bound_keys[7] = { "ping_interval_ms", "ping_timeout_ms",
                                         "websocket_open_timeout_ms", "response_start_timeout_ms",
@@ -89,7 +88,7 @@ int cfg_load(lh_t *h, const char *path, cfg_t *out, buf_t *errors)
     lua_pushstring(L, path);
     /* A configuration file is a program: one that never ends would hang a reload, and with it
      * the gateway, so loading it has a time budget like a policy hook. */
-    if (lh_pcall_budget(h, 1, 2, CFG_LOAD_BUDGET_NS) != 0) {
+    if (lh_pcall_budget(h, 1, 2, cfg_load_budget_ns) != 0) {
         buf_printf(errors, "internal: %s\n", lua_tostring(L, -1));
         lua_settop(L, top);
         return -1;

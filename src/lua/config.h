@@ -63,6 +63,11 @@ typedef struct cfg {
 /* The keys of timeout_bounds, in the order of lh_timeouts_t's fields. */
 extern const char *const cfg_bound_keys[7];
 
+/* How long running and checking a configuration file may take: 10 s, generous enough for a
+ * slow machine or valgrind, and short enough that a file that never ends cannot hang a reload
+ * for long. A fuzz target lowers it. */
+extern uint64_t cfg_load_budget_ns;
+
 /* Loads, validates and copies the file at path. On failure returns -1 and appends one line per
  * error to errors. */
 int cfg_load(lh_t *h, const char *path, cfg_t *out, buf_t *errors);

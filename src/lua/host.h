@@ -23,7 +23,7 @@ void lh_close(lh_t *h);
  * on error logs it under `what` and returns non-zero with the message on the stack. */
 int lh_pcall(lh_t *h, int nargs, int nresults, const char *what);
 /* Calls the function below nargs arguments like lua_pcall with no message handler, but stops it
- * with the error "policy call exceeded its time budget" once it has run budget_ns (checked
+ * with the error "call exceeded its time budget" once it has run budget_ns (checked
  * every 1000 VM instructions, so only interpreted code is stopped). Inside another budgeted
  * call the earlier deadline of the two applies. Returns lua_pcall's code. */
 int lh_pcall_budget(lh_t *h, int nargs, int nresults, uint64_t budget_ns);

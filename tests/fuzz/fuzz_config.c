@@ -17,6 +17,11 @@
 static lh_t lua;
 static char path[64];
 
+static void remove_file(void)
+{
+    unlink(path);
+}
+
 static void check(const cfg_t *c)
 {
     if (c->listen.port < 1 || c->listen.port > 65535 || !c->listen.host[0] ||
@@ -38,6 +43,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!path[0]) {
         lh_init(&lua, NULL);
         snprintf(path, sizeof path, "/tmp/sett-fuzz-config-%d.lua", (int)getpid());
+        atexit(remove_file);
+        /* A file that never ends costs the whole budget; a short one keeps fuzzing fast. */
+        cfg_load_budget_ns = 300000000;
     }
     FILE *f = fopen(path, "wb");
     if (!f)
