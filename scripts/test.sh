@@ -17,15 +17,47 @@ passed=0
 failed=0
 logdir=$(mktemp -d)
 redis_pid=
+# Every process the suites start inherits this mark, wherever it is reparented; one still
+# alive at the end was left behind by a test (check_leftovers).
+export SETT_TEST_MARK="$$-$RANDOM$RANDOM"
 
-cleanup() {
+stop_redis() {
   if [ -n "$redis_pid" ]; then
     kill "$redis_pid" 2>/dev/null
     wait "$redis_pid" 2>/dev/null
+    redis_pid=
   fi
+}
+cleanup() {
+  stop_redis
   rm -rf "$logdir"
 }
 trap cleanup EXIT
+
+# Processes other than this script that carry the mark: pid and command line, one a line.
+marked_processes() {
+  local f p
+  for f in $(grep -lzx "SETT_TEST_MARK=$SETT_TEST_MARK" /proc/[0-9]*/environ 2>/dev/null); do
+    p=${f#/proc/}
+    p=${p%/environ}
+    [ "$p" = $$ ] || [ "$p" = "$BASHPID" ] && continue
+    echo "$p $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"
+  done
+}
+
+# Counts one failure if a test left a process running (after a few seconds for late exits),
+# names it, and kills it so that it does not outlive the run.
+check_leftovers() {
+  local left end=$((SECONDS + 5))
+  while left=$(marked_processes); [ -n "$left" ] && [ "$SECONDS" -lt "$end" ]; do
+    sleep 0.2
+  done
+  [ -z "$left" ] && return
+  echo "processes left running by the tests:" >&2
+  echo "$left" >&2
+  failed=$((failed + 1))
+  echo "$left" | while read -r p _; do kill -9 "$p" 2>/dev/null; done
+}
 
 # ctest prints "N% tests passed, F tests failed out of T".
 count_ctest() {
@@ -104,5 +136,7 @@ else
     run_ctest build-fuzz fuzz
 fi
 
+stop_redis
+check_leftovers
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

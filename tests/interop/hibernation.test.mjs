@@ -16,7 +16,7 @@ const SETT = process.env.SETT_BIN ?? join(here, "../../build/sett");
 const tmp = mkdtempSync(join(tmpdir(), "sett-hib-"));
 const THRESHOLD = 1000; // hibernation.eligible_threshold_ms: rows refreshed every 500 ms
 const children = [];
-let redis, redisPort, main, limits, restarted;
+let redis, redisPort, main, limits;
 
 function freePort() {
   return new Promise((res) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
@@ -39,7 +39,7 @@ async function startRedis() {
 async function stopRedis() {
   // SHUTDOWN SAVE keeps the data, as a restarted production Redis would have it.
   try { cli("SHUTDOWN", "SAVE"); } catch {}
-  await new Promise((r) => (redis.exitCode !== null ? r() : redis.once("exit", r)));
+  await new Promise((r) => (running(redis) ? redis.once("exit", r) : r()));
 }
 function cli(...args) {
   return execFileSync("redis-cli", ["-p", String(redisPort), ...args], { encoding: "utf8" }).trim();
@@ -89,11 +89,19 @@ async function startSett(name, extra = "") {
 async function spawnSett(s) {
   s.log = join(tmp, `${s.name}-${Date.now()}.log`);
   s.proc = spawn(SETT, ["run", s.conf], { stdio: ["ignore", "ignore", openSync(s.log, "w")] });
+  setts.add(s.proc);
   await waitFor(() => fetch(`${s.admin}/health`).then((r) => r.ok), 5000, `sett ${s.name}`);
   return s;
 }
+// Every sett process this file started, also those a test respawned or killed, so that none
+// outlives the file whatever failed.
+const setts = new Set();
+// A process killed by a signal has a signalCode and no exitCode; waiting for its exit again
+// would wait forever.
+const running = (p) => p.exitCode === null && p.signalCode === null;
 async function stopSett(s) {
-  if (s.proc.exitCode === null) { s.proc.kill("SIGTERM"); await new Promise((r) => s.proc.once("exit", r)); }
+  const p = s.proc;
+  if (running(p)) { p.kill("SIGTERM"); await new Promise((r) => p.once("exit", r)); }
 }
 async function ask(r, cmd) {
   const n = r.events.length;
@@ -152,11 +160,14 @@ before(async () => {
 
 after(async () => {
   if (process.env.HIB_DEBUG) for (const c of children) console.error(JSON.stringify(c.events.filter((e) => e.ev !== "state").map((e) => e.ev === "msg" ? `${e.ev}:${e.index}:${e.data}` : e.ev === "start" ? `start:${e.generation}:${e.listed.length}:${e.persisted}` : e.ev === "error" ? `error:${e.error}` : e.ev)));
-  setTimeout(() => process.exit(), 2000).unref();
+  setTimeout(() => process.exit(), 10000).unref();
   for (const c of children) { try { c.kill("SIGKILL"); } catch {} }
-  process.on("exit", () => { try { redis?.kill("SIGKILL"); } catch {} });
-  for (const s of [main, limits, restarted]) if (s) await stopSett(s);
-  if (redis && redis.exitCode === null) redis.kill("SIGKILL");
+  process.on("exit", () => {
+    for (const p of setts) if (running(p)) p.kill("SIGKILL");
+    try { redis?.kill("SIGKILL"); } catch {}
+  });
+  await Promise.all([...setts].map((proc) => stopSett({ proc })));
+  if (redis && running(redis)) redis.kill("SIGKILL");
 });
 
 test("an actor sleeps mid-stream, wakes on the client's messages, and gets each exactly once", async () => {
@@ -346,7 +357,7 @@ test("a row left behind by a gateway that died expires after the threshold", asy
 });
 
 test("a restarted sett on Redis keeps namespaces, actors, keys and KV; actors come back asleep", async () => {
-  const s = restarted = await startSett("rst");
+  const s = await startSett("rst");
   const r = startRunner(s, "rst", "rst-1");
   await waitFor(async () => (await runnerCount(s, "rst")) === 1, 10000, "runner");
   const ns = (await (await fetch(`${s.base}/namespaces`, { method: "POST", headers: { "content-type": "application/json" },
