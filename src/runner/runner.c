@@ -1,4 +1,4 @@
-#include "runner/runner.h"
+#include "runner/runner_impl.h"
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -7,58 +7,9 @@
 #include "engine/engine_runner.h"
 #include "net/ws_handshake.h"
 #include "proto/bare.h"
-#include "proto/rp_v7.h"
-#include "core/map.h"
 
 #include <stdio.h>
 #include <string.h>
-
-#define RN_PROTOCOL_VERSION 7
-
-typedef struct rn_conn {
-    rn_t *rn;
-    net_conn_t *c;
-    struct rn_conn *prev, *next;
-    const eng_ns_t *ns;
-    char *key;
-    eng_runner_t *runner;      /* after Init, while this socket holds the runner */
-    bus_sub_t *sub;
-    uv_timer_t timer;          /* the Init deadline, then the ping period */
-    uint64_t last_pong;        /* loop time, ms */
-    int refs;                  /* the socket, plus one per store request in flight */
-    int closed;                /* the socket is gone */
-    struct rn_out *outq, *outq_tail; /* frames held behind a start still being completed */
-} rn_conn_t;
-
-/* A ToClient frame waiting its turn: commands that start actors wait for their hibernating
- * requests from the store, and everything after them waits too, so the runner sees frames in
- * the order they were published. */
-typedef struct rn_out {
-    struct rn_out *next;
-    rn_conn_t *rc;
-    int waiting;               /* store lookups still outstanding */
-    uint8_t tag;               /* ToClient tag for a forwarded frame */
-    buf_t bytes;               /* the ToRunner frame as published */
-    rp_to_runner_t msg;        /* decoded, for commands with starts */
-    int decoded;
-} rn_out_t;
-
-struct rn {
-    uv_loop_t *loop;
-    eng_t *eng;
-    store_t *store;
-    bus_t *bus;
-    rn_config_t cfg;
-    char *token;
-    rn_conn_t *conns;
-    size_t nconns;
-    map_t by_runner;     /* runner id -> the socket holding it */
-    buf_t scratch;             /* the ToGateway frame being published */
-    int scratch_busy;          /* publishing from scratch: a nested frame needs its own */
-    buf_t encoded;             /* a ToClient frame being written (rn_send may run while a
-                                * subscriber still reads scratch) */
-    met_series_t *m_closed_invalid, *m_evictions, *m_ping_timeouts, *m_rtt;
-};
 
 static const net_ws_handler_t rn_ws_handler;
 
@@ -90,21 +41,16 @@ size_t rn_count(const rn_t *rn)
     return rn->nconns;
 }
 
-static void rn_out_free(struct rn_out *o);
 
 static void rn_conn_free(uv_handle_t *h)
 {
     rn_conn_t *rc = h->data;
-    while (rc->outq) {
-        struct rn_out *o = rc->outq;
-        rc->outq = o->next;
-        rn_out_free(o);
-    }
+    rn_out_free_all(rc);
     free(rc->key);
     free(rc);
 }
 
-static void rn_unref(rn_conn_t *rc)
+void rn_unref(rn_conn_t *rc)
 {
     if (--rc->refs == 0)
         uv_close((uv_handle_t *)&rc->timer, rn_conn_free);
@@ -122,7 +68,7 @@ static void rn_close(rn_conn_t *rc, int code, const char *reason)
     net_ws_close(rc->c, code, r, (size_t)n);
 }
 
-static void rn_send(rn_conn_t *rc, const rp_to_client_t *m)
+void rn_send(rn_conn_t *rc, const rp_to_client_t *m)
 {
     buf_t *b = &rc->rn->encoded;
     buf_reset(b);
@@ -152,136 +98,6 @@ static void rn_detach(rn_conn_t *rc, int tell_engine)
 }
 
 /* ---- The bus: ToRunner frames for this runner ---- */
-
-static void rn_out_free(rn_out_t *o)
-{
-    /* The filled-in lists come from the same allocator as decoded ones and go with them. */
-    if (o->decoded)
-        rp_to_runner_free(&o->msg);
-    buf_free(&o->bytes);
-    free(o);
-}
-
-static void rn_out_send(rn_conn_t *rc, rn_out_t *o)
-{
-    if (rc->closed)
-        return;
-    if (o->decoded) {
-        rp_to_client_t m;
-        memset(&m, 0, sizeof m);
-        m.tag = RP_TO_CLIENT_COMMANDS;
-        m.val.commands = o->msg.val.client_commands;
-        rn_send(rc, &m);
-    } else {
-        net_ws_sendv(rc->c, 1, &o->tag, 1, o->bytes.data + 3, o->bytes.len - 3);
-    }
-}
-
-static void rn_out_flush(rn_conn_t *rc)
-{
-    while (rc->outq && !rc->outq->waiting) {
-        rn_out_t *o = rc->outq;
-        rc->outq = o->next;
-        if (!rc->outq)
-            rc->outq_tail = NULL;
-        rn_out_send(rc, o);
-        rn_out_free(o);
-    }
-}
-
-typedef struct rn_hib_q {
-    rn_out_t *out;
-    rp_command_start_actor_t *start;
-    char *actor_id;
-    int64_t min_ts;
-    uint64_t deadline;         /* loop time after which the start goes without its rows */
-    uv_timer_t retry;
-} rn_hib_q_t;
-
-/* While the store cannot be reached, the listing is tried again this often, for at most this
- * long; meanwhile the start, and the frames after it, wait. Starting without the rows would
- * make the runner drop every socket it persisted for the actor. */
-#define RN_HIB_RETRY_MS 100
-#define RN_HIB_RETRY_MAX_MS 5000
-
-static void rn_hib_listed(void *ud, int err, const store_hib_row_t *rows, size_t n);
-
-static void rn_hib_q_closed(uv_handle_t *h)
-{
-    rn_hib_q_t *q = h->data;
-    free(q->actor_id);
-    free(q);
-}
-
-static void rn_hib_retry(uv_timer_t *t)
-{
-    rn_hib_q_t *q = t->data;
-    store_hib_list(q->out->rc->rn->store, q->actor_id, q->min_ts, rn_hib_listed, q);
-}
-
-static void rn_hib_listed(void *ud, int err, const store_hib_row_t *rows, size_t n)
-{
-    rn_hib_q_t *q = ud;
-    rn_out_t *o = q->out;
-    rn_conn_t *rc = o->rc;
-    if (err == STORE_EUNAVAILABLE && !rc->closed && uv_now(rc->rn->loop) < q->deadline) {
-        uv_timer_start(&q->retry, rn_hib_retry, RN_HIB_RETRY_MS, 0);
-        return;
-    }
-    if (err == STORE_OK && n) {
-        rp_hibernating_request_t *items = sx_calloc(n, sizeof *items);
-        for (size_t i = 0; i < n; i++) {
-            memcpy(items[i].gateway_id, rows[i].gateway_id, 4);
-            memcpy(items[i].request_id, rows[i].request_id, 4);
-        }
-        q->start->hibernating_requests.items = items;
-        q->start->hibernating_requests.len = n;
-    } else if (err != STORE_OK) {
-        log_warn("runner: cannot list hibernating requests; starting without them",
-                 LF_S("actor_id", q->actor_id), LF_S("error", store_strerror(err)));
-    }
-    uv_close((uv_handle_t *)&q->retry, rn_hib_q_closed);
-    o->waiting--;
-    if (!o->waiting)
-        rn_out_flush(rc);
-    rn_unref(rc);
-}
-
-/* Fills CommandStartActor.hibernatingRequests at send time from the keepalive rows of each
- * actor refreshed within the threshold, as pegboard-runner does. */
-static int rn_commands_with_starts(rn_conn_t *rc, rn_out_t *o)
-{
-    rn_t *rn = rc->rn;
-    bare_err_t err;
-    if (rp_to_runner_decode_versioned(o->bytes.data, o->bytes.len, &o->msg, &err) != BARE_OK)
-        return 0;
-    o->decoded = 1;
-    int64_t min_ts = eng_now_ms(rn->eng) - (int64_t)rn->cfg.hib_eligible_ms;
-    rp_to_client_commands_t *cmds = &o->msg.val.client_commands;
-    for (size_t i = 0; i < cmds->len; i++) {
-        rp_command_wrapper_t *w = &cmds->items[i];
-        if (w->inner.tag != RP_COMMAND_START_ACTOR)
-            continue;
-        free(w->inner.val.start_actor.hibernating_requests.items);
-        w->inner.val.start_actor.hibernating_requests.items = NULL;
-        w->inner.val.start_actor.hibernating_requests.len = 0;
-        rn_hib_q_t *q = sx_calloc(1, sizeof *q);
-        q->out = o;
-        q->start = &w->inner.val.start_actor;
-        q->actor_id = sx_strndup((const char *)w->checkpoint.actor_id.p,
-                                 w->checkpoint.actor_id.len);
-        q->min_ts = min_ts;
-        uint64_t max_wait = rn->cfg.hib_eligible_ms < RN_HIB_RETRY_MAX_MS ? rn->cfg.hib_eligible_ms
-                                                                          : RN_HIB_RETRY_MAX_MS;
-        q->deadline = uv_now(rn->loop) + max_wait;
-        uv_timer_init(rn->loop, &q->retry);
-        q->retry.data = q;
-        o->waiting++;
-        rc->refs++;
-        store_hib_list(rn->store, q->actor_id, min_ts, rn_hib_listed, q);
-    }
-    return 1;
-}
 
 static void rn_on_bus(void *ud, const char *subject, const uint8_t *f, size_t n)
 {
@@ -338,20 +154,7 @@ static void rn_on_bus(void *ud, const char *subject, const uint8_t *f, size_t n)
             bus_set_congested(rc->rn->bus, rc->sub, 1);
         return;
     }
-    rn_out_t *o = sx_calloc(1, sizeof *o);
-    o->rc = rc;
-    o->tag = tag;
-    buf_append(&o->bytes, f, n);
-    if (f[2] == RP_TO_RUNNER_CLIENT_COMMANDS && !rn_commands_with_starts(rc, o)) {
-        rn_out_free(o);
-        return;
-    }
-    if (rc->outq_tail)
-        rc->outq_tail->next = o;
-    else
-        rc->outq = o;
-    rc->outq_tail = o;
-    rn_out_flush(rc);
+    rn_out_push(rc, tag, f, n);
 }
 
 /* ---- Frames from the runner ---- */
@@ -418,159 +221,6 @@ static void rn_on_timer(uv_timer_t *t)
     m.val.ping.ts = eng_now_ms(rn->eng);
     rn_send(rc, &m);
     uv_timer_start(&rc->timer, rn_on_timer, rn->cfg.ping_interval_ms + rnd_jitter_ms(), 0);
-}
-
-/* ---- KV ---- */
-
-typedef struct rn_kv_op {
-    rn_conn_t *rc;
-    uint32_t request_id;
-    rp_kv_request_data_tag_t kind;
-} rn_kv_op_t;
-
-static void rn_kv_reply_error(rn_conn_t *rc, uint32_t request_id, const char *msg)
-{
-    rp_to_client_t m;
-    memset(&m, 0, sizeof m);
-    m.tag = RP_TO_CLIENT_KV_RESPONSE;
-    m.val.kv_response.request_id = request_id;
-    m.val.kv_response.data.tag = RP_KV_RESPONSE_DATA_ERROR_RESPONSE;
-    m.val.kv_response.data.val.error_response.message =
-        slice_cstr(msg);
-    rn_send(rc, &m);
-}
-
-static void rn_kv_done(void *ud, int err, const store_kv_res_t *res)
-{
-    rn_kv_op_t *op = ud;
-    rn_conn_t *rc = op->rc;
-    if (!rc->closed) {
-        if (err != STORE_OK) {
-            rn_kv_reply_error(rc, op->request_id, res->message);
-        } else {
-            rp_to_client_t m;
-            memset(&m, 0, sizeof m);
-            m.tag = RP_TO_CLIENT_KV_RESPONSE;
-            m.val.kv_response.request_id = op->request_id;
-            rp_kv_key_t *keys = NULL;
-            rp_kv_value_t *vals = NULL;
-            rp_kv_metadata_t *meta = NULL;
-            switch (op->kind) {
-            case RP_KV_REQUEST_DATA_GET_REQUEST:
-            case RP_KV_REQUEST_DATA_LIST_REQUEST: {
-                size_t n = res->n;
-                keys = sx_calloc(n ? n : 1, sizeof *keys);
-                vals = sx_calloc(n ? n : 1, sizeof *vals);
-                meta = sx_calloc(n ? n : 1, sizeof *meta);
-                for (size_t i = 0; i < n; i++) {
-                    const store_kv_entry_t *en = &res->entries[i];
-                    keys[i] = en->key;
-                    vals[i] = en->value;
-                    meta[i].version = (slice_t){ en->meta.version, en->meta.version_len };
-                    meta[i].update_ts = en->meta.update_ts;
-                }
-                rp_list_kv_key_t lk = { keys, n };
-                rp_list_kv_value_t lv = { vals, n };
-                rp_list_kv_metadata_t lm = { meta, n };
-                if (op->kind == RP_KV_REQUEST_DATA_GET_REQUEST) {
-                    m.val.kv_response.data.tag = RP_KV_RESPONSE_DATA_GET_RESPONSE;
-                    m.val.kv_response.data.val.get_response =
-                        (rp_kv_get_response_t){ lk, lv, lm };
-                } else {
-                    m.val.kv_response.data.tag = RP_KV_RESPONSE_DATA_LIST_RESPONSE;
-                    m.val.kv_response.data.val.list_response =
-                        (rp_kv_list_response_t){ lk, lv, lm };
-                }
-                break;
-            }
-            case RP_KV_REQUEST_DATA_PUT_REQUEST:
-                m.val.kv_response.data.tag = RP_KV_RESPONSE_DATA_PUT_RESPONSE;
-                break;
-            case RP_KV_REQUEST_DATA_DELETE_REQUEST:
-            case RP_KV_REQUEST_DATA_DELETE_RANGE_REQUEST:
-                /* The reference engine answers a range delete with KvDeleteResponse too. */
-                m.val.kv_response.data.tag = RP_KV_RESPONSE_DATA_DELETE_RESPONSE;
-                break;
-            case RP_KV_REQUEST_DATA_DROP_REQUEST:
-                m.val.kv_response.data.tag = RP_KV_RESPONSE_DATA_DROP_RESPONSE;
-                break;
-            }
-            rn_send(rc, &m);
-            free(keys);
-            free(vals);
-            free(meta);
-        }
-    }
-    free(op);
-    rn_unref(rc);
-}
-
-static void rn_kv(rn_conn_t *rc, const rp_to_server_kv_request_t *kv)
-{
-    rn_t *rn = rc->rn;
-    eng_actor_t *a = eng_runner_actor(rn->eng, rc->runner, (const char *)kv->actor_id.p,
-                                      kv->actor_id.len);
-    if (!a) {
-        char *id = sx_strndup((const char *)kv->actor_id.p, kv->actor_id.len);
-        int exists = eng_actor_get(rn->eng, id) != NULL;
-        free(id);
-        rn_kv_reply_error(rc, kv->request_id,
-                          exists ? "actor does not belong to runner" : "actor does not exist");
-        return;
-    }
-    rn_kv_op_t *op = sx_calloc(1, sizeof *op);
-    op->rc = rc;
-    op->request_id = kv->request_id;
-    op->kind = kv->data.tag;
-    rc->refs++;
-    const rp_kv_request_data_t *d = &kv->data;
-    switch (d->tag) {
-    case RP_KV_REQUEST_DATA_GET_REQUEST: {
-        store_kv_get(rn->store, a->actor_id, d->val.get_request.keys.items,
-                     d->val.get_request.keys.len, rn_kv_done, op);
-        break;
-    }
-    case RP_KV_REQUEST_DATA_LIST_REQUEST: {
-        const rp_kv_list_request_t *l = &d->val.list_request;
-        store_kv_query_t q;
-        memset(&q, 0, sizeof q);
-        if (l->query.tag == RP_KV_LIST_QUERY_RANGE_QUERY) {
-            q.kind = STORE_KV_RANGE;
-            q.start = l->query.val.range_query.start;
-            q.end = l->query.val.range_query.end;
-            q.exclusive = l->query.val.range_query.exclusive;
-        } else if (l->query.tag == RP_KV_LIST_QUERY_PREFIX_QUERY) {
-            q.kind = STORE_KV_PREFIX;
-            q.prefix = l->query.val.prefix_query.key;
-        } else {
-            q.kind = STORE_KV_ALL;
-        }
-        q.reverse = l->has_reverse && l->reverse;
-        q.has_limit = l->has_limit;
-        q.limit = l->limit;
-        store_kv_list(rn->store, a->actor_id, &q, rn_kv_done, op);
-        break;
-    }
-    case RP_KV_REQUEST_DATA_PUT_REQUEST: {
-        const rp_kv_put_request_t *p = &d->val.put_request;
-        store_kv_put(rn->store, a->actor_id, p->keys.items, p->keys.len, p->values.items,
-                     p->values.len, rn_kv_done, op);
-        break;
-    }
-    case RP_KV_REQUEST_DATA_DELETE_REQUEST: {
-        store_kv_delete(rn->store, a->actor_id, d->val.delete_request.keys.items,
-                        d->val.delete_request.keys.len, rn_kv_done, op);
-        break;
-    }
-    case RP_KV_REQUEST_DATA_DELETE_RANGE_REQUEST: {
-        const rp_kv_delete_range_request_t *r = &d->val.delete_range_request;
-        store_kv_delete_range(rn->store, a->actor_id, r->start, r->end, rn_kv_done, op);
-        break;
-    }
-    case RP_KV_REQUEST_DATA_DROP_REQUEST:
-        store_kv_drop(rn->store, a->actor_id, rn_kv_done, op);
-        break;
-    }
 }
 
 /* A runner's tunnel message goes to the gateway that sent the request, named by the message
