@@ -41,11 +41,10 @@ size_t rn_count(const rn_t *rn)
     return rn->nconns;
 }
 
-
 static void rn_conn_free(uv_handle_t *h)
 {
     rn_conn_t *rc = h->data;
-    rn_out_free_all(rc);
+    rn_commands_free(rc);
     free(rc->key);
     free(rc);
 }
@@ -106,12 +105,13 @@ static void rn_on_bus(void *ud, const char *subject, const uint8_t *f, size_t n)
     if (rc->closed || n < 3 || f[0] != RN_PROTOCOL_VERSION || f[1] != 0)
         return;
     /* Commands, acks and tunnel messages have the same bytes in ToRunner and ToClient; only
-     * the union tag differs, so they are forwarded without decoding. */
+     * the union tag differs, so they are forwarded without decoding, except commands that must
+     * wait for a start (runner_start.c). */
     uint8_t tag;
     switch (f[2]) {
     case RP_TO_RUNNER_CLIENT_COMMANDS:
-        tag = RP_TO_CLIENT_COMMANDS;
-        break;
+        rn_commands(rc, f, n);
+        return;
     case RP_TO_RUNNER_CLIENT_ACK_EVENTS:
         tag = RP_TO_CLIENT_ACK_EVENTS;
         break;
@@ -146,15 +146,13 @@ static void rn_on_bus(void *ud, const char *subject, const uint8_t *f, size_t n)
     default:
         return;
     }
-    if (!rc->outq && f[2] != RP_TO_RUNNER_CLIENT_COMMANDS) {
-        net_ws_sendv(rc->c, 1, &tag, 1, f + 3, n - 3);
-        /* A runner that reads slowly makes the gateway pause the clients feeding it, so
-         * memory stays bounded; its on_drain lifts that. */
-        if (net_conn_congested(rc->c))
-            bus_set_congested(rc->rn->bus, rc->sub, 1);
-        return;
-    }
-    rn_out_push(rc, tag, f, n);
+    /* Acks and tunnel messages never wait for a start: a tunnel request reaches an actor only
+     * once it runs, and an ack concerns events of a generation the runner already has. */
+    net_ws_sendv(rc->c, 1, &tag, 1, f + 3, n - 3);
+    /* A runner that reads slowly makes the gateway pause the clients feeding it, so memory
+     * stays bounded; its on_drain lifts that. */
+    if (net_conn_congested(rc->c))
+        bus_set_congested(rc->rn->bus, rc->sub, 1);
 }
 
 /* ---- Frames from the runner ---- */
@@ -419,6 +417,7 @@ int rn_handle(rn_t *rn, net_conn_t *c, hreq *req, const url_parts *u)
     rc->c = c;
     rc->ns = ns;
     rc->key = sx_strdup((char *)key.data);
+    map_init(&rc->waits);
     rc->refs = 1;
     uv_timer_init(rn->loop, &rc->timer);
     rc->timer.data = rc;

@@ -24,7 +24,7 @@ typedef struct rn_conn {
     uint64_t last_pong;        /* loop time, ms */
     int refs;                  /* the socket, plus one per store request in flight */
     int closed;                /* the socket is gone */
-    struct rn_out *outq, *outq_tail; /* frames held behind a start still being completed */
+    map_t waits;               /* actor id -> its commands held behind a start (runner_start.c) */
 } rn_conn_t;
 
 struct rn {
@@ -49,13 +49,12 @@ void rn_send(rn_conn_t *rc, const rp_to_client_t *m);
 /* Drops the reference a store request held; the last one frees the socket's record. */
 void rn_unref(rn_conn_t *rc);
 
-/* runner_start.c: ToRunner frames that must wait, in order, behind commands that start actors
- * until each start's hibernating requests have been listed from the store. */
-/* Forwards or queues a commands, ack or tunnel frame as published (f[0..n), version prefix
- * included); tag is its ToClient tag. */
-void rn_out_push(rn_conn_t *rc, uint8_t tag, const uint8_t *f, size_t n);
-/* Frees what is still queued, once no store request of the socket is in flight. */
-void rn_out_free_all(rn_conn_t *rc);
+/* runner_start.c: a ToRunner commands frame as published (f[0..n), version prefix included).
+ * A start waits until its hibernating requests have been listed from the store, and the later
+ * commands of the same actor wait behind it; other actors' commands go at once. */
+void rn_commands(rn_conn_t *rc, const uint8_t *f, size_t n);
+/* Frees what is still held, once no store request of the socket is in flight. */
+void rn_commands_free(rn_conn_t *rc);
 
 /* runner_kv.c: a ToServerKvRequest, answered from the store with ToClientKvResponse. */
 void rn_kv(rn_conn_t *rc, const rp_to_server_kv_request_t *kv);
