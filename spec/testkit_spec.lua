@@ -98,10 +98,6 @@ describe("sett.testkit", function()
       assert.are.equal(2, #sett.runners.list("default", "pool"))
     end)
 
-    it("writes JSON", function()
-      assert.are.equal('{"a":[1,2.5,"x\\"\\n"],"b":true,"c":{}}', kit.json({ a = { 1, 2.5, 'x"\n' }, b = true, c = {} }))
-      assert.has_error(function() kit.json({ f = print }) end)
-    end)
   end)
 
   describe("loading", function()

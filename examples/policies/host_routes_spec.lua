@@ -23,7 +23,7 @@ describe("examples/policies/host_routes.lua", function()
     assert.are.equal("acme/roadmap", target.key)
     assert.are.equal("docs", target.runner)
     assert.are.equal("restart", target.crash_policy)     -- the default
-    assert.are.same({ team = "acme", doc = "roadmap" }, kit.policy.decode_json(target.input))
+    assert.are.same({ team = "acme", doc = "roadmap" }, require("sett.json").decode(target.input))
   end)
 
   it("keys users by their numeric id", function()

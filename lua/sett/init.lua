@@ -7,6 +7,7 @@
 --   sett.histogram(name, help [, labels]) -> object with :observe(v)
 --   sett.actors.get(id)                   -> actor table or nil
 --   sett.runners.list(namespace [, name]) -> list of runner tables
+--   sett.json                             JSON: decode, encode (the C module sett.json)
 --   sett.proto                            the runner-protocol codec, when it is built
 --
 -- Inside the gateway these go to the C module sett.core. Without it (busted, the testkit) they
@@ -28,6 +29,9 @@ end
 
 -- True when the gateway's C module backs this module (false in busted and the testkit).
 M.has_core = core ~= nil
+
+-- sett's C JSON, linked into the gateway and built as build/lua/sett/json.so for busted.
+M.json = require "sett.json"
 
 ---------------------------------------------------------------------------------------------------
 -- The stand-ins

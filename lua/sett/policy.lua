@@ -14,9 +14,11 @@
 -- docs/policy.md describes the hooks as a policy author sees them.
 local P = {}
 
+local json = require "sett.json"
+
 local type, pairs, ipairs, tostring, error, pcall, select = type, pairs, ipairs, tostring, error, pcall, select
 local floor, huge = math.floor, math.huge
-local format, find, byte, sub, char = string.format, string.find, string.byte, string.sub, string.char
+local format, find, byte, sub = string.format, string.find, string.byte, string.sub
 
 P.HOOKS = { "route", "place", "can_hibernate", "timeouts", "auto_response" }
 local HOOK = {}
@@ -330,112 +332,7 @@ function P.call_route(pol, req)
 end
 
 ---------------------------------------------------------------------------------------------------
--- A small JSON reader, for runner metadata (runners send it as JSON text).
-
-local json_value
-local ESC = { ['"'] = '"', ["\\"] = "\\", ["/"] = "/", b = "\b", f = "\f", n = "\n", r = "\r", t = "\t" }
-
-local function utf8(cp)
-  if cp < 0x80 then return char(cp) end
-  if cp < 0x800 then return char(0xC0 + floor(cp / 0x40), 0x80 + cp % 0x40) end
-  if cp < 0x10000 then
-    return char(0xE0 + floor(cp / 0x1000), 0x80 + floor(cp / 0x40) % 0x40, 0x80 + cp % 0x40)
-  end
-  return char(0xF0 + floor(cp / 0x40000), 0x80 + floor(cp / 0x1000) % 0x40,
-              0x80 + floor(cp / 0x40) % 0x40, 0x80 + cp % 0x40)
-end
-
-local function skip(s, i) return (find(s, "[^ \t\r\n]", i)) or #s + 1 end
-
-local function json_string(s, i)       -- s:sub(i, i) == '"'
-  local out, j = {}, i + 1
-  while true do
-    local a, b = find(s, '^[^"\\%c]+', j)
-    if a then out[#out + 1] = sub(s, a, b); j = b + 1 end
-    local c = sub(s, j, j)
-    if c == '"' then return table.concat(out), j + 1 end
-    if c ~= "\\" then return nil end
-    local e = sub(s, j + 1, j + 1)
-    if ESC[e] then
-      out[#out + 1] = ESC[e]; j = j + 2
-    elseif e == "u" then
-      local hex = sub(s, j + 2, j + 5)
-      if not find(hex, "^%x%x%x%x$") then return nil end
-      local cp = tonumber(hex, 16)
-      j = j + 6
-      if cp >= 0xD800 and cp <= 0xDBFF and sub(s, j, j + 1) == "\\u" then
-        local lo = tonumber(sub(s, j + 2, j + 5), 16)
-        if lo and lo >= 0xDC00 and lo <= 0xDFFF then
-          cp = 0x10000 + (cp - 0xD800) * 0x400 + (lo - 0xDC00)
-          j = j + 6
-        end
-      end
-      out[#out + 1] = utf8(cp)
-    else
-      return nil
-    end
-  end
-end
-
-function json_value(s, i, depth)
-  if depth > 32 then return nil end
-  i = skip(s, i)
-  local c = sub(s, i, i)
-  if c == "{" then
-    local t = {}
-    i = skip(s, i + 1)
-    if sub(s, i, i) == "}" then return t, i + 1 end
-    while true do
-      if sub(s, i, i) ~= '"' then return nil end
-      local k; k, i = json_string(s, i)
-      if not k then return nil end
-      i = skip(s, i)
-      if sub(s, i, i) ~= ":" then return nil end
-      local v; v, i = json_value(s, i + 1, depth + 1)
-      if i == nil then return nil end
-      t[k] = v
-      i = skip(s, i)
-      c = sub(s, i, i)
-      if c == "}" then return t, i + 1 end
-      if c ~= "," then return nil end
-      i = skip(s, i + 1)
-    end
-  elseif c == "[" then
-    local t, n = {}, 0
-    i = skip(s, i + 1)
-    if sub(s, i, i) == "]" then return t, i + 1 end
-    while true do
-      local v; v, i = json_value(s, i, depth + 1)
-      if i == nil then return nil end
-      n = n + 1
-      t[n] = v
-      i = skip(s, i)
-      c = sub(s, i, i)
-      if c == "]" then return t, i + 1 end
-      if c ~= "," then return nil end
-      i = i + 1
-    end
-  elseif c == '"' then
-    return json_string(s, i)
-  elseif find(s, "^true", i) then return true, i + 4
-  elseif find(s, "^false", i) then return false, i + 5
-  elseif find(s, "^null", i) then return nil, i + 4
-  else
-    local a, b = find(s, "^-?%d+%.?%d*[eE]?[-+]?%d*", i)
-    if not a then return nil end
-    local n = tonumber(sub(s, a, b))
-    if not n then return nil end
-    return n, b + 1
-  end
-end
-
--- Decodes JSON text; returns the value, or nil when the text is not JSON. JSON null reads as nil.
-function P.decode_json(s)
-  if type(s) ~= "string" then return nil end
-  local v, i = json_value(s, 1, 0)
-  if i == nil or skip(s, i) <= #s then return nil end
-  return v
-end
+-- Runner metadata (runners send it as JSON text)
 
 -- Parsed metadata, keyed by its text: runners keep theirs for their whole connection.
 local meta_cache, meta_count = {}, 0
@@ -453,7 +350,7 @@ function P.parse_metadata(raw)
   if type(raw) ~= "string" then return raw end
   local m = meta_cache[raw]
   if m == nil then
-    local v = P.decode_json(raw)
+    local v = json.decode(raw)
     m = type(v) == "table" and v or false
     if meta_count >= 256 then meta_cache, meta_count = {}, 0 end
     meta_cache[raw], meta_count = m, meta_count + 1
@@ -540,31 +437,6 @@ function P.call_timeouts(pol, actor, defaults, bounds)
   return out
 end
 
--- Whether s is well-formed UTF-8 (no overlong forms, no surrogates), as a text frame must be.
-function P.valid_utf8(s)
-  local i, n = 1, #s
-  while true do
-    i = find(s, "[\128-\255]", i)
-    if not i then return true end
-    local c, len = byte(s, i), 0
-    if c >= 0xC2 and c <= 0xDF then len = 2
-    elseif c >= 0xE0 and c <= 0xEF then len = 3
-    elseif c >= 0xF0 and c <= 0xF4 then len = 4
-    else return false end
-    if i + len - 1 > n then return false end
-    for j = i + 1, i + len - 1 do
-      local b = byte(s, j)
-      if b < 0x80 or b > 0xBF then return false end
-    end
-    local b1 = byte(s, i + 1)
-    if (c == 0xE0 and b1 < 0xA0) or (c == 0xED and b1 > 0x9F) or (c == 0xF0 and b1 < 0x90)
-       or (c == 0xF4 and b1 > 0x8F) then
-      return false
-    end
-    i = i + len
-  end
-end
-
 -- auto_response(actor, msg, binary) -> the answer to send back in a frame of the same kind, or
 -- nil to wake the actor. A text answer must be UTF-8 (a client closes on anything else).
 function P.call_auto_response(pol, actor, msg, binary)
@@ -575,7 +447,7 @@ function P.call_auto_response(pol, actor, msg, binary)
   if type(v) ~= "string" then
     error("auto_response: expected a string or nil, got " .. type(v), 0)
   end
-  if not binary and not P.valid_utf8(v) then
+  if not binary and not json.valid_utf8(v) then
     error("auto_response: the answer to a text message must be valid UTF-8", 0)
   end
   return v

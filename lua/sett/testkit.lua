@@ -16,6 +16,7 @@
 -- in-memory stand-in: kit.logs, kit.clock, kit.metric, and the actors and runners built here.
 local P = require "sett.policy"
 local sett = require "sett"
+local json = require "sett.json"
 
 local kit = { policy = P, sett = sett }
 
@@ -136,56 +137,6 @@ end
 local RUNNER = set_of({ "id", "name", "namespace", "version", "free_slots", "total_slots",
                         "rtt_ms", "metadata" })
 
--- JSON text for a runner's metadata table (runners send theirs as JSON; the gateway hands the
--- text to sett.policy, which parses it for place()).
-local function json(v, out)
-  local t = type(v)
-  if t == "table" then
-    local n = #v
-    local count = 0
-    for _ in pairs(v) do count = count + 1 end
-    if n > 0 and count == n then
-      out[#out + 1] = "["
-      for i = 1, n do
-        if i > 1 then out[#out + 1] = "," end
-        json(v[i], out)
-      end
-      out[#out + 1] = "]"
-    else
-      local keys = {}
-      for k in pairs(v) do keys[#keys + 1] = tostring(k) end
-      table.sort(keys)
-      out[#out + 1] = "{"
-      for i, k in ipairs(keys) do
-        if i > 1 then out[#out + 1] = "," end
-        json(k, out)
-        out[#out + 1] = ":"
-        local x = v[k]
-        if x == nil then x = v[tonumber(k)] end
-        json(x, out)
-      end
-      out[#out + 1] = "}"
-    end
-  elseif t == "string" then
-    out[#out + 1] = '"' .. v:gsub('[%c"\\]', function(c)
-      return ({ ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" })[c]
-          or format("\\u%04x", c:byte())
-    end) .. '"'
-  elseif t == "number" then
-    if v ~= v or v == math.huge or v == -math.huge then error("kit: cannot write " .. tostring(v) .. " as JSON", 0) end
-    out[#out + 1] = v == math.floor(v) and format("%d", v) or format("%.17g", v)
-  elseif t == "boolean" then
-    out[#out + 1] = tostring(v)
-  elseif v == nil then
-    out[#out + 1] = "null"
-  else
-    error("kit: cannot write a " .. t .. " as JSON", 0)
-  end
-  return out
-end
-
-function kit.json(v) return table.concat(json(v, {})) end
-
 -- A runner candidate as the gateway builds it for place(); registered so that
 -- sett.runners.list finds it. Defaults: id "runner-N", name "runner", namespace "default",
 -- version 1, total_slots 100, free_slots total_slots, rtt_ms 1. metadata: a table (sent as JSON
@@ -202,7 +153,7 @@ function kit.runner(t)
   end
   local total = t.total_slots or 100
   local md = t.metadata
-  if type(md) == "table" then md = kit.json(md) end
+  if type(md) == "table" then md = json.encode(md) end
   local r = {
     id = id, name = t.name or "runner", namespace = t.namespace or "default",
     version = t.version or 1, total_slots = total, free_slots = t.free_slots or total,

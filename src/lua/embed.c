@@ -6,6 +6,7 @@
 
 /* C modules linked into the host; each is also built as a .so that busted loads. */
 int luaopen_sett_proto(lua_State *L);
+int luaopen_sett_json(lua_State *L);
 
 static int lh_load_embedded(lua_State *L)
 {
@@ -28,5 +29,7 @@ void lh_preload(lua_State *L)
     }
     lua_pushcfunction(L, luaopen_sett_proto);
     lua_setfield(L, -2, "sett.proto");
+    lua_pushcfunction(L, luaopen_sett_json);
+    lua_setfield(L, -2, "sett.json");
     lua_pop(L, 2);
 }
