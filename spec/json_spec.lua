@@ -53,6 +53,10 @@ describe("sett.json", function()
       v, err = json.decode('"' .. string.rep("x", 100) .. '"', { max_bytes = 50 })
       assert.is_nil(v)
       assert.is_truthy(err:find("sett.json: ", 1, true))
+      v, err = json.decode("[" .. string.rep("0,", 1048576) .. "0]")
+      assert.is_nil(v)
+      assert.is_truthy(err:find("sett.json: too many values at byte ", 1, true), err)
+      assert.are.equal(1048575, #json.decode("[" .. string.rep("0,", 1048574) .. "0]"))
       assert.has_error(function() json.decode("1", { max_depth = 0 }) end,
         "sett.json.decode: opts.max_depth must be an integer from 1 to 1024")
       assert.has_error(function() json.decode("1", 5) end,
@@ -65,6 +69,8 @@ describe("sett.json", function()
       assert.are.equal('{"a":[1,2.5,"x\\"\\n"],"b":true,"c":{}}',
         json.encode({ a = { 1, 2.5, 'x"\n' }, b = true, c = {} }))
       assert.are.equal('{"1":"a","3":"c","x":1}', json.encode({ [3] = "c", [1] = "a", x = 1 }))
+      assert.are.equal('{"-1":0,"10":1,"9":2,"B":3,"a":4,"\195\169":5}',
+        json.encode({ a = 4, [9] = 2, ["\195\169"] = 5, [10] = 1, B = 3, [-1] = 0 }))
       assert.are.equal("[]", json.encode(json.array()))
       assert.are.equal('[[],{}]', json.encode(json.decode("[[],{}]")))
       assert.are.equal('{"d":null}', json.encode({ d = json.null }))

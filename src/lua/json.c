@@ -9,11 +9,13 @@
  *   json.valid_utf8(s)            whether s is valid UTF-8, by the test JSON strings pass
  *
  * opts: max_depth (arrays and objects nested, default 64, at most 1024) and max_bytes (the text
- * read or written, default 20 MiB). Decoded arrays carry the array mark, so they encode back as
- * arrays even when empty. A table encodes as an array when it is marked or its keys are exactly
- * 1..n (n > 0); otherwise as an object whose keys (strings, or integral numbers written as
- * decimal) are sorted, so that the same table gives the same text. Strings must be valid UTF-8;
- * numbers must be finite, and integral ones below 2^63 are written without a fraction. */
+ * read or written, default 20 MiB); a decoded text holds at most 2^20 values (core/json's
+ * default), which bounds the tables it builds. Decoded arrays carry the array mark, so they
+ * encode back as arrays even when empty. A table encodes as an array when it is marked or its
+ * keys are exactly 1..n (n > 0); otherwise as an object whose keys (strings, or integral numbers
+ * written as decimal) are sorted in byte order, so that the same table gives the same text.
+ * Strings must be valid UTF-8; numbers must be finite, and integral ones below 2^63 are written
+ * without a fraction. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <math.h>
@@ -24,6 +26,7 @@
 
 #include "core/buf.h"
 #include "core/json.h"
+#include "core/slice.h"
 #include "core/utf8.h"
 #include "proto/proto_path.h"
 
@@ -93,7 +96,7 @@ static void lh_json_push_value(lua_State *L, const json_value *v)
         lua_pushboolean(L, v->boolean);
         return;
     case JSON_NUMBER:
-        lua_pushnumber(L, v->is_u64 ? (lua_Number)v->u.num.u : v->u.num.d);
+        lua_pushnumber(L, v->u.num.d);
         return;
     case JSON_STRING:
         lua_pushlstring(L, v->u.str, v->len);
@@ -167,62 +170,66 @@ static int lh_json_enc_fail(lh_json_enc_t *en, const proto_path_t *path, const c
 
 static void lh_json_enc_value(lh_json_enc_t *en, int idx, unsigned depth, const proto_path_t *path);
 
-/* The keys of a table that is not an array, as strings, sorted; they are left in a new table on
- * the stack top, an array of n strings. */
-static size_t lh_json_enc_keys(lh_json_enc_t *en, int idx, const proto_path_t *path)
+/* Byte order, the order the keys are written in. */
+static int lh_json_key_cmp(const void *a, const void *b)
+{
+    const slice_t *x = a, *y = b;
+    int c = memcmp(x->p, y->p, x->len < y->len ? x->len : y->len);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* The keys of a table that is not an array, as strings sorted in byte order, in *keys. Two
+ * values are left on the stack: a table anchoring the strings made from number keys, and the
+ * userdata holding the array, so that an error raised later frees both. */
+static size_t lh_json_enc_keys(lh_json_enc_t *en, int idx, const proto_path_t *path,
+                               slice_t **keys)
 {
     lua_State *L = en->L;
-    lua_newtable(L);
-    int keys = lua_gettop(L);
     size_t n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        n++;
+    }
+    lua_newtable(L);
+    int anchor = lua_gettop(L);
+    slice_t *k = lua_newuserdata(L, n ? n * sizeof *k : 1);
+    size_t i = 0;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         lua_pop(L, 1);
         if (lua_type(L, -1) == LUA_TSTRING) {
             lua_pushvalue(L, -1);
         } else if (lua_type(L, -1) == LUA_TNUMBER) {
-            lua_Number k = lua_tonumber(L, -1);
-            if (k != floor(k) || fabs(k) >= 0x1p63)
+            lua_Number d = lua_tonumber(L, -1);
+            if (d != floor(d) || fabs(d) >= 0x1p63)
                 lh_json_enc_fail(en, path, "a table key that is a non-integral number");
-            char s[24];
-            snprintf(s, sizeof s, "%lld", (long long)k);
-            lua_pushstring(L, s);
+            char num[24];
+            snprintf(num, sizeof num, "%lld", (long long)d);
+            lua_pushstring(L, num);
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, anchor, (int)lua_objlen(L, anchor) + 1);
         } else {
             char what[64];
             snprintf(what, sizeof what, "a table key of type %s", luaL_typename(L, -1));
             lh_json_enc_fail(en, path, what);
         }
-        lua_rawseti(L, keys, (int)++n);
+        k[i].p = (const uint8_t *)lua_tolstring(L, -1, &k[i].len);
+        i++;
+        lua_pop(L, 1);
     }
-    /* table.sort would call back into Lua; an insertion sort keeps this in C and is quick for
-     * the small objects policies write. */
-    for (size_t i = 2; i <= n; i++) {
-        lua_rawgeti(L, keys, (int)i);
-        size_t j = i;
-        while (j > 1) {
-            lua_rawgeti(L, keys, (int)j - 1);
-            if (!lua_lessthan(L, -2, -1)) {
-                lua_pop(L, 1);
-                break;
-            }
-            lua_rawseti(L, keys, (int)j);
-            j--;
-        }
-        lua_rawseti(L, keys, (int)j);
-    }
+    /* A C sort: table.sort would call back into Lua, and an insertion sort would let a large
+     * decoded object hold the loop for quadratic time. */
+    qsort(k, i, sizeof *k, lh_json_key_cmp);
     /* The number 1 and the string "1" would both be written "1". */
-    for (size_t i = 2; i <= n; i++) {
-        lua_rawgeti(L, keys, (int)i - 1);
-        lua_rawgeti(L, keys, (int)i);
-        bool same = lua_rawequal(L, -1, -2);
-        lua_pop(L, 2);
-        if (same)
+    for (size_t j = 1; j < i; j++)
+        if (lh_json_key_cmp(&k[j - 1], &k[j]) == 0)
             lh_json_enc_fail(en, path, "two keys that are written alike (a number and a string)");
-    }
-    return n;
+    *keys = k;
+    return i;
 }
 
-/* The length of the table as an array, or 0 when it is to be written as an object. */
+/* The length of the table as an array, or (size_t)-1 when it is to be written as an object. */
 static size_t lh_json_enc_array_len(lua_State *L, int idx)
 {
     size_t n = lua_objlen(L, idx), count = 0;
@@ -267,33 +274,32 @@ static void lh_json_enc_table(lh_json_enc_t *en, int idx, unsigned depth, const 
         buf_push(en->out, ']');
         return;
     }
-    size_t nkeys = lh_json_enc_keys(en, idx, path);
-    int keys = lua_gettop(L);
+    slice_t *keys;
+    size_t nkeys = lh_json_enc_keys(en, idx, path, &keys);
     buf_push(en->out, '{');
-    for (size_t i = 1; i <= nkeys; i++) {
-        if (i > 1)
+    for (size_t i = 0; i < nkeys; i++) {
+        if (i > 0)
             buf_push(en->out, ',');
-        lua_rawgeti(L, keys, (int)i);
-        size_t klen;
-        const char *k = lua_tolstring(L, -1, &klen);
+        const char *k = (const char *)keys[i].p;
+        size_t klen = keys[i].len;
         proto_path_t step = { path, NULL, k, klen, 0 };
-        if (!utf8_valid((const uint8_t *)k, klen))
+        if (!utf8_valid(keys[i].p, klen))
             lh_json_enc_fail(en, &step, "a key that is not valid UTF-8");
         json_write_str(en->out, k, klen);
         buf_push(en->out, ':');
         /* The value under the key as it is in the table: a string key, or the number it spells. */
-        lua_pushvalue(L, -1);
+        lua_pushlstring(L, k, klen);
         lua_rawget(L, idx);
         if (lua_isnil(L, -1)) {
             lua_pop(L, 1);
-            lua_pushnumber(L, lua_tonumber(L, -1));
+            lua_pushnumber(L, strtod(k, NULL));
             lua_rawget(L, idx);
         }
         lh_json_enc_value(en, lua_gettop(L), depth + 1, &step);
-        lua_pop(L, 2);
+        lua_pop(L, 1);
     }
     buf_push(en->out, '}');
-    lua_pop(L, 1);
+    lua_pop(L, 2);
 }
 
 static void lh_json_enc_value(lh_json_enc_t *en, int idx, unsigned depth, const proto_path_t *path)

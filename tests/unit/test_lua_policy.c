@@ -77,6 +77,11 @@ static const char lp_policy_v1[] =
     "    if req.path == '/c' then\n"
     "      return { name = 'room', key = 'k1', runner = 'pool', crash_policy = 'sleep', input = 'in' }\n"
     "    end\n"
+    "    if req.path == '/json' then\n"
+    "      local json = require 'sett.json'\n"
+    "      local v = assert(require('sett').json.decode('{\"b\":[1,null,\"\\\\u00e9\"]}'))\n"
+    "      return { status = 200, body = json.encode({ q = req.query, v = v, e = json.array() }) }\n"
+    "    end\n"
     "    if req.path == '/bad' then return 42 end\n"
     "    if req.path == '/spin' then while true do end end\n"
     "    return nil\n"
@@ -153,6 +158,17 @@ static void lp_test_answers(lh_t *h)
     CHECK(r.create.runner_name_selector && strcmp(r.create.runner_name_selector, "pool") == 0);
     CHECK_EQ_INT(r.create.crash_policy, STORE_CRASH_SLEEP);
     CHECK(r.create.has_input && r.create.input_len == 2 && memcmp(r.create.input, "in", 2) == 0);
+    lh_route_free(&r);
+
+    /* The host gives policies sett.json, as require "sett.json" and as sett.json. */
+    lp_route(p, "GET /json?k=1 HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    CHECK_EQ_INT(r.kind, LH_ROUTE_RESPOND);
+    static const char wantj[] = "{\"e\":[],\"q\":\"k=1\",\"v\":{\"b\":[1,null,\"\xc3\xa9\"]}}";
+    CHECK_EQ_INT(r.body.len, sizeof wantj - 1);
+    if (r.body.len == sizeof wantj - 1)
+        CHECK_MEM(r.body.data, wantj, sizeof wantj - 1);
+    else
+        fprintf(stderr, "body: %.*s\n", (int)r.body.len, (const char *)r.body.data);
     lh_route_free(&r);
 
     /* A wrong answer is an error: the built-in routing answers. */
