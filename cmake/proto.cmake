@@ -5,7 +5,9 @@ file(MAKE_DIRECTORY ${SETT_GEN_DIR}/proto)
 add_custom_command(
   OUTPUT ${SETT_GEN_DIR}/proto/rp_v7.c ${SETT_GEN_DIR}/proto/rp_v7.h
   COMMAND ${LUAJIT_EXE} ${CMAKE_SOURCE_DIR}/tools/barec.lua --prefix rp --version 7
-          --versioned ToRunner,ToGateway ${SETT_PROTO_SCHEMA} ${SETT_GEN_DIR}/proto/rp_v7
+          --versioned ToRunner,ToGateway
+          --peek ToServer,ToClient,ToRunner,ToGateway,ToServerTunnelMessage,ToClientTunnelMessage
+          ${SETT_PROTO_SCHEMA} ${SETT_GEN_DIR}/proto/rp_v7
   DEPENDS ${CMAKE_SOURCE_DIR}/tools/barec.lua ${SETT_PROTO_SCHEMA}
   COMMENT "Generating the runner-protocol v7 codec from ${SETT_PROTO_SCHEMA}")
 list(APPEND SETT_GEN_SOURCES ${SETT_GEN_DIR}/proto/rp_v7.c)

@@ -413,8 +413,7 @@ static void eng_send_command(eng_t *e, eng_actor_t *a, const rp_command_t *inner
     if (!a->runner)
         return;
     buf_t f = BUF_INIT;
-    bare_put_u16(&f, 7);
-    bare_put_uint(&f, RP_TO_RUNNER_CLIENT_COMMANDS);
+    rp_to_runner_encode_tag_versioned(&f, RP_TO_RUNNER_CLIENT_COMMANDS);
     bare_put_uint(&f, 1);
     buf_append(&f, c->bytes.data, c->bytes.len);
     eng_publish(e, a->runner, &f);

@@ -127,8 +127,7 @@ void eng_runner_ready(eng_t *e, eng_runner_t *r)
     }
     if (n) {
         buf_t f = BUF_INIT;
-        bare_put_u16(&f, 7);
-        bare_put_uint(&f, RP_TO_RUNNER_CLIENT_COMMANDS);
+        rp_to_runner_encode_tag_versioned(&f, RP_TO_RUNNER_CLIENT_COMMANDS);
         bare_put_uint(&f, n);
         buf_append(&f, body.data, body.len);
         eng_publish(e, r, &f);

@@ -186,9 +186,13 @@ void gw_publish(gw_t *gw, gw_req_t *r, const uint8_t *frame, size_t len)
 {
     if (!r->subject)
         return; /* the actor never ran: there is no runner to tell */
-    /* The kind tag follows the version, the ToRunner tag and the 10-byte message id. */
-    if (len > 13 && frame[13] < 6)
-        met_inc(gw->m_msgs_out[frame[13]]);
+    rp_to_runner_tag_t tag;
+    size_t body;
+    rp_to_client_tunnel_message_t tm;
+    if (rp_to_runner_peek_versioned(frame, len, &tag, &body) == BARE_OK &&
+        tag == RP_TO_RUNNER_CLIENT_TUNNEL_MESSAGE &&
+        rp_to_client_tunnel_message_peek(frame + body, len - body, &tm) == BARE_OK)
+        met_inc(gw->m_msgs_out[tm.message_kind.tag]);
     if (bus_publish(gw->bus, r->subject, frame, len) == 1 && r->c && !r->paused &&
         r->kind == GW_WS) {
         /* The runner is behind: stop reading this client until it catches up. */

@@ -77,6 +77,14 @@ void rn_send(rn_conn_t *rc, const rp_to_client_t *m)
         buf_free(b);
 }
 
+void rn_forward(rn_conn_t *rc, rp_to_client_tag_t tag, const uint8_t *member, size_t len)
+{
+    buf_t *b = &rc->rn->encoded;
+    buf_reset(b);
+    rp_to_client_encode_tag(b, tag);
+    net_ws_sendv(rc->c, 1, b->data, b->len, member, len);
+}
+
 /* Gives up the runner this socket holds: the engine learns of the disconnect unless another
  * socket has taken the runner over. */
 static void rn_detach(rn_conn_t *rc, int tell_engine)
@@ -102,15 +110,17 @@ static void rn_on_bus(void *ud, const char *subject, const uint8_t *f, size_t n)
 {
     rn_conn_t *rc = ud;
     (void)subject;
-    if (rc->closed || n < 3 || f[0] != RN_PROTOCOL_VERSION || f[1] != 0)
+    rp_to_runner_tag_t in;
+    size_t body;
+    if (rc->closed || rp_to_runner_peek_versioned(f, n, &in, &body) != BARE_OK)
         return;
     /* Commands, acks and tunnel messages have the same bytes in ToRunner and ToClient; only
      * the union tag differs, so they are forwarded without decoding, except commands that must
      * wait for a start (runner_start.c). */
-    uint8_t tag;
-    switch (f[2]) {
+    rp_to_client_tag_t tag;
+    switch (in) {
     case RP_TO_RUNNER_CLIENT_COMMANDS:
-        rn_commands(rc, f, n);
+        rn_commands(rc, f, n, body);
         return;
     case RP_TO_RUNNER_CLIENT_ACK_EVENTS:
         tag = RP_TO_CLIENT_ACK_EVENTS;
@@ -148,7 +158,7 @@ static void rn_on_bus(void *ud, const char *subject, const uint8_t *f, size_t n)
     }
     /* Acks and tunnel messages never wait for a start: a tunnel request reaches an actor only
      * once it runs, and an ack concerns events of a generation the runner already has. */
-    net_ws_sendv(rc->c, 1, &tag, 1, f + 3, n - 3);
+    rn_forward(rc, tag, f + body, n - body);
     /* A runner that reads slowly makes the gateway pause the clients feeding it, so memory
      * stays bounded; its on_drain lifts that. */
     if (net_conn_congested(rc->c))
@@ -240,10 +250,13 @@ static void rn_tunnel(rn_conn_t *rc, const uint8_t *data, size_t len,
      * go on, reach another runner frame; that one must not write over this one. */
     buf_t nested = BUF_INIT;
     buf_t *b = rn->scratch_busy ? &nested : &rn->scratch;
+    rp_to_server_tag_t tag;
+    size_t body;
+    if (rp_to_server_peek(data, len, &tag, &body) != BARE_OK)
+        return;
     buf_reset(b);
-    bare_put_u16(b, RN_PROTOCOL_VERSION);
-    bare_put_uint(b, RP_TO_GATEWAY_SERVER_TUNNEL_MESSAGE);
-    buf_append(b, data + 1, len - 1);
+    rp_to_gateway_encode_tag_versioned(b, RP_TO_GATEWAY_SERVER_TUNNEL_MESSAGE);
+    buf_append(b, data + body, len - body);
     rn->scratch_busy++;
     bus_publish(rn->bus, subj, b->data, b->len);
     rn->scratch_busy--;

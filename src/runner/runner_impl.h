@@ -10,8 +10,6 @@
 #include "proto/rp_v7.h"
 #include "runner/runner.h"
 
-#define RN_PROTOCOL_VERSION 7
-
 typedef struct rn_conn {
     rn_t *rn;
     net_conn_t *c;
@@ -46,13 +44,16 @@ struct rn {
 
 /* runner.c */
 void rn_send(rn_conn_t *rc, const rp_to_client_t *m);
+/* Sends a ToClient made of the tag and the member's encoding, which is forwarded as it is. */
+void rn_forward(rn_conn_t *rc, rp_to_client_tag_t tag, const uint8_t *member, size_t len);
 /* Drops the reference a store request held; the last one frees the socket's record. */
 void rn_unref(rn_conn_t *rc);
 
-/* runner_start.c: a ToRunner commands frame as published (f[0..n), version prefix included).
+/* runner_start.c: a ToRunner commands frame as published (f[0..n), version prefix included;
+ * the commands start at f + body).
  * A start waits until its hibernating requests have been listed from the store, and the later
  * commands of the same actor wait behind it; other actors' commands go at once. */
-void rn_commands(rn_conn_t *rc, const uint8_t *f, size_t n);
+void rn_commands(rn_conn_t *rc, const uint8_t *f, size_t n, size_t body);
 /* Frees what is still held, once no store request of the socket is in flight. */
 void rn_commands_free(rn_conn_t *rc);
 

@@ -63,7 +63,7 @@ static void rn_wait_free(rn_wait_t *w)
 static void rn_commands_send(rn_conn_t *rc, size_t count, const buf_t *body)
 {
     buf_t h = BUF_INIT;
-    bare_put_uint(&h, RP_TO_CLIENT_COMMANDS);
+    rp_to_client_encode_tag(&h, RP_TO_CLIENT_COMMANDS);
     bare_put_uint(&h, count);
     net_ws_sendv(rc->c, 1, h.data, h.len, body->data, body->len);
     buf_free(&h);
@@ -206,7 +206,7 @@ static rn_wait_t *rn_wait_of(rn_conn_t *rc, const rp_command_wrapper_t *cw)
     return map_get(&rc->waits, cw->checkpoint.actor_id.p, cw->checkpoint.actor_id.len);
 }
 
-void rn_commands(rn_conn_t *rc, const uint8_t *f, size_t n)
+void rn_commands(rn_conn_t *rc, const uint8_t *f, size_t n, size_t body)
 {
     rp_to_runner_t m;
     bare_err_t err;
@@ -219,8 +219,7 @@ void rn_commands(rn_conn_t *rc, const uint8_t *f, size_t n)
                 rn_wait_of(rc, &cmds->items[i]) != NULL;
     if (!held) {
         /* No command of the frame waits: it goes as published, as acks and tunnel messages do. */
-        uint8_t tag = RP_TO_CLIENT_COMMANDS;
-        net_ws_sendv(rc->c, 1, &tag, 1, f + 3, n - 3);
+        rn_forward(rc, RP_TO_CLIENT_COMMANDS, f + body, n - body);
         rp_to_runner_free(&m);
         return;
     }
