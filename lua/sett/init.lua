@@ -7,6 +7,8 @@
 --   sett.histogram(name, help [, labels]) -> object with :observe(v)
 --   sett.actors.get(id)                   -> actor table or nil
 --   sett.runners.list(namespace [, name]) -> list of runner tables
+--   sett.shared(name [, opts])            -> a key-value table that outlives reloads
+--   sett.timer.after/every(ms, fn)        timers of the policy (sett.policy gives each its own)
 --   sett.json                             JSON: decode, encode (the C module sett.json)
 --   sett.proto                            the runner-protocol codec, when it is built
 --
@@ -32,6 +34,9 @@ M.has_core = core ~= nil
 
 -- sett's C JSON, linked into the gateway and built as build/lua/sett/json.so for busted.
 M.json = require "sett.json"
+
+-- Key-value tables that outlive a policy (lua/sett/shared.lua).
+M.shared = require("sett.shared").open
 
 ---------------------------------------------------------------------------------------------------
 -- The stand-ins
@@ -207,6 +212,18 @@ function M.gauge(name, help, labels) return metric("gauge", name, help, labels) 
 function M.histogram(name, help, labels) return metric("histogram", name, help, labels) end
 -- For the testkit, which counts hook failures under sett's own name as the gateway does.
 function M._own_counter(name, help, labels) return metric("counter", name, help, labels, true) end
+
+-- A policy callback that is not a hook call (hook "timer": a timer's) failed: logged at error
+-- level and counted as the gateway counts a failed hook call, in sett_policy_errors_total and
+-- sett_policy_hook_errors_total{hook}.
+function M._callback_failed(hook, err)
+  err = tostring(err)
+  if core then return core.callback_failed(hook, err) end
+  M.log("error", "policy callback failed", { hook = hook, error = err })
+  M._own_counter("sett_policy_errors_total", "Policy calls that failed."):inc()
+  M._own_counter("sett_policy_hook_errors_total",
+                 "Policy hook calls that failed; the built-in behaviour answered.", { hook = hook }):inc()
+end
 
 ---------------------------------------------------------------------------------------------------
 -- Actors and runners

@@ -10,11 +10,14 @@
 --   P.call_can_hibernate(pol, actor, req, runner_says) -> boolean
 --   P.call_timeouts(pol, actor, defaults, bounds)      -> table
 --   P.call_auto_response(pol, actor, msg, binary)      -> string | nil
+--   P.retire(pol)                       stops what the policy started (its timers)
 --
 -- docs/policy.md describes the hooks as a policy author sees them.
 local P = {}
 
 local json = require "sett.json"
+local sett = require "sett"
+local timer = require "sett.timer"
 
 local type, pairs, ipairs, tostring, error, pcall, select = type, pairs, ipairs, tostring, error, pcall, select
 local floor, huge = math.floor, math.huge
@@ -39,6 +42,10 @@ P.LOAD_BUDGET_MS = 1000
 
 -- The text of the error a budget stop raises (the C hook raises the same words).
 P.BUDGET_ERROR = "exceeded its time budget"
+
+-- The CPU time one timer callback may take, in ms (false: no limit). The gateway sets it to
+-- policy_budget_ms, the budget of a hook call; the testkit to kit.budget.
+P.budget_ms = 5
 
 -- A short, readable rendering of a value for error messages.
 local function show(v)
@@ -96,9 +103,29 @@ local function copy(t)
   return o
 end
 
+-- The policy's own view of sett: sett's read-only view with the parts that belong to this policy
+-- (own: sett.timer) in front.
+local function own_sett(own)
+  local base = readonly(sett, "sett")
+  local all = copy(sett)
+  for k, x in pairs(own) do all[k] = x end
+  local v = setmetatable({}, {
+    __index = function(_, k)
+      local x = own[k]
+      if x ~= nil then return x end
+      return base[k]
+    end,
+    __newindex = function(_, k) error(format("policy: sett is read-only (setting %s)", show(k)), 2) end,
+    __metatable = false,
+  })
+  views[v] = all
+  return v
+end
+
 -- A fresh environment for one load: the safe parts of the standard library (copies, so a policy
--- that changes string or table changes only its own), and require of sett's modules only.
-local function sandbox()
+-- that changes string or table changes only its own), and require of sett's modules only; `sett`
+-- and `sett.timer` are the policy's own (own: what sett.timer is for this policy).
+local function sandbox(own)
   local str = copy(string)
   str.dump = nil
   local env = {
@@ -137,8 +164,12 @@ local function sandbox()
       if v ~= nil then return i, readonly(v, "sett") end
     end, t, 0
   end
+  local own_view = own_sett(own)
   env.require = function(name)
-    if name == "sett" or (type(name) == "string" and find(name, "^sett%.[%w_.]+$")) then
+    if name == "sett" then return own_view end
+    if type(name) == "string" and find(name, "^sett%.[%w_.]+$") then
+      local mine = own[sub(name, 6)]
+      if mine ~= nil then return mine end
       return readonly(require(name), name)
     end
     error("policy: require of " .. show(name) .. " is not allowed (only sett and sett.*)", 2)
@@ -152,8 +183,8 @@ end
 
 local KNOWN = "route, place, can_hibernate, timeouts, auto_response, self_test, name"
 
-local function compile(src, chunkname, opts)
-  opts = opts or {}
+-- Compiles and runs the file in a new sandbox whose sett.timer starts timers in `timers`.
+local function compile(src, chunkname, opts, timers)
   if type(src) ~= "string" then return nil, "policy: source must be a string, got " .. type(src) end
   if byte(src, 1) == 27 then return nil, "policy: " .. chunkname .. " is precompiled bytecode; give the Lua source" end
   if sub(src, 1, 3) == "\239\187\191" then src = sub(src, 4) end        -- a UTF-8 byte order mark
@@ -163,7 +194,7 @@ local function compile(src, chunkname, opts)
   -- Compiled traces never run debug hooks, so a runaway loop would escape the time budget;
   -- policy code (the chunk and every function it defines) runs interpreted instead.
   if jit then jit.off(chunk, true) end
-  local env = sandbox()
+  local env = sandbox({ timer = readonly({ after = timers.after, every = timers.every }, "sett.timer") })
   setfenv(chunk, env)
   local budget = opts.budget_ms
   if budget == nil then budget = P.LOAD_BUDGET_MS end
@@ -186,13 +217,33 @@ local function compile(src, chunkname, opts)
       return nil, format("policy: unknown key %s in the returned table (known: %s)", show(k), KNOWN)
     end
   end
-  local pol = { path = opts.path, name = t.name, hooks = hooks, env = env, loaded_at = os.time() }
+  local pol = { path = opts.path, name = t.name, hooks = hooks, env = env, loaded_at = os.time(),
+                timers = timers }
   if t.self_test then
     -- self_test(pol) may check its own hooks through P.call_* or sett.testkit.
     local sok, serr = P.run_with_budget(budget, t.self_test, pol)
     if not sok then return nil, "policy: self_test failed: " .. tostring(serr) end
   end
   return pol
+end
+
+-- A timer callback runs under the budget of a hook call; a failure is logged and counted as
+-- the gateway counts a hook's, under hook="timer".
+local function run_callback(fn, h) return P.run_with_budget(P.budget_ms or nil, fn, h) end
+local function callback_failed(err) sett._callback_failed("timer", err) end
+
+local function load(src, chunkname, opts)
+  local timers = timer.group(run_callback, callback_failed)
+  local pol, err = compile(src, chunkname, opts, timers)
+  -- A load that fails leaves nothing running behind it.
+  if not pol then timers.stop_all() end
+  return pol, err
+end
+
+-- Stops what the policy started: every timer, and any it would start later. The gateway calls
+-- it when a reload replaces the policy or the configuration removes it.
+function P.retire(pol)
+  if type(pol) == "table" and pol.timers then pol.timers.stop_all() end
 end
 
 -- Loads a policy file. Returns the policy, or nil and a message that says what is wrong (a
@@ -207,14 +258,14 @@ function P.load(path, opts)
   if not src then return nil, "policy: cannot read " .. path .. ": " .. tostring(rerr) end
   local o = opts and copy(opts) or {}
   o.path = path
-  return compile(src, path, o)
+  return load(src, path, o)
 end
 
 -- The same from source text; name stands for the file in messages (default "policy").
 function P.load_string(src, name, opts)
   local o = opts and copy(opts) or {}
   o.path = o.path or name
-  return compile(src, name or "policy", o)
+  return load(src, name or "policy", o)
 end
 
 ---------------------------------------------------------------------------------------------------
@@ -233,7 +284,8 @@ end
 local FRAMING = { ["content-length"] = true, ["transfer-encoding"] = true, ["connection"] = true }
 
 local RESPOND_KEYS = { status = true, headers = true, body = true }
-local CREATE_KEYS = { name = true, key = true, input = true, runner = true, crash_policy = true }
+local CREATE_KEYS = { name = true, key = true, input = true, runner = true, crash_policy = true,
+                      namespace = true }
 
 local function check_respond(r)
   for k in pairs(r) do
@@ -282,14 +334,14 @@ end
 local function check_create(r)
   for k in pairs(r) do
     if not CREATE_KEYS[k] then
-      error(format("route: unknown key %s in a get-or-create target (known: name, key, input, runner, crash_policy)", show(k)), 0)
+      error(format("route: unknown key %s in a get-or-create target (known: name, key, input, runner, crash_policy, namespace)", show(k)), 0)
     end
   end
   if type(r.name) ~= "string" or r.name == "" then
     error("route: a get-or-create target needs name, a non-empty string, got " .. show(r.name), 0)
   end
   no_nul("route", "name", r.name)
-  for _, k in ipairs({ "key", "input", "runner" }) do
+  for _, k in ipairs({ "key", "input", "runner", "namespace" }) do
     local v = r[k]
     if v ~= nil and type(v) ~= "string" then
       error(format("route: %s must be a string or nil, got %s", k, type(v)), 0)
@@ -300,12 +352,17 @@ local function check_create(r)
     if r.runner == "" then error("route: runner must be a non-empty runner name or nil", 0) end
     no_nul("route", "runner", r.runner)
   end
+  if r.namespace then
+    if r.namespace == "" then error("route: namespace must be a non-empty namespace name or nil", 0) end
+    no_nul("route", "namespace", r.namespace)
+  end
   local cp = r.crash_policy
   if cp == nil then cp = "restart" end
   if not CRASH[cp] then
     error("route: crash_policy must be restart, sleep or destroy, got " .. show(cp), 0)
   end
-  return { name = r.name, key = r.key, input = r.input, runner = r.runner, crash_policy = cp }
+  return { name = r.name, key = r.key, input = r.input, runner = r.runner, crash_policy = cp,
+           namespace = r.namespace }
 end
 
 -- route(req) -> kind, value; kind is builtin, actor, create or respond.

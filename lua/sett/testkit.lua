@@ -17,6 +17,7 @@
 local P = require "sett.policy"
 local sett = require "sett"
 local json = require "sett.json"
+local timer = require "sett.timer"
 
 local kit = { policy = P, sett = sett }
 
@@ -235,6 +236,7 @@ end
 -- Hook calls
 
 local budget_ms = 50
+P.budget_ms = budget_ms
 
 -- The CPU budget of each hook call, in ms (false: none). The gateway's default
 -- policy_budget_ms is 5; the kit allows 50 by default so that specs stay steady on a busy
@@ -246,6 +248,7 @@ function kit.budget(ms)
       error("kit.budget: expected a positive number of ms or false", 2)
     end
     budget_ms = ms
+    P.budget_ms = ms
   end
   return old
 end
@@ -367,10 +370,21 @@ function kit.clock(ms)
   return f.clock
 end
 
--- Moves the clock on by ms and returns the new time.
+-- Moves the clock on by ms and returns the new time. The timers policies started through
+-- sett.timer that fall due on the way fire in order, each with the clock at its time, as the
+-- gateway fires them: under the budget (kit.budget), a failure logged and counted
+-- (kit.errors("timer")) and never raised into the spec.
 function kit.advance(ms)
   if type(ms) ~= "number" or ms < 0 then error("kit.advance: expected a non-negative number of ms", 2) end
-  return kit.clock(kit.clock() + ms)
+  if not fake() then return kit.clock() end
+  timer.advance(kit.clock() + ms, kit.clock)
+  return kit.clock()
+end
+
+-- How many timers the policy has pending.
+function kit.timers(pol)
+  if type(pol) ~= "table" or not pol.timers then error("kit.timers: expected a policy from kit.load", 2) end
+  return pol.timers.count()
 end
 
 -- A metric's value: a counter's or gauge's number, a histogram's count and sum (and its
@@ -384,12 +398,15 @@ function kit.metric(name, labels)
   return m.value
 end
 
--- Forgets logs, actors and runners, zeroes metrics, sets the clock to 0 and the budget back to
--- 50 ms: call it in before_each.
+-- Forgets logs, actors, runners and sett.shared tables, zeroes metrics, stops every policy's
+-- timers, sets the clock to 0 and the budget back to 50 ms: call it in before_each.
 function kit.reset()
   if sett._fake_reset then sett._fake_reset() end
+  timer.reset()
+  require("sett.shared")._reset()
   next_actor, next_runner = 0, 0
   budget_ms = 50
+  P.budget_ms = budget_ms
 end
 
 return kit

@@ -66,8 +66,13 @@ static int gw_front_policy(gw_front_t *f, net_conn_t *c, hreq *req, const url_pa
     } else if (r.kind == LH_ROUTE_ACTOR) {
         gw_forward(f->gw, c, req, r.actor_id, (const char *)req->url.p);
     } else if (r.kind == LH_ROUTE_CREATE) {
-        /* Get-or-create: the live actor with this name and key, or a new one. */
-        const eng_ns_t *ns = eng_ns_get(f->eng, "default");
+        /* Get-or-create: the live actor with this name and key in the namespace the answer
+         * names (default "default"), or a new one; an unknown namespace is the REST API's 404. */
+        const eng_ns_t *ns = eng_ns_get(f->eng, r.create.namespace_name);
+        if (!ns) {
+            net_http_error(c, 404, "namespace", "not_found", "The namespace does not exist.", NULL);
+            goto done;
+        }
         eng_actor_t *a = r.create.key ? eng_actor_find(f->eng, ns, r.create.name, r.create.key) : NULL;
         eng_error_t err;
         if (!a && !r.create.runner_name_selector) {

@@ -251,6 +251,35 @@ static int lh_core_get(lua_State *L)
     return 1;
 }
 
+/* core.callback_failed(hook, msg): a policy callback that is not a hook call (a timer's, hook
+ * "timer") failed. It is logged and counted as lua/policy.c counts a failed hook call, so one
+ * pair of series says how often a policy's code failed, whatever ran it. */
+static int lh_core_callback_failed(lua_State *L)
+{
+    const char *hook = luaL_checkstring(L, 1);
+    const char *msg = luaL_optstring(L, 2, "?");
+    /* The name becomes a label value: a plain word, so it never needs escaping. */
+    size_t n = strlen(hook);
+    if (n == 0 || n > 32 || strspn(hook, "abcdefghijklmnopqrstuvwxyz_") != n)
+        return luaL_error(L, "sett.core.callback_failed: hook must be a lowercase word");
+    char labels[64];
+    snprintf(labels, sizeof labels, "hook=\"%s\"", hook);
+    met_inc(met_counter("sett_policy_errors_total", "Policy calls that failed.", NULL));
+    met_inc(met_counter("sett_policy_hook_errors_total",
+                        "Policy hook calls that failed; the built-in behaviour answered.", labels));
+    log_error("policy callback failed", LF_S("hook", hook), LF_S("error", msg));
+    return 0;
+}
+
+/* core.timers_pending(n): how many timers policies have pending (sett.timer keeps the count),
+ * so that /metrics shows whether reloads leave timers behind. */
+static int lh_core_timers_pending(lua_State *L)
+{
+    met_set(met_gauge("sett_policy_timers", "Timers policies started that are still pending.", NULL),
+            luaL_checknumber(L, 1));
+    return 0;
+}
+
 /* ---- Actors and runners ---- */
 
 void lh_core_push_actor(lua_State *L, const eng_actor_t *a)
@@ -352,7 +381,10 @@ static int lh_core_open(lua_State *L)
                                         { NULL, NULL } };
     static const luaL_Reg funcs[] = { { "log", lh_core_log },       { "now_ms", lh_core_now_ms },
                                       { "metric", lh_core_metric }, { "actor", lh_core_actor },
-                                      { "runners", lh_core_runners }, { NULL, NULL } };
+                                      { "runners", lh_core_runners },
+                                      { "callback_failed", lh_core_callback_failed },
+                                      { "timers_pending", lh_core_timers_pending },
+                                      { NULL, NULL } };
     if (luaL_newmetatable(L, lh_core_metric_mt)) {
         lua_newtable(L);
         luaL_register(L, NULL, methods);

@@ -118,6 +118,36 @@ static unsigned lh_policy_scan_hooks(lua_State *L)
     return bits;
 }
 
+/* Stops what the policy in the registry slot ref started (its timers) and drops the slot: the
+ * policy is being replaced or removed, and nothing of it may run afterwards. */
+static void lh_policy_retire(lh_policy_t *p, int ref)
+{
+    lua_State *L = p->h->L;
+    if (ref == LUA_NOREF)
+        return;
+    if (p->mod != LUA_NOREF) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, p->mod);
+        lua_getfield(L, -1, "retire");
+        lua_remove(L, -2);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+        if (lh_pcall(p->h, 1, 0, "sett.policy.retire") != 0)
+            lua_pop(L, 1);
+    }
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+}
+
+/* Tells sett.policy the budget of one timer callback: the budget of a hook call. */
+static void lh_policy_push_budget(lh_policy_t *p)
+{
+    lua_State *L = p->h->L;
+    if (p->mod == LUA_NOREF)
+        return;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->mod);
+    lua_pushnumber(L, (lua_Number)p->budget_ns / 1e6);
+    lua_setfield(L, -2, "budget_ms");
+    lua_pop(L, 1);
+}
+
 static int lh_policy_load(lh_policy_t *p, const char *path, buf_t *err)
 {
     lua_State *L = p->h->L;
@@ -144,10 +174,10 @@ static int lh_policy_load(lh_policy_t *p, const char *path, buf_t *err)
      * one for their decisions, later ones use this. The hook bits change with it. */
     unsigned hooks = lh_policy_scan_hooks(L);
     int ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    if (p->ref != LUA_NOREF)
-        luaL_unref(L, LUA_REGISTRYINDEX, p->ref);
+    int old = p->ref;
     p->ref = ref;
     p->hooks = hooks;
+    lh_policy_retire(p, old);
     return 0;
 }
 
@@ -185,6 +215,7 @@ lh_policy_t *lh_policy_new(lh_t *h, eng_t *eng, const char *path, uint64_t budge
                 lua_pop(L, 1);
         }
         p->mod = luaL_ref(L, LUA_REGISTRYINDEX);
+        lh_policy_push_budget(p);
     }
     if (p->callers[LH_HOOK_ROUTE] != LUA_NOREF) {
         if (luaL_loadbuffer(L, lh_route_caller_src, sizeof lh_route_caller_src - 1,
@@ -223,9 +254,10 @@ int lh_policy_reload_from(lh_policy_t *p, const char *path, buf_t *err)
     if (!path) {
         /* The configuration names no policy any more: every decision is built in again. */
         if (p->ref != LUA_NOREF) {
-            luaL_unref(p->h->L, LUA_REGISTRYINDEX, p->ref);
+            int old = p->ref;
             p->ref = LUA_NOREF;
             p->hooks = 0;
+            lh_policy_retire(p, old);
             log_info("policy removed; built-in behaviour applies", LF_S("path", p->path));
         }
         free(p->path);
@@ -251,6 +283,7 @@ int lh_policy_reload_from(lh_policy_t *p, const char *path, buf_t *err)
 void lh_policy_set_budget(lh_policy_t *p, uint64_t budget_ms)
 {
     p->budget_ns = budget_ms * 1000000ull;
+    lh_policy_push_budget(p);
 }
 
 void lh_policy_set_bounds(lh_policy_t *p, const uint64_t min[7], const uint64_t max[7])
@@ -269,8 +302,7 @@ void lh_policy_free(lh_policy_t *p)
     if (!p)
         return;
     if (p->h->L) {
-        if (p->ref != LUA_NOREF)
-            luaL_unref(p->h->L, LUA_REGISTRYINDEX, p->ref);
+        lh_policy_retire(p, p->ref);
         if (p->mod != LUA_NOREF)
             luaL_unref(p->h->L, LUA_REGISTRYINDEX, p->mod);
         for (int i = 0; i < LH_HOOK_COUNT; i++)
@@ -327,6 +359,7 @@ static char *lh_field_str(lua_State *L, int idx, const char *k)
 void lh_route_free(lh_route_t *r)
 {
     free(r->actor_id);
+    free((char *)r->create.namespace_name);
     free((char *)r->create.name);
     free((char *)r->create.key);
     free((char *)r->create.runner_name_selector);
@@ -356,7 +389,9 @@ void lh_policy_route(lh_policy_t *p, const hreq *req, const url_parts *u, const 
     } else if (kind && strcmp(kind, "create") == 0) {
         out->kind = LH_ROUTE_CREATE;
         int t = lua_gettop(L);
-        out->create.namespace_name = "default";
+        out->create.namespace_name = lh_field_str(L, t, "namespace");
+        if (!out->create.namespace_name)
+            out->create.namespace_name = sx_strdup("default");
         out->create.name = lh_field_str(L, t, "name");
         out->create.key = lh_field_str(L, t, "key");
         out->create.runner_name_selector = lh_field_str(L, t, "runner");

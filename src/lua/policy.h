@@ -20,12 +20,14 @@ typedef struct lh_policy lh_policy_t;
 /* path NULL: no policy, every decision is built in. */
 lh_policy_t *lh_policy_new(lh_t *h, eng_t *eng, const char *path, uint64_t budget_ms);
 void lh_policy_free(lh_policy_t *p);
-/* Loads the file again; on failure the old policy stays and err says why. Returns 0 or -1. */
+/* Loads the file again; on failure the old policy stays and err says why. Returns 0 or -1. A
+ * policy that is replaced or removed (here, by lh_policy_reload_from or lh_policy_free) has its
+ * timers stopped first. */
 int lh_policy_reload(lh_policy_t *p, buf_t *err);
 /* The same from another file (the configuration names a new one), which becomes the policy's
  * path on success; path NULL removes the policy, so every decision is built in. */
 int lh_policy_reload_from(lh_policy_t *p, const char *path, buf_t *err);
-/* The longest one hook call may run; the next call uses it. */
+/* The longest one hook call or timer callback may run; the next call uses it. */
 void lh_policy_set_budget(lh_policy_t *p, uint64_t budget_ms);
 /* The bounds lh_policy_timeouts clamps answers to, per key in the order of lh_timeouts_t;
  * 0 keeps the derived bound (a tenth, or ten times, the default). */

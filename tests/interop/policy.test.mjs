@@ -1,6 +1,7 @@
 // Policy hooks in the running gateway with the real npm runner: route answers, get-or-create by
-// key, reload (good and broken) without dropping a socket, and a runaway hook stopped by its
-// time budget while the built-in routing answers.
+// key, reload (good and broken) without dropping a socket, a runaway hook stopped by its time
+// budget while the built-in routing answers, and sett.timer: a routing table a timer keeps up
+// to date, and reloads that leave no timer behind.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, fork } from "node:child_process";
@@ -140,4 +141,68 @@ return {
   assert.equal(r.status, 422);
   assert.match((await r.json()).message, /names starting with sett_ are sett's own/);
   assert.equal((await fetch(`${base}/core`)).status, 200);
+});
+
+test("sett.timer: a table a timer refreshes changes routing without a reload; reloads leave no timer behind", { timeout: 60000 }, async () => {
+  // Every 20 ms the timer notes which runner names are connected; /pool routes to "pol2" once it
+  // is there and answers 503 until then.
+  const TIMED = `local sett = require "sett"
+local names = {}
+sett.timer.every(20, function()
+  local t = {}
+  for _, r in ipairs(sett.runners.list("default")) do if r.connected then t[r.name] = true end end
+  names = t
+end)
+sett.timer.after(600000, function() end)
+return {
+  route = function(req)
+    if req.path ~= "/pool" then return nil end
+    if names.pol2 then return { name = "pooled", key = "one", runner = "pol2" } end
+    return { status = 503, body = "no pol2 yet" }
+  end,
+}`;
+  writeFileSync(policy, TIMED);
+  let r = await fetch(`${admin}/admin/reload`, { method: "POST" });
+  assert.equal(r.status, 200);
+  r = await fetch(`${base}/pool`);
+  assert.equal(r.status, 503);
+  assert.equal(await r.text(), "no pol2 yet");
+  const second = fork(join(here, "gateway-runner.mjs"), [base, "pol2"], { stdio: "ignore" });
+  try {
+    const answer = await waitFor(async () => { const x = await fetch(`${base}/pool`); return x.status === 200 && x.json(); }, 15000, "the timer to see pol2");
+    assert.equal(answer.path, "/pool");
+    // Each reload stops the old policy's two timers: after 100, only the last policy's are pending.
+    for (let i = 0; i < 100; i++) {
+      r = await fetch(`${admin}/admin/reload`, { method: "POST" });
+      assert.equal(r.status, 200);
+    }
+    const m = await (await fetch(`${admin}/metrics`)).text();
+    assert.match(m, /\nsett_policy_timers 2\n/);
+    // The last policy's own timer fills its table again.
+    await waitFor(async () => (await fetch(`${base}/pool`)).status === 200, 5000, "the last policy's timer");
+    // A timer whose callback fails is logged and counted; the gateway goes on.
+    writeFileSync(policy, `require("sett.timer").after(1, function() error("timer boom") end) return {}`);
+    assert.equal((await fetch(`${admin}/admin/reload`, { method: "POST" })).status, 200);
+    await waitFor(async () => /sett_policy_hook_errors_total\{hook="timer"\} 1\n/.test(await (await fetch(`${admin}/metrics`)).text()), 5000, "the timer error to be counted");
+    assert.match(readFileSync(join(tmp, "sett.log"), "utf8"), /msg="policy callback failed" hook=timer error="[^"\n]*timer boom/);
+    assert.match(await (await fetch(`${admin}/metrics`)).text(), /\nsett_policy_timers 0\n/);
+  } finally {
+    second.kill("SIGKILL");
+  }
+});
+
+test("route's get-or-create names its namespace; an unknown one is the REST API's 404", async () => {
+  writeFileSync(policy, `return { route = function(req)
+  local ns, room = req.path:match("^/ns/([%w-]+)/([%w-]+)")
+  if ns then return { name = "room", key = room, runner = "pol", namespace = ns } end
+end }`);
+  assert.equal((await fetch(`${admin}/admin/reload`, { method: "POST" })).status, 200);
+  let r = await fetch(`${base}/ns/default/violet`);
+  assert.equal(r.status, 200);
+  const id = (await r.json()).actorId;
+  const list = await (await fetch(`${base}/actors?namespace=default&name=room&key=violet`)).json();
+  assert.deepEqual(list.actors.map((a) => a.actor_id), [id]);
+  r = await fetch(`${base}/ns/nowhere/violet`);
+  assert.equal(r.status, 404);
+  assert.deepEqual(await r.json(), { group: "namespace", code: "not_found", message: "The namespace does not exist." });
 });

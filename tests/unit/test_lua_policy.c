@@ -77,6 +77,7 @@ static const char lp_policy_v1[] =
     "    if req.path == '/c' then\n"
     "      return { name = 'room', key = 'k1', runner = 'pool', crash_policy = 'sleep', input = 'in' }\n"
     "    end\n"
+    "    if req.path == '/cns' then return { name = 'room', namespace = 'tenant-a' } end\n"
     "    if req.path == '/json' then\n"
     "      local json = require 'sett.json'\n"
     "      local v = assert(require('sett').json.decode('{\"b\":[1,null,\"\\\\u00e9\"]}'))\n"
@@ -158,6 +159,14 @@ static void lp_test_answers(lh_t *h)
     CHECK(r.create.runner_name_selector && strcmp(r.create.runner_name_selector, "pool") == 0);
     CHECK_EQ_INT(r.create.crash_policy, STORE_CRASH_SLEEP);
     CHECK(r.create.has_input && r.create.input_len == 2 && memcmp(r.create.input, "in", 2) == 0);
+    CHECK(r.create.namespace_name && strcmp(r.create.namespace_name, "default") == 0);
+    lh_route_free(&r);
+
+    /* A get-or-create target may name its namespace. */
+    lp_route(p, "GET /cns HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    CHECK_EQ_INT(r.kind, LH_ROUTE_CREATE);
+    CHECK(r.create.namespace_name && strcmp(r.create.namespace_name, "tenant-a") == 0);
+    CHECK(!r.create.key && !r.create.runner_name_selector && !r.create.has_input);
     lh_route_free(&r);
 
     /* The host gives policies sett.json, as require "sett.json" and as sett.json. */
@@ -289,6 +298,96 @@ static void lp_test_budget(lh_t *h)
     lh_policy_free(p);
 }
 
+/* Timers on sett's loop through luv: every policy in a reload storm starts a repeating and a
+ * one-shot timer, and each reload stops the old policy's, so that only the last policy's are
+ * pending (on the loop and in sett_policy_timers); a failing callback (started by /fail) is
+ * counted under hook="timer" and the repeating timer goes on; removing the policy stops the
+ * rest. */
+static const char lp_policy_timers[] =
+    "local sett = require 'sett'\n"
+    "local n = 0\n"
+    "sett.timer.every(1, function() n = n + 1 end)\n"
+    "require('sett.timer').after(600000, function() end)\n"
+    "return { route = function(req)\n"
+    "  if req.path == '/fail' then sett.timer.after(0, function() error('timer boom') end) end\n"
+    "  return { status = 200, body = tostring(n) }\n"
+    "end }\n";
+
+static void lp_count_timer(uv_handle_t *hd, void *arg)
+{
+    if (hd->type == UV_TIMER)
+        (*(unsigned *)arg)++;
+}
+
+/* The timer handles on the loop once closed ones have gone. */
+static unsigned lp_timers(uv_loop_t *loop)
+{
+    uv_run(loop, UV_RUN_NOWAIT);
+    unsigned n = 0;
+    uv_walk(loop, lp_count_timer, &n);
+    return n;
+}
+
+/* How often the policy's repeating timer has fired, as its route answer says. */
+static long lp_ticks(lh_policy_t *p)
+{
+    lh_route_t r;
+    lp_route(p, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    long n = r.kind == LH_ROUTE_RESPOND ? strtol((const char *)r.body.data, NULL, 10) : -1;
+    lh_route_free(&r);
+    return n;
+}
+
+static void lp_test_timers(lh_t *h)
+{
+    unsigned base = lp_timers(h->loop);
+    met_series_t *timer_errors = met_counter(
+        "sett_policy_hook_errors_total",
+        "Policy hook calls that failed; the built-in behaviour answered.", "hook=\"timer\"");
+    met_series_t *pending = met_gauge("sett_policy_timers",
+                                      "Timers policies started that are still pending.", NULL);
+    double errors0 = timer_errors->value;
+    lp_write(lp_policy_timers);
+    lh_policy_t *p = lh_policy_new(h, NULL, lp_path, 20);
+    CHECK_EQ_INT(lp_timers(h->loop) - base, 2);
+    for (int i = 0; i < 100; i++)
+        CHECK_EQ_INT(lp_reload(p), 0);
+    CHECK_EQ_INT(lp_timers(h->loop) - base, 2);
+    CHECK_EQ_INT(pending->value, 2);
+    CHECK_EQ_INT(timer_errors->value - errors0, 0);
+
+    /* The loop runs the last policy's timers: a one-shot that fails is counted once and is
+     * gone, the repeating one goes on. */
+    lh_route_t r;
+    lp_route(p, "GET /fail HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    lh_route_free(&r);
+    CHECK_EQ_INT(pending->value, 3);
+    long start = lp_ticks(p);
+    for (int i = 0; i < 10000 && (lp_ticks(p) < start + 3 || timer_errors->value == errors0); i++)
+        uv_run(h->loop, UV_RUN_ONCE);
+    CHECK(lp_ticks(p) >= start + 3);
+    CHECK_EQ_INT(timer_errors->value - errors0, 1);
+    CHECK_EQ_INT(lp_timers(h->loop) - base, 2);
+    CHECK_EQ_INT(pending->value, 2);
+
+    /* A refused reload keeps the policy and its timer, and leaves none of its own. */
+    lp_write("require('sett.timer').every(1, function() end) return { nope = 1 }");
+    CHECK(lp_reload(p) != 0);
+    CHECK_EQ_INT(lp_timers(h->loop) - base, 2);
+    long before = lp_ticks(p);
+    for (int i = 0; i < 10000 && lp_ticks(p) == before; i++)
+        uv_run(h->loop, UV_RUN_ONCE);
+    CHECK(lp_ticks(p) > before);
+
+    /* Removing the policy stops its timers. */
+    buf_t err = BUF_INIT;
+    CHECK_EQ_INT(lh_policy_reload_from(p, NULL, &err), 0);
+    buf_free(&err);
+    CHECK_EQ_INT(lp_timers(h->loop) - base, 0);
+    CHECK_EQ_INT(pending->value, 0);
+    lh_policy_free(p);
+}
+
 int main(void)
 {
     log_setup(LOG_OFF, 0);
@@ -303,6 +402,7 @@ int main(void)
     lp_test_no_policy(&h);
     lp_test_answers(&h);
     lp_test_budget(&h);
+    lp_test_timers(&h);
     lh_close(&h);
     CHECK_EQ_INT(uv_loop_close(&loop), 0);
     met_free_all();
