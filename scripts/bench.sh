@@ -14,7 +14,8 @@
 #   scripts/bench.sh --compose       rewrite it from the last run's tables and bench/findings.md
 #
 # Scenarios: 1 WebSocket echo, 2 HTTP (wrk), 3 idle and hibernating memory, 4 Redis keepalive,
-# 5 tunnel ping cost, 6 wake latency, 7 policy cost and reload time.
+# 5 tunnel ping cost, 6 wake latency, 7 policy cost and reload time, 8 a normal client beside a
+# slowloris.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,7 +27,7 @@ if [ -n "$QUICK" ]; then
   ONLY=${BENCH_ONLY:-"1 2 3 6"}
 else
   OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
-  ONLY=${BENCH_ONLY:-"1 2 3 4 5 6 7"}
+  ONLY=${BENCH_ONLY:-"1 2 3 4 5 6 7 8"}
 fi
 CCPU=0            # the load client
 SCPU=1            # every server-side process
@@ -598,6 +599,43 @@ machine() {
   say "- Pinned: load client on CPU $CCPU, every server-side process on CPU $SCPU. Run $(date -u '+%Y-%m-%d %H:%M UTC')$([ -n "$QUICK" ] && echo ', QUICK subset')."
 }
 
+# ---- Scenario 8: a normal client beside a slowloris ----
+
+scenario8() {
+  command -v wrk >/dev/null || { log "scenario 8 skipped: wrk is not installed"; say ""; say "## 8. Slowloris: skipped (no wrk)"; return; }
+  log "scenario 8: HTTP through the tunnel beside trickling connections"
+  local d=10 n=500; [ -n "$QUICK" ] && d=3
+  # The head deadline is tuned down so that every trickling connection meets it, and is opened
+  # again, several times within the run.
+  sett_up "  limits = { header_timeout_ms = 2000 }," || return 1
+  say ""
+  say "## 8. A normal client beside a slowloris, pinned"
+  say ""
+  say "wrk (1 thread, 100 connections, keep-alive) through the tunnel as in scenario 2, alone and then"
+  say "beside $n connections that each send a request head one byte every 200 ms and never finish it"
+  say "(\`trickle\`; \`limits.header_timeout_ms\` = 2000, so each gets 408 and is opened again)."
+  say ""
+  say "| run | req/s | p50 µs | p99 µs | ÷ alone (req/s, p50, p99) |"
+  say "|---|---|---|---|---|"
+  wrk_run "http://127.0.0.1:$SETT_PORT/gateway/$ACTOR/x" $d "$SETT_PID" "$RUNNER_PID"; local a_rps=$RPS a50=$P50 a99=$P99
+  next_bind
+  taskset -c $CCPU "$BUILD/bench/trickle" --port $SETT_PORT -c $n -d $((d + 4)) --bind "$SRC" >"$T/trickle.out" 2>"$T/trickle.err" &
+  local tp=$!
+  PIDS+=("$tp")
+  wait_for 30 grep -q "$n open" "$T/trickle.err" || { log "trickle did not open: $(tail -2 "$T/trickle.err")"; stop "$tp"; sett_down; return 1; }
+  sleep 2
+  wrk_run "http://127.0.0.1:$SETT_PORT/gateway/$ACTOR/x" $d "$SETT_PID" "$RUNNER_PID"; local b_rps=$RPS b50=$P50 b99=$P99
+  wait "$tp"
+  local tr; tr=$(cat "$T/trickle.out")
+  say "| alone | $(fmt "$a_rps") | $a50 | $a99 | |"
+  say "| beside $n trickling | $(fmt "$b_rps") | $b50 | $b99 | $(ratio "$b_rps" "$a_rps"), $(ratio "$b50" "$a50"), $(ratio "$b99" "$a99") |"
+  say ""
+  say "Trickling connections: $(kv "$tr" opened) opened, $(kv "$tr" answered_408) answered 408 at their deadline, $(kv "$tr" closed) closed otherwise."
+  H_SLOW_P99=$(ratio "$b99" "$a99")
+  sett_down
+  return 0
+}
+
 targets() {
   say ""
   say "## Targets (issue 7)"
@@ -653,7 +691,7 @@ main() {
   if [ -z "${BENCH_NO_BUILD:-}" ]; then
     log "building (Release) in $BUILD"
     cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null || exit 1
-    cmake --build "$BUILD" -j2 --target sett ws-load echo-server echo-runner store-keepalive policy-route >/dev/null || exit 1
+    cmake --build "$BUILD" -j2 --target sett ws-load echo-server echo-runner store-keepalive policy-route trickle >/dev/null || exit 1
   fi
   local need=()
   command -v nginx >/dev/null || need+=(nginx)

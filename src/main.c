@@ -1,6 +1,7 @@
 /* sett: an actor gateway. `sett run` serves; `sett check` validates a configuration;
  * `sett proto` encodes and decodes runner-protocol frames; `sett version` prints the version. */
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,10 @@ static int load_config(lh_t *lua, const char *path, cfg_t *cfg)
     return rc;
 }
 
+static const char app_exposed_warning[] =
+    "admin_listen is not a loopback address and admin.token is not set: anyone who reaches it "
+    "can POST /admin/reload";
+
 static int cmd_check(const char *path)
 {
     lh_t lua;
@@ -82,6 +87,8 @@ static int cmd_check(const char *path)
     lh_close(&lua);
     if (rc != 0)
         return 2;
+    if (adm_exposed(cfg.admin_listen.host, cfg.admin_token))
+        fprintf(stderr, "%s: warning: %s\n", path, app_exposed_warning);
     cfg_free(&cfg);
     puts("ok");
     return 0;
@@ -157,7 +164,19 @@ static net_limits_t app_limits(const cfg_t *c)
         .max_body_bytes = c->max_body_bytes,
         .max_message_bytes = c->max_message_bytes,
         .idle_timeout_ms = c->idle_timeout_ms,
+        .header_timeout_ms = c->header_timeout_ms,
+        .body_timeout_ms = c->body_timeout_ms,
+        .max_connections = c->max_connections,
+        .max_connections_per_address = c->max_connections_per_address,
+        .max_output_bytes = c->max_output_bytes,
+        .send_timeout_ms = c->send_timeout_ms,
+        .max_buffered_bytes = c->max_buffered_bytes,
     };
+    /* By default clients may take every descriptor but 256, which stay for runners, the store,
+     * the admin listener and files. */
+    struct rlimit rl;
+    if (!l.max_connections && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        l.max_connections = rl.rlim_cur > 512 ? (size_t)rl.rlim_cur - 256 : (size_t)rl.rlim_cur / 2;
     return l;
 }
 
@@ -179,6 +198,7 @@ static void app_apply_config(app_t *app)
     net_limits_t limits = app_limits(c);
     net_server_set_limits(app->net, &limits);
     api_set_token(c->api_token);
+    adm_set_token(c->admin_token);
     eng_config_t ecfg = *eng_config(app->eng);
     ecfg.runner_lost_threshold_ms = (int64_t)c->runner_lost_threshold_ms;
     ecfg.runner_eligible_ms = (int64_t)c->runner_eligible_ms;
@@ -349,12 +369,15 @@ static int app_restore(app_t *app)
     }
 }
 
+/* The main listener serves clients, under the client caps, and runners, which are not (their
+ * upgrade to the runner endpoint takes them out); the admin listener is under none. */
 static int listen_on(app_t *app, const char *name, const cfg_addr_t *a, const char *cert,
-                     const char *key, net_request_cb cb, void *ud)
+                     const char *key, net_request_cb cb, void *ud, int clients)
 {
     const char *err = NULL;
     net_listen_opts_t o = { .name = name, .host = a->host, .port = a->port, .tls_cert = cert,
-                            .tls_key = key, .on_request = cb, .ud = ud };
+                            .tls_key = key, .on_request = cb, .ud = ud,
+                            .exempt_path = clients ? RN_CONNECT_PATH : NULL, .uncapped = !clients };
     if (net_listen(app->net, &o, &err) != 0) {
         log_error("cannot listen", LF_S("listener", name), LF_S("host", a->host),
                   LF_I("port", a->port), LF_S("error", err));
@@ -393,7 +416,9 @@ static int cmd_run(const char *path)
             rc = 2;
             goto out_lua;
         }
-        log_info("store", LF_S("kind", "redis"), LF_S("url", app.cfg.store_url),
+        char url[512];
+        store_redis_url_redact(app.cfg.store_url, url, sizeof url);
+        log_info("store", LF_S("kind", "redis"), LF_S("url", url),
                  LF_S("prefix", app.cfg.store_prefix));
     } else {
         app.store = store_memory_new(&app.loop);
@@ -422,6 +447,7 @@ static int cmd_run(const char *path)
     app.rn = rn_new(&app.loop, app.eng, app.store, app.bus, &rcfg);
     gw_config_t gcfg = app_gw_config(&app.cfg);
     api_set_token(app.cfg.api_token);
+    adm_set_token(app.cfg.admin_token);
     app.gw = gw_new(&app.loop, app.eng, app.bus, app.store, &gcfg);
     app.pol = lh_policy_new(&app.lua, app.eng, app.cfg.policy, app.cfg.policy_budget_ms);
     gw_set_policy(app.gw, app.pol);
@@ -459,8 +485,8 @@ static int cmd_run(const char *path)
 
     if (restored != 0 ||
         listen_on(&app, "main", &app.cfg.listen, app.cfg.tls_cert, app.cfg.tls_key,
-                  gw_front_on_request, &app.front) != 0 ||
-        listen_on(&app, "admin", &app.cfg.admin_listen, NULL, NULL, adm_on_request, &app) != 0) {
+                  gw_front_on_request, &app.front, 1) != 0 ||
+        listen_on(&app, "admin", &app.cfg.admin_listen, NULL, NULL, adm_on_request, &app, 0) != 0) {
         rc = 1;
         app_stop_now(&app.stop_timer);
     } else {
@@ -469,6 +495,8 @@ static int cmd_run(const char *path)
         uv_signal_start(&app.sighup, app_on_hup, SIGHUP);
         log_info("sett started", LF_S("version", SETT_VERSION), LF_S("config", path),
                  LF_I("pid", getpid()));
+        if (adm_exposed(app.cfg.admin_listen.host, app.cfg.admin_token))
+            log_warn(app_exposed_warning, LF_S("admin_listen", app.cfg.admin_listen.host));
     }
 
     uv_run(&app.loop, UV_RUN_DEFAULT);
@@ -494,6 +522,7 @@ out_lua:
     }
     cfg_free(&app.cfg);
     api_set_token(NULL);
+    adm_set_token(NULL);
     met_free_all();
     return rc;
 }

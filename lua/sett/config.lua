@@ -72,7 +72,27 @@ M.schema = {
       doc = "Largest WebSocket message from a client; larger closes with 1009." },
     idle_timeout_ms = { type = "integer", min = 100, max = 86400000, default = 60000,
       doc = "An HTTP connection idle this long between requests is closed (within a second "
-        .. "after, or half the limit when that is shorter)." },
+        .. "after, or half the shortest of the limits' timeouts when that is shorter)." },
+    header_timeout_ms = { type = "integer", min = 100, max = 86400000, default = 10000,
+      doc = "A request head (a WebSocket upgrade's too) not complete this long after the connection "
+        .. "opened, or after the first byte of a later request, gets 408 and the connection closes; "
+        .. "bytes that trickle in do not extend it." },
+    body_timeout_ms = { type = "integer", min = 100, max = 86400000, default = 60000,
+      doc = "A request body not complete this long after its head gets 408 and the connection closes." },
+    max_connections = { type = "integer", min = 0, max = 100000000, default = 0,
+      doc = "Client connections open at once on `listen`; a new one beyond it gets 503 and is closed "
+        .. "once its request head is in. Runners' connections and the admin listener's are not counted "
+        .. "(docs/gateway.md). 0: the process's open-file limit less 256." },
+    max_connections_per_address = { type = "integer", min = 0, max = 100000000, default = 0,
+      doc = "Client connections open at once from one IP address, the same way; 0: no cap." },
+    max_output_bytes = { type = "integer", min = 65536, max = 1073741824, default = 33554432,
+      doc = "Bytes queued for one client that has not taken them; over it a WebSocket closes with 1008, "
+        .. "an HTTP connection is dropped." },
+    send_timeout_ms = { type = "integer", min = 100, max = 86400000, default = 60000,
+      doc = "Longest a client may leave queued bytes untaken (the socket's buffer full); then the same as "
+        .. "over `limits.max_output_bytes`." },
+    max_buffered_bytes = { type = "integer", min = 1048576, max = 68719476736, default = 1073741824,
+      doc = "Bytes queued for all connections together; over it the clients holding most are cut the same way." },
   } },
   namespaces = { type = "list", item = "name", default = {},
     doc = "Namespaces that exist at start besides `default` (names: lowercase letters, digits, `-`)." },
@@ -88,6 +108,10 @@ M.schema = {
       doc = "A disconnected runner that has not reconnected after this long is lost; its actors move." },
     eligible_ms = { type = "integer", min = 10, max = 3600000, default = 10000,
       doc = "Actors are only placed on runners whose last pong is this recent." },
+  } },
+  admin = { type = "table", fields = {
+    token = { type = "string",
+      doc = "When set, `/admin/*` on `admin_listen` needs `Authorization: Bearer <token>` (401 without, 403 with another); `/health` and `/metrics` stay open. `sett check` warns when `admin_listen` is not a loopback address and no token is set." },
   } },
   api = { type = "table", fields = {
     token = { type = "string",

@@ -1,16 +1,56 @@
 #include "admin/admin.h"
+#include "core/alloc.h"
 #include "core/buf.h"
 #include "core/json.h"
 #include "core/metrics.h"
+#include "core/secret.h"
 #include "net/url.h"
 
+#include <arpa/inet.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char adm_json[] = "application/json";
 
 static int (*adm_reload_fn)(void *ud, adm_reload_report_t *report);
 static void *adm_reload_ud;
+static char *adm_token;
+
+void adm_set_token(const char *token)
+{
+    free(adm_token);
+    adm_token = token ? sx_strdup(token) : NULL;
+}
+
+bool adm_exposed(const char *host, const char *token)
+{
+    struct in_addr a;
+    if (token)
+        return false;
+    /* 127.0.0.0/8 is this machine only; anything else, 0.0.0.0 included, may be reached. */
+    return inet_pton(AF_INET, host, &a) != 1 || (ntohl(a.s_addr) >> 24) != 127;
+}
+
+/* The token check of /admin/ routes; returns true when the request may go on. */
+static bool adm_authorized(net_conn_t *c, const hreq *req)
+{
+    if (!adm_token)
+        return true;
+    const slice_t *h = hreq_header(req, "authorization");
+    switch (sec_bearer(adm_token, h ? h->p : NULL, h ? h->len : 0)) {
+    case SEC_BEARER_OK:
+        return true;
+    case SEC_BEARER_MISSING:
+        net_http_error(c, 401, "admin", "unauthorized", "Authentication required",
+                       "WWW-Authenticate: Bearer\r\n");
+        return false;
+    case SEC_BEARER_WRONG:
+        break;
+    }
+    net_http_error(c, 403, "admin", "forbidden", "Access denied", NULL);
+    return false;
+}
 
 void adm_set_reload(int (*fn)(void *ud, adm_reload_report_t *report), void *ud)
 {
@@ -101,6 +141,8 @@ void adm_on_request(net_conn_t *c, hreq *req, void *ud)
         buf_free(&out);
         return;
     }
+    if (u.path.len >= 7 && memcmp(u.path.p, "/admin/", 7) == 0 && !adm_authorized(c, req))
+        return;
     if (u.path.len == 13 && memcmp(u.path.p, "/admin/reload", 13) == 0) {
         if (strcmp(method, "POST") != 0) {
             net_http_error(c, 405, "admin", "method_not_allowed", "use POST", "Allow: POST\r\n");

@@ -1,6 +1,10 @@
-/* The admin listener: /health, /metrics (Prometheus text) and POST /admin/reload. */
+/* The admin listener: /health, /metrics (Prometheus text) and POST /admin/reload. When an admin
+ * token is set, every /admin/ route needs it as "Authorization: Bearer <token>"; /health and
+ * /metrics stay open for probes and scrapers. */
 #ifndef SETT_ADMIN_ADMIN_H
 #define SETT_ADMIN_ADMIN_H
+
+#include <stdbool.h>
 
 #include "core/buf.h"
 #include "net/server.h"
@@ -15,6 +19,12 @@ typedef struct adm_reload_report {
 } adm_reload_report_t;
 
 void adm_on_request(net_conn_t *c, hreq *req, void *ud);
+/* Sets the token /admin/ routes need: without one they answer 401 admin.unauthorized, with
+ * another 403 admin.forbidden. NULL leaves them open. The string is copied. */
+void adm_set_token(const char *token);
+/* True when the admin listener on host (an IPv4 literal) can be reached from other machines and
+ * no token guards it: anyone who reaches it could reload the configuration. */
+bool adm_exposed(const char *host, const char *token);
 /* The function POST /admin/reload calls: 0, or -1 with report->group and report->error set. */
 void adm_set_reload(int (*fn)(void *ud, adm_reload_report_t *report), void *ud);
 void adm_reload_report_free(adm_reload_report_t *r);

@@ -12,7 +12,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define API_MAX_SEGS 5
 
@@ -31,17 +30,18 @@ static bool api_authorized(net_conn_t *c, const hreq *req)
     if (!api_token)
         return true;
     const slice_t *h = hreq_header(req, "authorization");
-    static const char scheme[] = "Bearer ";
-    if (!h || h->len < sizeof scheme - 1 || strncasecmp((const char *)h->p, scheme, sizeof scheme - 1) != 0) {
+    switch (sec_bearer(api_token, h ? h->p : NULL, h ? h->len : 0)) {
+    case SEC_BEARER_OK:
+        return true;
+    case SEC_BEARER_MISSING:
         api_error_ex(c, 401, "api", "unauthorized", "Authentication required", NULL, 0,
                      "WWW-Authenticate: Bearer\r\n");
         return false;
+    case SEC_BEARER_WRONG:
+        break;
     }
-    if (!sec_equal(api_token, h->p + sizeof scheme - 1, h->len - (sizeof scheme - 1))) {
-        api_error(c, 403, "api", "forbidden", "Access denied");
-        return false;
-    }
-    return true;
+    api_error(c, 403, "api", "forbidden", "Access denied");
+    return false;
 }
 
 static bool api_seg_is(const slice_t *s, const char *lit)

@@ -118,9 +118,17 @@ int cfg_load(lh_t *h, const char *path, cfg_t *out, buf_t *errors)
     out->max_body_bytes = (size_t)cfg_num(L, "limits.max_body_bytes");
     out->max_message_bytes = (size_t)cfg_num(L, "limits.max_message_bytes");
     out->idle_timeout_ms = (uint64_t)cfg_num(L, "limits.idle_timeout_ms");
+    out->header_timeout_ms = (uint64_t)cfg_num(L, "limits.header_timeout_ms");
+    out->body_timeout_ms = (uint64_t)cfg_num(L, "limits.body_timeout_ms");
+    out->max_connections = (size_t)cfg_num(L, "limits.max_connections");
+    out->max_connections_per_address = (size_t)cfg_num(L, "limits.max_connections_per_address");
+    out->max_output_bytes = (size_t)cfg_num(L, "limits.max_output_bytes");
+    out->send_timeout_ms = (uint64_t)cfg_num(L, "limits.send_timeout_ms");
+    out->max_buffered_bytes = (size_t)cfg_num(L, "limits.max_buffered_bytes");
     out->shutdown_grace_ms = (uint64_t)cfg_num(L, "shutdown_grace_ms");
     out->runner_token = cfg_strdup(L, "runner.token");
     out->api_token = cfg_strdup(L, "api.token");
+    out->admin_token = cfg_strdup(L, "admin.token");
     out->runner_init_timeout_ms = (uint64_t)cfg_num(L, "runner.init_timeout_ms");
     out->runner_ping_interval_ms = (uint64_t)cfg_num(L, "runner.ping_interval_ms");
     out->runner_ping_timeout_ms = (uint64_t)cfg_num(L, "runner.ping_timeout_ms");
@@ -173,6 +181,7 @@ void cfg_free(cfg_t *c)
     free(c->tls_key);
     free(c->runner_token);
     free(c->api_token);
+    free(c->admin_token);
     free(c->store_url);
     free(c->store_prefix);
     free(c->policy);
@@ -181,7 +190,7 @@ void cfg_free(cfg_t *c)
     for (char **p = c->namespaces; p && *p; p++)
         free(*p);
     free(c->namespaces);
-    c->tls_cert = c->tls_key = c->runner_token = c->api_token = NULL;
+    c->tls_cert = c->tls_key = c->runner_token = c->api_token = c->admin_token = NULL;
     c->namespaces = NULL;
 }
 
@@ -219,8 +228,16 @@ static const struct {
     K("limits.max_body_bytes", max_body_bytes, CFG_SIZE, 0),
     K("limits.max_message_bytes", max_message_bytes, CFG_SIZE, 0),
     K("limits.idle_timeout_ms", idle_timeout_ms, CFG_U64, 0),
+    K("limits.header_timeout_ms", header_timeout_ms, CFG_U64, 0),
+    K("limits.body_timeout_ms", body_timeout_ms, CFG_U64, 0),
+    K("limits.max_connections", max_connections, CFG_SIZE, 0),
+    K("limits.max_connections_per_address", max_connections_per_address, CFG_SIZE, 0),
+    K("limits.max_output_bytes", max_output_bytes, CFG_SIZE, 0),
+    K("limits.send_timeout_ms", send_timeout_ms, CFG_U64, 0),
+    K("limits.max_buffered_bytes", max_buffered_bytes, CFG_SIZE, 0),
     K("shutdown_grace_ms", shutdown_grace_ms, CFG_U64, 0),
     K("api.token", api_token, CFG_STR, 0),
+    K("admin.token", admin_token, CFG_STR, 0),
     K("runner.lost_threshold_ms", runner_lost_threshold_ms, CFG_U64, 0),
     K("runner.eligible_ms", runner_eligible_ms, CFG_U64, 0),
     K("tunnel.ping_interval_ms", tunnel_ping_interval_ms, CFG_U64, 0),

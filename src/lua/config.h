@@ -26,10 +26,18 @@ typedef struct cfg {
     size_t max_body_bytes;
     size_t max_message_bytes;
     uint64_t idle_timeout_ms;
+    uint64_t header_timeout_ms;
+    uint64_t body_timeout_ms;
+    size_t max_connections;  /* 0: the open-file limit less 256 */
+    size_t max_connections_per_address;
+    size_t max_output_bytes;
+    uint64_t send_timeout_ms;
+    size_t max_buffered_bytes;
     uint64_t shutdown_grace_ms;
     char **namespaces;     /* NULL-terminated */
     char *runner_token;    /* NULL: no check */
     char *api_token;       /* NULL: the REST API is open */
+    char *admin_token;     /* NULL: the admin routes are open */
     uint64_t runner_init_timeout_ms;
     uint64_t runner_ping_interval_ms;
     uint64_t runner_ping_timeout_ms;

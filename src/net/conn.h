@@ -6,6 +6,8 @@
 #include <libwebsockets.h>
 
 #include "core/buf.h"
+#include "core/map.h"
+#include "core/metrics.h"
 #include "net/server.h"
 #include "net/ws_frame.h"
 
@@ -14,6 +16,37 @@ enum net_state {
     NET_HTTP_WAIT,   /* a handler holds the request; further input waits */
     NET_HTTP_STREAM, /* a chunked answer is being sent */
     NET_WS,          /* upgraded */
+};
+
+/* What a connection's read deadline is for (limits.c). */
+enum net_deadline {
+    NET_DL_NONE,
+    NET_DL_IDLE, /* between requests: closed without an answer */
+    NET_DL_HEAD, /* a request head has begun or is awaited on a new connection: 408 */
+    NET_DL_BODY, /* a request body is being read: 408 */
+};
+
+/* Why a connection or a request was refused or cut: the reason label of sett_refusals_total
+ * (refuse.c). */
+enum net_refusal {
+    NET_R_BAD_REQUEST,
+    NET_R_HEAD_TOO_LARGE,
+    NET_R_BODY_TOO_LARGE,
+    NET_R_NOT_IMPLEMENTED,
+    NET_R_BAD_VERSION,
+    NET_R_BAD_UPGRADE,
+    NET_R_HEADER_TIMEOUT,
+    NET_R_BODY_TIMEOUT,
+    NET_R_TOO_MANY_CONNECTIONS,
+    NET_R_TOO_MANY_FROM_ADDRESS,
+    NET_R_OUTPUT_LIMIT,
+    NET_R_SEND_TIMEOUT,
+    NET_R_BUFFERED_LIMIT,
+    NET_R_WS_PROTOCOL_ERROR,
+    NET_R_WS_INVALID_DATA,
+    NET_R_WS_MESSAGE_TOO_BIG,
+    NET_R_RUNNER_REFUSED,
+    NET_R_COUNT
 };
 
 typedef struct net_listener {
@@ -30,7 +63,7 @@ struct net_conn {
     enum net_state state;
     buf_t in;                     /* input read but not yet parsed */
     buf_t out;                    /* LWS_PRE bytes of headroom, then bytes for the peer */
-    hreq *req;                  /* while speaking HTTP */
+    hreq *req;                    /* while speaking HTTP */
     wsf_conn *ws;                 /* once upgraded */
     const net_ws_handler_t *wsh;
     void *ud;
@@ -48,8 +81,21 @@ struct net_conn {
     unsigned in_flush : 1;          /* on the server's flush list */
     unsigned trim_out : 1;          /* free the output buffer once it is written */
     unsigned lean : 1;              /* idling for long: free the buffers after every use */
-    uint32_t idle_deadline;         /* loop time (ms, wrapping) at which an idle HTTP connection
-                                     * is closed; 0 while it is not idle */
+    unsigned client : 1;            /* counted in the connection caps (limits.c) */
+    unsigned from_addr : 1;         /* counted in its address's connections as well */
+    unsigned exempt : 1;            /* a runner's: under no client cap (the listener's exempt
+                                     * path was asked for) */
+    unsigned dropping : 1;          /* cut for a limit: nothing more is read, written or handled */
+    unsigned rx_held : 1;           /* reading stopped while a handler holds a request */
+    uint8_t over_cap;               /* accepted over a cap (its refusal), or 0: only an exempt
+                                     * request head is served */
+    uint8_t deadline_kind;          /* enum net_deadline */
+    uint32_t addr;                  /* the peer's IPv4 address, network order */
+    uint32_t deadline;              /* loop time (ms, wrapping, never 0) of the read deadline */
+    uint32_t send_deadline;         /* loop time by which the peer must have taken what lws
+                                     * holds, or 0 */
+    size_t held;                    /* bytes of the last write that lws may still hold */
+    size_t counted;                 /* this connection's bytes in the server's output total */
     struct net_conn *flush_next;
 };
 
@@ -65,19 +111,27 @@ struct net_server {
     uv_prepare_t prep;            /* flushes what timers wrote, before the loop waits */
     net_conn_t *flush;            /* connections with output to write this loop turn */
     uv_timer_t grace;
-    uv_timer_t idle;              /* the periodic sweep for idle HTTP connections */
+    uv_timer_t sweep;             /* the periodic check of deadlines (limits.c) */
     void (*shutdown_done)(void *);
     void *shutdown_ud;
+    size_t nclients;              /* connections counted in the caps */
+    map_t per_addr;               /* IPv4 address (4 bytes) to its counted connections */
+    size_t buffered;              /* output bytes of every connection, lws's included */
+    met_series_t *m_refused[NET_R_COUNT];
+    met_series_t *m_clients, *m_buffered;
+    uint64_t log_second;          /* the rate limit of refusal logs (refuse.c) */
+    unsigned log_count;
+    uint64_t log_suppressed;
 };
+
+/* Close handshakes the peer does not finish within this many seconds end with the socket. */
+#define NET_CLOSE_WAIT_S 2
 
 /* Output backlog above which on_drain is armed, and below which it fires. */
 #define NET_BACKLOG_HIGH (1u << 20)
 #define NET_BACKLOG_LOW (256u << 10)
 
 /* server.c */
-/* Starts or stops the idle clock of a connection between HTTP requests. */
-void net_idle_arm(net_conn_t *c);
-static inline void net_idle_disarm(net_conn_t *c) { c->idle_deadline = 0; }
 /* Makes sure out starts with the LWS_PRE headroom; call before appending to out directly. */
 void net_out_prepare(net_conn_t *c);
 uint8_t *net_out_reserve(net_conn_t *c, size_t n);
@@ -85,16 +139,45 @@ void net_out_commit(net_conn_t *c, size_t n);
 void net_out_append(net_conn_t *c, const void *p, size_t n);
 void net_want_write(net_conn_t *c);
 void net_close_after_flush(net_conn_t *c);
+/* Applies the owner's pause and the transport's own hold to the socket's reading. */
+void net_rx_flow(net_conn_t *c);
+
+/* limits.c: deadlines, connection caps and output caps. */
+void net_limits_init(net_server_t *s);
+/* Frees what the caps keep; after the sweep's timer is closed and every connection is gone. */
+void net_limits_free(net_server_t *s);
+/* Starts the sweep again after the limits changed. */
+void net_limits_schedule(net_server_t *s);
+/* Sets the read deadline of a kind from now (NET_DL_NONE clears it). */
+void net_deadline(net_conn_t *c, enum net_deadline kind);
+/* Counts a new connection in the caps, marking it over_cap when it is over one. */
+void net_caps_admit(net_conn_t *c);
+/* Takes a connection out of the caps: it is closing, or it is a runner's. */
+void net_caps_release(net_conn_t *c);
+/* Called for each complete request head: a runner's connection leaves the caps; a connection
+ * accepted over a cap is refused (503) unless it is a runner's. Returns 0 to serve it. */
+int net_caps_check(net_conn_t *c, const hreq *req);
+/* Brings the server's output total up to date after c's output changed, and enforces the
+ * per-connection and process-wide output caps. */
+void net_out_account(net_conn_t *c);
+/* After a write: arms or clears the send timeout from what lws still holds. */
+void net_send_progress(net_conn_t *c, size_t written);
+/* Cuts a connection for a limit: a WebSocket is closed with 1008, an HTTP connection dropped;
+ * what was queued for it is discarded and it reads, writes and handles nothing more. */
+void net_limit_drop(net_conn_t *c, enum net_refusal why);
+
+/* refuse.c: every refusal counted by reason and logged, at most ten lines a second. */
+void net_refusals_init(net_server_t *s);
+void net_refused(net_conn_t *c, enum net_refusal why, int status, const char *detail);
+/* The reason label, such as "header_timeout". */
+const char *net_refusal_name(enum net_refusal why);
+/* The refusal of a parser's answer status (400, 413, 431, 501, 505). */
+enum net_refusal net_refusal_of_status(int status);
 
 /* http.c */
-/* What c->req points to while a connection speaks HTTP: the request parser, and the peer's
- * address once asked for, which every request a policy routes asks for again. */
-typedef struct net_http_req {
-    hreq req;
-    char peer[64];
-} net_http_req_t;
-
 void net_http_feed(net_conn_t *c);
+/* Answers a request the parser refused, or one that took too long, and reads no more. */
+void net_http_reject(net_conn_t *c, int status, const char *code, const char *reason);
 void net_http_free(net_conn_t *c);
 void net_http_shutdown(net_conn_t *c);
 /* The upgrade response is queued: the request parser is no longer needed. */

@@ -4,8 +4,17 @@
 
 #include <string.h>
 
-/* Answers a request the parser refused and reads nothing more from the connection. */
-static void net_http_reject(net_conn_t *c, int status, const char *reason)
+void net_http_reject(net_conn_t *c, int status, const char *code, const char *reason)
+{
+    c->state = NET_HTTP_WAIT;
+    c->keep_alive = 0;
+    net_deadline(c, NET_DL_NONE);
+    net_http_error(c, status, "http", code, reason ? reason : hreq_status_text(status), NULL);
+    buf_free(&c->in);
+}
+
+/* Answers a request the parser refused; its reason is a fixed description. */
+static void net_http_refuse(net_conn_t *c, int status, const char *reason)
 {
     static const struct { int status; const char *code; } codes[] = {
         { 400, "bad_request" }, { 413, "request_body_too_large" },
@@ -16,9 +25,8 @@ static void net_http_reject(net_conn_t *c, int status, const char *reason)
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
         if (codes[i].status == status)
             code = codes[i].code;
-    c->state = NET_HTTP_WAIT;
-    c->keep_alive = 0;
-    net_http_error(c, status, "http", code, reason ? reason : hreq_status_text(status), NULL);
+    net_refused(c, net_refusal_of_status(status), status, reason);
+    net_http_reject(c, status, code, reason);
 }
 
 void net_http_feed(net_conn_t *c)
@@ -26,12 +34,10 @@ void net_http_feed(net_conn_t *c)
     if (c->in_callback)
         return;
     c->in_callback = 1;
-    while (c->state == NET_HTTP && !c->gone && !c->paused && !c->close_after_flush &&
-           c->in.len) {
+    while (c->state == NET_HTTP && !c->gone && !c->dropping && !c->paused &&
+           !c->close_after_flush && c->in.len) {
         if (!c->req) {
-            net_http_req_t *h = sx_malloc(sizeof *h);
-            h->peer[0] = '\0';
-            c->req = &h->req;
+            c->req = sx_malloc(sizeof *c->req);
             hreq_init(c->req);
             c->req->max_head = c->lst->srv->limits.max_header_bytes;
             c->req->max_body = c->lst->srv->limits.max_body_bytes;
@@ -39,24 +45,30 @@ void net_http_feed(net_conn_t *c)
         size_t used = 0;
         int r = hreq_feed(c->req, (const char *)c->in.data, c->in.len, &used);
         buf_consume(&c->in, used);
-        if (r == HREQ_AGAIN)
+        if (r == HREQ_AGAIN) {
+            /* The head is in and a body is on its way: the body's deadline starts. */
+            if (c->deadline_kind == NET_DL_HEAD && hreq_head_done(c->req))
+                net_deadline(c, NET_DL_BODY);
             break;
+        }
         if (r != HREQ_ERROR)
             r = hreq_server_check(c->req) == 0 ? r : HREQ_ERROR;
+        if (r == HREQ_ERROR) {
+            net_http_refuse(c, c->req->status, c->req->reason);
+            break;
+        }
+        if (net_caps_check(c, c->req) != 0)
+            break;
         if (r == HREQ_CONTINUE) {
             static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            net_deadline(c, NET_DL_BODY);
             net_out_append(c, cont, sizeof cont - 1);
             continue;
         }
-        if (r == HREQ_ERROR) {
-            net_http_reject(c, c->req->status, c->req->reason);
-            buf_free(&c->in);
-            break;
-        }
         c->keep_alive = c->req->keep_alive;
         c->state = NET_HTTP_WAIT;
-        /* The handler may take its time; its own timeouts apply, not the idle one. */
-        net_idle_disarm(c);
+        /* The handler may take its time; its own timeouts apply, not the transport's. */
+        net_deadline(c, NET_DL_NONE);
         c->lst->opts.on_request(c, c->req, c->lst->opts.ud);
     }
     c->in_callback = 0;
@@ -88,20 +100,36 @@ static void net_http_finish(net_conn_t *c)
     c->state = NET_HTTP;
     c->on_abort = NULL;
     c->abort_ud = NULL;
+    if (c->dropping)
+        return;
     if (!c->keep_alive || c->lst->srv->shutting_down) {
         net_close_after_flush(c);
         return;
     }
-    net_idle_arm(c);
-    if (!c->in_callback && c->in.len)
+    net_deadline(c, NET_DL_IDLE);
+    if (c->rx_held) {
+        c->rx_held = 0;
+        net_rx_flow(c);
+    }
+    if (!c->in_callback && c->in.len) {
+        /* A pipelined request has already begun. */
+        net_deadline(c, NET_DL_HEAD);
         net_http_feed(c);
+    }
 }
 
 void net_http_respond(net_conn_t *c, int status, const char *content_type, const char *headers,
                       const void *body, size_t len)
 {
-    if (c->gone || c->state != NET_HTTP_WAIT)
+    if (c->gone || c->dropping || c->state != NET_HTTP_WAIT)
         return;
+    if (c->exempt) {
+        /* A runner's connection is out of the client caps for its upgrade only: a refused one
+         * is closed, so that no other request rides on it uncounted. */
+        c->keep_alive = 0;
+        if (status >= 400)
+            net_refused(c, NET_R_RUNNER_REFUSED, status, "the runner endpoint refused the upgrade");
+    }
     int head = c->req && c->req->method && strcmp(c->req->method, "HEAD") == 0;
     net_out_prepare(c);
     net_http_head(c, &c->out, status, content_type, headers);
@@ -129,7 +157,7 @@ void net_http_on_abort(net_conn_t *c, void (*cb)(net_conn_t *c, void *ud), void 
 
 void net_http_begin(net_conn_t *c, int status, const char *headers)
 {
-    if (c->gone || c->state != NET_HTTP_WAIT)
+    if (c->gone || c->dropping || c->state != NET_HTTP_WAIT)
         return;
     /* HTTP/1.0 has no chunked encoding: the body then ends with the connection. */
     int chunked = !(c->req && c->req->http_major == 1 && c->req->http_minor == 0);
@@ -144,7 +172,7 @@ void net_http_begin(net_conn_t *c, int status, const char *headers)
 
 void net_http_chunk(net_conn_t *c, const void *data, size_t len)
 {
-    if (c->gone || c->state != NET_HTTP_STREAM || len == 0)
+    if (c->gone || c->dropping || c->state != NET_HTTP_STREAM || len == 0)
         return;
     net_out_prepare(c);
     if (c->keep_alive || !(c->req && c->req->http_minor == 0)) {
@@ -159,7 +187,7 @@ void net_http_chunk(net_conn_t *c, const void *data, size_t len)
 
 void net_http_end(net_conn_t *c)
 {
-    if (c->gone || c->state != NET_HTTP_STREAM)
+    if (c->gone || c->dropping || c->state != NET_HTTP_STREAM)
         return;
     if (!(c->req && c->req->http_major == 1 && c->req->http_minor == 0)) {
         net_out_prepare(c);

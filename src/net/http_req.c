@@ -440,6 +440,11 @@ int hreq_feed(hreq *r, const char *p, size_t len, size_t *used)
     return HREQ_AGAIN;
 }
 
+bool hreq_head_done(const hreq *r)
+{
+    return r->state == S_BODY || r->state == S_DONE;
+}
+
 /* RFC 3986 host (reg-name, IPv4 or a bracketed IP literal) with an optional port: the bytes
  * those may hold. An empty value is allowed (a target without an authority). */
 static bool hreq_host_valid(const slice_t *v)

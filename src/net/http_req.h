@@ -107,6 +107,9 @@ void hreq_reset(hreq *r);
  * following bytes as HTTP again. */
 int hreq_feed(hreq *r, const char *p, size_t len, size_t *used);
 
+/* True once the head of the request being read is complete (its body may still be coming). */
+bool hreq_head_done(const hreq *r);
+
 /* What RFC 9112 asks of a server once a head is parsed (after HREQ_DONE or HREQ_CONTINUE):
  * an HTTP/1.1 request carries exactly one Host header and no request more than one, with a
  * value that is a host and optional port (400 otherwise, section 3.2); CONNECT is refused (501:

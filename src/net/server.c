@@ -2,6 +2,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -49,45 +50,6 @@ static void net_lws_log(int level, const char *line)
         log_warn("libwebsockets", LF_S("detail", msg));
 }
 
-/* Connections idle between HTTP requests are closed by a periodic sweep rather than by
- * lws_set_timeout, which inserts into a list sorted by deadline: with many keep-alive
- * connections that insertion, twice per request, showed in profiles. Each connection keeps its
- * deadline in milliseconds of loop time, truncated to 32 bits and compared as a signed
- * difference, which holds for limits up to 24 days (the configuration allows one). */
-void net_idle_arm(net_conn_t *c)
-{
-    net_server_t *s = c->lst->srv;
-    c->idle_deadline = (uint32_t)(uv_now(s->loop) + s->limits.idle_timeout_ms) | 1u;
-}
-
-static void net_idle_sweep(uv_timer_t *t)
-{
-    net_server_t *s = t->data;
-    uint32_t now = (uint32_t)uv_now(s->loop);
-    net_conn_t *c = s->conns;
-    while (c) {
-        /* Closing takes the connection off the list at once. */
-        net_conn_t *next = c->next;
-        if (c->idle_deadline && (int32_t)(now - c->idle_deadline) >= 0 && c->wsi && !c->gone) {
-            c->idle_deadline = 0;
-            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
-        }
-        c = next;
-    }
-}
-
-/* A connection is closed at most one period after its deadline: a second, or half the limit
- * when that is shorter. */
-static void net_idle_schedule(net_server_t *s)
-{
-    uint64_t period = s->limits.idle_timeout_ms / 2;
-    if (period > 1000)
-        period = 1000;
-    if (period < 10)
-        period = 10;
-    uv_timer_start(&s->idle, net_idle_sweep, period, period);
-}
-
 net_server_t *net_server_new(uv_loop_t *loop, const net_limits_t *limits)
 {
     net_server_t *s = sx_calloc(1, sizeof *s);
@@ -127,10 +89,7 @@ net_server_t *net_server_new(uv_loop_t *loop, const net_limits_t *limits)
     uv_timer_init(loop, &s->grace);
     s->grace.data = s;
     uv_unref((uv_handle_t *)&s->grace);
-    uv_timer_init(loop, &s->idle);
-    s->idle.data = s;
-    net_idle_schedule(s);
-    uv_unref((uv_handle_t *)&s->idle);
+    net_limits_init(s);
     return s;
 }
 
@@ -218,7 +177,10 @@ void net_out_append(net_conn_t *c, const void *p, size_t n)
  * poll set is not changed twice per message as asking for WRITEABLE would. */
 void net_want_write(net_conn_t *c)
 {
-    if (!c->wsi || c->gone || c->in_flush)
+    if (!c->wsi || c->gone)
+        return;
+    net_out_account(c);
+    if (c->in_flush)
         return;
     net_server_t *s = c->lst->srv;
     c->in_flush = 1;
@@ -287,14 +249,10 @@ void net_conn_lean(net_conn_t *c, int lean)
 
 const char *net_conn_peer(const net_conn_t *c)
 {
-    static char peer[64];
-    /* An HTTP connection keeps the answer: getpeername is a system call. */
-    char *p = c->req ? ((net_http_req_t *)(void *)c->req)->peer : peer;
-    if (c->req && p[0])
-        return p;
-    if (!c->wsi || !lws_get_peer_simple(c->wsi, p, sizeof peer))
+    static char peer[INET_ADDRSTRLEN];
+    if (!c->addr || !inet_ntop(AF_INET, &c->addr, peer, sizeof peer))
         return "?";
-    return p;
+    return peer;
 }
 
 int net_conn_is_tls(const net_conn_t *c)
@@ -302,12 +260,17 @@ int net_conn_is_tls(const net_conn_t *c)
     return c->lst && c->lst->opts.tls_cert != NULL;
 }
 
+void net_rx_flow(net_conn_t *c)
+{
+    lws_rx_flow_control(c->wsi, !(c->paused || c->rx_held));
+}
+
 void net_conn_pause(net_conn_t *c, int paused)
 {
     if (c->gone || (unsigned)!!paused == c->paused)
         return;
     c->paused = !!paused;
-    lws_rx_flow_control(c->wsi, !paused);
+    net_rx_flow(c);
     /* Input read before the pause waits in c->in; resuming must deliver it without waiting
      * for new bytes from the socket. */
     if (!paused && c->in.len && !c->in_callback) {
@@ -329,7 +292,14 @@ static void net_conn_open(net_server_t *s, net_conn_t *c, struct lws *wsi)
         s->conns->prev = c;
     s->conns = c;
     s->nconns++;
-    net_idle_arm(c);
+    /* Asked once: the caps count by address, and logs and policies name it. */
+    struct sockaddr_in a;
+    socklen_t alen = sizeof a;
+    if (getpeername(lws_get_socket_fd(wsi), (struct sockaddr *)&a, &alen) == 0 &&
+        a.sin_family == AF_INET)
+        c->addr = a.sin_addr.s_addr;
+    net_caps_admit(c);
+    net_deadline(c, NET_DL_HEAD);
 }
 
 static void net_check_shutdown_done(net_server_t *s);
@@ -352,6 +322,10 @@ static void net_conn_closed(net_server_t *s, net_conn_t *c)
         c->on_abort = NULL;
         cb(c, c->abort_ud);
     }
+    net_caps_release(c);
+    s->buffered -= c->counted;
+    c->counted = 0;
+    met_set(s->m_buffered, (double)s->buffered);
     net_http_free(c);
     net_ws_free(c);
     buf_free(&c->in);
@@ -369,11 +343,14 @@ static void net_conn_closed(net_server_t *s, net_conn_t *c)
 
 static int net_writeable(net_conn_t *c)
 {
+    /* Here lws holds nothing any more: what it held has left. */
+    net_send_progress(c, 0);
     if (c->out.len > LWS_PRE) {
         size_t n = c->out.len - LWS_PRE;
         if (lws_write(c->wsi, c->out.data + LWS_PRE, n, LWS_WRITE_RAW) < (int)n)
             return -1;
         c->out.len = 0;
+        net_send_progress(c, n);
         /* A burst leaves a large buffer behind, and a handshake one that most WebSockets,
          * idle from then on, never use again; neither is kept, nor any buffer of a lean
          * connection. */
@@ -407,6 +384,8 @@ static int net_writeable(net_conn_t *c)
 
 static void net_rx(net_conn_t *c, uint8_t *in, size_t len)
 {
+    if (c->dropping)
+        return;
     /* WebSocket frames are parsed in lws's read buffer, so a message reaches its handler
      * without a copy; only the tail of a frame split across reads is kept. */
     if (c->state == NET_WS && c->in.len == 0 && !c->in_callback && !c->paused) {
@@ -420,11 +399,16 @@ static void net_rx(net_conn_t *c, uint8_t *in, size_t len)
     buf_append(&c->in, in, len);
     if (c->in_callback)
         return;
-    if (c->state == NET_WS)
+    if (c->state == NET_WS) {
         net_ws_feed(c);
-    else if (c->state == NET_HTTP)
+    } else if (c->state == NET_HTTP) {
         net_http_feed(c);
-    /* NET_HTTP_WAIT and NET_HTTP_STREAM keep input until the answer is done. */
+    } else if (c->in.len > c->lst->srv->limits.max_header_bytes && !c->rx_held) {
+        /* NET_HTTP_WAIT and NET_HTTP_STREAM keep input until the answer is done; a client
+         * that pipelines more than a head meanwhile is not read until then. */
+        c->rx_held = 1;
+        net_rx_flow(c);
+    }
 }
 
 static int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -443,8 +427,10 @@ static int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     case LWS_CALLBACK_RAW_RX:
         if (!c->wsi || c->gone)
             return 0;
-        if (c->state != NET_WS)
-            net_idle_arm(c);
+        /* The first byte of a request starts its head's deadline, which later bytes do not
+         * push back. */
+        if (c->state == NET_HTTP && c->deadline_kind == NET_DL_IDLE)
+            net_deadline(c, NET_DL_HEAD);
         net_rx(c, in, len);
         return 0;
     case LWS_CALLBACK_RAW_WRITEABLE:
@@ -507,8 +493,8 @@ void net_server_destroy(net_server_t *s)
     uv_close((uv_handle_t *)&s->prep, NULL);
     uv_timer_stop(&s->grace);
     uv_close((uv_handle_t *)&s->grace, NULL);
-    uv_timer_stop(&s->idle);
-    uv_close((uv_handle_t *)&s->idle, NULL);
+    uv_timer_stop(&s->sweep);
+    uv_close((uv_handle_t *)&s->sweep, NULL);
     if (s->ctx)
         lws_context_destroy(s->ctx);
 }
@@ -524,14 +510,15 @@ void net_server_finish(net_server_t *s)
         free(l);
         l = n;
     }
+    net_limits_free(s);
     free(s);
 }
 
-/* Added for the configuration reload (src/main.c): limits are read when a connection reads
- * its first request and when a WebSocket is accepted, so replacing them is enough for
- * connections accepted later; open ones keep theirs, and an idle deadline already set stays. */
+/* Limits are read where they apply (a connection's first request, a WebSocket's accept, a
+ * deadline being set, an accept, a write), so replacing them is enough; deadlines already set
+ * stay. */
 void net_server_set_limits(net_server_t *s, const net_limits_t *limits)
 {
     s->limits = *limits;
-    net_idle_schedule(s);
+    net_limits_schedule(s);
 }

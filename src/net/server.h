@@ -31,11 +31,21 @@ typedef struct net_ws_handler {
     void (*on_drain)(net_conn_t *c, void *ud);
 } net_ws_handler_t;
 
+/* The limits of the transport; a zero in the fields after idle_timeout_ms means none (the two
+ * request timeouts then fall back to idle_timeout_ms). */
 typedef struct net_limits {
     size_t max_header_bytes;
     size_t max_body_bytes;
     size_t max_message_bytes;
-    uint64_t idle_timeout_ms;
+    uint64_t idle_timeout_ms;     /* between requests */
+    uint64_t header_timeout_ms;   /* a request head must be complete this long after a new
+                                   * connection, or after the first byte of a later request */
+    uint64_t body_timeout_ms;     /* a request body must be complete this long after its head */
+    size_t max_connections;       /* client connections at once, process-wide */
+    size_t max_connections_per_address;
+    size_t max_output_bytes;      /* queued for one client connection */
+    uint64_t send_timeout_ms;     /* longest a client may leave its queued output untaken */
+    size_t max_buffered_bytes;    /* queued for every connection together */
 } net_limits_t;
 
 typedef struct net_listen_opts {
@@ -46,6 +56,12 @@ typedef struct net_listen_opts {
     const char *tls_key;
     net_request_cb on_request;
     void *ud;
+    /* A connection whose request head is a WebSocket upgrade to this path (or the path and a
+     * "/"), a runner's, leaves the client caps and the per-connection output limits: a runner
+     * is never refused because clients fill the caps. NULL: none. */
+    const char *exempt_path;
+    /* The listener's connections are counted in no cap (the admin listener's). */
+    int uncapped;
 } net_listen_opts_t;
 
 net_server_t *net_server_new(uv_loop_t *loop, const net_limits_t *limits);
@@ -59,8 +75,9 @@ void net_server_shutdown(net_server_t *s, uint64_t grace_ms, void (*done)(void *
 void net_server_destroy(net_server_t *s);
 void net_server_finish(net_server_t *s);
 size_t net_server_conn_count(const net_server_t *s);
-/* Replaces the limits on a configuration reload: connections accepted later use them; an open
- * connection keeps the limits it started with. */
+/* Replaces the limits on a configuration reload. The caps apply to connections accepted from
+ * then on, the timeouts to deadlines set from then on, the size limits to requests and
+ * WebSockets that start from then on. */
 void net_server_set_limits(net_server_t *s, const net_limits_t *limits);
 
 /* HTTP answers. headers is NULL or raw "Name: value\r\n" lines. The connection goes on with the

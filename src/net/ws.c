@@ -4,9 +4,6 @@
 
 #include <string.h>
 
-/* Close handshakes the peer does not finish within this many seconds end with the socket. */
-#define NET_CLOSE_WAIT_S 2
-
 size_t net_ws_parse(net_conn_t *c, uint8_t *p, size_t len)
 {
     size_t off = 0;
@@ -20,6 +17,10 @@ size_t net_ws_parse(net_conn_t *c, uint8_t *p, size_t len)
         if (r == WSF_AGAIN)
             break;
         if (r == WSF_ERR) {
+            net_refused(c, ev.code == 1007   ? NET_R_WS_INVALID_DATA
+                           : ev.code == 1009 ? NET_R_WS_MESSAGE_TOO_BIG
+                                             : NET_R_WS_PROTOCOL_ERROR,
+                        ev.code, ev.reason);
             net_ws_close(c, ev.code, ev.reason, strlen(ev.reason));
             /* Whatever follows a broken frame is not to be read. */
             off = len;
@@ -81,6 +82,8 @@ int net_ws_accept(net_conn_t *c, hreq *req, const char *proto, size_t proto_len,
     if (c->gone || c->state != NET_HTTP_WAIT)
         return -1;
     if (wsh_check(req, &res) != 0) {
+        if (!c->exempt)
+            net_refused(c, NET_R_BAD_UPGRADE, res.status, res.reason);
         net_http_error(c, res.status, "guard", "bad_upgrade", res.reason, res.extra_headers);
         return -1;
     }
@@ -94,8 +97,8 @@ int net_ws_accept(net_conn_t *c, hreq *req, const char *proto, size_t proto_len,
     c->ud = ud;
     c->ws = sx_malloc(sizeof *c->ws);
     wsf_conn_init(c->ws, WSF_ROLE_SERVER, c->lst->srv->limits.max_message_bytes);
-    /* A WebSocket has no idle limit of its own; its owner pings it. */
-    net_idle_disarm(c);
+    /* A WebSocket has no read deadline of its own; its owner pings it. */
+    net_deadline(c, NET_DL_NONE);
     /* Frames may have arrived right behind the handshake. */
     if (c->in.len && !c->in_callback)
         net_ws_feed(c);

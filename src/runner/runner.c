@@ -369,7 +369,7 @@ static const net_ws_handler_t rn_ws_handler = { rn_on_message, rn_on_close, rn_o
 
 int rn_handle(rn_t *rn, net_conn_t *c, hreq *req, const url_parts *u)
 {
-    static const char path[] = "/runners/connect";
+    static const char path[] = RN_CONNECT_PATH;
     if (!((u->path.len == sizeof path - 1 || (u->path.len == sizeof path && u->path.p[sizeof path - 1] == '/')) &&
           memcmp(u->path.p, path, sizeof path - 1) == 0))
         return 0;

@@ -27,6 +27,8 @@ typedef struct rn_config {
 rn_t *rn_new(uv_loop_t *loop, eng_t *eng, store_t *store, bus_t *bus, const rn_config_t *cfg);
 /* Closes every runner socket's timers; call once the transport has closed the sockets. */
 void rn_free(rn_t *rn);
+/* The endpoint's path. */
+#define RN_CONNECT_PATH "/runners/connect"
 /* Serves `/runners/connect[/]`; returns 0 when the path is not the endpoint's. */
 int rn_handle(rn_t *rn, net_conn_t *c, hreq *req, const url_parts *u);
 size_t rn_count(const rn_t *rn);

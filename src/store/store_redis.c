@@ -624,10 +624,28 @@ static void store_redis_free(store_t *s)
 
 /* ---- Creation. ---- */
 
+void store_redis_url_redact(const char *url, char *out, size_t n)
+{
+    /* The credentials end at the last '@' before the path; the password follows their ':'. */
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    const char *end = p + strcspn(p, "/?#"), *at = NULL;
+    for (const char *q = p; q < end; q++)
+        if (*q == '@')
+            at = q;
+    const char *colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
+    if (!colon)
+        snprintf(out, n, "%s", url);
+    else
+        snprintf(out, n, "%.*s***%s", (int)(colon + 1 - url), url, at);
+}
+
 static int rds_url_fail(char *err, size_t errlen, const char *url, const char *why)
 {
+    char shown[512];
+    store_redis_url_redact(url, shown, sizeof shown);
     if (err && errlen)
-        snprintf(err, errlen, "bad redis url \"%s\": %s", url, why);
+        snprintf(err, errlen, "bad redis url \"%s\": %s", shown, why);
     return -1;
 }
 

@@ -29,6 +29,8 @@ store_t *store_redis_new(uv_loop_t *loop, const char *url, const char *prefix, c
     size_t errlen);
 store_t *store_redis_new_opts(uv_loop_t *loop, const char *url, const char *prefix,
     const store_redis_opts_t *opts, char *err, size_t errlen);
+/* The URL as it may be logged: a password in it becomes "***". */
+void store_redis_url_redact(const char *url, char *out, size_t n);
 
 /* What a Redis store has done, for metrics, the admin API and tests. Counters only grow. */
 typedef struct store_redis_stats {

@@ -53,6 +53,14 @@ grep -q 'configuration: call exceeded its time budget' "$tmp/err" && ok || bad "
 printf '\033LJ\002\000' >"$tmp/bytecode.lua"
 expect_rc 2 "check bytecode config" "$SETT" check "$tmp/bytecode.lua"
 grep -q 'is precompiled bytecode' "$tmp/err" && ok || bad "bytecode config reported"
+# An admin listener other machines can reach without a token is warned about; the file is valid.
+echo 'return { admin_listen = "0.0.0.0:6430" }' >"$tmp/open.lua"
+expect_rc 0 "check exposed admin" "$SETT" check "$tmp/open.lua"
+grep -q 'warning: admin_listen is not a loopback address and admin.token is not set' "$tmp/err" && ok || bad "exposed admin warned"
+grep -qx ok "$tmp/out" && ok || bad "exposed admin still ok"
+echo 'return { admin_listen = "0.0.0.0:6430", admin = { token = "t" } }' >"$tmp/guarded.lua"
+expect_rc 0 "check guarded admin" "$SETT" check "$tmp/guarded.lua"
+[ -s "$tmp/err" ] && bad "guarded admin warned: $(cat "$tmp/err")" || ok
 
 serve() { # signal, valgrind(0/1)
   local sig=$1 vg=$2 main admin pid
@@ -123,6 +131,33 @@ LUA
 else
   bad "openssl is missing: the TLS test cannot run"
 fi
+
+# With admin.token set, /admin/* needs it (and the token is never logged); /health and /metrics
+# stay open.
+main=$(free_port)
+admin=$(free_port)
+cat >"$tmp/token.lua" <<LUA
+return { listen = "127.0.0.1:$main", admin_listen = "127.0.0.1:$admin", admin = { token = "adm-s3cret" },
+         log = { level = "debug" } }
+LUA
+"$SETT" run "$tmp/token.lua" 2>"$tmp/token.log" &
+pid=$!
+for _ in $(seq 1 200); do
+  curl -fs "http://127.0.0.1:$admin/health" >/dev/null 2>&1 && break
+  sleep 0.05
+done
+status() { curl -s -o "$tmp/body" -w '%{http_code}' "$@"; }
+[ "$(status -X POST "http://127.0.0.1:$admin/admin/reload")" = 401 ] && ok || bad "admin without token"
+grep -q '"group":"admin","code":"unauthorized"' "$tmp/body" && ok || bad "admin 401 body"
+[ "$(status -X POST -H 'Authorization: Bearer adm-s3creT' "http://127.0.0.1:$admin/admin/reload")" = 403 ] && ok || bad "admin with another token"
+[ "$(status -X POST -H 'Authorization: Bearer adm-s3cret' "http://127.0.0.1:$admin/admin/reload")" = 200 ] && ok || bad "admin with the token"
+[ "$(status -H 'Authorization: Bearer adm-s3cret' "http://127.0.0.1:$admin/admin/nope")" = 404 ] && ok || bad "unknown admin route"
+[ "$(status "http://127.0.0.1:$admin/health")" = 200 ] && ok || bad "health without token"
+[ "$(status "http://127.0.0.1:$admin/metrics")" = 200 ] && ok || bad "metrics without token"
+grep -q 'adm-s3cret' "$tmp/body" && bad "token in metrics" || ok
+kill -TERM "$pid"
+wait "$pid" && ok || bad "token server exit"
+grep -q 'adm-s3cret' "$tmp/token.log" && bad "token in the log" || ok
 
 # Listening on a port in use fails with a clear message and exit 1.
 busy=$(free_port)

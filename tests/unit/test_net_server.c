@@ -307,8 +307,9 @@ static void test_ws_pause(void)
     buf_free(&burst);
 }
 
-/* The idle limit (2 s here) closes a connection that stalls mid-request or between keep-alive
- * requests, and never a WebSocket, whose owner pings it. */
+/* The idle limit (2 s here, and the head's limit with it) answers a connection that stalls
+ * mid-request with 408 and closes one idle between keep-alive requests, and never a WebSocket,
+ * whose owner pings it. */
 static void test_idle(void)
 {
     buf_t r = BUF_INIT;
@@ -319,9 +320,13 @@ static void test_idle(void)
     int fd = dial();
     const char *part = "GET / HTTP/1.1\r\nHo";
     send_all(fd, part, strlen(part));
-    double t = closed_after(fd);
+    double t0 = now_s();
+    CHECK(recv_response(fd, &r, 0) > 0 && memcmp(r.data, "HTTP/1.1 408 ", 13) == 0);
+    double t = now_s() - t0;
     CHECK(t >= 1.95 && t <= 4.5);
+    CHECK(closed_after(fd) >= 0);
     close(fd);
+    buf_reset(&r);
 
     fd = dial();
     const char *req = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n";

@@ -248,6 +248,14 @@ static void test_bad_config(void)
     err[0] = '\0';
     CHECK(store_redis_new(&loop, "redis://127.0.0.1:6379/0", "bad{tag}:", err, sizeof err) == NULL);
     CHECK(strstr(err, "prefix") != NULL);
+    /* A password is never shown: not in an error, not where the URL is logged. */
+    CHECK(store_redis_new(&loop, "redis://u:s3cret@127.0.0.1:x/0", NULL, err, sizeof err) == NULL);
+    CHECK(strstr(err, "s3cret") == NULL && strstr(err, "redis://u:***@127.0.0.1:x/0") != NULL);
+    char shown[128];
+    store_redis_url_redact("redis://:p@w@127.0.0.1:1/2", shown, sizeof shown);
+    CHECK(strcmp(shown, "redis://:***@127.0.0.1:1/2") == 0);
+    store_redis_url_redact("redis://127.0.0.1:1/2", shown, sizeof shown);
+    CHECK(strcmp(shown, "redis://127.0.0.1:1/2") == 0);
     finish_loop(&loop);
 }
 

@@ -1,0 +1,37 @@
+// A real @rivetkit/engine-runner process for the hostile-client and leak tests: HTTP handlers
+// answer with the path, WebSocket handlers echo, and "flood:<count>:<bytes>" makes the actor send
+// count binary messages of that size to the socket at once, as fast as the runner takes them.
+// argv: endpoint runnerName [token]
+import { Runner } from "@rivetkit/engine-runner";
+
+const [endpoint, runnerName, token] = process.argv.slice(2);
+const runner = new Runner({
+  endpoint,
+  token,
+  namespace: "default",
+  runnerName,
+  runnerKey: `key-${process.pid}`,
+  totalSlots: 100,
+  version: 1,
+  prepopulateActorNames: {},
+  metadata: {},
+  onConnected() { process.send?.({ connected: true }); },
+  onDisconnected() {},
+  onShutdown() {},
+  fetch: async (_runner, _actorId, _gw, _rq, request) => new Response(new URL(request.url).pathname),
+  websocket: async (_runner, _actorId, ws) => {
+    ws.addEventListener("message", (ev) => {
+      if (typeof ev.data === "string" && ev.data.startsWith("flood:")) {
+        const [, count, bytes] = ev.data.split(":").map(Number);
+        const chunk = new Uint8Array(bytes);
+        for (let i = 0; i < count; i++) ws.send(chunk);
+        return;
+      }
+      ws.send(ev.data);
+    });
+  },
+  onActorStart: async () => {},
+  onActorStop: async () => {},
+  hibernatableWebSocket: { canHibernate: () => false },
+});
+runner.start();
