@@ -240,7 +240,7 @@ describe("sett.policy sandbox", function()
       local P = require "sett.policy"
       local n = 0
       for i, k in ipairs(P.HOOKS) do n = i end
-      assert(n == 5, "ipairs")
+      assert(n == 6, "ipairs")
       local seen = 0
       for k, v in pairs(P) do seen = seen + 1 end
       assert(seen > 5, "pairs")
@@ -603,3 +603,39 @@ do
     chunk()
   end
 end
+
+describe("sett.policy authorize", function()
+  local kit = require "sett.testkit"
+  local pol = assert(P.load_string([[
+    return { authorize = function(req, target)
+      if target.token == "good" then return true end
+      if target.token == nil then return false end
+      if target.token == "odd" then return 42 end
+      if target.token == "ok-status" then return { status = 200 } end
+      return { status = 401, headers = { ["www-authenticate"] = "Bearer" }, body = "bad token for " .. target.actor.name }
+    end }]]))
+
+  it("lets a request through, refuses with 403 or the policy's own answer", function()
+    assert.is_true(kit.authorize(pol, "/x", { token = "good" }))
+    local ok, answer = kit.authorize(pol, "/x")
+    assert.is_false(ok)
+    assert.are.equal(403, answer.status)
+    assert.are.same({ group = "policy", code = "forbidden", message = "The policy refused this request." },
+      require("sett.json").decode(answer.body))
+    ok, answer = kit.authorize(pol, "/x", { token = "stale", actor = "room" })
+    assert.is_false(ok)
+    assert.are.same({ status = 401, headers = { ["www-authenticate"] = "Bearer" }, body = "bad token for room" }, answer)
+  end)
+
+  it("checks the answer and refuses when the hook fails", function()
+    assert.has_error(function() kit.authorize(pol, "/x", { token = "odd" }) end,
+      "authorize: expected true, false or a table { status, headers, body }, got number")
+    assert.has_error(function() kit.authorize(pol, "/x", { token = "ok-status" }) end,
+      "authorize: a refusal needs a status in [400, 599], got 200")
+    local ok, answer = kit.call(pol, "authorize", "/x", { token = "odd" })
+    assert.is_false(ok)
+    assert.are.equal(500, answer.status)
+    assert.matches('"code":"authorize_failed"', answer.body, 1, true)
+    assert.is_true(P.call_authorize(assert(P.load_string("return {}")), {}, {}))
+  end)
+end)

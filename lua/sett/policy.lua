@@ -10,6 +10,7 @@
 --   P.call_can_hibernate(pol, actor, req, runner_says) -> boolean
 --   P.call_timeouts(pol, actor, defaults, bounds)      -> table
 --   P.call_auto_response(pol, actor, msg, binary)      -> string | nil
+--   P.call_authorize(pol, req, target) -> true | false, answer
 --   P.retire(pol)                       stops what the policy started (its timers)
 --
 -- docs/policy.md describes the hooks as a policy author sees them.
@@ -23,7 +24,7 @@ local type, pairs, ipairs, tostring, error, pcall, select = type, pairs, ipairs,
 local floor, huge = math.floor, math.huge
 local format, find, byte, sub = string.format, string.find, string.byte, string.sub
 
-P.HOOKS = { "route", "place", "can_hibernate", "timeouts", "auto_response" }
+P.HOOKS = { "route", "place", "can_hibernate", "timeouts", "auto_response", "authorize" }
 local HOOK = {}
 for _, h in ipairs(P.HOOKS) do HOOK[h] = true end
 
@@ -181,7 +182,7 @@ end
 ---------------------------------------------------------------------------------------------------
 -- Loading
 
-local KNOWN = "route, place, can_hibernate, timeouts, auto_response, self_test, name"
+local KNOWN = "route, place, can_hibernate, timeouts, auto_response, authorize, self_test, name"
 
 -- Compiles and runs the file in a new sandbox whose sett.timer starts timers in `timers`.
 local function compile(src, chunkname, opts, timers)
@@ -287,46 +288,47 @@ local RESPOND_KEYS = { status = true, headers = true, body = true }
 local CREATE_KEYS = { name = true, key = true, input = true, runner = true, crash_policy = true,
                       namespace = true }
 
-local function check_respond(r)
+local function check_respond(r, hook)
+  hook = hook or "route"
   for k in pairs(r) do
     if not RESPOND_KEYS[k] then
-      error(format("route: unknown key %s in a direct answer (known: status, headers, body)", show(k)), 0)
+      error(format(hook .. ": unknown key %s in a direct answer (known: status, headers, body)", show(k)), 0)
     end
   end
   local st = r.status
   if type(st) ~= "number" or st ~= floor(st) or st < 100 or st > 599 then
-    error("route: status must be an integer in [100, 599], got " .. show(st), 0)
+    error(hook .. ": status must be an integer in [100, 599], got " .. show(st), 0)
   end
   if st < 200 then
-    error("route: status " .. st .. " is not a final status; a direct answer needs one in [200, 599]", 0)
+    error(hook .. ": status " .. st .. " is not a final status; a direct answer needs one in [200, 599]", 0)
   end
   local headers = {}
   if r.headers ~= nil then
     if type(r.headers) ~= "table" then
-      error("route: headers must be a table of name = value, got " .. type(r.headers), 0)
+      error(hook .. ": headers must be a table of name = value, got " .. type(r.headers), 0)
     end
     for k, v in pairs(r.headers) do
       if type(k) ~= "string" or not is_token(k) then
-        error("route: header name " .. show(k) .. " is not a valid HTTP header name", 0)
+        error(hook .. ": header name " .. show(k) .. " is not a valid HTTP header name", 0)
       end
       if FRAMING[k:lower()] then
-        error("route: header " .. k .. " is set by the gateway; leave it out", 0)
+        error(hook .. ": header " .. k .. " is set by the gateway; leave it out", 0)
       end
       if type(v) == "number" then v = tostring(v) end
       if type(v) ~= "string" then
-        error(format("route: header %s must be a string, got %s", k, type(v)), 0)
+        error(format(hook .. ": header %s must be a string, got %s", k, type(v)), 0)
       end
       if find(v, "[\r\n%z]") then
-        error(format("route: header %s must not contain CR, LF or NUL", k), 0)
+        error(format(hook .. ": header %s must not contain CR, LF or NUL", k), 0)
       end
       headers[k] = v
     end
   end
   local body = r.body
   if body == nil then body = "" end
-  if type(body) ~= "string" then error("route: body must be a string or nil, got " .. type(body), 0) end
+  if type(body) ~= "string" then error(hook .. ": body must be a string or nil, got " .. type(body), 0) end
   if (st == 204 or st == 304) and body ~= "" then
-    error("route: a " .. st .. " answer has no body", 0)
+    error(hook .. ": a " .. st .. " answer has no body", 0)
   end
   return { status = st, headers = headers, body = body }
 end
@@ -510,6 +512,35 @@ function P.call_auto_response(pol, actor, msg, binary)
   return v
 end
 
+-- What the gateway answers when authorize fails (an error, a wrong answer, the budget): the
+-- request is refused, never let through.
+P.AUTHORIZE_FAILED = { status = 500, headers = { ["content-type"] = "application/json" },
+                       body = '{"group":"policy","code":"authorize_failed","message":"The policy could not decide on this request; see the gateway log."}' }
+
+-- The refusal authorize answers with when it returns false.
+P.FORBIDDEN = { status = 403, headers = { ["content-type"] = "application/json" },
+                body = '{"group":"policy","code":"forbidden","message":"The policy refused this request."}' }
+
+-- authorize(req, target) -> true to let the request reach the actor, or false and the answer:
+-- the hook returns true, false (403 P.FORBIDDEN) or a direct answer { status, headers, body }
+-- with a status in [400, 599]. target: { actor_id, actor, token } (token from /gateway/{id}@token
+-- or the x-rivet-token header).
+function P.call_authorize(pol, req, target)
+  local h = pol.hooks.authorize
+  if not h then return true end
+  local v = h(req, target)
+  if v == true then return true end
+  if v == false then return false, P.FORBIDDEN end
+  if type(v) ~= "table" then
+    error("authorize: expected true, false or a table { status, headers, body }, got " .. type(v), 0)
+  end
+  local answer = check_respond(v, "authorize")
+  if answer.status < 400 then
+    error("authorize: a refusal needs a status in [400, 599], got " .. answer.status, 0)
+  end
+  return false, answer
+end
+
 -- The answer each hook gets when the policy has none, fails, or runs out of time (for tools
 -- and the testkit; C has its own copy of these rules).
 function P.builtin(hook, ...)
@@ -517,6 +548,8 @@ function P.builtin(hook, ...)
   if hook == "can_hibernate" then return (select(3, ...)) end
   if hook == "timeouts" then return copy((select(2, ...))) end
   if hook == "place" or hook == "auto_response" then return nil end
+  -- An authorize hook that fails refuses: the gateway answers 500 (authorize_failed).
+  if hook == "authorize" then return false, P.AUTHORIZE_FAILED end
   error("policy: unknown hook " .. show(hook), 2)
 end
 

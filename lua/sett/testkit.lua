@@ -6,7 +6,7 @@
 --   assert.are.equal("create", kind)
 --
 -- Builders fill in what a spec leaves out: kit.request, kit.actor, kit.runner. The hook calls
--- (kit.route, kit.place, kit.can_hibernate, kit.timeouts, kit.auto_response) check the answers
+-- (kit.route, kit.place, kit.can_hibernate, kit.timeouts, kit.auto_response, kit.authorize) check the answers
 -- exactly as the gateway does (they are the same sett.policy functions) and raise the same
 -- errors. kit.call(pol, hook, ...) goes one step further and behaves like the gateway: an error
 -- is logged and counted and the built-in answer comes back. Each call runs under a CPU budget
@@ -274,6 +274,12 @@ local function prepare(hook, ...)
     local actor, defaults, bounds = ...
     local d = kit.defaults(defaults)
     return kit.actor(actor), d, bounds or kit.bounds(d)
+  elseif hook == "authorize" then
+    local req, target = ...
+    if target ~= nil and type(target) ~= "table" then error("kit.authorize: target must be a table", 3) end
+    target = target or {}
+    local actor = kit.actor(target.actor or target.actor_id and { id = target.actor_id } or nil)
+    return kit.request(req), { actor_id = actor.id, actor = actor, token = target.token }
   elseif hook == "auto_response" then
     local actor, msg, binary = ...
     if type(msg) ~= "string" then error("kit.auto_response: msg must be a string", 3) end
@@ -312,6 +318,12 @@ end
 -- auto_response(actor, msg, binary) -> string or nil.
 function kit.auto_response(pol, actor, msg, binary)
   return checked("auto_response", pol, prepare("auto_response", actor, msg, binary))
+end
+
+-- authorize(req, target) -> true, or false and the answer the client gets. target: a table
+-- of actor (what kit.actor takes), actor_id and token (a string or nil).
+function kit.authorize(pol, req, target)
+  return checked("authorize", pol, prepare("authorize", req, target))
 end
 
 -- Calls a hook the way the gateway does: a failure (an error, a wrong answer, the budget) is

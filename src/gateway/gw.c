@@ -506,6 +506,18 @@ int gw_handle(gw_t *gw, net_conn_t *c, hreq *req, const url_parts *u)
     return 1;
 }
 
+/* The policy's authorize hook, asked before a request reaches an actor (a CORS preflight is
+ * answered before it: it carries no credentials); a refusal is answered here. */
+static bool gw_authorized(gw_t *gw, net_conn_t *c, hreq *req, const eng_actor_t *a)
+{
+    lh_route_t r;
+    bool ok = lh_policy_authorize(gw->pol, req, net_conn_peer(c), a, &r);
+    if (!ok)
+        net_http_respond(c, r.status, NULL, (const char *)r.headers.data, r.body.data, r.body.len);
+    lh_route_free(&r);
+    return ok;
+}
+
 void gw_forward(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path)
 {
     eng_actor_t *a = eng_actor_get(gw->eng, actor_id);
@@ -522,6 +534,8 @@ void gw_forward(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const 
         buf_t h = BUF_INIT;
         net_http_respond(c, 204, NULL, gw_cors_headers(req, &h), NULL, 0);
         buf_free(&h);
+    } else if (!gw_authorized(gw, c, req, a)) {
+        return;
     } else if (req->upgrade) {
         gw_ws_start(gw, c, req, actor_id, path);
     } else {

@@ -16,14 +16,17 @@ enum lh_hook {
     LH_HOOK_CAN_HIBERNATE,
     LH_HOOK_TIMEOUTS,
     LH_HOOK_AUTO_RESPONSE,
+    LH_HOOK_AUTHORIZE,
     LH_HOOK_COUNT
 };
 
 static const char *const lh_hook_names[LH_HOOK_COUNT] = { "route", "place", "can_hibernate",
-                                                          "timeouts", "auto_response" };
+                                                          "timeouts", "auto_response",
+                                                          "authorize" };
 static const char *const lh_hook_callers[LH_HOOK_COUNT] = { "call_route", "call_place",
                                                             "call_can_hibernate", "call_timeouts",
-                                                            "call_auto_response" };
+                                                            "call_auto_response",
+                                                            "call_authorize" };
 
 /* route()'s caller: it takes the request's fields as arguments and builds the table in Lua,
  * where a constructor with constant keys copies a template whose keys are already in place;
@@ -34,6 +37,14 @@ static const char lh_route_caller_src[] =
     "return function(pol, method, path, query, headers, host, peer)\n"
     "  return call_route(pol, { method = method, path = path, query = query, headers = headers,\n"
     "                           host = host, peer = peer })\n"
+    "end\n";
+
+/* authorize()'s caller, built the same way; on a failure (the call raises) C refuses. */
+static const char lh_authorize_caller_src[] =
+    "local call_authorize = ...\n"
+    "return function(pol, method, path, query, headers, host, peer, target)\n"
+    "  return call_authorize(pol, { method = method, path = path, query = query,\n"
+    "                               headers = headers, host = host, peer = peer }, target)\n"
     "end\n";
 
 struct lh_policy {
@@ -49,6 +60,7 @@ struct lh_policy {
     unsigned hooks;
     int callers[LH_HOOK_COUNT]; /* the module's call_* functions, or LUA_NOREF */
     int route_caller;          /* lh_route_caller_src bound to call_route, or LUA_NOREF */
+    int authorize_caller;      /* lh_authorize_caller_src bound to call_authorize, or LUA_NOREF */
     uint64_t bmin[7], bmax[7]; /* timeout bounds; 0: a tenth or ten times the default */
     met_series_t *m_errors, *m_reloads, *m_reload_errors, *m_calls;
 };
@@ -181,6 +193,28 @@ static int lh_policy_load(lh_policy_t *p, const char *path, buf_t *err)
     return 0;
 }
 
+/* Compiles a caller (lh_route_caller_src, lh_authorize_caller_src) and binds it to the module's
+ * call_* function for the hook; returns its registry slot or LUA_NOREF. */
+static int lh_policy_bind_caller(lh_policy_t *p, enum lh_hook hook, const char *src, size_t len,
+                                 const char *name)
+{
+    lua_State *L = p->h->L;
+    if (p->callers[hook] == LUA_NOREF)
+        return LUA_NOREF;
+    if (luaL_loadbuffer(L, src, len, name) != 0) {
+        log_error("a hook caller does not compile", LF_S("caller", name + 1),
+                  LF_S("error", lua_tostring(L, -1)));
+        lua_pop(L, 1);
+        return LUA_NOREF;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->callers[hook]);
+    if (lh_pcall(p->h, 1, 1, name + 1) != 0) {
+        lua_pop(L, 1);
+        return LUA_NOREF;
+    }
+    return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
 lh_policy_t *lh_policy_new(lh_t *h, eng_t *eng, const char *path, uint64_t budget_ms)
 {
     lh_policy_t *p = sx_calloc(1, sizeof *p);
@@ -191,6 +225,7 @@ lh_policy_t *lh_policy_new(lh_t *h, eng_t *eng, const char *path, uint64_t budge
     for (int i = 0; i < LH_HOOK_COUNT; i++)
         p->callers[i] = LUA_NOREF;
     p->route_caller = LUA_NOREF;
+    p->authorize_caller = LUA_NOREF;
     p->budget_ns = budget_ms * 1000000ull;
     p->m_errors = met_counter("sett_policy_errors_total", "Policy calls that failed.", NULL);
     p->m_calls = met_counter("sett_policy_calls_total", "Policy hook calls.", NULL);
@@ -217,19 +252,11 @@ lh_policy_t *lh_policy_new(lh_t *h, eng_t *eng, const char *path, uint64_t budge
         p->mod = luaL_ref(L, LUA_REGISTRYINDEX);
         lh_policy_push_budget(p);
     }
-    if (p->callers[LH_HOOK_ROUTE] != LUA_NOREF) {
-        if (luaL_loadbuffer(L, lh_route_caller_src, sizeof lh_route_caller_src - 1,
-                            "=route caller") != 0) {
-            log_error("the route caller does not compile", LF_S("error", lua_tostring(L, -1)));
-            lua_pop(L, 1);
-        } else {
-            lua_rawgeti(L, LUA_REGISTRYINDEX, p->callers[LH_HOOK_ROUTE]);
-            if (lh_pcall(h, 1, 1, "route caller") == 0)
-                p->route_caller = luaL_ref(L, LUA_REGISTRYINDEX);
-            else
-                lua_pop(L, 1);
-        }
-    }
+    p->route_caller = lh_policy_bind_caller(p, LH_HOOK_ROUTE, lh_route_caller_src,
+                                            sizeof lh_route_caller_src - 1, "=route caller");
+    p->authorize_caller = lh_policy_bind_caller(p, LH_HOOK_AUTHORIZE, lh_authorize_caller_src,
+                                                sizeof lh_authorize_caller_src - 1,
+                                                "=authorize caller");
     if (!path)
         return p;
     p->path = sx_strdup(path);
@@ -310,6 +337,8 @@ void lh_policy_free(lh_policy_t *p)
                 luaL_unref(p->h->L, LUA_REGISTRYINDEX, p->callers[i]);
         if (p->route_caller != LUA_NOREF)
             luaL_unref(p->h->L, LUA_REGISTRYINDEX, p->route_caller);
+        if (p->authorize_caller != LUA_NOREF)
+            luaL_unref(p->h->L, LUA_REGISTRYINDEX, p->authorize_caller);
     }
     free(p->path);
     free(p);
@@ -369,6 +398,40 @@ void lh_route_free(lh_route_t *r)
     memset(r, 0, sizeof *r);
 }
 
+/* Reads a direct answer {status, headers, body} that sett.policy has checked, at index t. */
+static void lh_policy_read_answer(lua_State *L, int t, lh_route_t *out)
+{
+    out->kind = LH_ROUTE_RESPOND;
+    lua_getfield(L, t, "status");
+    out->status = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, t, "headers");
+    if (lua_istable(L, -1)) {
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            size_t kl, vl;
+            const char *k = lua_tolstring(L, -2, &kl);
+            const char *v = lua_tolstring(L, -1, &vl);
+            if (k && v && !memchr(k, '\n', kl) && !memchr(v, '\n', vl) &&
+                !memchr(k, '\r', kl) && !memchr(v, '\r', vl)) {
+                buf_append(&out->headers, k, kl);
+                buf_append_str(&out->headers, ": ");
+                buf_append(&out->headers, v, vl);
+                buf_append_str(&out->headers, "\r\n");
+            }
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    buf_push(&out->headers, '\0');
+    lua_getfield(L, t, "body");
+    size_t bl = 0;
+    const char *b = lua_tolstring(L, -1, &bl);
+    if (b)
+        buf_append(&out->body, b, bl);
+    lua_pop(L, 1);
+}
+
 void lh_policy_route(lh_policy_t *p, const hreq *req, const url_parts *u, const char *peer,
                      lh_route_t *out)
 {
@@ -410,38 +473,69 @@ void lh_policy_route(lh_policy_t *p, const hreq *req, const url_parts *u, const 
                                                                       : STORE_CRASH_RESTART;
         free(cp);
     } else if (kind && strcmp(kind, "respond") == 0) {
-        out->kind = LH_ROUTE_RESPOND;
-        int t = lua_gettop(L);
-        lua_getfield(L, t, "status");
-        out->status = (int)lua_tointeger(L, -1);
-        lua_pop(L, 1);
-        lua_getfield(L, t, "headers");
-        if (lua_istable(L, -1)) {
-            lua_pushnil(L);
-            while (lua_next(L, -2)) {
-                size_t kl, vl;
-                const char *k = lua_tolstring(L, -2, &kl);
-                const char *v = lua_tolstring(L, -1, &vl);
-                if (k && v && !memchr(k, '\n', kl) && !memchr(v, '\n', vl) &&
-                    !memchr(k, '\r', kl) && !memchr(v, '\r', vl)) {
-                    buf_append(&out->headers, k, kl);
-                    buf_append_str(&out->headers, ": ");
-                    buf_append(&out->headers, v, vl);
-                    buf_append_str(&out->headers, "\r\n");
-                }
-                lua_pop(L, 1);
-            }
-        }
-        lua_pop(L, 1);
-        buf_push(&out->headers, '\0');
-        lua_getfield(L, t, "body");
-        size_t bl = 0;
-        const char *b = lua_tolstring(L, -1, &bl);
-        if (b)
-            buf_append(&out->body, b, bl);
-        lua_pop(L, 1);
+        lh_policy_read_answer(L, lua_gettop(L), out);
     }
     lua_settop(L, top);
+}
+
+/* The token a request carries: the part after '@' of /gateway/{id}@{token}/..., else the
+ * x-rivet-token header; pushed as a string, or nil. */
+static void lh_push_token(lua_State *L, const hreq *req, const url_parts *u)
+{
+    static const char prefix[] = "/gateway/";
+    size_t n = sizeof prefix - 1;
+    if (u->path.len > n && memcmp(u->path.p, prefix, n) == 0) {
+        const char *seg = (const char *)u->path.p + n;
+        size_t len = u->path.len - n;
+        const char *slash = memchr(seg, '/', len);
+        if (slash)
+            len = (size_t)(slash - seg);
+        const char *at = memchr(seg, '@', len);
+        if (at) {
+            lua_pushlstring(L, at + 1, len - (size_t)(at + 1 - seg));
+            return;
+        }
+    }
+    const slice_t *h = hreq_header(req, "x-rivet-token");
+    if (h)
+        lua_pushlstring(L, (const char *)h->p, h->len);
+    else
+        lua_pushnil(L);
+}
+
+bool lh_policy_authorize(lh_policy_t *p, const hreq *req, const char *peer, const eng_actor_t *a,
+                         lh_route_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!lh_policy_has_hook(p, LH_HOOK_AUTHORIZE) || p->authorize_caller == LUA_NOREF)
+        return true;
+    lua_State *L = p->h->L;
+    int top = lua_gettop(L);
+    url_parts u;
+    url_split((const char *)req->url.p, req->url.len, &u);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->authorize_caller);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref);
+    lh_push_req(L, req, &u, peer);
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, a->actor_id);
+    lua_setfield(L, -2, "actor_id");
+    lh_core_push_actor(L, a);
+    lua_setfield(L, -2, "actor");
+    lh_push_token(L, req, &u);
+    lua_setfield(L, -2, "token");
+    if (lh_policy_call(p, "authorize", 8, 2) != 0) {
+        /* A hook that cannot decide refuses: sett.policy's AUTHORIZE_FAILED answer. */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, p->mod);
+        lua_getfield(L, -1, "AUTHORIZE_FAILED");
+        lh_policy_read_answer(L, lua_gettop(L), out);
+        lua_settop(L, top);
+        return false;
+    }
+    bool allow = lua_toboolean(L, -2);
+    if (!allow)
+        lh_policy_read_answer(L, lua_gettop(L), out);
+    lua_settop(L, top);
+    return allow;
 }
 
 bool lh_policy_can_hibernate(lh_policy_t *p, const eng_actor_t *a, const char *path,

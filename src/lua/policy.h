@@ -1,5 +1,5 @@
 /* The policy: a user's Lua file of optional hooks (route, place, can_hibernate, timeouts,
- * auto_response) that sett asks at decision points. The Lua module sett.policy loads files and
+ * auto_response, authorize) that sett asks at decision points. The Lua module sett.policy loads files and
  * checks what hooks return; this file calls it from C with a time budget per call, counts
  * errors, and swaps policies on reload in one step. A failing call is logged and the built-in
  * behaviour answers: a policy never stops the process. */
@@ -33,7 +33,8 @@ void lh_policy_set_budget(lh_policy_t *p, uint64_t budget_ms);
  * 0 keeps the derived bound (a tenth, or ten times, the default). */
 void lh_policy_set_bounds(lh_policy_t *p, const uint64_t min[7], const uint64_t max[7]);
 const char *lh_policy_path(const lh_policy_t *p);
-/* Whether the policy defines the hook (route, place, can_hibernate, timeouts, auto_response).
+/* Whether the policy defines the hook (route, place, can_hibernate, timeouts, auto_response,
+ * authorize).
  * The answer is read once per load that takes effect, so asking costs a few string compares and
  * never touches Lua; the lh_policy_* calls check it themselves. */
 bool lh_policy_has(const lh_policy_t *p, const char *hook);
@@ -53,6 +54,12 @@ void lh_route_free(lh_route_t *r);
 /* Asks route(req). Errors are logged and answered with LH_ROUTE_BUILTIN. */
 void lh_policy_route(lh_policy_t *p, const hreq *req, const url_parts *u, const char *peer,
                      lh_route_t *out);
+/* Asks authorize(req, target) before a request reaches actor a; target holds actor_id, the
+ * actor table and the token (of /gateway/{id}@{token}/... or x-rivet-token). Returns true to go
+ * on; false with the answer to send in out (kind LH_ROUTE_RESPOND; the caller frees it). A
+ * failing hook refuses with 500 authorize_failed. Without the hook, true. */
+bool lh_policy_authorize(lh_policy_t *p, const hreq *req, const char *peer, const eng_actor_t *a,
+                         lh_route_t *out);
 /* Asks can_hibernate(actor, req, runner_says); without the hook, runner_says. */
 bool lh_policy_can_hibernate(lh_policy_t *p, const eng_actor_t *a, const char *path,
                              bool runner_says);

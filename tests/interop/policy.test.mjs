@@ -206,3 +206,49 @@ end }`);
   assert.equal(r.status, 404);
   assert.deepEqual(await r.json(), { group: "namespace", code: "not_found", message: "The namespace does not exist." });
 });
+
+test("authorize: a bad token gets 403 and a clear body, a good one reaches the actor, tokens stay out of the log", async () => {
+  // The actor the first test created, found through the REST API (which authorize does not guard).
+  const id = (await (await fetch(`${base}/actors?namespace=default&name=room&key=blue`)).json()).actors[0].actor_id;
+  writeFileSync(policy, `return {
+  route = function(req)
+    local room = req.path:match("^/rooms/([%w-]+)")
+    if room then return { name = "room", key = room, runner = "pol" } end
+  end,
+  authorize = function(req, target)
+    if target.token == "s3cret-good" then return true end
+    if target.token == "s3cret-crash" then error("cannot decide") end
+    return false
+  end,
+}`);
+  assert.equal((await fetch(`${admin}/admin/reload`, { method: "POST" })).status, 200);
+  let r = await fetch(`${base}/gateway/${id}@s3cret-bad/hello`);
+  assert.equal(r.status, 403);
+  assert.deepEqual(await r.json(), { group: "policy", code: "forbidden", message: "The policy refused this request." });
+  r = await fetch(`${base}/gateway/${id}/hello`);
+  assert.equal(r.status, 403);
+  r = await fetch(`${base}/gateway/${id}@s3cret-good/hello?q=1`);
+  assert.equal(r.status, 200);
+  assert.equal((await r.json()).path, "/hello?q=1");
+  r = await fetch(`${base}/gateway/${id}/hello`, { headers: { "x-rivet-token": "s3cret-good" } });
+  assert.equal(r.status, 200);
+  // Routes the policy answers go through authorize too.
+  assert.equal((await fetch(`${base}/rooms/blue/y`)).status, 403);
+  // A WebSocket upgrade is refused before it reaches the actor.
+  const refused = await new Promise((res) => {
+    const w = new WebSocket(`${wsBase}/gateway/${id}@s3cret-bad/s`, ["rivet"]);
+    w.once("unexpected-response", (_req, resp) => res(resp.statusCode));
+    w.once("open", () => { w.close(); res("open"); });
+    w.once("error", () => {});
+  });
+  assert.equal(refused, 403);
+  // A hook that fails refuses (500) rather than letting the request through.
+  r = await fetch(`${base}/gateway/${id}@s3cret-crash/hello`);
+  assert.equal(r.status, 500);
+  assert.equal((await r.json()).code, "authorize_failed");
+  const log = readFileSync(join(tmp, "sett.log"), "utf8");
+  assert.match(log, /hook=authorize/);
+  assert.doesNotMatch(log, /s3cret/);
+  writeFileSync(policy, ROUTE_V1);
+  assert.equal((await fetch(`${admin}/admin/reload`, { method: "POST" })).status, 200);
+});
