@@ -258,6 +258,31 @@ void gw_collect_headers(const hreq *req, rp_map_str_str_t *out)
 
 /* ---- From the runner half ---- */
 
+/* The runner half routes a runner's tunnel message on its peeked id without decoding it, so a
+ * message that does not decode is found here: its request ends as an aborted one (an HTTP
+ * request gets 503 guard.tunnel_request_aborted, a WebSocket 1011 guard.invalid_tunnel_message). */
+static void gw_invalid_message(gw_t *gw, const uint8_t *f, size_t n)
+{
+    rp_to_gateway_tag_t tag;
+    size_t body;
+    rp_to_server_tunnel_message_t tm;
+    if (rp_to_gateway_peek_versioned(f, n, &tag, &body) != BARE_OK ||
+        tag != RP_TO_GATEWAY_SERVER_TUNNEL_MESSAGE ||
+        rp_to_server_tunnel_message_peek(f + body, n - body, &tm) != BARE_OK)
+        return;
+    gw_req_t *r = map_get(&gw->inflight, tm.message_id.request_id, 4);
+    if (!r)
+        return;
+    if (r->kind == GW_HTTP) {
+        rp_to_server_tunnel_message_kind_t abort;
+        memset(&abort, 0, sizeof abort);
+        abort.tag = RP_TO_SERVER_TUNNEL_MESSAGE_KIND_RESPONSE_ABORT;
+        gw_http_on_message(gw, r, &abort);
+    } else {
+        gw_ws_fail(gw, r, "invalid_tunnel_message");
+    }
+}
+
 static void gw_on_bus(void *ud, const char *subject, const uint8_t *f, size_t n)
 {
     gw_t *gw = ud;
@@ -268,6 +293,7 @@ static void gw_on_bus(void *ud, const char *subject, const uint8_t *f, size_t n)
         char detail[160];
         bare_err_format(&err, detail, sizeof detail);
         log_warn("gateway: malformed frame on the bus", LF_S("error", detail));
+        gw_invalid_message(gw, f, n);
         return;
     }
     if (m.tag == RP_TO_GATEWAY_PONG) {

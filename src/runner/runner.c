@@ -232,8 +232,10 @@ static void rn_on_timer(uv_timer_t *t)
 }
 
 /* A runner's tunnel message goes to the gateway that sent the request, named by the message
- * id: ToServer and ToGateway carry the same bytes after their union tags. */
-static void rn_tunnel(rn_conn_t *rc, const uint8_t *data, size_t len,
+ * id: ToServer and ToGateway carry the same bytes after their union tags. The runner half only
+ * routes it (msg is the ToServerTunnelMessage's encoding, tm its peeked id); the gateway, which
+ * consumes it, decodes it. */
+static void rn_tunnel(rn_conn_t *rc, const uint8_t *msg, size_t len,
                       const rp_to_server_tunnel_message_t *tm)
 {
     /* Two of these go by per round trip, so the subject is spelled without printf and the
@@ -250,13 +252,9 @@ static void rn_tunnel(rn_conn_t *rc, const uint8_t *data, size_t len,
      * go on, reach another runner frame; that one must not write over this one. */
     buf_t nested = BUF_INIT;
     buf_t *b = rn->scratch_busy ? &nested : &rn->scratch;
-    rp_to_server_tag_t tag;
-    size_t body;
-    if (rp_to_server_peek(data, len, &tag, &body) != BARE_OK)
-        return;
     buf_reset(b);
     rp_to_gateway_encode_tag_versioned(b, RP_TO_GATEWAY_SERVER_TUNNEL_MESSAGE);
-    buf_append(b, data + body, len - body);
+    buf_append(b, msg, len);
     rn->scratch_busy++;
     bus_publish(rn->bus, subj, b->data, b->len);
     rn->scratch_busy--;
@@ -273,6 +271,15 @@ static void rn_on_message(net_conn_t *c, void *ud, int binary, const uint8_t *da
     (void)c;
     if (!binary || rc->closed)
         return; /* the protocol is binary; text frames are ignored */
+    rp_to_server_tag_t tag;
+    size_t body;
+    rp_to_server_tunnel_message_t tm;
+    if (rc->runner && rp_to_server_peek(data, len, &tag, &body) == BARE_OK &&
+        tag == RP_TO_SERVER_TUNNEL_MESSAGE &&
+        rp_to_server_tunnel_message_peek(data + body, len - body, &tm) == BARE_OK) {
+        rn_tunnel(rc, data + body, len - body, &tm);
+        return;
+    }
     rp_to_server_t m;
     bare_err_t err;
     memset(&err, 0, sizeof err);
@@ -325,8 +332,7 @@ static void rn_on_message(net_conn_t *c, void *ud, int binary, const uint8_t *da
         rn_kv(rc, &m.val.kv_request);
         break;
     case RP_TO_SERVER_TUNNEL_MESSAGE:
-        rn_tunnel(rc, data, len, &m.val.tunnel_message);
-        break;
+        break; /* routed above: a frame the decoder accepts peeks */
     }
     rp_to_server_free(&m);
 }

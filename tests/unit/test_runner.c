@@ -1032,6 +1032,18 @@ static void test_tunnel(world_t *w)
     }
     rp_to_gateway_free(&g);
 
+    /* The runner half routes on the peeked message id without decoding the rest: a tunnel
+     * message cut short after its kind tag still goes to its gateway (which decodes it and ends
+     * the request), and the runner's socket stays open. */
+    buf_t cut = BUF_INIT;
+    rp_to_server_encode(&cut, &up);
+    cl_frame(&c, WSF_OP_BINARY, cut.data, cut.len - 1);
+    CHECK(RUN_UNTIL(gw_count == 2, 3000));
+    CHECK(gw_lens[1] == cut.len - 1 + 2); /* the version prefix added, the ToServer tag retagged */
+    CHECK(rp_to_gateway_decode_versioned(gw_frames[1], gw_lens[1], &g, &err) == BARE_ETRUNC);
+    CHECK_EQ_INT(c.close_code, 0);
+    buf_free(&cut);
+
     /* A gateway's tunnel message for the runner arrives as ToClientTunnelMessage. */
     rp_to_runner_t t;
     memset(&t, 0, sizeof t);
