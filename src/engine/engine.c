@@ -53,6 +53,7 @@ eng_t *eng_new(uv_loop_t *loop, store_t *store, bus_t *bus, const eng_config_t *
 {
     eng_t *e = sx_calloc(1, sizeof *e);
     e->loop = loop;
+    e->clk = clk_new(loop);
     e->store = store;
     e->bus = bus;
     e->cfg = *cfg;
@@ -76,6 +77,11 @@ eng_t *eng_new(uv_loop_t *loop, store_t *store, bus_t *bus, const eng_config_t *
 const eng_config_t *eng_config(const eng_t *e)
 {
     return &e->cfg;
+}
+
+clk_t *eng_clock(eng_t *e)
+{
+    return e->clk;
 }
 
 void eng_on_actor_stop(eng_t *e, void (*fn)(void *ud, eng_actor_t *a), void *ud)
@@ -327,21 +333,13 @@ static void eng_queue_remove(eng_t *e, eng_actor_t *a)
     met_add(e->m_actors_pending, -1);
 }
 
-static void eng_alarm_free(uv_handle_t *h)
-{
-    free(h);
-}
-
 static void eng_mark_destroyed(eng_t *e, eng_actor_t *a)
 {
     eng_queue_remove(e, a);
     a->state = ENG_ACTOR_DESTROYED;
     a->destroy_ts = eng_now_ms(e);
     a->connectable_ts = 0;
-    if (a->priv->alarm) {
-        uv_close((uv_handle_t *)a->priv->alarm, eng_alarm_free);
-        a->priv->alarm = NULL;
-    }
+    clk_stop(e->clk, &a->priv->alarm);
     a->has_alarm = 0;
     if (a->key) {
         buf_t k = BUF_INIT;
@@ -643,7 +641,7 @@ void eng_actor_stopped(eng_t *e, eng_actor_t *a, int graceful)
         eng_place_pending(e);
 }
 
-static void eng_alarm_fire(uv_timer_t *t)
+static void eng_alarm_fire(clk_timer_t *t)
 {
     eng_actor_t *a = t->data;
     a->has_alarm = 0;
@@ -658,27 +656,16 @@ void eng_actor_set_alarm(eng_t *e, eng_actor_t *a, bool has, int64_t ts)
     a->has_alarm = has;
     a->alarm_ts = has ? ts : 0;
     if (!has) {
-        if (a->priv->alarm)
-            uv_timer_stop(a->priv->alarm);
+        clk_stop(e->clk, &a->priv->alarm);
         return;
     }
-    if (!a->priv->alarm) {
-        a->priv->alarm = sx_calloc(1, sizeof(uv_timer_t));
-        uv_timer_init(e->loop, a->priv->alarm);
-        a->priv->alarm->data = a;
-        uv_unref((uv_handle_t *)a->priv->alarm);
-    }
+    a->priv->alarm.data = a;
     int64_t delay = ts - eng_now_ms(e);
-    uv_timer_start(a->priv->alarm, eng_alarm_fire, delay > 0 ? (uint64_t)delay : 0, 0);
+    clk_start(e->clk, &a->priv->alarm, eng_alarm_fire, delay > 0 ? (uint64_t)delay : 0);
     eng_persist_actor(e, a);
 }
 
 /* ---- Waiting for Running ---- */
-
-static void eng_waiter_closed(uv_handle_t *h)
-{
-    free(h->data);
-}
 
 static void eng_waiter_unlink(struct eng_waiter *w)
 {
@@ -699,16 +686,16 @@ static void eng_waiter_finish(struct eng_waiter *w, int err, eng_actor_t *a)
         return;
     w->done = 1;
     eng_waiter_unlink(w);
-    uv_timer_stop(&w->timer);
-    uv_close((uv_handle_t *)&w->timer, eng_waiter_closed);
+    clk_stop(w->e->clk, &w->timer);
     w->cb(w->ud, err, a);
+    free(w);
 }
 
-static void eng_waiter_timeout(uv_timer_t *t)
+static void eng_waiter_timeout(clk_timer_t *t)
 {
     struct eng_waiter *w = t->data;
     eng_actor_t *a = w->actor;
-    uint64_t now = uv_now(w->e->loop);
+    uint64_t now = clk_now(w->e->clk);
     if (a && a->state == ENG_ACTOR_RUNNING) {
         eng_waiter_finish(w, ENG_OK, a);
     } else if (a && a->state == ENG_ACTOR_DESTROYED) {
@@ -718,7 +705,7 @@ static void eng_waiter_timeout(uv_timer_t *t)
          * is now on its way elsewhere: wait for that start instead of failing at once. */
         if (a->state == ENG_ACTOR_SLEEPING)
             eng_place(w->e, a);
-        uv_timer_start(&w->timer, eng_waiter_timeout, w->deadline - now, 0);
+        clk_start(w->e->clk, &w->timer, eng_waiter_timeout, w->deadline - now);
     } else {
         eng_waiter_finish(w, ENG_ETIMEDOUT, a);
     }
@@ -732,24 +719,22 @@ eng_waiter_t *eng_actor_wait_ready(eng_t *e, eng_actor_t *a, uint64_t timeout_ms
     w->actor = a;
     w->cb = cb;
     w->ud = ud;
-    uv_timer_init(e->loop, &w->timer);
     w->timer.data = w;
-    uv_unref((uv_handle_t *)&w->timer);
     w->next = a->priv->waiters;
     if (w->next)
         w->next->prev = w;
     a->priv->waiters = w;
-    w->deadline = uv_now(e->loop) + timeout_ms;
+    w->deadline = clk_now(e->clk) + timeout_ms;
     if (a->state == ENG_ACTOR_RUNNING || a->state == ENG_ACTOR_DESTROYED) {
         /* Answered on the next loop turn, never inside the caller's call. */
-        uv_timer_start(&w->timer, eng_waiter_timeout, 0, 0);
+        clk_start(e->clk, &w->timer, eng_waiter_timeout, 0);
         return w;
     }
     if (a->state == ENG_ACTOR_SLEEPING) {
         log_info("waking actor", LF_S("actor_id", a->actor_id));
         eng_place(e, a);
     }
-    uv_timer_start(&w->timer, eng_waiter_timeout, timeout_ms, 0);
+    clk_start(e->clk, &w->timer, eng_waiter_timeout, timeout_ms);
     return w;
 }
 
@@ -759,8 +744,8 @@ void eng_waiter_cancel(eng_waiter_t *w)
         return;
     w->done = 1;
     eng_waiter_unlink(w);
-    uv_timer_stop(&w->timer);
-    uv_close((uv_handle_t *)&w->timer, eng_waiter_closed);
+    clk_stop(w->e->clk, &w->timer);
+    free(w);
 }
 
 static void eng_wake_waiters(eng_t *e, eng_actor_t *a, int err)
@@ -785,8 +770,7 @@ void eng_free(eng_t *e)
             buf_free(&c->bytes);
             free(c);
         }
-        if (a->priv->alarm)
-            uv_close((uv_handle_t *)a->priv->alarm, eng_alarm_free);
+        clk_stop(e->clk, &a->priv->alarm);
         free(a->actor_id);
         free(a->name);
         free(a->key);
@@ -813,5 +797,6 @@ void eng_free(eng_t *e)
     map_free(&e->keys);
     map_free(&e->runners);
     eng_resync_free(e);
+    clk_free(e->clk);
     free(e);
 }

@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "bus/bus.h"
+#include "core/clock.h"
 #include "store/store.h"
 
 typedef struct eng eng_t;
@@ -127,6 +128,9 @@ store_t *eng_store(eng_t *e);
 typedef void (*eng_restore_cb)(void *ud, int err);
 void eng_restore(eng_t *e, eng_restore_cb cb, void *ud);
 const eng_config_t *eng_config(const eng_t *e);
+/* The clock the engine times waits, alarms and lost runners with; the gateway times with it
+ * too, so that a test drives both by making it manual. */
+clk_t *eng_clock(eng_t *e);
 int64_t eng_now_ms(eng_t *e);
 
 /* ---- Namespaces. "default" always exists. ---- */

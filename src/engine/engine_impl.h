@@ -3,6 +3,7 @@
 #define SETT_ENGINE_ENGINE_IMPL_H
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/metrics.h"
 #include "engine/engine.h"
 #include "core/map.h"
@@ -31,8 +32,8 @@ struct eng_waiter {
     eng_actor_t *actor;
     eng_ready_cb cb;
     void *ud;
-    uv_timer_t timer;
-    uint64_t deadline;          /* loop time at which the wait times out */
+    clk_timer_t timer;
+    uint64_t deadline;          /* clock time at which the wait times out */
     int done;
 };
 
@@ -48,14 +49,14 @@ struct eng_actor_priv {
     enum eng_stop_kind stop_kind;
     eng_cmd_t *cmds;            /* unacked, oldest first */
     struct eng_waiter *waiters;
-    uv_timer_t *alarm;
+    clk_timer_t alarm;
 };
 
 struct eng_runner_priv {
     eng_t *e;
     eng_runner_t *prev, *next;
     eng_actor_t *actors;
-    uv_timer_t lost_timer;
+    clk_timer_t lost_timer;
     int lost;
     char subject[96];
     met_series_t *m_rtt;       /* sett_runner_rtt_seconds{runner_id,name} */
@@ -64,6 +65,7 @@ struct eng_runner_priv {
 
 struct eng {
     uv_loop_t *loop;
+    clk_t *clk;                /* times waits, alarms and lost runners */
     store_t *store;
     bus_t *bus;
     eng_config_t cfg;
@@ -107,7 +109,7 @@ void eng_actor_stopped(eng_t *e, eng_actor_t *a, int graceful);
 void eng_actor_running(eng_t *e, eng_actor_t *a);
 void eng_actor_set_alarm(eng_t *e, eng_actor_t *a, bool has, int64_t ts);
 void eng_runner_unlink_actor(eng_runner_t *r, eng_actor_t *a);
-/* Closes the runner's timer and frees it from the close callback. */
+/* Stops the runner's timer and frees it. */
 void eng_runner_free(eng_runner_t *r);
 void eng_publish(eng_t *e, eng_runner_t *r, buf_t *frame);
 

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static void eng_runner_closed(uv_handle_t *h)
+void eng_runner_free(eng_runner_t *r)
 {
-    eng_runner_t *r = h->data;
+    clk_stop(r->priv->e->clk, &r->priv->lost_timer);
     met_remove(r->priv->m_rtt);
     met_remove(r->priv->m_pong);
     free(r->runner_id);
@@ -18,11 +18,6 @@ static void eng_runner_closed(uv_handle_t *h)
     free(r->metadata);
     free(r->priv);
     free(r);
-}
-
-void eng_runner_free(eng_runner_t *r)
-{
-    uv_close((uv_handle_t *)&r->priv->lost_timer, eng_runner_closed);
 }
 
 void eng_persist_runner(eng_t *e, eng_runner_t *r)
@@ -61,7 +56,7 @@ eng_runner_t *eng_runner_connect(eng_t *e, const eng_ns_t *ns, const char *name,
     int64_t now = eng_now_ms(e);
     if (r) {
         *was_connected = r->connected;
-        uv_timer_stop(&r->priv->lost_timer);
+        clk_stop(e->clk, &r->priv->lost_timer);
         free(r->metadata);
         r->metadata = NULL;
     } else {
@@ -75,11 +70,7 @@ eng_runner_t *eng_runner_connect(eng_t *e, const eng_ns_t *ns, const char *name,
         r->name = sx_strdup(name);
         r->runner_key = sx_strdup(key);
         r->create_ts = now;
-        uv_timer_init(e->loop, &r->priv->lost_timer);
         r->priv->lost_timer.data = r;
-        /* Engine timers never keep the process alive on their own: shutdown must not wait
-         * for a runner to be declared lost. */
-        uv_unref((uv_handle_t *)&r->priv->lost_timer);
         snprintf(r->priv->subject, sizeof r->priv->subject, "pegboard.runner.%s", r->runner_id);
         char labels[160];
         snprintf(labels, sizeof labels, "runner_id=\"%s\",name=\"%.64s\"", r->runner_id, name);
@@ -263,7 +254,7 @@ void eng_runner_stopping(eng_t *e, eng_runner_t *r)
     }
 }
 
-static void eng_runner_lost(uv_timer_t *t)
+static void eng_runner_lost(clk_timer_t *t)
 {
     eng_runner_t *r = t->data;
     eng_t *e = r->priv->e;
@@ -299,8 +290,8 @@ void eng_runner_disconnected(eng_t *e, eng_runner_t *r)
     met_add(e->m_runners_connected, -1);
     log_info("runner disconnected", LF_S("runner_id", r->runner_id),
              LF_I("lost_after_ms", e->cfg.runner_lost_threshold_ms));
-    uv_timer_start(&r->priv->lost_timer, eng_runner_lost, (uint64_t)e->cfg.runner_lost_threshold_ms,
-                   0);
+    clk_start(e->clk, &r->priv->lost_timer, eng_runner_lost,
+              (uint64_t)e->cfg.runner_lost_threshold_ms);
 }
 
 void eng_runner_each(eng_t *e, const eng_ns_t *ns, const char *name,

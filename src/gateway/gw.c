@@ -74,7 +74,8 @@ gw_req_t *gw_req_new(gw_t *gw, enum gw_kind kind, const char *actor_id, const ch
     r->kind = kind;
     r->actor_id = sx_strdup(actor_id);
     r->path = sx_strdup(path);
-    r->start = uv_now(gw->loop);
+    r->start = clk_now(gw->clk);
+    r->timer.data = r;
     r->next = gw->reqs;
     if (gw->reqs)
         gw->reqs->prev = r;
@@ -82,17 +83,7 @@ gw_req_t *gw_req_new(gw_t *gw, enum gw_kind kind, const char *actor_id, const ch
     return r;
 }
 
-static uv_timer_t *gw_timer(gw_req_t *r)
-{
-    if (!r->timer) {
-        r->timer = sx_malloc(sizeof *r->timer);
-        uv_timer_init(r->gw->loop, r->timer);
-        r->timer->data = r;
-    }
-    return r->timer;
-}
-
-static void gw_req_on_timer(uv_timer_t *t)
+static void gw_req_on_timer(clk_timer_t *t)
 {
     gw_req_t *r = t->data;
     if (r->kind == GW_HTTP)
@@ -103,38 +94,32 @@ static void gw_req_on_timer(uv_timer_t *t)
 
 void gw_timer_start(gw_req_t *r, uint64_t ms)
 {
-    uv_timer_start(gw_timer(r), gw_req_on_timer, ms, 0);
+    clk_start(r->gw->clk, &r->timer, gw_req_on_timer, ms);
 }
 
 void gw_timer_stop(gw_req_t *r)
 {
-    if (r->timer)
-        uv_timer_stop(r->timer);
+    clk_stop(r->gw->clk, &r->timer);
 }
 
-static void gw_timer_freed(uv_handle_t *h)
+static void gw_req_free(gw_req_t *r)
 {
-    free(h);
-}
-
-void gw_timer_drop(gw_req_t *r)
-{
-    if (r->timer) {
-        uv_close((uv_handle_t *)r->timer, gw_timer_freed);
-        r->timer = NULL;
-    }
-}
-
-static void gw_req_closed(uv_handle_t *h)
-{
-    gw_req_t *r = h->data;
-    free(h);
     gw_hib_free_pending(r);
     free(r->actor_id);
     free(r->path);
     free(r->subject);
     buf_free(&r->headers);
     free(r);
+}
+
+static void gw_reap(clk_timer_t *t)
+{
+    gw_t *gw = t->data;
+    while (gw->dead) {
+        gw_req_t *r = gw->dead;
+        gw->dead = r->prev;
+        gw_req_free(r);
+    }
 }
 
 /* Drops the request's last ties: the table entry, the list entry, the waiter and the timer. */
@@ -157,9 +142,14 @@ void gw_req_release(gw_req_t *r)
         gw->reqs = r->next;
     if (r->next)
         r->next->prev = r->prev;
-    /* The request is freed once its timer has closed, a loop turn from now, so that callers
-     * up the stack may still look at it; a request without a timer gets one for this. */
-    uv_close((uv_handle_t *)gw_timer(r), gw_req_closed);
+    gw_timer_stop(r);
+    /* The request is freed from the loop, after this turn's callbacks, so that callers up the
+     * stack may still look at it (and a loop over the list that held it may still step on from
+     * its next). */
+    r->prev = gw->dead;
+    gw->dead = r;
+    if (!clk_active(&gw->reap))
+        clk_start(gw->clk, &gw->reap, gw_reap, 0);
 }
 
 void gw_set_runner(gw_req_t *r, const eng_runner_t *runner)
@@ -329,10 +319,11 @@ static void gw_on_actor_stop(void *ud, eng_actor_t *a)
 
 /* Requests leave the table when their client or their answer ends; this pass is the safety net
  * that finds one whose client is gone without it having noticed. */
-static void gw_gc(uv_timer_t *t)
+static void gw_gc(clk_timer_t *t)
 {
     gw_t *gw = t->data;
-    uint64_t now = uv_now(gw->loop);
+    uint64_t now = clk_now(gw->clk);
+    clk_start(gw->clk, &gw->gc, gw_gc, gw->cfg.gc_interval_ms);
     gw_req_t *r = gw->reqs;
     while (r) {
         gw_req_t *next = r->next;
@@ -346,18 +337,11 @@ static void gw_gc(uv_timer_t *t)
     }
 }
 
-/* The gateway's two timers live inside it: it is freed when the second has closed. */
-static void gw_closed(uv_handle_t *h)
-{
-    gw_t *gw = h->data;
-    if (--gw->closing == 0)
-        free(gw);
-}
-
 gw_t *gw_new(uv_loop_t *loop, eng_t *eng, bus_t *bus, store_t *store, const gw_config_t *cfg)
 {
     gw_t *gw = sx_calloc(1, sizeof *gw);
     gw->loop = loop;
+    gw->clk = eng_clock(eng);
     gw->eng = eng;
     gw->bus = bus;
     gw->store = store;
@@ -369,10 +353,8 @@ gw_t *gw_new(uv_loop_t *loop, eng_t *eng, bus_t *bus, store_t *store, const gw_c
     gw->sub = bus_subscribe(bus, gw->subject, gw_on_bus, gw);
     bus_on_drain(bus, gw_on_drain, gw);
     eng_on_actor_stop(eng, gw_on_actor_stop, gw);
-    uv_timer_init(loop, &gw->gc);
-    gw->gc.data = gw;
-    uv_timer_start(&gw->gc, gw_gc, cfg->gc_interval_ms, cfg->gc_interval_ms);
-    uv_unref((uv_handle_t *)&gw->gc);
+    gw->gc.data = gw->reap.data = gw;
+    clk_start(gw->clk, &gw->gc, gw_gc, cfg->gc_interval_ms);
     gw_keepalive_init(gw);
     gw_ping_init(gw);
     gw->m_http_inflight = met_gauge("gateway_in_flight", "Tunnelled requests in flight.",
@@ -416,9 +398,11 @@ void gw_free(gw_t *gw)
     bus_unsubscribe(gw->bus, gw->sub);
     map_free(&gw->inflight);
     buf_free(&gw->scratch);
-    gw->closing = 2;
-    uv_close((uv_handle_t *)&gw->keepalive, gw_closed);
-    uv_close((uv_handle_t *)&gw->gc, gw_closed);
+    clk_stop(gw->clk, &gw->keepalive);
+    clk_stop(gw->clk, &gw->gc);
+    clk_stop(gw->clk, &gw->reap);
+    gw_reap(&gw->reap);
+    free(gw);
 }
 
 /* ---- Routing ---- */
@@ -577,5 +561,5 @@ void gw_set_config(gw_t *gw, const gw_config_t *cfg)
     uint64_t gc = gw->cfg.gc_interval_ms;
     gw->cfg = *cfg;
     if (cfg->gc_interval_ms != gc)
-        uv_timer_start(&gw->gc, gw_gc, cfg->gc_interval_ms, cfg->gc_interval_ms);
+        clk_start(gw->clk, &gw->gc, gw_gc, cfg->gc_interval_ms);
 }

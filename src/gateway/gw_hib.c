@@ -80,7 +80,7 @@ void gw_hib_client_message(gw_t *gw, gw_req_t *r, const rp_to_client_tunnel_mess
     gw_pending_t *p = sx_malloc(sizeof *p + gw->scratch.len);
     p->next = NULL;
     p->index = index;
-    p->sent_at = uv_now(gw->loop);
+    p->sent_at = clk_now(gw->clk);
     p->len = gw->scratch.len;
     memcpy(p->bytes, gw->scratch.data, p->len);
     if (r->pend_tail)
@@ -124,7 +124,7 @@ void gw_hib_on_open(gw_t *gw, gw_req_t *r, int can_hibernate)
 void gw_hib_hibernate(gw_t *gw, gw_req_t *r)
 {
     r->state = GW_HIBERNATING;
-    gw_timer_drop(r);
+    gw_timer_stop(r);
     if (r->c)
         net_conn_lean(r->c, 1);
     log_info("gateway: websocket hibernating", LF_S("actor_id", r->actor_id),
@@ -158,7 +158,7 @@ static void gw_hib_rewoken(void *ud, int err, eng_actor_t *a)
         net_conn_lean(r->c, 0);
     /* The ack timeout of a resent message counts from its resending, not from its first send
      * to an actor that was asleep or gone. */
-    uint64_t now = uv_now(gw->loop);
+    uint64_t now = clk_now(gw->clk);
     for (gw_pending_t *p = r->pend_head; p; p = p->next) {
         p->sent_at = now;
         gw_publish(gw, r, p->bytes, p->len);
@@ -212,13 +212,13 @@ void gw_keepalive_forget(gw_t *gw, gw_req_t *r)
 
 /* One tick refreshes every row in one store call, so Redis sees one pipeline per tick rather
  * than a round trip per socket. */
-static void gw_keepalive_tick(uv_timer_t *t)
+static void gw_keepalive_tick(clk_timer_t *t)
 {
     gw_t *gw = t->data;
     if (!store_available(gw->store)) {
         /* Writes now would only fail; the rows go out as soon as the store is back, so that
          * they are rewritten within one period of its return. */
-        uv_timer_start(&gw->keepalive, gw_keepalive_tick, GW_KEEPALIVE_RETRY_MS, 0);
+        clk_start(gw->clk, &gw->keepalive, gw_keepalive_tick, GW_KEEPALIVE_RETRY_MS);
         return;
     }
     size_t n = 0;
@@ -240,14 +240,12 @@ static void gw_keepalive_tick(uv_timer_t *t)
         store_hib_upsert(gw->store, rows, n, (int64_t)gw->cfg.hib_eligible_ms, NULL, NULL);
         free(rows);
     }
-    uv_timer_start(&gw->keepalive, gw_keepalive_tick, gw->cfg.hib_eligible_ms / 2 + rnd_jitter_ms(),
-                   0);
+    clk_start(gw->clk, &gw->keepalive, gw_keepalive_tick,
+              gw->cfg.hib_eligible_ms / 2 + rnd_jitter_ms());
 }
 
 void gw_keepalive_init(gw_t *gw)
 {
-    uv_timer_init(gw->loop, &gw->keepalive);
     gw->keepalive.data = gw;
-    uv_timer_start(&gw->keepalive, gw_keepalive_tick, gw->cfg.hib_eligible_ms / 2, 0);
-    uv_unref((uv_handle_t *)&gw->keepalive);
+    clk_start(gw->clk, &gw->keepalive, gw_keepalive_tick, gw->cfg.hib_eligible_ms / 2);
 }

@@ -14,7 +14,7 @@ static void gw_http_ready(void *ud, int err, eng_actor_t *a);
 static void gw_http_finish(gw_t *gw, gw_req_t *r)
 {
     /* Answering cleared the connection's abort hook; a pipelined request may own it now. */
-    met_observe(gw->m_http_duration, (double)(uv_now(gw->loop) - r->start) / 1000.0);
+    met_observe(gw->m_http_duration, (double)(clk_now(gw->clk) - r->start) / 1000.0);
     r->c = NULL;
     gw_req_release(r);
 }

@@ -3,6 +3,7 @@
 #define SETT_GATEWAY_GW_IMPL_H
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/metrics.h"
 #include "gateway/gw.h"
 #include "proto/rp_v7.h"
@@ -26,7 +27,7 @@ enum gw_state {
 typedef struct gw_pending {
     struct gw_pending *next;
     uint16_t index;
-    uint64_t sent_at;          /* loop time, ms */
+    uint64_t sent_at;          /* clock time, ms */
     size_t len;
     uint8_t bytes[];
 } gw_pending_t;
@@ -42,10 +43,9 @@ typedef struct gw_req {
     buf_t headers;             /* WebSocket: the forwarded headers, until the open is acked */
     char *subject;             /* the runner's bus subject, once the actor runs */
     eng_waiter_t *waiter;
-    uv_timer_t *timer;         /* ready, response-start, open and ping deadlines; NULL when
-                                * nothing is timed, as on a sleeping socket */
-    uint64_t last_pong;        /* loop time, ms */
-    uint64_t start;            /* loop time, ms */
+    clk_timer_t timer;         /* response-start, open and ping deadlines, retries */
+    uint64_t last_pong;        /* clock time, ms */
+    uint64_t start;            /* clock time, ms */
     lh_timeouts_t to;          /* this request's timeouts, asked of the policy once */
     gw_pending_t *pend_head, *pend_tail;
     size_t pend_bytes;
@@ -67,14 +67,16 @@ struct gw {
     store_t *store;
     lh_policy_t *pol;
     gw_config_t cfg;
-    uv_timer_t keepalive;      /* refreshes every hibernatable socket's row in one batch */
-    int closing;
+    clk_t *clk;                /* the engine's: times every deadline of the gateway */
+    clk_timer_t keepalive;     /* refreshes every hibernatable socket's row in one batch */
     uint8_t id[4];
     char subject[32];
     bus_sub_t *sub;
     map_t inflight;      /* request id -> gw_req_t */
     gw_req_t *reqs;            /* every request, for the stop hook and GC */
-    uv_timer_t gc;
+    clk_timer_t gc;
+    clk_timer_t reap;          /* frees released requests from the loop */
+    gw_req_t *dead;            /* released requests, linked by prev, until reaped */
     buf_t scratch;             /* one encode buffer reused for every frame */
     met_series_t *m_ping, *m_pong_dropped, *m_http_inflight, *m_ws_inflight, *m_http_duration;
     met_series_t *m_msgs_in[7], *m_msgs_out[6], *m_bytes_in, *m_bytes_out, *m_gc_removed;
@@ -96,13 +98,9 @@ void gw_publish(gw_t *gw, gw_req_t *r, const uint8_t *frame, size_t len);
 void gw_send_at(gw_t *gw, gw_req_t *r, uint16_t index, const rp_to_client_tunnel_message_kind_t *k);
 void gw_close_reason(gw_req_t *r, const char *code, char *out, size_t n);
 void gw_req_release(gw_req_t *r);
-/* The request's one timer, created on first use; when it fires, gw_http_on_timer or
- * gw_ws_on_timer is called. */
+/* Arms the request's one timer; when it fires, gw_http_on_timer or gw_ws_on_timer is called. */
 void gw_timer_start(gw_req_t *r, uint64_t ms);
 void gw_timer_stop(gw_req_t *r);
-/* Frees the timer while nothing is timed for a long while: a uv_timer_t is 152 bytes, a
- * good share of what a hibernating socket costs. */
-void gw_timer_drop(gw_req_t *r);
 /* Points the request at the runner now hosting its actor. */
 void gw_set_runner(gw_req_t *r, const eng_runner_t *runner);
 void gw_collect_headers(const hreq *req, rp_map_str_str_t *out);

@@ -131,6 +131,9 @@ int main(void)
     eng_config_t cfg = ENG_CONFIG_DEFAULT;
     cfg.runner_lost_threshold_ms = 50;
     eng = eng_new(&loop, store, bus, &cfg);
+    /* Time moves only when the test moves it. */
+    clk_t *clk = eng_clock(eng);
+    clk_set_manual(clk, 1000000);
 
     /* No runner yet: the actor waits. */
     eng_actor_t *a = create("counter", "k1", STORE_CRASH_RESTART);
@@ -208,8 +211,10 @@ int main(void)
     fake_t f2 = { 0 };
     eng_runner_t *r2 = fake_connect(&f2, "pool", "key-2", 4, 1, &was);
     eng_runner_disconnected(eng, r1);
+    clk_advance(clk, 49);
+    run_a_bit();
     CHECK_EQ_INT(a->state, ENG_ACTOR_RUNNING); /* not yet: the threshold has not passed */
-    uv_sleep(80);
+    clk_advance(clk, 1);
     run_a_bit();
     CHECK(a->runner == r2);
     CHECK_EQ_INT(a->state, ENG_ACTOR_STARTING);
@@ -273,7 +278,7 @@ int main(void)
     send_event(al->runner, al, 2, 2, 0);
     send_event(al->runner, al, 3, 1, RP_STOP_CODE_OK);
     CHECK_EQ_INT(al->state, ENG_ACTOR_SLEEPING);
-    uv_sleep(50);
+    clk_advance(clk, 40);
     run_a_bit();
     CHECK_EQ_INT(al->state, ENG_ACTOR_STARTING);
     CHECK_EQ_INT(al->generation, 1);
