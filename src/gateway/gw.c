@@ -48,18 +48,18 @@ void gw_set_policy(gw_t *gw, struct lh_policy *pol)
     gw->pol = pol;
 }
 
-void gw_req_timeouts(gw_t *gw, gw_req_t *r)
+void gw_req_timeouts(gw_t *gw, const gw_req_t *r, lh_timeouts_t *to)
 {
-    r->to.ping_interval_ms = gw->cfg.ping_interval_ms;
-    r->to.ping_timeout_ms = gw->cfg.ping_timeout_ms;
-    r->to.websocket_open_timeout_ms = gw->cfg.websocket_open_timeout_ms;
-    r->to.response_start_timeout_ms = gw->cfg.response_start_timeout_ms;
-    r->to.hibernation_threshold_ms = gw->cfg.hib_eligible_ms;
-    r->to.max_pending_bytes = gw->cfg.max_pending_bytes;
-    r->to.ack_timeout_ms = gw->cfg.ack_timeout_ms;
+    to->ping_interval_ms = gw->cfg.ping_interval_ms;
+    to->ping_timeout_ms = gw->cfg.ping_timeout_ms;
+    to->websocket_open_timeout_ms = gw->cfg.websocket_open_timeout_ms;
+    to->response_start_timeout_ms = gw->cfg.response_start_timeout_ms;
+    to->hibernation_threshold_ms = gw->cfg.hib_eligible_ms;
+    to->max_pending_bytes = gw->cfg.max_pending_bytes;
+    to->ack_timeout_ms = gw->cfg.ack_timeout_ms;
     eng_actor_t *a = eng_actor_get(gw->eng, r->actor_id);
     if (a && gw->pol)
-        lh_policy_timeouts(gw->pol, a, &r->to);
+        lh_policy_timeouts(gw->pol, a, to);
 }
 
 size_t gw_in_flight(const gw_t *gw)
@@ -67,14 +67,12 @@ size_t gw_in_flight(const gw_t *gw)
     return gw->inflight.n;
 }
 
-gw_req_t *gw_req_new(gw_t *gw, enum gw_kind kind, const char *actor_id, const char *path)
+gw_req_t *gw_req_new(gw_t *gw, enum gw_kind kind, const char *actor_id)
 {
-    gw_req_t *r = sx_calloc(1, sizeof *r);
+    gw_req_t *r = sx_calloc(1, kind == GW_HTTP ? sizeof(gw_http_req_t) : sizeof(gw_ws_req_t));
     r->gw = gw;
     r->kind = kind;
     r->actor_id = sx_strdup(actor_id);
-    r->path = sx_strdup(path);
-    r->start = clk_now(gw->clk);
     r->timer.data = r;
     r->next = gw->reqs;
     if (gw->reqs)
@@ -104,11 +102,14 @@ void gw_timer_stop(gw_req_t *r)
 
 static void gw_req_free(gw_req_t *r)
 {
-    gw_hib_free_pending(r);
+    if (r->kind == GW_HTTP) {
+        free(gw_http(r)->path);
+    } else {
+        gw_hib_free_pending(r);
+        free(gw_ws(r)->open);
+    }
     free(r->actor_id);
-    free(r->path);
     free(r->subject);
-    buf_free(&r->headers);
     free(r);
 }
 

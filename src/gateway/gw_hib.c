@@ -33,31 +33,34 @@ static int gw_wrapping_gt(uint16_t a, uint16_t b)
 
 void gw_hib_ack(gw_req_t *r, uint16_t ack)
 {
-    while (r->pend_head && !gw_wrapping_gt(r->pend_head->index, ack)) {
-        gw_pending_t *p = r->pend_head;
-        r->pend_head = p->next;
-        if (!r->pend_head)
-            r->pend_tail = NULL;
-        r->pend_bytes -= p->len;
-        r->pend_count--;
+    gw_ws_req_t *w = gw_ws(r);
+    while (w->pend_head && !gw_wrapping_gt(w->pend_head->index, ack)) {
+        gw_pending_t *p = w->pend_head;
+        w->pend_head = p->next;
+        if (!w->pend_head)
+            w->pend_tail = NULL;
+        w->pend_bytes -= p->len;
+        w->pend_count--;
         free(p);
     }
 }
 
 void gw_hib_free_pending(gw_req_t *r)
 {
-    while (r->pend_head) {
-        gw_pending_t *p = r->pend_head;
-        r->pend_head = p->next;
+    gw_ws_req_t *w = gw_ws(r);
+    while (w->pend_head) {
+        gw_pending_t *p = w->pend_head;
+        w->pend_head = p->next;
         free(p);
     }
-    r->pend_tail = NULL;
-    r->pend_bytes = 0;
-    r->pend_count = 0;
+    w->pend_tail = NULL;
+    w->pend_bytes = 0;
+    w->pend_count = 0;
 }
 
 void gw_hib_client_message(gw_t *gw, gw_req_t *r, const rp_to_client_tunnel_message_kind_t *k)
 {
+    gw_ws_req_t *w = gw_ws(r);
     const rp_to_client_web_socket_message_t *m = &k->val.web_socket_message;
     if (r->state == GW_HIBERNATING && gw->pol) {
         /* A keep-alive the policy can answer must not wake a sleeping actor. */
@@ -73,7 +76,7 @@ void gw_hib_client_message(gw_t *gw, gw_req_t *r, const rp_to_client_tunnel_mess
     }
     uint16_t index = r->next_index++;
     gw_encode(gw, r, index, k);
-    if (r->pend_bytes + gw->scratch.len > r->to.max_pending_bytes || r->pend_count >= 65535) {
+    if (w->pend_bytes + gw->scratch.len > w->max_pending_bytes || w->pend_count >= 65535) {
         gw_ws_fail(gw, r, "websocket_pending_limit_reached");
         return;
     }
@@ -83,13 +86,13 @@ void gw_hib_client_message(gw_t *gw, gw_req_t *r, const rp_to_client_tunnel_mess
     p->sent_at = clk_now(gw->clk);
     p->len = gw->scratch.len;
     memcpy(p->bytes, gw->scratch.data, p->len);
-    if (r->pend_tail)
-        r->pend_tail->next = p;
+    if (w->pend_tail)
+        w->pend_tail->next = p;
     else
-        r->pend_head = p;
-    r->pend_tail = p;
-    r->pend_bytes += p->len;
-    r->pend_count++;
+        w->pend_head = p;
+    w->pend_tail = p;
+    w->pend_bytes += p->len;
+    w->pend_count++;
     if (r->state == GW_ACTIVE) {
         gw_publish(gw, r, p->bytes, p->len);
     } else if (!r->waiter) {
@@ -100,8 +103,8 @@ void gw_hib_client_message(gw_t *gw, gw_req_t *r, const rp_to_client_tunnel_mess
 /* The GC pass: closes a socket whose oldest unacked message is older than the ack timeout. */
 void gw_hib_gc(gw_t *gw, gw_req_t *r, uint64_t now)
 {
-    if (r->pend_head && now - r->pend_head->sent_at > r->to.ack_timeout_ms &&
-        r->state == GW_ACTIVE)
+    gw_ws_req_t *w = gw_ws(r);
+    if (w->pend_head && now - w->pend_head->sent_at > w->ack_timeout_ms && r->state == GW_ACTIVE)
         gw_ws_fail(gw, r, "websocket_service_timeout");
 }
 
@@ -113,7 +116,7 @@ void gw_hib_on_open(gw_t *gw, gw_req_t *r, int can_hibernate)
     if (gw->pol) {
         eng_actor_t *a = eng_actor_get(gw->eng, r->actor_id);
         if (a)
-            r->can_hibernate = lh_policy_can_hibernate(gw->pol, a, r->path, r->can_hibernate);
+            r->can_hibernate = lh_policy_can_hibernate(gw->pol, a, gw_ws(r)->open, r->can_hibernate);
     }
     if (r->can_hibernate)
         gw_keepalive_one(gw, r);
@@ -128,8 +131,8 @@ void gw_hib_hibernate(gw_t *gw, gw_req_t *r)
     if (r->c)
         net_conn_lean(r->c, 1);
     log_info("gateway: websocket hibernating", LF_S("actor_id", r->actor_id),
-             LF_U("pending", r->pend_count));
-    if (r->pend_head)
+             LF_U("pending", gw_ws(r)->pend_count));
+    if (gw_ws(r)->pend_head)
         gw_hib_wake(gw, r);
 }
 
@@ -138,13 +141,14 @@ void gw_hib_hibernate(gw_t *gw, gw_req_t *r)
 static void gw_hib_rewoken(void *ud, int err, eng_actor_t *a)
 {
     gw_req_t *r = ud;
+    gw_ws_req_t *w = gw_ws(r);
     gw_t *gw = r->gw;
     r->waiter = NULL;
     if (err == ENG_ETIMEDOUT || (err == ENG_OK && !a->runner)) {
         /* The actor could not start in time (no runner, a store outage, a crash loop): the
          * client stays connected with its messages kept, and the wake is tried again. */
         log_warn("gateway: hibernating websocket could not wake its actor; retrying",
-                 LF_S("actor_id", r->actor_id), LF_U("pending", r->pend_count));
+                 LF_S("actor_id", r->actor_id), LF_U("pending", w->pend_count));
         gw_timer_start(r, GW_WAKE_RETRY_MS);
         return;
     }
@@ -159,13 +163,13 @@ static void gw_hib_rewoken(void *ud, int err, eng_actor_t *a)
     /* The ack timeout of a resent message counts from its resending, not from its first send
      * to an actor that was asleep or gone. */
     uint64_t now = clk_now(gw->clk);
-    for (gw_pending_t *p = r->pend_head; p; p = p->next) {
+    for (gw_pending_t *p = w->pend_head; p; p = p->next) {
         p->sent_at = now;
         gw_publish(gw, r, p->bytes, p->len);
     }
     gw_ping_start(gw, r);
     log_info("gateway: websocket re-entered after hibernation", LF_S("actor_id", r->actor_id),
-             LF_U("resent", r->pend_count));
+             LF_U("resent", w->pend_count));
 }
 
 static void gw_hib_wake(gw_t *gw, gw_req_t *r)
@@ -191,7 +195,7 @@ static void gw_hib_wake(gw_t *gw, gw_req_t *r)
 void gw_hib_retry(gw_t *gw, gw_req_t *r)
 {
     /* A wake that timed out is tried again while messages wait. */
-    if (r->pend_head && !r->waiter)
+    if (gw_ws(r)->pend_head && !r->waiter)
         gw_hib_wake(gw, r);
 }
 

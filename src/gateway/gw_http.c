@@ -14,7 +14,7 @@ static void gw_http_ready(void *ud, int err, eng_actor_t *a);
 static void gw_http_finish(gw_t *gw, gw_req_t *r)
 {
     /* Answering cleared the connection's abort hook; a pipelined request may own it now. */
-    met_observe(gw->m_http_duration, (double)(clk_now(gw->clk) - r->start) / 1000.0);
+    met_observe(gw->m_http_duration, (double)(clk_now(gw->clk) - gw_http(r)->start) / 1000.0);
     r->c = NULL;
     gw_req_release(r);
 }
@@ -39,14 +39,15 @@ static void gw_http_abort_tunnel(gw_t *gw, gw_req_t *r)
 
 static void gw_http_send_start(gw_t *gw, gw_req_t *r)
 {
-    hreq *req = r->req;
+    gw_http_req_t *h = gw_http(r);
+    hreq *req = h->req;
     rp_to_client_tunnel_message_kind_t k;
     memset(&k, 0, sizeof k);
     k.tag = RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_REQUEST_START;
     rp_to_client_request_start_t *s = &k.val.request_start;
     s->actor_id = slice_cstr(r->actor_id);
     s->method = slice_cstr(req->method);
-    s->path = slice_cstr(r->path);
+    s->path = slice_cstr(h->path);
     gw_collect_headers(req, &s->headers);
     s->has_body = req->body.len > 0;
     s->body = req->body;
@@ -55,7 +56,7 @@ static void gw_http_send_start(gw_t *gw, gw_req_t *r)
     gw_send(gw, r, &k);
     free(s->headers.items);
     r->state = GW_WAIT_RESPONSE;
-    gw_timer_start(r, r->to.response_start_timeout_ms);
+    gw_timer_start(r, h->response_start_timeout_ms);
 }
 
 static void gw_http_wait(gw_t *gw, gw_req_t *r)
@@ -111,11 +112,16 @@ static void gw_http_on_abort(net_conn_t *c, void *ud)
 
 void gw_http_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path)
 {
-    gw_req_t *r = gw_req_new(gw, GW_HTTP, actor_id, path);
+    gw_req_t *r = gw_req_new(gw, GW_HTTP, actor_id);
+    gw_http_req_t *h = gw_http(r);
+    h->req = req;
+    h->path = sx_strdup(path);
+    h->start = clk_now(gw->clk);
     r->c = c;
-    r->req = req;
     gw_register(gw, r);
-    gw_req_timeouts(gw, r);
+    lh_timeouts_t to;
+    gw_req_timeouts(gw, r, &to);
+    h->response_start_timeout_ms = to.response_start_timeout_ms;
     net_http_on_abort(c, gw_http_on_abort, r);
     gw_http_wait(gw, r);
 }
@@ -205,16 +211,17 @@ void gw_http_on_actor_stop(gw_t *gw, gw_req_t *r)
 {
     if (r->state != GW_WAIT_RESPONSE)
         return;
-    if (r->attempts >= gw->cfg.retries) {
+    gw_http_req_t *h = gw_http(r);
+    if (h->attempts >= gw->cfg.retries) {
         gw_http_fail(gw, r, 503, "guard", "actor_stopped_while_waiting",
                      "The actor stopped before answering.");
         return;
     }
     /* Retry after 150 ms, 300 ms, 600 ms...: the actor is being rescheduled or woken. */
-    uint64_t backoff = 150u << r->attempts;
-    r->attempts++;
+    uint64_t backoff = 150u << h->attempts;
+    h->attempts++;
     r->state = GW_WAIT_READY;
     log_info("gateway: actor stopped before answering, retrying", LF_S("actor_id", r->actor_id),
-             LF_U("attempt", r->attempts));
+             LF_U("attempt", h->attempts));
     gw_timer_start(r, backoff);
 }

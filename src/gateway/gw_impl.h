@@ -2,6 +2,8 @@
 #ifndef SETT_GATEWAY_GW_IMPL_H
 #define SETT_GATEWAY_GW_IMPL_H
 
+#include <assert.h>
+
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/metrics.h"
@@ -32,33 +34,66 @@ typedef struct gw_pending {
     uint8_t bytes[];
 } gw_pending_t;
 
+/* What every tunnelled request has; an HTTP request (gw_http_req_t) and a WebSocket
+ * (gw_ws_req_t) each add their own part after it, so a socket carries nothing of HTTP's and a
+ * hibernating socket only what it needs to wake. */
 typedef struct gw_req {
     struct gw_req *prev, *next;
     struct gw *gw;
     net_conn_t *c;             /* NULL once the client is gone */
-    hreq *req;                 /* HTTP: valid until answered */
     char *actor_id;
-    char *path;                /* what the actor sees: rest of the path and the query; a
-                                * WebSocket drops it once the open is acked */
-    buf_t headers;             /* WebSocket: the forwarded headers, until the open is acked */
-    char *subject;             /* the runner's bus subject, once the actor runs */
+    char *subject;             /* the runner's bus subject while the actor runs for it */
     eng_waiter_t *waiter;
     clk_timer_t timer;         /* response-start, open and ping deadlines, retries */
-    uint64_t last_pong;        /* clock time, ms */
+    uint8_t rid[4];
+    uint16_t next_index;
+    uint8_t state;             /* enum gw_state */
+    /* The WebSocket's flags sit here too, where they take no room of their own. */
+    uint8_t kind : 1;          /* enum gw_kind */
+    uint8_t registered : 1;    /* in the in-flight table */
+    uint8_t can_hibernate : 1; /* WebSocket: the actor and the policy said so at the open */
+    uint8_t paused : 1;        /* WebSocket: the client is paused while its runner is congested */
+} gw_req_t;
+
+typedef struct gw_http_req {
+    gw_req_t r;
+    hreq *req;                 /* valid until answered */
+    char *path;                /* what the actor sees: rest of the path and the query */
     uint64_t start;            /* clock time, ms */
-    lh_timeouts_t to;          /* this request's timeouts, asked of the policy once */
+    uint64_t response_start_timeout_ms;
+    uint8_t attempts;
+} gw_http_req_t;
+
+typedef struct gw_ws_req {
+    gw_req_t r;
+    /* Until the open is acked: the path the actor sees, NUL-terminated, then the forwarded
+     * headers as name\0value\0 pairs, ended by an empty name. */
+    char *open;
+    uint64_t last_pong;        /* clock time, ms */
     gw_pending_t *pend_head, *pend_tail;
     size_t pend_bytes;
+    size_t max_pending_bytes;
     uint32_t pend_count;
-    uint16_t next_index;
-    uint8_t rid[4];
-    uint8_t kind;              /* enum gw_kind */
-    uint8_t state;             /* enum gw_state */
-    uint8_t attempts;
-    unsigned registered : 1;   /* in the in-flight table */
-    unsigned can_hibernate : 1;
-    unsigned paused : 1;       /* the client is paused while its runner is congested */
-} gw_req_t;
+    /* This socket's timeouts, asked of the policy once (lh_timeouts_t); the configuration and
+     * the policy's bounds keep each under a day, so milliseconds fit 32 bits. */
+    uint32_t open_timeout_ms, ping_interval_ms, ping_timeout_ms, ack_timeout_ms;
+} gw_ws_req_t;
+
+/* What a hibernating socket costs the gateway is this record (with its actor id): bytes per
+ * hibernating socket is a tracked figure (docs/benchmarks.md, scenario 3) that must not grow. */
+_Static_assert(sizeof(gw_ws_req_t) <= 168, "a hibernating WebSocket's record grew");
+
+static inline gw_http_req_t *gw_http(gw_req_t *r)
+{
+    assert(r->kind == GW_HTTP);
+    return (gw_http_req_t *)r;
+}
+
+static inline gw_ws_req_t *gw_ws(gw_req_t *r)
+{
+    assert(r->kind == GW_WS);
+    return (gw_ws_req_t *)r;
+}
 
 struct gw {
     uv_loop_t *loop;
@@ -83,10 +118,10 @@ struct gw {
 };
 
 /* gw.c */
-/* A request on the gateway's list; released by gw_req_release. */
-gw_req_t *gw_req_new(gw_t *gw, enum gw_kind kind, const char *actor_id, const char *path);
-/* Fills r->to from the configuration and the policy's timeouts hook. */
-void gw_req_timeouts(gw_t *gw, gw_req_t *r);
+/* A request of the kind's size on the gateway's list; released by gw_req_release. */
+gw_req_t *gw_req_new(gw_t *gw, enum gw_kind kind, const char *actor_id);
+/* The request's timeouts: the configuration's, then the policy's timeouts hook. */
+void gw_req_timeouts(gw_t *gw, const gw_req_t *r, lh_timeouts_t *to);
 /* Encodes a tunnel message with the given index into gw->scratch without publishing it. */
 void gw_encode(gw_t *gw, gw_req_t *r, uint16_t index, const rp_to_client_tunnel_message_kind_t *k);
 void gw_register(gw_t *gw, gw_req_t *r);

@@ -25,8 +25,8 @@ void gw_ping_init(gw_t *gw)
 
 void gw_ping_start(gw_t *gw, gw_req_t *r)
 {
-    r->last_pong = clk_now(gw->clk);
-    gw_timer_start(r, r->to.ping_interval_ms + rnd_jitter_ms());
+    gw_ws(r)->last_pong = clk_now(gw->clk);
+    gw_timer_start(r, gw_ws(r)->ping_interval_ms + rnd_jitter_ms());
 }
 
 static void gw_ping_send(gw_t *gw, gw_req_t *r)
@@ -44,12 +44,13 @@ static void gw_ping_send(gw_t *gw, gw_req_t *r)
 void gw_ping_tick(gw_t *gw, gw_req_t *r)
 {
     /* The timeout is checked against the last pong before each ping goes out. */
-    if (clk_now(gw->clk) - r->last_pong > r->to.ping_timeout_ms) {
+    gw_ws_req_t *w = gw_ws(r);
+    if (clk_now(gw->clk) - w->last_pong > w->ping_timeout_ms) {
         gw_ws_fail(gw, r, "websocket_service_timeout");
         return;
     }
     gw_ping_send(gw, r);
-    gw_timer_start(r, r->to.ping_interval_ms + rnd_jitter_ms());
+    gw_timer_start(r, w->ping_interval_ms + rnd_jitter_ms());
 }
 
 void gw_ping_on_pong(gw_t *gw, const rp_to_gateway_pong_t *pong)
@@ -61,5 +62,7 @@ void gw_ping_on_pong(gw_t *gw, const rp_to_gateway_pong_t *pong)
     }
     int64_t rtt = gw_ping_wall_ms() - pong->ts;
     met_observe(gw->m_ping, (double)(rtt < 0 ? 0 : rtt) / 1000.0);
-    r->last_pong = clk_now(gw->clk);
+    /* Only sockets are pinged; a pong naming an HTTP request has no socket to keep alive. */
+    if (r->kind == GW_WS)
+        gw_ws(r)->last_pong = clk_now(gw->clk);
 }

@@ -54,21 +54,31 @@ void gw_ws_fail(gw_t *gw, gw_req_t *r, const char *code)
     gw_req_release(r);
 }
 
+/* A timeout in the 32 bits a socket keeps it in (a day at most comes through the configuration
+ * and the policy's bounds). */
+static uint32_t gw_ms32(uint64_t ms)
+{
+    return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+}
+
 static void gw_ws_send_open(gw_t *gw, gw_req_t *r)
 {
+    gw_ws_req_t *w = gw_ws(r);
     rp_to_client_tunnel_message_kind_t k;
     memset(&k, 0, sizeof k);
     k.tag = RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_OPEN;
     rp_to_client_web_socket_open_t *o = &k.val.web_socket_open;
     o->actor_id = slice_cstr(r->actor_id);
-    o->path = slice_cstr(r->path);
-    /* The headers were kept as name\0value\0 pairs when the request was upgraded. */
+    o->path = slice_cstr(w->open);
+    /* The headers follow the path as name\0value\0 pairs, up to an empty name. */
+    const char *first = w->open + strlen(w->open) + 1;
     size_t n = 0;
-    for (size_t i = 0; i < r->headers.len; i++)
-        n += r->headers.data[i] == '\0';
-    o->headers.items = sx_calloc(n / 2 + 1, sizeof *o->headers.items);
-    const char *p = (const char *)r->headers.data, *end = p + r->headers.len;
-    while (p < end) {
+    for (const char *p = first; *p; n++) {
+        p += strlen(p) + 1;
+        p += strlen(p) + 1;
+    }
+    o->headers.items = sx_calloc(n + 1, sizeof *o->headers.items);
+    for (const char *p = first; *p;) {
         size_t kl = strlen(p);
         const char *v = p + kl + 1;
         size_t vl = strlen(v);
@@ -80,7 +90,7 @@ static void gw_ws_send_open(gw_t *gw, gw_req_t *r)
     gw_send(gw, r, &k);
     free(o->headers.items);
     r->state = GW_WAIT_OPEN;
-    gw_timer_start(r, r->to.websocket_open_timeout_ms);
+    gw_timer_start(r, w->open_timeout_ms);
 }
 
 static void gw_ws_ready(void *ud, int err, eng_actor_t *a)
@@ -109,7 +119,8 @@ void gw_ws_on_timer(gw_t *gw, gw_req_t *r)
 
 void gw_ws_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path)
 {
-    gw_req_t *r = gw_req_new(gw, GW_WS, actor_id, path);
+    gw_req_t *r = gw_req_new(gw, GW_WS, actor_id);
+    gw_ws_req_t *w = gw_ws(r);
 
     /* The actor reads its encoding and connection parameters from the subprotocol list, so it
      * gets the list exactly as offered, repeated headers joined. */
@@ -117,16 +128,20 @@ void gw_ws_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const
     gw_collect_headers(req, &hm);
     buf_t protos = BUF_INIT;
     size_t nproto = hreq_header_join(req, "sec-websocket-protocol", &protos);
+    buf_t open = BUF_INIT;
+    buf_append(&open, path, strlen(path) + 1);
     for (size_t i = 0; i < hm.len; i++) {
-        buf_append(&r->headers, hm.items[i].key.p, hm.items[i].key.len);
-        buf_push(&r->headers, '\0');
+        buf_append(&open, hm.items[i].key.p, hm.items[i].key.len);
+        buf_push(&open, '\0');
         if (nproto && hm.items[i].key.len == 22 &&
             memcmp(hm.items[i].key.p, "sec-websocket-protocol", 22) == 0)
-            buf_append(&r->headers, protos.data, protos.len);
+            buf_append(&open, protos.data, protos.len);
         else
-            buf_append(&r->headers, hm.items[i].value.p, hm.items[i].value.len);
-        buf_push(&r->headers, '\0');
+            buf_append(&open, hm.items[i].value.p, hm.items[i].value.len);
+        buf_push(&open, '\0');
     }
+    buf_push(&open, '\0');
+    w->open = (char *)open.data;
     free(hm.items);
     buf_free(&protos);
 
@@ -144,7 +159,13 @@ void gw_ws_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const
     }
     r->c = c;
     gw_register(gw, r);
-    gw_req_timeouts(gw, r);
+    lh_timeouts_t to;
+    gw_req_timeouts(gw, r, &to);
+    w->open_timeout_ms = gw_ms32(to.websocket_open_timeout_ms);
+    w->ping_interval_ms = gw_ms32(to.ping_interval_ms);
+    w->ping_timeout_ms = gw_ms32(to.ping_timeout_ms);
+    w->ack_timeout_ms = gw_ms32(to.ack_timeout_ms);
+    w->max_pending_bytes = (size_t)to.max_pending_bytes;
     /* Client messages wait in the socket until the actor has accepted the open. */
     net_conn_pause(c, 1);
     eng_actor_t *a = eng_actor_get(gw->eng, actor_id);
@@ -159,11 +180,11 @@ void gw_ws_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message_k
         if (r->state != GW_WAIT_OPEN)
             return;
         r->state = GW_ACTIVE;
-        /* Only the open carries the headers; a wake replays messages without a second one. */
-        buf_free(&r->headers);
         gw_hib_on_open(gw, r, k->val.web_socket_open.can_hibernate);
-        free(r->path);
-        r->path = NULL;
+        /* Only the open carries the path and headers; a wake replays messages without a
+         * second one. */
+        free(gw_ws(r)->open);
+        gw_ws(r)->open = NULL;
         gw_ping_start(gw, r);
         if (r->c)
             net_conn_pause(r->c, 0);
