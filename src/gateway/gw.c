@@ -5,6 +5,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/random.h"
+#include "core/utf8.h"
 #include "net/ws_handshake.h"
 #include "proto/bare.h"
 
@@ -215,21 +216,44 @@ void gw_send(gw_t *gw, gw_req_t *r, const rp_to_client_tunnel_message_kind_t *k)
     gw_send_at(gw, r, r->next_index++, k);
 }
 
-/* Headers go to the actor with lowercase names, values of visible ASCII only, one value per
- * name (the last wins, as in Rivet's gateway), and the subprotocol offer list joined whole. */
+/* Headers go to the actor with lowercase names, one value per name (the last wins, as in Rivet's
+ * gateway), and the subprotocol offer list joined whole. A value keeps its tabs (Rivet does) and
+ * its bytes above 0x7f, each read as one Latin-1 character as Node and browsers read header
+ * bytes: fetch sends a string such as RivetKit's JSON connection parameters one byte per
+ * character, so the actor reads back the string the client sent. A value with any other control
+ * byte is left out. The UTF-8 of such values is kept in the one allocation after the items. */
 void gw_collect_headers(const hreq *req, rp_map_str_str_t *out)
 {
-    out->items = sx_calloc(req->nheaders ? req->nheaders : 1, sizeof *out->items);
+    /* A value with bytes above 0x7f takes a byte more for each of them. */
+    size_t extra = 0;
+    for (size_t i = 0; i < req->nheaders; i++) {
+        size_t high = 0;
+        for (size_t j = 0; j < req->headers[i].value.len; j++)
+            high += req->headers[i].value.p[j] >= 0x80;
+        extra += high ? req->headers[i].value.len + high : 0;
+    }
+    size_t n = req->nheaders ? req->nheaders : 1;
+    out->items = sx_calloc(1, n * sizeof *out->items + extra);
+    uint8_t *store = (uint8_t *)(out->items + n);
     out->len = 0;
     for (size_t i = 0; i < req->nheaders; i++) {
         const hreq_hdr *h = &req->headers[i];
         int ok = h->name.len > 0;
+        size_t high = 0;
         for (size_t j = 0; ok && j < h->value.len; j++) {
             unsigned char ch = (unsigned char)h->value.p[j];
-            ok = ch >= 0x20 && ch < 0x7f;
+            ok = ch == '\t' || (ch >= 0x20 && ch != 0x7f);
+            high += ch >= 0x80;
         }
         if (!ok)
             continue;
+        slice_t value = h->value;
+        if (high) {
+            uint8_t *v = store;
+            for (size_t j = 0; j < h->value.len; j++)
+                store += utf8_encode(store, h->value.p[j]);
+            value = (slice_t){ v, (size_t)(store - v) };
+        }
         /* Names are lowercased in place: http_req keeps them in its own buffer, and nothing
          * reads the original spelling after routing. */
         char *name = (char *)h->name.p;
@@ -243,7 +267,7 @@ void gw_collect_headers(const hreq *req, rp_map_str_str_t *out)
         if (k == out->len)
             out->len++;
         out->items[k].key = (slice_t){ (const uint8_t *)name, h->name.len };
-        out->items[k].value = h->value;
+        out->items[k].value = value;
     }
 }
 

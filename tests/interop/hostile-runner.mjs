@@ -1,5 +1,6 @@
 // A real @rivetkit/engine-runner process for the hostile-client and leak tests: HTTP handlers
-// answer with the path, WebSocket handlers echo, and "flood:<count>:<bytes>" makes the actor send
+// answer with the path (/headers: the request headers as JSON), WebSocket handlers echo, and
+// "flood:<count>:<bytes>" makes the actor send
 // count binary messages of that size to the socket at once, as fast as the runner takes them.
 // argv: endpoint runnerName [token]
 import { Runner } from "@rivetkit/engine-runner";
@@ -18,7 +19,10 @@ const runner = new Runner({
   onConnected() { process.send?.({ connected: true }); },
   onDisconnected() {},
   onShutdown() {},
-  fetch: async (_runner, _actorId, _gw, _rq, request) => new Response(new URL(request.url).pathname),
+  fetch: async (_runner, _actorId, _gw, _rq, request) => {
+    const path = new URL(request.url).pathname;
+    return new Response(path === "/headers" ? JSON.stringify(Object.fromEntries(request.headers)) : path);
+  },
   websocket: async (_runner, _actorId, ws) => {
     ws.addEventListener("message", (ev) => {
       if (typeof ev.data === "string" && ev.data.startsWith("flood:")) {

@@ -61,7 +61,7 @@ function rawRequest(port, head, body = "") {
   return new Promise((resolve, reject) => {
     const sock = net.connect(port, "127.0.0.1");
     const chunks = [];
-    sock.on("connect", () => sock.write(head + body));
+    sock.on("connect", () => sock.write(Buffer.isBuffer(head) ? head : head + body));
     sock.on("data", (d) => chunks.push(d));
     sock.on("error", reject);
     sock.on("close", () => {
@@ -177,4 +177,28 @@ test("no token reaches the log or the metrics", async () => {
     assert.ok(!log.includes(tok), `the ${what} token is in the log`);
     assert.ok(!text.includes(tok), `the ${what} token is in the metrics`);
   }
+});
+
+test("header values keep their tabs and their Latin-1 bytes (RivetKit's non-ASCII connection parameters)", async () => {
+  const auth = { authorization: `Bearer ${TOKENS.api}` };
+  const id = await createActor(main, "hr", auth);
+  // fetch sends each character of a header string as one byte, as RivetKit sends its JSON
+  // connection parameters on stateless actions; the actor reads the same string back.
+  const params = JSON.stringify({ name: "Jürgen", city: "Zürich ©" });
+  const r = await fetch(`${main.base}/gateway/${id}/headers`, { headers: { "x-rivet-conn-params": params, "x-tab": "a\tb" } });
+  assert.equal(r.status, 200);
+  const seen = await r.json();
+  assert.equal(seen["x-rivet-conn-params"], params);
+  assert.deepEqual(JSON.parse(seen["x-rivet-conn-params"]), { name: "Jürgen", city: "Zürich ©" });
+  assert.equal(seen["x-tab"], "a\tb");
+  // On a raw socket: a tab inside a value is kept, a Latin-1 byte arrives as its character.
+  const head = Buffer.concat([Buffer.from(`GET /gateway/${id}/headers HTTP/1.1\r\nHost: h\r\nConnection: close\r\n` +
+    "X-Tab: one\ttwo\t three\r\nX-Latin: "), Buffer.from([0x66, 0xfc, 0x72]), Buffer.from("\r\n\r\n")]);
+  const raw = await rawRequest(main.port, head);
+  assert.equal(raw.status, 200);
+  const got = JSON.parse(raw.body);
+  assert.equal(got["x-tab"], "one\ttwo\t three");
+  assert.equal(got["x-latin"], "für");
+  // Another control byte is no field content (RFC 9110 section 5.5): the request is refused.
+  assert.equal((await rawRequest(main.port, `GET /gateway/${id}/headers HTTP/1.1\r\nHost: h\r\nX-Ctl: a\x01b\r\n\r\n`)).status, 400);
 });
