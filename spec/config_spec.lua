@@ -151,16 +151,20 @@ describe("sett.config", function()
 end)
 
 describe("reload", function()
-  it("needs a restart for the same keys in the schema and in src/lua/config.c", function()
-    local f = assert(io.open("src/lua/config.c", "rb"))
-    local src = f:read("*a")
-    f:close()
-    local c = {}
-    for name, restart in src:gmatch('K%("([%w_.]+)", [%w_]+, CFG_[%u%d]+, ([01])%)') do
-      if restart == "1" then c[#c + 1] = name end
-    end
-    table.sort(c)
-    assert.are.same(config.restart_keys(), c)
+  it("needs a restart for the keys flagged so, and for every key in a table flagged so", function()
+    assert.are.same({ "admin_listen", "hibernation.eligible_threshold_ms", "listen",
+      "runner.init_timeout_ms", "runner.ping_interval_ms", "runner.ping_timeout_ms", "runner.token",
+      "store.command_timeout_ms", "store.connect_timeout_ms", "store.kind", "store.prefix",
+      "store.reconnect_max_ms", "store.url", "tls.cert", "tls.key" }, config.restart_keys())
+  end)
+
+  it("names a bound of timeout_bounds as one key, and every other key by its path", function()
+    local names = {}
+    for _, k in ipairs(config.keys()) do names[k.path] = k.name end
+    assert.are.equal("timeout_bounds.ping_interval_ms", names["timeout_bounds.ping_interval_ms.min"])
+    assert.are.equal("timeout_bounds.ping_interval_ms", names["timeout_bounds.ping_interval_ms.max"])
+    assert.are.equal("gateway.retries", names["gateway.retries"])
+    assert.is_nil(names["gateway"])
   end)
 end)
 

@@ -87,7 +87,7 @@ static int cmd_check(const char *path)
     lh_close(&lua);
     if (rc != 0)
         return 2;
-    if (adm_exposed(cfg.admin_listen.host, cfg.admin_token))
+    if (adm_exposed(cfg.admin_listen.host, cfg.admin.token))
         fprintf(stderr, "%s: warning: %s\n", path, app_exposed_warning);
     cfg_free(&cfg);
     puts("ok");
@@ -142,35 +142,55 @@ static eng_runner_t *app_place(void *ud, const eng_actor_t *a, eng_runner_t **ca
 static gw_config_t app_gw_config(const cfg_t *c)
 {
     gw_config_t g = {
-        .ping_interval_ms = c->tunnel_ping_interval_ms,
-        .ping_timeout_ms = c->tunnel_ping_timeout_ms,
-        .ready_timeout_ms = c->gw_ready_timeout_ms,
-        .response_start_timeout_ms = c->gw_response_start_timeout_ms,
-        .websocket_open_timeout_ms = c->gw_websocket_open_timeout_ms,
-        .gc_interval_ms = c->gw_gc_interval_ms,
-        .retries = c->gw_retries,
-        .max_body_bytes = c->max_body_bytes,
-        .max_pending_bytes = c->hib_max_pending_bytes,
-        .ack_timeout_ms = c->hib_ack_timeout_ms,
-        .hib_eligible_ms = c->hib_eligible_threshold_ms,
+#define APP_TIMEOUT(key, member) .timeouts.key = c->member,
+        CFG_TIMEOUTS(APP_TIMEOUT)
+#undef APP_TIMEOUT
+        .ready_timeout_ms = c->gateway.ready_timeout_ms,
+        .gc_interval_ms = c->gateway.gc_interval_ms,
+        .retries = c->gateway.retries,
+        .max_body_bytes = c->limits.max_body_bytes,
     };
     return g;
+}
+
+_Static_assert((int)CFG_LOG_LEVEL_DEBUG == (int)LOG_DEBUG && (int)CFG_LOG_LEVEL_ERROR == (int)LOG_ERROR,
+               "log.level's values in the order of enum log_level");
+
+static void app_log_setup(const cfg_t *c)
+{
+    log_setup((enum log_level)c->log.level, c->log.format == CFG_LOG_FORMAT_JSON);
+}
+
+/* timeout_bounds, as the policy clamps the timeouts hook's answers to them. */
+static void app_set_bounds(lh_policy_t *pol, const cfg_t *c)
+{
+    lh_timeouts_t min = {
+#define APP_BOUND(key, member) .key = c->timeout_bounds.key.min,
+        CFG_TIMEOUTS(APP_BOUND)
+#undef APP_BOUND
+    };
+    lh_timeouts_t max = {
+#define APP_BOUND(key, member) .key = c->timeout_bounds.key.max,
+        CFG_TIMEOUTS(APP_BOUND)
+#undef APP_BOUND
+    };
+    lh_policy_set_bounds(pol, &min, &max);
 }
 
 static net_limits_t app_limits(const cfg_t *c)
 {
     net_limits_t l = {
-        .max_header_bytes = c->max_header_bytes,
-        .max_body_bytes = c->max_body_bytes,
-        .max_message_bytes = c->max_message_bytes,
-        .idle_timeout_ms = c->idle_timeout_ms,
-        .header_timeout_ms = c->header_timeout_ms,
-        .body_timeout_ms = c->body_timeout_ms,
-        .max_connections = c->max_connections,
-        .max_connections_per_address = c->max_connections_per_address,
-        .max_output_bytes = c->max_output_bytes,
-        .send_timeout_ms = c->send_timeout_ms,
-        .max_buffered_bytes = c->max_buffered_bytes,
+        .max_header_bytes = c->limits.max_header_bytes,
+        .max_body_bytes = c->limits.max_body_bytes,
+        .max_message_bytes = c->limits.max_message_bytes,
+        .idle_timeout_ms = c->limits.idle_timeout_ms,
+        .header_timeout_ms = c->limits.header_timeout_ms,
+        .body_timeout_ms = c->limits.body_timeout_ms,
+        .max_connections = c->limits.max_connections,
+        .max_connections_per_address = c->limits.max_connections_per_address,
+        .max_output_bytes = c->limits.max_output_bytes,
+        .send_timeout_ms = c->limits.send_timeout_ms,
+        .max_buffered_bytes = c->limits.max_buffered_bytes,
     };
     /* By default clients may take every descriptor but 256, which stay for runners, the store,
      * the admin listener and files. */
@@ -194,21 +214,21 @@ static void app_create_namespaces(app_t *app)
 static void app_apply_config(app_t *app)
 {
     const cfg_t *c = &app->cfg;
-    log_setup(c->log_level, c->log_json);
+    app_log_setup(c);
     net_limits_t limits = app_limits(c);
     net_server_set_limits(app->net, &limits);
-    api_set_token(c->api_token);
-    adm_set_token(c->admin_token);
+    api_set_token(c->api.token);
+    adm_set_token(c->admin.token);
     eng_config_t ecfg = *eng_config(app->eng);
-    ecfg.runner_lost_threshold_ms = (int64_t)c->runner_lost_threshold_ms;
-    ecfg.runner_eligible_ms = (int64_t)c->runner_eligible_ms;
+    ecfg.runner_lost_threshold_ms = (int64_t)c->runner.lost_threshold_ms;
+    ecfg.runner_eligible_ms = (int64_t)c->runner.eligible_ms;
     eng_set_config(app->eng, &ecfg);
     gw_config_t gcfg = app_gw_config(c);
     gw_set_config(app->gw, &gcfg);
     app_create_namespaces(app);
     lh_policy_set_budget(app->pol, c->policy_budget_ms);
-    lh_policy_set_bounds(app->pol, c->bound_min, c->bound_max);
-    app->front.default_runner = c->gw_default_runner;
+    app_set_bounds(app->pol, c);
+    app->front.default_runner = c->gateway.default_runner;
 }
 
 static void app_on_file_change(uv_fs_event_t *h, const char *filename, int events, int status);
@@ -399,17 +419,17 @@ static int cmd_run(const char *path)
         uv_loop_close(&app.loop);
         return 2;
     }
-    log_setup(app.cfg.log_level, app.cfg.log_json);
+    app_log_setup(&app.cfg);
     signal(SIGPIPE, SIG_IGN);
 
     net_limits_t limits = app_limits(&app.cfg);
     int rc = 0;
-    if (app.cfg.store_redis) {
+    if (app.cfg.store.kind == CFG_STORE_KIND_REDIS) {
         char err[256];
-        store_redis_opts_t so = { .connect_timeout_ms = app.cfg.store_connect_timeout_ms,
-                                  .command_timeout_ms = app.cfg.store_command_timeout_ms,
-                                  .backoff_max_ms = app.cfg.store_reconnect_max_ms };
-        app.store = store_redis_new_opts(&app.loop, app.cfg.store_url, app.cfg.store_prefix, &so,
+        store_redis_opts_t so = { .connect_timeout_ms = app.cfg.store.connect_timeout_ms,
+                                  .command_timeout_ms = app.cfg.store.command_timeout_ms,
+                                  .backoff_max_ms = app.cfg.store.reconnect_max_ms };
+        app.store = store_redis_new_opts(&app.loop, app.cfg.store.url, app.cfg.store.prefix, &so,
                                          err, sizeof err);
         if (!app.store) {
             log_error("invalid configuration", LF_S("key", "store"), LF_S("error", err));
@@ -417,9 +437,9 @@ static int cmd_run(const char *path)
             goto out_lua;
         }
         char url[512];
-        store_redis_url_redact(app.cfg.store_url, url, sizeof url);
+        store_redis_url_redact(app.cfg.store.url, url, sizeof url);
         log_info("store", LF_S("kind", "redis"), LF_S("url", url),
-                 LF_S("prefix", app.cfg.store_prefix));
+                 LF_S("prefix", app.cfg.store.prefix));
     } else {
         app.store = store_memory_new(&app.loop);
     }
@@ -431,30 +451,30 @@ static int cmd_run(const char *path)
     }
     app.bus = bus_new();
     eng_config_t ecfg = ENG_CONFIG_DEFAULT;
-    ecfg.runner_lost_threshold_ms = (int64_t)app.cfg.runner_lost_threshold_ms;
-    ecfg.runner_eligible_ms = (int64_t)app.cfg.runner_eligible_ms;
+    ecfg.runner_lost_threshold_ms = (int64_t)app.cfg.runner.lost_threshold_ms;
+    ecfg.runner_eligible_ms = (int64_t)app.cfg.runner.eligible_ms;
     app.eng = eng_new(&app.loop, app.store, app.bus, &ecfg);
     lh_core_set_engine(app.lua.L, app.eng);
     int restored = app_restore(&app);
     app_create_namespaces(&app);
     rn_config_t rcfg = {
-        .token = app.cfg.runner_token,
-        .init_timeout_ms = app.cfg.runner_init_timeout_ms,
-        .ping_interval_ms = app.cfg.runner_ping_interval_ms,
-        .ping_timeout_ms = app.cfg.runner_ping_timeout_ms,
-        .hib_eligible_ms = app.cfg.hib_eligible_threshold_ms,
+        .token = app.cfg.runner.token,
+        .init_timeout_ms = app.cfg.runner.init_timeout_ms,
+        .ping_interval_ms = app.cfg.runner.ping_interval_ms,
+        .ping_timeout_ms = app.cfg.runner.ping_timeout_ms,
+        .hib_eligible_ms = app.cfg.hibernation.eligible_threshold_ms,
     };
     app.rn = rn_new(&app.loop, app.eng, app.store, app.bus, &rcfg);
     gw_config_t gcfg = app_gw_config(&app.cfg);
-    api_set_token(app.cfg.api_token);
-    adm_set_token(app.cfg.admin_token);
+    api_set_token(app.cfg.api.token);
+    adm_set_token(app.cfg.admin.token);
     app.gw = gw_new(&app.loop, app.eng, app.bus, app.store, &gcfg);
     app.pol = lh_policy_new(&app.lua, app.eng, app.cfg.policy, app.cfg.policy_budget_ms);
     gw_set_policy(app.gw, app.pol);
     app.front.pol = app.pol;
     eng_on_place(app.eng, app_place, app.pol);
-    lh_policy_set_bounds(app.pol, app.cfg.bound_min, app.cfg.bound_max);
-    app.front.default_runner = app.cfg.gw_default_runner;
+    app_set_bounds(app.pol, &app.cfg);
+    app.front.default_runner = app.cfg.gateway.default_runner;
     app.cfg_path = path;
     app.m_cfg_reloads = met_counter("sett_config_reloads_total",
                                     "Reloads of the configuration and policy that took effect.",
@@ -484,7 +504,7 @@ static int cmd_run(const char *path)
     app.sigint.data = app.sigterm.data = app.stop_timer.data = &app;
 
     if (restored != 0 ||
-        listen_on(&app, "main", &app.cfg.listen, app.cfg.tls_cert, app.cfg.tls_key,
+        listen_on(&app, "main", &app.cfg.listen, app.cfg.tls.cert, app.cfg.tls.key,
                   gw_front_on_request, &app.front, 1) != 0 ||
         listen_on(&app, "admin", &app.cfg.admin_listen, NULL, NULL, adm_on_request, &app, 0) != 0) {
         rc = 1;
@@ -495,7 +515,7 @@ static int cmd_run(const char *path)
         uv_signal_start(&app.sighup, app_on_hup, SIGHUP);
         log_info("sett started", LF_S("version", SETT_VERSION), LF_S("config", path),
                  LF_I("pid", getpid()));
-        if (adm_exposed(app.cfg.admin_listen.host, app.cfg.admin_token))
+        if (adm_exposed(app.cfg.admin_listen.host, app.cfg.admin.token))
             log_warn(app_exposed_warning, LF_S("admin_listen", app.cfg.admin_listen.host));
     }
 

@@ -24,9 +24,10 @@ end
 
 local LEVELS = { "debug", "info", "warn", "error" }
 
--- The values a policy's timeouts hook may set, with the range a bound may take. Each key of
--- `timeout_bounds` is a table { min =, max = }; a bound left out is a tenth (min) or ten times
--- (max) the configured value.
+-- The values a policy's timeouts hook may set, in the order every copy of them follows (the C
+-- struct lh_timeouts_t, sett.policy, sett.testkit): { key, the configuration key that gives its
+-- default, the range a bound may take }. Each key of `timeout_bounds` is a table
+-- { min =, max = }; a bound left out is a tenth (min) or ten times (max) the configured value.
 M.TIMEOUT_BOUND_KEYS = {
   { "ping_interval_ms", "tunnel.ping_interval_ms", 1, 86400000 },
   { "ping_timeout_ms", "tunnel.ping_timeout_ms", 1, 86400000 },
@@ -39,7 +40,7 @@ M.TIMEOUT_BOUND_KEYS = {
 M.TIMEOUT_BOUNDS = {}
 for _, b in ipairs(M.TIMEOUT_BOUND_KEYS) do
   local key, from, lo, hi = b[1], b[2], b[3], b[4]
-  M.TIMEOUT_BOUNDS[key] = { type = "table", fields = {
+  M.TIMEOUT_BOUNDS[key] = { type = "table", one_key = true, fields = {
     min = { type = "integer", min = lo, max = hi,
       doc = string.format("Smallest `%s` a policy's `timeouts` hook may set (default: a tenth of `%s`).", key, from) },
     max = { type = "integer", min = lo, max = hi,
@@ -47,8 +48,10 @@ for _, b in ipairs(M.TIMEOUT_BOUND_KEYS) do
   } }
 end
 
--- Each field: type (string|integer|boolean|enum|address|table), default, min/max for integers,
--- values for enums, fields for tables, optional for tables that may be absent, doc for docs.
+-- Each field: type (string|integer|boolean|enum|address|list|table), default, min/max for
+-- integers, values for enums, fields for tables, optional for tables that may be absent, doc for
+-- docs; restart for keys a reload cannot change (on a table: every key in it), one_key for a
+-- table a reload reports as one key when any of its fields changes.
 M.schema = {
   listen = { type = "address", default = "127.0.0.1:6420", restart = true,
     doc = "Address for clients, runners and the REST API." },
@@ -169,22 +172,35 @@ M.schema = {
     doc = "On SIGINT/SIGTERM, how long closing WebSockets may take before sockets are dropped." },
 }
 
--- The keys a reload cannot change, sorted: those flagged restart, or inside a table flagged so.
--- src/lua/config.c keeps the same list for the running gateway (a spec compares them).
-function M.restart_keys()
+-- Every key that holds a value (not the tables around them), sorted by path, as
+-- { path =, spec =, restart =, name = }: restart when the key or a table around it is flagged
+-- so; name is what a reload reports when the value changes, the path or that of the one_key
+-- table around it. tools/config_gen.lua generates the C configuration from this list.
+function M.keys()
   local out = {}
-  local function walk(fields, prefix, inherited)
+  local function walk(fields, prefix, restart, name)
     for k, spec in pairs(fields) do
-      local r = inherited or spec.restart
+      local path = prefix .. k
+      local r = restart or spec.restart or false
+      local n = name or (spec.one_key and path) or nil
       if spec.type == "table" then
-        walk(spec.fields, prefix .. k .. ".", r)
-      elseif r then
-        out[#out + 1] = prefix .. k
+        walk(spec.fields, path .. ".", r, n)
+      else
+        out[#out + 1] = { path = path, spec = spec, restart = r, name = n or path }
       end
     end
   end
-  walk(M.schema, "", false)
-  table.sort(out)
+  walk(M.schema, "", false, nil)
+  table.sort(out, function(a, b) return a.path < b.path end)
+  return out
+end
+
+-- The keys a reload cannot change, sorted.
+function M.restart_keys()
+  local out = {}
+  for _, k in ipairs(M.keys()) do
+    if k.restart then out[#out + 1] = k.path end
+  end
   return out
 end
 

@@ -28,9 +28,9 @@ P.HOOKS = { "route", "place", "can_hibernate", "timeouts", "auto_response", "aut
 local HOOK = {}
 for _, h in ipairs(P.HOOKS) do HOOK[h] = true end
 
-P.TIMEOUT_KEYS = { "ping_interval_ms", "ping_timeout_ms", "websocket_open_timeout_ms",
-                   "response_start_timeout_ms", "hibernation_threshold_ms", "max_pending_bytes",
-                   "ack_timeout_ms" }
+-- The keys a timeouts hook may answer, from the configuration's list of them.
+P.TIMEOUT_KEYS = {}
+for i, b in ipairs(require("sett.config").TIMEOUT_BOUND_KEYS) do P.TIMEOUT_KEYS[i] = b[1] end
 local TIMEOUT_KEY = {}
 for _, k in ipairs(P.TIMEOUT_KEYS) do TIMEOUT_KEY[k] = true end
 

@@ -180,29 +180,18 @@ end
 ---------------------------------------------------------------------------------------------------
 -- Timeouts as the gateway passes them
 
-local function config_defaults()
-  local ok, config = pcall(require, "sett.config")
-  local cfg = ok and config.validate and config.validate({}) or nil
-  if not cfg then return nil end
-  return {
-    ping_interval_ms = cfg.tunnel.ping_interval_ms,
-    ping_timeout_ms = cfg.tunnel.ping_timeout_ms,
-    websocket_open_timeout_ms = cfg.gateway.websocket_open_timeout_ms,
-    response_start_timeout_ms = cfg.gateway.response_start_timeout_ms,
-    hibernation_threshold_ms = cfg.hibernation.eligible_threshold_ms,
-    max_pending_bytes = cfg.hibernation.max_pending_bytes,
-    ack_timeout_ms = cfg.hibernation.ack_timeout_ms,
-  }
-end
-
--- The gateway's defaults with an empty configuration.
+-- The gateway's defaults with an empty configuration: each of sett.config's TIMEOUT_BOUND_KEYS
+-- with the default of the key it comes from.
 kit.DEFAULT_TIMEOUTS = (function()
-  local ok, d = pcall(config_defaults)
-  return ok and d or {
-    ping_interval_ms = 3000, ping_timeout_ms = 30000, websocket_open_timeout_ms = 15000,
-    response_start_timeout_ms = 300000, hibernation_threshold_ms = 90000,
-    max_pending_bytes = 1048576, ack_timeout_ms = 30000,
-  }
+  local config = require "sett.config"
+  local cfg = assert(config.validate({}))
+  local d = {}
+  for _, b in ipairs(config.TIMEOUT_BOUND_KEYS) do
+    local v = cfg
+    for seg in b[2]:gmatch("[^.]+") do v = v[seg] end
+    d[b[1]] = v
+  end
+  return d
 end)()
 
 -- The bounds the gateway clamps a policy's timeouts to: a configuration's timeout_bounds

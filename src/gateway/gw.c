@@ -51,13 +51,7 @@ void gw_set_policy(gw_t *gw, struct lh_policy *pol)
 
 void gw_req_timeouts(gw_t *gw, const gw_req_t *r, lh_timeouts_t *to)
 {
-    to->ping_interval_ms = gw->cfg.ping_interval_ms;
-    to->ping_timeout_ms = gw->cfg.ping_timeout_ms;
-    to->websocket_open_timeout_ms = gw->cfg.websocket_open_timeout_ms;
-    to->response_start_timeout_ms = gw->cfg.response_start_timeout_ms;
-    to->hibernation_threshold_ms = gw->cfg.hib_eligible_ms;
-    to->max_pending_bytes = gw->cfg.max_pending_bytes;
-    to->ack_timeout_ms = gw->cfg.ack_timeout_ms;
+    *to = gw->cfg.timeouts;
     eng_actor_t *a = eng_actor_get(gw->eng, r->actor_id);
     if (a && gw->pol)
         lh_policy_timeouts(gw->pol, a, to);

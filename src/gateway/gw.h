@@ -9,6 +9,7 @@
 
 #include "bus/bus.h"
 #include "engine/engine.h"
+#include "lua/timeouts.h"
 #include "net/server.h"
 #include "net/url.h"
 #include "store/store.h"
@@ -16,17 +17,15 @@
 typedef struct gw gw_t;
 
 typedef struct gw_config {
-    uint64_t ping_interval_ms;          /* 3000, plus 0-127 ms jitter */
-    uint64_t ping_timeout_ms;           /* 30000 */
+    /* Each request's timeouts before the policy's timeouts hook: the tunnel ping (plus 0-127 ms
+     * jitter), the waits for a response start and a WebSocket open, the pending cap and ack
+     * timeout of a hibernatable socket, and the hibernation threshold (keepalive rows are
+     * refreshed every half of it). */
+    lh_timeouts_t timeouts;
     uint64_t ready_timeout_ms;          /* 10000 */
-    uint64_t response_start_timeout_ms; /* 300000 */
-    uint64_t websocket_open_timeout_ms; /* 15000 */
     uint64_t gc_interval_ms;            /* 15000 */
     unsigned retries;                   /* 3 */
     size_t max_body_bytes;              /* 20 MiB: larger request bodies get 413 */
-    size_t max_pending_bytes;           /* 1 MiB of unacked messages per hibernatable socket */
-    uint64_t ack_timeout_ms;            /* 30000: an unacked message older than this closes */
-    uint64_t hib_eligible_ms;           /* 90000: keepalive rows refreshed every half of this */
 } gw_config_t;
 
 gw_t *gw_new(uv_loop_t *loop, eng_t *eng, bus_t *bus, store_t *store, const gw_config_t *cfg);

@@ -206,7 +206,8 @@ void gw_keepalive_one(gw_t *gw, gw_req_t *r)
     store_hib_row_t row = { r->actor_id, { 0 }, { 0 }, eng_now_ms(gw->eng) };
     memcpy(row.gateway_id, gw->id, 4);
     memcpy(row.request_id, r->rid, 4);
-    store_hib_upsert(gw->store, &row, 1, (int64_t)gw->cfg.hib_eligible_ms, NULL, NULL);
+    store_hib_upsert(gw->store, &row, 1, (int64_t)gw->cfg.timeouts.hibernation_threshold_ms,
+                     NULL, NULL);
 }
 
 void gw_keepalive_forget(gw_t *gw, gw_req_t *r)
@@ -241,15 +242,17 @@ static void gw_keepalive_tick(clk_timer_t *t)
             rows[i].last_ping_ts = now;
             i++;
         }
-        store_hib_upsert(gw->store, rows, n, (int64_t)gw->cfg.hib_eligible_ms, NULL, NULL);
+        store_hib_upsert(gw->store, rows, n, (int64_t)gw->cfg.timeouts.hibernation_threshold_ms,
+                         NULL, NULL);
         free(rows);
     }
     clk_start(gw->clk, &gw->keepalive, gw_keepalive_tick,
-              gw->cfg.hib_eligible_ms / 2 + rnd_jitter_ms());
+              gw->cfg.timeouts.hibernation_threshold_ms / 2 + rnd_jitter_ms());
 }
 
 void gw_keepalive_init(gw_t *gw)
 {
     gw->keepalive.data = gw;
-    clk_start(gw->clk, &gw->keepalive, gw_keepalive_tick, gw->cfg.hib_eligible_ms / 2);
+    clk_start(gw->clk, &gw->keepalive, gw_keepalive_tick,
+              gw->cfg.timeouts.hibernation_threshold_ms / 2);
 }

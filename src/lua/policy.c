@@ -61,7 +61,7 @@ struct lh_policy {
     int callers[LH_HOOK_COUNT]; /* the module's call_* functions, or LUA_NOREF */
     int route_caller;          /* lh_route_caller_src bound to call_route, or LUA_NOREF */
     int authorize_caller;      /* lh_authorize_caller_src bound to call_authorize, or LUA_NOREF */
-    uint64_t bmin[7], bmax[7]; /* timeout bounds; 0: a tenth or ten times the default */
+    lh_timeouts_t bmin, bmax;  /* timeout bounds; 0: a tenth or ten times the default */
     met_series_t *m_errors, *m_reloads, *m_reload_errors, *m_calls;
 };
 
@@ -313,10 +313,10 @@ void lh_policy_set_budget(lh_policy_t *p, uint64_t budget_ms)
     lh_policy_push_budget(p);
 }
 
-void lh_policy_set_bounds(lh_policy_t *p, const uint64_t min[7], const uint64_t max[7])
+void lh_policy_set_bounds(lh_policy_t *p, const lh_timeouts_t *min, const lh_timeouts_t *max)
 {
-    memcpy(p->bmin, min, sizeof p->bmin);
-    memcpy(p->bmax, max, sizeof p->bmax);
+    p->bmin = *min;
+    p->bmax = *max;
 }
 
 const char *lh_policy_path(const lh_policy_t *p)
@@ -581,13 +581,9 @@ static const struct {
     const char *name;
     size_t off;
 } lh_timeout_fields[] = {
-    { "ping_interval_ms", offsetof(lh_timeouts_t, ping_interval_ms) },
-    { "ping_timeout_ms", offsetof(lh_timeouts_t, ping_timeout_ms) },
-    { "websocket_open_timeout_ms", offsetof(lh_timeouts_t, websocket_open_timeout_ms) },
-    { "response_start_timeout_ms", offsetof(lh_timeouts_t, response_start_timeout_ms) },
-    { "hibernation_threshold_ms", offsetof(lh_timeouts_t, hibernation_threshold_ms) },
-    { "max_pending_bytes", offsetof(lh_timeouts_t, max_pending_bytes) },
-    { "ack_timeout_ms", offsetof(lh_timeouts_t, ack_timeout_ms) },
+#define LH_TIMEOUT_FIELD(key, member) { #key, offsetof(lh_timeouts_t, key) },
+    CFG_TIMEOUTS(LH_TIMEOUT_FIELD)
+#undef LH_TIMEOUT_FIELD
 };
 
 void lh_policy_timeouts(lh_policy_t *p, const eng_actor_t *a, lh_timeouts_t *io)
@@ -601,11 +597,14 @@ void lh_policy_timeouts(lh_policy_t *p, const eng_actor_t *a, lh_timeouts_t *io)
     lua_createtable(L, 0, (int)nf);
     lua_createtable(L, 0, (int)nf);
     for (size_t i = 0; i < nf; i++) {
-        uint64_t v = *(uint64_t *)((char *)io + lh_timeout_fields[i].off);
+        size_t off = lh_timeout_fields[i].off;
+        uint64_t v = *(uint64_t *)((char *)io + off);
+        uint64_t bmin = *(uint64_t *)((char *)&p->bmin + off);
+        uint64_t bmax = *(uint64_t *)((char *)&p->bmax + off);
         lua_pushnumber(L, (lua_Number)v);
         lua_setfield(L, -3, lh_timeout_fields[i].name);
-        uint64_t lo = p->bmin[i] ? p->bmin[i] : (v / 10 ? v / 10 : 1);
-        uint64_t hi = p->bmax[i] ? p->bmax[i] : v * 10;
+        uint64_t lo = bmin ? bmin : (v / 10 ? v / 10 : 1);
+        uint64_t hi = bmax ? bmax : v * 10;
         if (hi < lo)
             hi = lo;
         lua_createtable(L, 2, 0);

@@ -12,6 +12,7 @@
 #include "core/buf.h"
 #include "engine/engine.h"
 #include "lua/host.h"
+#include "lua/timeouts.h"
 #include "net/http_req.h"
 #include "net/url.h"
 
@@ -29,9 +30,9 @@ int lh_policy_reload(lh_policy_t *p, buf_t *err);
 int lh_policy_reload_from(lh_policy_t *p, const char *path, buf_t *err);
 /* The longest one hook call or timer callback may run; the next call uses it. */
 void lh_policy_set_budget(lh_policy_t *p, uint64_t budget_ms);
-/* The bounds lh_policy_timeouts clamps answers to, per key in the order of lh_timeouts_t;
- * 0 keeps the derived bound (a tenth, or ten times, the default). */
-void lh_policy_set_bounds(lh_policy_t *p, const uint64_t min[7], const uint64_t max[7]);
+/* The bounds lh_policy_timeouts clamps answers to, per key; 0 keeps the derived bound (a
+ * tenth, or ten times, the default). */
+void lh_policy_set_bounds(lh_policy_t *p, const lh_timeouts_t *min, const lh_timeouts_t *max);
 const char *lh_policy_path(const lh_policy_t *p);
 /* Whether the policy defines the hook (route, place, can_hibernate, timeouts, auto_response,
  * authorize).
@@ -66,16 +67,6 @@ bool lh_policy_can_hibernate(lh_policy_t *p, const eng_actor_t *a, const char *p
 /* Asks auto_response(actor, msg, binary); returns true with the answer in out. */
 bool lh_policy_auto_response(lh_policy_t *p, const eng_actor_t *a, const uint8_t *data, size_t len,
                              bool binary, buf_t *out);
-
-typedef struct lh_timeouts {
-    uint64_t ping_interval_ms;
-    uint64_t ping_timeout_ms;
-    uint64_t websocket_open_timeout_ms;
-    uint64_t response_start_timeout_ms;
-    uint64_t hibernation_threshold_ms;
-    uint64_t max_pending_bytes;
-    uint64_t ack_timeout_ms;
-} lh_timeouts_t;
 
 /* Asks timeouts(actor) once per request or socket; io holds the defaults on entry. Each answer
  * is clamped to the bounds lh_policy_set_bounds gave, by default a tenth to ten times its

@@ -27,15 +27,19 @@ static void check(const cfg_t *c)
     if (c->listen.port < 1 || c->listen.port > 65535 || !c->listen.host[0] ||
         c->admin_listen.port < 1 || c->admin_listen.port > 65535)
         abort();
-    if (c->max_header_bytes < 1024 || c->max_message_bytes < 125 || c->idle_timeout_ms < 100)
+    if (c->limits.max_header_bytes < 1024 || c->limits.max_message_bytes < 125 ||
+        c->limits.idle_timeout_ms < 100)
         abort();
-    if (!c->store_url || !c->store_prefix || !c->namespaces)
+    if (!c->store.url || !c->store.prefix || !c->namespaces)
         abort();
-    if ((c->tls_cert == NULL) != (c->tls_key == NULL))
+    if ((c->tls.cert == NULL) != (c->tls.key == NULL))
         abort();
-    for (int i = 0; i < 7; i++)
-        if (c->bound_min[i] && c->bound_max[i] && c->bound_min[i] > c->bound_max[i])
-            abort();
+#define CHECK_BOUND(key, member) \
+    if (c->timeout_bounds.key.min && c->timeout_bounds.key.max && \
+        c->timeout_bounds.key.min > c->timeout_bounds.key.max) \
+        abort();
+    CFG_TIMEOUTS(CHECK_BOUND)
+#undef CHECK_BOUND
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

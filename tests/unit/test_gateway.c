@@ -44,17 +44,17 @@ static int port;
 
 /* The production defaults: the test reaches each deadline by moving the clock. */
 static gw_config_t gcfg = {
-    .ping_interval_ms = 3000,
-    .ping_timeout_ms = 30000,
+    .timeouts = { .ping_interval_ms = 3000,
+                  .ping_timeout_ms = 30000,
+                  .response_start_timeout_ms = 300000,
+                  .websocket_open_timeout_ms = 15000,
+                  .max_pending_bytes = 1 << 20,
+                  .ack_timeout_ms = 30000,
+                  .hibernation_threshold_ms = 90000 },
     .ready_timeout_ms = 10000,
-    .response_start_timeout_ms = 300000,
-    .websocket_open_timeout_ms = 15000,
     .gc_interval_ms = 15000,
     .retries = 3,
     .max_body_bytes = 20 << 20,
-    .max_pending_bytes = 1 << 20,
-    .ack_timeout_ms = 30000,
-    .hib_eligible_ms = 90000,
 };
 
 /* ---- The loop and waiting for I/O ---- */
@@ -794,7 +794,7 @@ static void test_http_deadlines(void)
     rp_to_runner_t m;
     WAIT(runner_take_tunnel(&rt, RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_REQUEST_START, &m));
     rp_to_runner_free(&m);
-    advance(gcfg.response_start_timeout_ms - 100);
+    advance(gcfg.timeouts.response_start_timeout_ms - 100);
     settle();
     CHECK_EQ_INT(c->in.len, 0);
     advance(200);
@@ -928,7 +928,7 @@ static void test_ws_open(void)
     c = cli_ws(target, NULL);
     WAIT(runner_take_tunnel(&rt, RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_OPEN, &m));
     rp_to_runner_free(&m);
-    advance(gcfg.websocket_open_timeout_ms - 100);
+    advance(gcfg.timeouts.websocket_open_timeout_ms - 100);
     settle();
     CHECK_EQ_INT(c->in.len, 0);
     advance(200);
@@ -995,13 +995,13 @@ static void test_ws_ping(void)
 
     /* A ping every interval (plus up to 127 ms of jitter); each pong is measured. */
     int pings = rt.pings;
-    advance(gcfg.ping_interval_ms - 100);
+    advance(gcfg.timeouts.ping_interval_ms - 100);
     CHECK_EQ_INT(rt.pings, pings);
     advance(228);
     CHECK_EQ_INT(rt.pings, pings + 1);
     CHECK_EQ_INT(rtt->count, observed + 1);
     /* Answered pings keep the socket open well past the ping timeout. */
-    advance(2 * gcfg.ping_timeout_ms);
+    advance(2 * gcfg.timeouts.ping_timeout_ms);
     settle();
     CHECK_EQ_INT(c->in.len, 0);
     CHECK(rt.pings >= pings + 20);
@@ -1009,10 +1009,10 @@ static void test_ws_ping(void)
     /* Unanswered, the socket closes once no pong came for the ping timeout, at the first ping
      * after it. */
     rt.auto_pong = 0;
-    advance(gcfg.ping_timeout_ms - 3500);
+    advance(gcfg.timeouts.ping_timeout_ms - 3500);
     settle();
     CHECK_EQ_INT(c->in.len, 0);
-    advance(3500 + gcfg.ping_interval_ms + 128);
+    advance(3500 + gcfg.timeouts.ping_interval_ms + 128);
     expect_close(c, 1011, "guard.websocket_service_timeout#");
     rp_to_runner_t m;
     WAIT(runner_take_tunnel(&rt, RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_CLOSE, &m));
@@ -1034,7 +1034,7 @@ static void test_ws_pending(void)
 
     /* Bytes: the message that would take the buffer over max_pending_bytes closes the socket. */
     gw_config_t small = gcfg;
-    small.max_pending_bytes = 4096;
+    small.timeouts.max_pending_bytes = 4096;
     gw_set_config(gw, &small);
     cli_t *c = ws_ready(a, 1, rid);
     char msg[201];
@@ -1050,7 +1050,7 @@ static void test_ws_pending(void)
     runner_clear(&rt);
 
     /* Count: 65,535 unacked messages are kept; the next one closes. */
-    small.max_pending_bytes = 64 << 20;
+    small.timeouts.max_pending_bytes = 64 << 20;
     gw_set_config(gw, &small);
     c = ws_ready(a, 1, rid);
     buf_t batch = BUF_INIT;
@@ -1074,7 +1074,7 @@ static void test_ws_pending(void)
     cli_ws_send(c, "unacked");
     WAIT(runner_take_tunnel(&rt, RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE, &m));
     rp_to_runner_free(&m);
-    advance(gcfg.ack_timeout_ms - 100);
+    advance(gcfg.timeouts.ack_timeout_ms - 100);
     settle();
     CHECK_EQ_INT(c->in.len, 0);
     advance(gcfg.gc_interval_ms + 200);
@@ -1088,7 +1088,7 @@ static void test_ws_pending(void)
     WAIT(runner_take_tunnel(&rt, RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE, &m));
     runner_ws_ack(rid, ws_index(&m));
     rp_to_runner_free(&m);
-    advance(gcfg.ack_timeout_ms + 2 * gcfg.gc_interval_ms);
+    advance(gcfg.timeouts.ack_timeout_ms + 2 * gcfg.gc_interval_ms);
     settle();
     CHECK_EQ_INT(c->in.len, 0);
     cli_close(c);
@@ -1190,7 +1190,7 @@ static void test_ws_hibernate(void)
     actor_sleep(a);
     CHECK_EQ_INT(a->state, ENG_ACTOR_SLEEPING);
     int pings = rt.pings;
-    advance(3 * gcfg.ping_interval_ms);
+    advance(3 * gcfg.timeouts.ping_interval_ms);
     settle();
     CHECK_EQ_INT(rt.pings, pings);
     CHECK_EQ_INT(c->in.len, 0);
@@ -1216,7 +1216,7 @@ static void test_ws_hibernate(void)
     runner_ws_message(rid, "good morning");
     expect_text(c, "good morning");
     /* Pinged again. */
-    advance(gcfg.ping_interval_ms + 128);
+    advance(gcfg.timeouts.ping_interval_ms + 128);
     CHECK(rt.pings > pings);
 
     /* A client that leaves while its actor sleeps takes its row with it. */
