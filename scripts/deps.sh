@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(luajit2 libluajit2-5.1-dev libuv1-dev lua-luv-dev libwebsockets-dev
-      libwebsockets-evlib-uv libhiredis-dev libhttp-parser-dev libwslay-dev
+      libwebsockets-evlib-uv libhiredis-dev libhttp-parser-dev
       redis-server redis-tools lua-busted cmake pkg-config clang libclang-rt-14-dev
       make gcc)
 [ "${1:-}" = "--test" ] && pkgs+=(valgrind curl openssl)
