@@ -3,30 +3,39 @@ BUILD ?= build
 SAN ?= 0
 JOBS ?= 2
 
-.PHONY: all deps build run test fuzz bench clean
+.PHONY: all deps configure build run test fuzz bench clean
 
 all: build
 
 deps:
 	@scripts/deps.sh
 
-build: deps
+configure: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+# Every target: the binary, the tests, the load tools.
+build: configure
 	@cmake --build $(BUILD) -j$(JOBS)
 
-run: build
-	./$(BUILD)/sett run conf/sett.lua
+# Builds only the binary, and quietly: the compiler's output shows only when the build fails, so
+# what follows the packages deps installs is sett's own log.
+run: configure
+	@log=$$(mktemp) && { cmake --build $(BUILD) -j$(JOBS) --target sett >$$log 2>&1 || \
+	  { cat $$log >&2; rm -f $$log; exit 1; }; } && rm -f $$log
+	@$(BUILD)/sett run conf/sett.lua
 
 test:
 	@SAN=$(SAN) scripts/test.sh
 
-fuzz: deps
+fuzz:
+	@scripts/deps.sh --test
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DSETT_FUZZ=ON -DSETT_FUZZ_SECONDS=$${FUZZ_SECONDS:-120} >/dev/null
 	@cmake --build build-fuzz -j$(JOBS)
 	@cd build-fuzz && ctest --output-on-failure
 
 # Benchmarks against a direct connection and nginx (docs/benchmarks.md); QUICK=1 for a subset.
-bench: deps
+bench:
+	@scripts/deps.sh --test
 	@QUICK=$(QUICK) scripts/bench.sh
 
 clean:

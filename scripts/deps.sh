@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Installs the Debian packages sett builds and tests with, when any is missing.
+# Installs the Debian packages sett builds with (and with --test, what the tests, the fuzz
+# targets and the benchmarks also need), when any is missing. It prints the packages it installs
+# and, only when apt fails, apt's output.
 # The names are pinned: installing plain `luajit` later would remove luajit2.
 set -euo pipefail
 
 pkgs=(luajit2 libluajit2-5.1-dev libuv1-dev lua-luv-dev libwebsockets-dev
-      libwebsockets-evlib-uv libhiredis-dev libhttp-parser-dev
-      redis-server redis-tools lua-busted cmake pkg-config clang libclang-rt-14-dev
-      make gcc)
-[ "${1:-}" = "--test" ] && pkgs+=(valgrind curl openssl)
-command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
+      libwebsockets-evlib-uv libhiredis-dev libhttp-parser-dev cmake pkg-config make gcc)
+if [ "${1:-}" = "--test" ]; then
+  pkgs+=(redis-server redis-tools lua-busted clang libclang-rt-14-dev valgrind curl openssl)
+  command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -22,5 +24,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "deps: apt-get failed" >&2
+  exit 1
+fi
