@@ -49,7 +49,7 @@ before(async () => {
   const conf = join(tmp, "sett.lua");
   writeFileSync(conf, `return { listen = "127.0.0.1:${p}", admin_listen = "127.0.0.1:${a}",
     limits = { max_body_bytes = 65536 },
-    runner = { ping_interval_ms = 200, ping_timeout_ms = 4000, lost_threshold_ms = 60000 },
+    runner = { ping_interval_ms = 200, ping_timeout_ms = 8000, lost_threshold_ms = 60000 },
     tunnel = { ping_interval_ms = 200, ping_timeout_ms = 1500 },
     gateway = { ready_timeout_ms = 500, response_start_timeout_ms = 700 } }`);
   logFile = join(tmp, "sett.log");
@@ -174,13 +174,12 @@ test("a slow runner pauses its clients: memory stays bounded and nothing is lost
     ws.on("message", (d) => { got.push(d); if (got.length === 96) res(); });
     ws.once("close", (code, reason) => rej(new Error(`closed ${code} ${reason} after ${got.length} echoes`)));
   });
-  // The sends only queue in the client (nothing is written before the next turn of its loop), so
-  // the runner is stopped after them: framing 96 MiB can take seconds on a loaded machine, and a
-  // runner stopped for longer than its ping timeout is disconnected, leaving its sockets waiting
-  // for the lost-runner threshold.
+  // Framing 96 MiB can take seconds on a loaded machine; the runner's ping timeout is long enough
+  // for that, since a runner stopped for longer is disconnected and its sockets wait for the
+  // lost-runner threshold.
+  runner.kill("SIGSTOP");
   const mb = 1 << 20;
   for (let i = 0; i < 96; i++) ws.send(Buffer.alloc(mb, i));
-  runner.kill("SIGSTOP");
   await new Promise((r) => setTimeout(r, 500));
   const grown = rss() - rss0;
   const held = ws.bufferedAmount;
@@ -207,8 +206,8 @@ test("a frozen runner's sockets close with 1011 and leave nothing in flight", as
     assert.equal(r.code, 1011);
     assert.match(r.reason, /^guard\.websocket_service_timeout#/);
   }
-  // runner ping timeout 4000 + tunnel ping timeout 1500 + one interval 200, with slack.
-  assert.ok(took < 4000 + 1500 + 200 + 1500, `closed after ${took} ms`);
+  // runner ping timeout 8000 + tunnel ping timeout 1500 + one interval 200, with slack.
+  assert.ok(took < 8000 + 1500 + 200 + 1500, `closed after ${took} ms`);
   await waitFor(async () => {
     const m = await metrics();
     return metric(m, 'gateway_in_flight{kind="ws"}') === 0 && metric(m, 'gateway_in_flight{kind="http"}') === 0;
