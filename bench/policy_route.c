@@ -57,7 +57,7 @@ static const char *const pr_kinds[] = { "builtin", "actor", "create", "respond" 
 static const char pr_noop_src[] =
     "return { name = \"noop\", route = function(req) return nil end }\n";
 
-/* One request's policy step exactly as gw_front_on_request takes it: the has check, the call,
+/* One request's policy step exactly as rt_on_request takes it: the has check, the call,
  * and freeing the answer. Returns the answer's kind. */
 static enum lh_route_kind pr_once(lh_policy_t *p, const hreq *req, const url_parts *u)
 {

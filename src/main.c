@@ -13,12 +13,12 @@
 #include "api/api.h"
 #include "bus/bus.h"
 #include "engine/engine.h"
+#include "router/router.h"
 #include "runner/runner.h"
 #include "store/store_memory.h"
 #include "store/store_redis.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "gateway/front.h"
 #include "lua/config.h"
 #include "lua/core.h"
 #include "lua/host.h"
@@ -38,7 +38,7 @@ typedef struct app {
     eng_t *eng;
     rn_t *rn;
     gw_t *gw;
-    gw_front_t front;
+    rt_t front;
     lh_policy_t *pol;
     const char *cfg_path;
     uv_signal_t sighup;
@@ -505,7 +505,7 @@ static int cmd_run(const char *path)
 
     if (restored != 0 ||
         listen_on(&app, "main", &app.cfg.listen, app.cfg.tls.cert, app.cfg.tls.key,
-                  gw_front_on_request, &app.front, 1) != 0 ||
+                  rt_on_request, &app.front, 1) != 0 ||
         listen_on(&app, "admin", &app.cfg.admin_listen, NULL, NULL, adm_on_request, &app, 0) != 0) {
         rc = 1;
         app_stop_now(&app.stop_timer);

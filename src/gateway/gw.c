@@ -6,7 +6,6 @@
 #include "core/log.h"
 #include "core/random.h"
 #include "core/utf8.h"
-#include "net/ws_handshake.h"
 #include "proto/bare.h"
 
 #include <ctype.h>
@@ -424,116 +423,7 @@ void gw_free(gw_t *gw)
     free(gw);
 }
 
-/* ---- Routing ---- */
-
-static const char *gw_cors_headers(const hreq *req, buf_t *b)
-{
-    const slice_t *origin = hreq_header(req, "origin");
-    const slice_t *rh = hreq_header(req, "access-control-request-headers");
-    buf_append_str(b, "Access-Control-Allow-Origin: ");
-    if (origin)
-        buf_append(b, origin->p, origin->len);
-    else
-        buf_append_str(b, "*");
-    buf_append_str(b, "\r\nAccess-Control-Allow-Credentials: true\r\n"
-                      "Access-Control-Allow-Methods: GET, POST, PUT, DELETE, OPTIONS, PATCH\r\n");
-    if (rh) {
-        buf_append_str(b, "Access-Control-Allow-Headers: ");
-        buf_append(b, rh->p, rh->len);
-        buf_append_str(b, "\r\n");
-    }
-    buf_append_str(b, "Access-Control-Max-Age: 86400\r\n");
-    buf_push(b, '\0');
-    return (const char *)b->data;
-}
-
-int gw_handle(gw_t *gw, net_conn_t *c, hreq *req, const url_parts *u)
-{
-    char *actor_id = NULL;
-    buf_t path = BUF_INIT;
-    int from_path = 0;
-    static const char prefix[] = "/gateway/";
-    if (u->path.len >= sizeof prefix - 1 && memcmp(u->path.p, prefix, sizeof prefix - 1) == 0) {
-        /* /gateway/{actor_id}[@token]/rest: the actor sees /rest and the query, byte for byte. */
-        size_t pos = sizeof prefix - 2;
-        slice_t seg;
-        url_path_next(&u->path, &pos, &seg);
-        size_t idlen = seg.len;
-        for (size_t i = 0; i < seg.len; i++)
-            if (seg.p[i] == '@') {
-                idlen = i;
-                break;
-            }
-        char *dec = sx_malloc(idlen + 1);
-        size_t declen = 0;
-        if (idlen == 0 || url_decode_segment((const char *)seg.p, idlen, dec, &declen, 0) != URL_OK) {
-            free(dec);
-            net_http_error(c, 400, "guard", "invalid_path", "bad actor id in the path", NULL);
-            return 1;
-        }
-        dec[declen] = '\0';
-        actor_id = dec;
-        from_path = 1;
-        const char *rest = (const char *)u->path.p + pos;
-        size_t rest_len = u->path.len - pos;
-        if (rest_len >= 2 && rest[0] == '/' && rest[1] == '/') {
-            free(actor_id);
-            net_http_error(c, 400, "guard", "invalid_path", "empty path segment", NULL);
-            return 1;
-        }
-        if (rest_len == 0)
-            buf_append_str(&path, "/");
-        else
-            buf_append(&path, rest, rest_len);
-    } else {
-        /* Header routing: x-rivet-target: actor with x-rivet-actor, or the subprotocols
-         * rivet_target.actor and rivet_actor.<id>; the actor sees the whole target. */
-        const slice_t *t = hreq_header(req, "x-rivet-target");
-        const slice_t *a = hreq_header(req, "x-rivet-actor");
-        if (t && t->len == 5 && memcmp(t->p, "actor", 5) == 0 && a) {
-            actor_id = sx_strndup((const char *)a->p, a->len);
-        } else if (req->upgrade) {
-            wsh_offers offers;
-            wsh_offers_init(&offers);
-            wsh_offers_parse(&offers, req);
-            int target = 0;
-            for (size_t i = 0; i < offers.n; i++) {
-                const slice_t *o = &offers.v[i];
-                if (o->len == 18 && memcmp(o->p, "rivet_target.actor", 18) == 0)
-                    target = 1;
-                else if (o->len > 12 && memcmp(o->p, "rivet_actor.", 12) == 0 && !actor_id) {
-                    char *dec = sx_malloc(o->len - 12 + 1);
-                    size_t dl = 0;
-                    if (url_decode_segment((const char *)o->p + 12, o->len - 12, dec, &dl, URL_ALLOW_SLASH) ==
-                        URL_OK) {
-                        dec[dl] = '\0';
-                        actor_id = dec;
-                    } else {
-                        free(dec);
-                    }
-                }
-            }
-            wsh_offers_free(&offers);
-            if (!target) {
-                free(actor_id);
-                actor_id = NULL;
-            }
-        }
-        if (!actor_id)
-            return 0;
-        buf_append(&path, req->url.p, req->url.len);
-    }
-    if (from_path && u->has_query) {
-        buf_push(&path, '?');
-        buf_append(&path, u->query.p, u->query.len);
-    }
-    buf_push(&path, '\0');
-
-    gw_forward(gw, c, req, actor_id, (char *)path.data);
-    free(actor_id);
-    buf_free(&path);
-    return 1;
-}
+/* ---- Requests for actors ---- */
 
 /* The policy's authorize hook, asked before a request reaches an actor (a CORS preflight is
  * answered before it: it carries no credentials); a refusal is answered here. */
@@ -547,29 +437,35 @@ static bool gw_authorized(gw_t *gw, net_conn_t *c, hreq *req, const eng_actor_t 
     return ok;
 }
 
-void gw_forward(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path)
+int gw_reachable(gw_t *gw, net_conn_t *c, const char *actor_id)
 {
     eng_actor_t *a = eng_actor_get(gw->eng, actor_id);
     if (!a || a->state == ENG_ACTOR_DESTROYED) {
         net_http_error(c, 404, "actor", "not_found", "The actor does not exist or was destroyed.",
                        NULL);
-    } else if (a->state != ENG_ACTOR_RUNNING && !store_available(gw->store)) {
+        return 0;
+    }
+    if (a->state != ENG_ACTOR_RUNNING && !store_available(gw->store)) {
         /* Starting the actor needs what the store holds (its KV, its sockets' rows); it would
          * only fail, so the client hears at once that the store is away. */
         net_http_error(c, 503, "store", "unavailable",
                        "The store is unavailable, so the actor cannot be started; retry later.",
                        NULL);
-    } else if (strcmp(req->method, "OPTIONS") == 0 && !req->upgrade) {
-        buf_t h = BUF_INIT;
-        net_http_respond(c, 204, NULL, gw_cors_headers(req, &h), NULL, 0);
-        buf_free(&h);
-    } else if (!gw_authorized(gw, c, req, a)) {
-        return;
-    } else if (req->upgrade) {
-        gw_ws_start(gw, c, req, actor_id, path);
-    } else {
-        gw_http_start(gw, c, req, actor_id, path);
+        return 0;
     }
+    return 1;
+}
+
+void gw_forward(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path)
+{
+    if (!gw_reachable(gw, c, actor_id))
+        return;
+    if (!gw_authorized(gw, c, req, eng_actor_get(gw->eng, actor_id)))
+        return;
+    if (req->upgrade)
+        gw_ws_start(gw, c, req, actor_id, path);
+    else
+        gw_http_start(gw, c, req, actor_id, path);
 }
 
 /* Added for the configuration reload (src/main.c): requests and sockets that start later use

@@ -1,7 +1,7 @@
-/* The gateway half: routes client HTTP requests and WebSockets to actors and carries them
- * through the actor's runner tunnel over the bus: ToRunner frames to `pegboard.runner.{id}`,
- * answers from `pegboard.gateway.{gateway id}`. Every tunnelled WebSocket is pinged
- * (ToRunnerPing/ToGatewayPong) to measure the path and close it when the path is dead. */
+/* The gateway half: carries client HTTP requests and WebSockets, once the router (router/) has
+ * named their actor, through the actor's runner tunnel over the bus: ToRunner frames to
+ * `pegboard.runner.{id}`, answers from `pegboard.gateway.{gateway id}`. Every tunnelled WebSocket
+ * is pinged (ToRunnerPing/ToGatewayPong) to measure the path and close it when the path is dead. */
 #ifndef SETT_GATEWAY_GW_H
 #define SETT_GATEWAY_GW_H
 
@@ -11,7 +11,6 @@
 #include "engine/engine.h"
 #include "lua/timeouts.h"
 #include "net/server.h"
-#include "net/url.h"
 #include "store/store.h"
 
 typedef struct gw gw_t;
@@ -31,13 +30,14 @@ typedef struct gw_config {
 gw_t *gw_new(uv_loop_t *loop, eng_t *eng, bus_t *bus, store_t *store, const gw_config_t *cfg);
 /* Frees what is left once the transport has closed every socket. */
 void gw_free(gw_t *gw);
-/* Serves actor routes (`/gateway/{id}[@token]/...`, `x-rivet-target: actor`, the
- * `rivet_target.actor` subprotocol); returns 0 when the request is not for an actor. */
-int gw_handle(gw_t *gw, net_conn_t *c, hreq *req, const url_parts *u);
 size_t gw_in_flight(const gw_t *gw);
-/* Carries the request to this actor (after a policy's routing decision); path is what the
- * actor sees. */
+/* Carries the request to this actor; path is the request target the actor sees. A request
+ * gw_reachable refuses is answered with its error. */
 void gw_forward(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path);
+/* Returns 1 when a request may be carried to this actor; otherwise answers the client (404 when
+ * the actor does not exist or was destroyed, 503 when it would have to start while the store is
+ * away) and returns 0. */
+int gw_reachable(gw_t *gw, net_conn_t *c, const char *actor_id);
 /* The policy asked for timeouts, hibernation and auto-responses; NULL for built-in behaviour. */
 struct lh_policy;
 void gw_set_policy(gw_t *gw, struct lh_policy *pol);

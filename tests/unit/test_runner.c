@@ -8,6 +8,7 @@
  * Timeouts are configured small instead of slept out; the loop runs until what a test waits for
  * has happened, with a deadline that only bounds a failure. */
 #include "t.h"
+#include "loop_wait.h"
 #include "redis_srv.h"
 
 #include <stdlib.h>
@@ -28,28 +29,6 @@
 #include "runner/runner.h"
 #include "store/store_memory.h"
 #include "store/store_redis.h"
-
-static uv_loop_t loop;
-
-/* ---- Running the loop until something has happened ---- */
-
-static uv_timer_t guard;
-static int guard_fired;
-
-static void guard_cb(uv_timer_t *t)
-{
-    guard_fired = 1;
-}
-
-/* Runs the loop until cond holds or ms have passed; evaluates to cond. */
-#define RUN_UNTIL(cond, ms) ({                                                              \
-    guard_fired = 0;                                                                        \
-    uv_timer_start(&guard, guard_cb, (ms), 0);                                              \
-    while (!(cond) && !guard_fired)                                                         \
-        uv_run(&loop, UV_RUN_ONCE);                                                         \
-    uv_timer_stop(&guard);                                                                  \
-    (cond);                                                                                 \
-})
 
 /* ---- One sett runner half: its engine, bus, stores and the listener's route ---- */
 
@@ -1090,8 +1069,7 @@ static void on_shutdown(void *ud)
 int main(void)
 {
     log_setup(LOG_ERROR, 0);
-    uv_loop_init(&loop);
-    uv_timer_init(&loop, &guard);
+    loop_wait_init();
     net_limits_t limits = { .max_header_bytes = 65536, .max_body_bytes = 1 << 20,
                             .max_message_bytes = 32 << 20, .idle_timeout_ms = 10000 };
     srv = net_server_new(&loop, &limits);
@@ -1126,7 +1104,7 @@ int main(void)
     RUN_UNTIL(shutdown_done, 3000);
     CHECK(shutdown_done);
     world_close(&w);
-    uv_close((uv_handle_t *)&guard, NULL);
+    loop_wait_close();
     uv_run(&loop, UV_RUN_DEFAULT);
     net_server_finish(srv);
     uv_run(&loop, UV_RUN_DEFAULT);

@@ -1,0 +1,170 @@
+#include "router/router.h"
+#include "api/api.h"
+#include "core/alloc.h"
+#include "lua/policy.h"
+#include "net/url.h"
+#include "router/rt_target.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* ---- Actor routes ---- */
+
+/* The CORS headers of a preflight's answer: the origin is echoed (credentials are allowed, so
+ * "*" is only for a request without one), and so are the requested headers. */
+static const char *rt_cors_headers(const hreq *req, buf_t *b)
+{
+    const slice_t *origin = hreq_header(req, "origin");
+    const slice_t *rh = hreq_header(req, "access-control-request-headers");
+    buf_append_str(b, "Access-Control-Allow-Origin: ");
+    if (origin)
+        buf_append(b, origin->p, origin->len);
+    else
+        buf_append_str(b, "*");
+    buf_append_str(b, "\r\nAccess-Control-Allow-Credentials: true\r\n"
+                      "Access-Control-Allow-Methods: GET, POST, PUT, DELETE, OPTIONS, PATCH\r\n");
+    if (rh) {
+        buf_append_str(b, "Access-Control-Allow-Headers: ");
+        buf_append(b, rh->p, rh->len);
+        buf_append_str(b, "\r\n");
+    }
+    buf_append_str(b, "Access-Control-Max-Age: 86400\r\n");
+    buf_push(b, '\0');
+    return (const char *)b->data;
+}
+
+/* A request for an actor: a CORS preflight is answered here once the gateway has said the actor
+ * can be reached; everything else the gateway carries to the actor. */
+static void rt_forward(rt_t *rt, net_conn_t *c, hreq *req, const char *actor_id, const char *path)
+{
+    if (strcmp(req->method, "OPTIONS") == 0 && !req->upgrade) {
+        if (gw_reachable(rt->gw, c, actor_id)) {
+            buf_t h = BUF_INIT;
+            net_http_respond(c, 204, NULL, rt_cors_headers(req, &h), NULL, 0);
+            buf_free(&h);
+        }
+        return;
+    }
+    gw_forward(rt->gw, c, req, actor_id, path);
+}
+
+/* ---- The policy's route hook ---- */
+
+typedef struct rt_names {
+    const char *names[4];
+    size_t n;
+} rt_names_t;
+
+/* Collects the distinct names of the runners that can take an actor now (up to four, enough
+ * to tell one from several and to name a few in an error). */
+static int rt_add_name(void *ud, eng_runner_t *r)
+{
+    rt_names_t *l = ud;
+    if (!r->connected || r->draining)
+        return 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->names[i], r->name) == 0)
+            return 0;
+    if (l->n == sizeof l->names / sizeof l->names[0])
+        return 1;
+    l->names[l->n++] = r->name;
+    return 0;
+}
+
+/* The runner name for an actor route() creates without one: gateway.default_runner when it is
+ * set, else the name of the runners connected in the namespace when they all share one. With
+ * none or several names there is no safe guess: the error says which and how to choose. */
+static const char *rt_default_runner(rt_t *rt, const eng_ns_t *ns, net_conn_t *c)
+{
+    if (rt->default_runner)
+        return rt->default_runner;
+    rt_names_t l = { { NULL }, 0 };
+    if (ns)
+        eng_runner_each(rt->eng, ns, NULL, rt_add_name, &l);
+    if (l.n == 1)
+        return l.names[0];
+    char msg[256];
+    if (l.n == 0) {
+        net_http_error(c, 503, "policy", "no_runner",
+                       "route() gave no runner for a new actor and no runner is connected; set "
+                       "runner in the answer or gateway.default_runner",
+                       NULL);
+        return NULL;
+    }
+    snprintf(msg, sizeof msg,
+             "route() gave no runner for a new actor and several runner names are connected "
+             "(%s, %s%s); set runner in the answer or gateway.default_runner",
+             l.names[0], l.names[1], l.n > 2 ? ", ..." : "");
+    net_http_error(c, 500, "policy", "no_runner", msg, NULL);
+    return NULL;
+}
+
+/* The policy's route hook decides before the built-in routes; returns 0 to fall through. */
+static int rt_policy(rt_t *rt, net_conn_t *c, hreq *req, const url_parts *u)
+{
+    lh_route_t r;
+    lh_policy_route(rt->pol, req, u, net_conn_peer(c), &r);
+    int handled = 1;
+    if (r.kind == LH_ROUTE_RESPOND) {
+        net_http_respond(c, r.status, NULL, (const char *)r.headers.data, r.body.data, r.body.len);
+    } else if (r.kind == LH_ROUTE_ACTOR) {
+        rt_forward(rt, c, req, r.actor_id, (const char *)req->url.p);
+    } else if (r.kind == LH_ROUTE_CREATE) {
+        /* Get-or-create: the live actor with this name and key in the namespace the answer
+         * names (default "default"), or a new one; an unknown namespace is the REST API's 404. */
+        const eng_ns_t *ns = eng_ns_get(rt->eng, r.create.namespace_name);
+        if (!ns) {
+            net_http_error(c, 404, "namespace", "not_found", "The namespace does not exist.", NULL);
+            goto done;
+        }
+        eng_actor_t *a =
+            r.create.key ? eng_actor_find(rt->eng, ns, r.create.name, r.create.key) : NULL;
+        eng_error_t err;
+        if (!a && !r.create.runner_name_selector) {
+            const char *name = rt_default_runner(rt, ns, c);
+            if (!name)
+                goto done;
+            r.create.runner_name_selector = sx_strdup(name);
+        }
+        if (!a && eng_actor_create(rt->eng, &r.create, &a, &err) != 0) {
+            net_http_error(c, err.status, err.group, err.code, err.message, NULL);
+        } else {
+            rt_forward(rt, c, req, a->actor_id, (const char *)req->url.p);
+        }
+    } else {
+        handled = 0;
+    }
+done:
+    lh_route_free(&r);
+    return handled;
+}
+
+/* ---- The listener's callback ---- */
+
+void rt_on_request(net_conn_t *c, hreq *req, void *ud)
+{
+    rt_t *rt = ud;
+    url_parts u;
+    url_split((const char *)req->url.p, req->url.len, &u);
+    if (u.path.len == 7 && memcmp(u.path.p, "/health", 7) == 0) {
+        static const char ok[] = "{\"status\":\"ok\"}";
+        net_http_respond(c, 200, "application/json", NULL, ok, sizeof ok - 1);
+        return;
+    }
+    if (rn_handle(rt->rn, c, req, &u))
+        return;
+    if (rt->pol && lh_policy_has(rt->pol, "route") && rt_policy(rt, c, req, &u))
+        return;
+    rt_target_t t;
+    int found = rt_target_find(req, &u, &t);
+    if (found == RT_TARGET_BAD)
+        net_http_error(c, 400, "guard", "invalid_path", t.error, NULL);
+    else if (found == RT_TARGET_ACTOR)
+        rt_forward(rt, c, req, t.actor_id, (const char *)t.path.data);
+    rt_target_free(&t);
+    if (found != RT_TARGET_NONE)
+        return;
+    if (api_handle(rt->eng, c, req, &u))
+        return;
+    net_http_error(c, 404, "guard", "no_route", "no route for this path", NULL);
+}

@@ -1,0 +1,428 @@
+/* The request router: which actor a request names and the path the actor sees (rt_target_find
+ * on parsed requests: /gateway/{id}[@token]/..., x-rivet-target and x-rivet-actor, the
+ * rivet_target.actor and rivet_actor.<id> subprotocols, and the malformed paths), then the whole
+ * router on a real listener, engine, gateway and runner half over the local bus and the memory
+ * store, asked over real sockets on 127.0.0.1: health, the runner endpoint, actor routes and
+ * their errors, CORS preflights, the REST API, the 404, and the policy's route hook before the
+ * built-in routes. */
+#include "t.h"
+#include "free_port.h"
+#include "loop_wait.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "bus/bus.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "engine/engine.h"
+#include "lua/host.h"
+#include "lua/policy.h"
+#include "net/http_req.h"
+#include "net/server.h"
+#include "router/router.h"
+#include "router/rt_target.h"
+#include "store/store_memory.h"
+
+/* ---- Which actor a request names ---- */
+
+/* Parses one raw request and finds its target; t is freed by the caller. */
+static int target(const char *raw, rt_target_t *t)
+{
+    hreq req;
+    hreq_init(&req);
+    size_t used;
+    int rc = RT_TARGET_NONE;
+    memset(t, 0, sizeof *t);
+    if (hreq_feed(&req, raw, strlen(raw), &used) == HREQ_DONE) {
+        url_parts u;
+        url_split((const char *)req.url.p, req.url.len, &u);
+        rc = rt_target_find(&req, &u, t);
+    } else {
+        CHECK(!"the request does not parse");
+    }
+    hreq_free(&req);
+    return rc;
+}
+
+static void expect_actor(const char *raw, const char *actor_id, const char *path)
+{
+    rt_target_t t;
+    int rc = target(raw, &t);
+    CHECK_EQ_INT(rc, RT_TARGET_ACTOR);
+    if (rc == RT_TARGET_ACTOR) {
+        CHECK(strcmp(t.actor_id, actor_id) == 0);
+        CHECK(strcmp((const char *)t.path.data, path) == 0);
+        if (strcmp(t.actor_id, actor_id) != 0 || strcmp((const char *)t.path.data, path) != 0)
+            fprintf(stderr, "  %s -> %s %s\n", raw, t.actor_id, (const char *)t.path.data);
+    }
+    rt_target_free(&t);
+}
+
+static void expect_none(const char *raw)
+{
+    rt_target_t t;
+    CHECK_EQ_INT(target(raw, &t), RT_TARGET_NONE);
+    CHECK(t.actor_id == NULL);
+    rt_target_free(&t);
+}
+
+static void expect_bad(const char *raw, const char *error)
+{
+    rt_target_t t;
+    CHECK_EQ_INT(target(raw, &t), RT_TARGET_BAD);
+    CHECK(t.actor_id == NULL);
+    CHECK(t.error && strcmp(t.error, error) == 0);
+    rt_target_free(&t);
+}
+
+#define GET(target) "GET " target " HTTP/1.1\r\nHost: x\r\n"
+#define UPGRADE(target, protos)                                                                  \
+    "GET " target " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"         \
+    "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"                \
+    "Sec-WebSocket-Protocol: " protos "\r\n\r\n"
+
+static void test_targets(void)
+{
+    /* By path: the actor sees the rest of the path and the query, byte for byte. */
+    expect_actor(GET("/gateway/abc/x/y?q=1+2&r=%41") "\r\n", "abc", "/x/y?q=1+2&r=%41");
+    expect_actor(GET("/gateway/abc/p%2Fq") "\r\n", "abc", "/p%2Fq");
+    expect_actor(GET("/gateway/abc") "\r\n", "abc", "/");
+    expect_actor(GET("/gateway/abc/") "\r\n", "abc", "/");
+    expect_actor(GET("/gateway/abc?x") "\r\n", "abc", "/?x");
+    expect_actor(GET("/gateway/abc?") "\r\n", "abc", "/?");
+    expect_actor(GET("/gateway/abc@token/p") "\r\n", "abc", "/p");
+    expect_actor(GET("/gateway/a%41b@t@u/p") "\r\n", "aAb", "/p");
+    /* The path decides before the headers. */
+    expect_actor(GET("/gateway/abc/p") "x-rivet-target: actor\r\nx-rivet-actor: other\r\n\r\n",
+                 "abc", "/p");
+    expect_bad(GET("/gateway/") "\r\n", "bad actor id in the path");
+    expect_bad(GET("/gateway//p") "\r\n", "bad actor id in the path");
+    expect_bad(GET("/gateway/@token/p") "\r\n", "bad actor id in the path");
+    expect_bad(GET("/gateway/a%zzb/p") "\r\n", "bad actor id in the path");
+    expect_bad(GET("/gateway/a%2Fb/p") "\r\n", "bad actor id in the path");
+    expect_bad(GET("/gateway/a%00b/p") "\r\n", "bad actor id in the path");
+    expect_bad(GET("/gateway/abc//p") "\r\n", "empty path segment");
+    expect_none(GET("/gatewayx/abc/p") "\r\n");
+    expect_none(GET("/gateway") "\r\n");
+    expect_none(GET("/other/gateway/abc") "\r\n");
+
+    /* By header: the actor sees the whole target; the id is taken as sent. */
+    expect_actor(GET("/any/path?q=1") "X-Rivet-Target: actor\r\nx-rivet-actor: a%41b\r\n\r\n",
+                 "a%41b", "/any/path?q=1");
+    expect_none(GET("/any") "x-rivet-target: actor\r\n\r\n");
+    expect_none(GET("/any") "x-rivet-target: actors\r\nx-rivet-actor: a\r\n\r\n");
+    expect_none(GET("/any") "x-rivet-actor: a\r\n\r\n");
+
+    /* By subprotocol, on upgrades only: the first rivet_actor.<id>, decoded (a slash allowed),
+     * counts once rivet_target.actor is offered too. */
+    expect_actor(UPGRADE("/any?x=1", "rivet, rivet_target.actor, rivet_actor.a%2Fb, rivet_actor.c"),
+                 "a/b", "/any?x=1");
+    expect_actor(UPGRADE("/ws", "rivet_actor.abc, rivet_target.actor"), "abc", "/ws");
+    expect_actor(UPGRADE("/ws", "rivet_actor.a%zz, rivet_actor.b, rivet_target.actor"), "b", "/ws");
+    expect_none(UPGRADE("/ws", "rivet, rivet_actor.abc"));
+    expect_none(UPGRADE("/ws", "rivet_target.actor"));
+    expect_none(UPGRADE("/ws", "rivet_target.actor, rivet_actor."));
+    expect_none(GET("/ws") "Sec-WebSocket-Protocol: rivet_target.actor, rivet_actor.abc\r\n\r\n");
+}
+
+/* ---- The router on a real listener ---- */
+
+static int port;
+static net_server_t *srv;
+static rt_t router;
+
+/* One request on its own connection, written and read on the loop through a uv_poll handle:
+ * the whole answer, up to the server's close (every request says Connection: close). */
+typedef struct hc {
+    int fd;
+    uv_poll_t poll;
+    const char *out;
+    size_t left;
+    buf_t in;
+    int done, closed;
+} hc_t;
+
+static void hc_closed(uv_handle_t *h)
+{
+    ((hc_t *)h->data)->closed = 1;
+}
+
+static void hc_io(uv_poll_t *p, int status, int events)
+{
+    hc_t *h = p->data;
+    if (status == 0 && (events & UV_WRITABLE) && h->left) {
+        ssize_t n = send(h->fd, h->out, h->left, MSG_NOSIGNAL);
+        if (n > 0) {
+            h->out += n;
+            h->left -= (size_t)n;
+        }
+        if (h->left == 0)
+            uv_poll_start(p, UV_READABLE, hc_io);
+        return;
+    }
+    if (status == 0 && (events & UV_READABLE)) {
+        uint8_t *b = buf_reserve(&h->in, 65536);
+        ssize_t n = recv(h->fd, b, 65536, 0);
+        if (n > 0) {
+            h->in.len += (size_t)n;
+            return;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+    }
+    h->done = 1;
+    uv_poll_stop(p);
+}
+
+typedef struct answer {
+    int status;
+    buf_t head;                /* status line and headers */
+    buf_t body;                /* NUL-terminated */
+} answer_t;
+
+static void answer_free(answer_t *a)
+{
+    buf_free(&a->head);
+    buf_free(&a->body);
+}
+
+/* Sends the request head (ending in its header lines, without the blank line) and returns the
+ * status of the answer, which stays in *a. */
+static int ask(const char *head, answer_t *a)
+{
+    memset(a, 0, sizeof *a);
+    a->status = -1;
+    buf_t req = BUF_INIT;
+    buf_printf(&req, "%sConnection: close\r\n\r\n", head);
+    hc_t h;
+    memset(&h, 0, sizeof h);
+    h.fd = socket(AF_INET, SOCK_STREAM, 0);
+    fcntl(h.fd, F_SETFL, fcntl(h.fd, F_GETFL) | O_NONBLOCK);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    int rc = connect(h.fd, (struct sockaddr *)&sa, sizeof sa);
+    CHECK(rc == 0 || errno == EINPROGRESS);
+    h.out = (const char *)req.data;
+    h.left = req.len;
+    uv_poll_init(&loop, &h.poll, h.fd);
+    h.poll.data = &h;
+    uv_poll_start(&h.poll, UV_WRITABLE, hc_io);
+    CHECK(RUN_UNTIL(h.done, 5000));
+    uv_close((uv_handle_t *)&h.poll, hc_closed);
+    RUN_UNTIL(h.closed, 1000);
+    close(h.fd);
+    buf_free(&req);
+    const char *end = h.in.len ? memmem(h.in.data, h.in.len, "\r\n\r\n", 4) : NULL;
+    if (end) {
+        size_t hl = (size_t)(end - (const char *)h.in.data);
+        buf_append(&a->head, h.in.data, hl);
+        buf_append(&a->body, end + 4, h.in.len - hl - 4);
+        sscanf((const char *)h.in.data, "HTTP/1.1 %d", &a->status);
+    }
+    buf_push(&a->head, 0);
+    buf_push(&a->body, 0);
+    buf_free(&h.in);
+    return a->status;
+}
+
+static bool has(const buf_t *b, const char *s)
+{
+    return b->len && strstr((const char *)b->data, s) != NULL;
+}
+
+/* Asks and checks the status and a piece of the body. */
+static void expect(const char *head, int status, const char *body)
+{
+    answer_t a;
+    int got = ask(head, &a);
+    CHECK_EQ_INT(got, status);
+    CHECK(has(&a.body, body));
+    if (got != status || !has(&a.body, body))
+        fprintf(stderr, "  %s-> %d %s\n", head, got, (const char *)a.body.data);
+    answer_free(&a);
+}
+
+#define REQ(method, target) method " " target " HTTP/1.1\r\nHost: router.test\r\n"
+
+static void test_routes(const char *actor_id)
+{
+    char head[512];
+    expect(REQ("GET", "/health"), 200, "{\"status\":\"ok\"}");
+    expect(REQ("GET", "/runners/connect"), 200, "pegboard-runner WebSocket endpoint");
+    expect(REQ("GET", "/nothing/here"), 404, "\"no_route\"");
+    expect(REQ("GET", "/gateway/a%zz/x"), 400, "bad actor id in the path");
+    expect(REQ("GET", "/gateway/abc//x"), 400, "empty path segment");
+    expect(REQ("GET", "/gateway/nope/x"), 404, "\"not_found\"");
+    expect(REQ("OPTIONS", "/gateway/nope/x"), 404, "\"not_found\"");
+    expect(REQ("GET", "/any") "x-rivet-target: actor\r\nx-rivet-actor: nope\r\n", 404,
+           "\"not_found\"");
+    /* A subprotocol-routed upgrade for an actor that does not exist is refused before the
+     * handshake. */
+    expect(REQ("GET", "/ws") "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+           "Sec-WebSocket-Protocol: rivet, rivet_target.actor, rivet_actor.nope\r\n",
+           404, "\"not_found\"");
+    /* The REST API answers what no other route takes. */
+    expect(REQ("GET", "/namespaces"), 200, "\"namespaces\"");
+
+    /* A CORS preflight for an actor that exists is answered by the router, with the origin and
+     * the requested headers echoed. */
+    answer_t a;
+    snprintf(head, sizeof head, REQ("OPTIONS", "/gateway/%s/x")
+             "Origin: http://o.example\r\nAccess-Control-Request-Headers: x-a, x-b\r\n", actor_id);
+    CHECK_EQ_INT(ask(head, &a), 204);
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: http://o.example\r\n"));
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Credentials: true\r\n"));
+    CHECK(has(&a.head,
+              "\r\nAccess-Control-Allow-Methods: GET, POST, PUT, DELETE, OPTIONS, PATCH\r\n"));
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Headers: x-a, x-b\r\n"));
+    CHECK(has(&a.head, "\r\nAccess-Control-Max-Age: 86400"));
+    answer_free(&a);
+    snprintf(head, sizeof head,
+             REQ("OPTIONS", "/elsewhere") "x-rivet-target: actor\r\nx-rivet-actor: %s\r\n",
+             actor_id);
+    CHECK_EQ_INT(ask(head, &a), 204);
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: *\r\n"));
+    CHECK(!has(&a.head, "Access-Control-Allow-Headers"));
+    answer_free(&a);
+}
+
+/* The policy's route() decides before the built-in routes, after health and the runner
+ * endpoint; what it does not take falls through. */
+static void test_policy(lh_t *h, eng_t *eng, const char *actor_id)
+{
+    char path[] = "/tmp/sett-test-router-XXXXXX.lua";
+    int fd = mkstemps(path, 4);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    char src[1024];
+    int n = snprintf(src, sizeof src,
+                     "return { route = function(req)\n"
+                     "  if req.path == '/health' or req.path == '/runners/connect' then\n"
+                     "    return { status = 500, body = 'policy' } end\n"
+                     "  if req.path == '/mine' then return { status = 201, body = 'policy' } end\n"
+                     "  if req.path == '/a' then return '%s' end\n"
+                     "  if req.path == '/gone' then return 'no-such-actor' end\n"
+                     "  if req.path == '/c' then return { name = 'room', key = 'k' } end\n"
+                     "  return nil\n"
+                     "end }\n",
+                     actor_id);
+    CHECK(write(fd, src, (size_t)n) == n);
+    close(fd);
+    lh_policy_t *p = lh_policy_new(h, eng, path, 200);
+    CHECK(lh_policy_has(p, "route"));
+    router.pol = p;
+
+    expect(REQ("GET", "/health"), 200, "{\"status\":\"ok\"}");
+    expect(REQ("GET", "/runners/connect"), 200, "pegboard-runner WebSocket endpoint");
+    expect(REQ("GET", "/mine"), 201, "policy");
+    expect(REQ("GET", "/gone"), 404, "\"not_found\"");
+    expect(REQ("GET", "/gateway/nope/x"), 404, "\"not_found\"");
+    expect(REQ("GET", "/nothing/here"), 404, "\"no_route\"");
+    /* An actor the policy names gets the same preflight as a built-in route. */
+    answer_t a;
+    CHECK_EQ_INT(ask(REQ("OPTIONS", "/a") "Origin: http://p.example\r\n", &a), 204);
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: http://p.example\r\n"));
+    answer_free(&a);
+    /* A new actor without a runner name, and no runner connected to guess one from. */
+    expect(REQ("GET", "/c"), 503, "\"no_runner\"");
+    /* gateway.default_runner names it: the actor is created and the preflight answered. */
+    router.default_runner = "pool";
+    CHECK_EQ_INT(ask(REQ("OPTIONS", "/c"), &a), 204);
+    answer_free(&a);
+    CHECK(eng_actor_find(eng, eng_ns_get(eng, "default"), "room", "k") != NULL);
+    router.default_runner = NULL;
+
+    router.pol = NULL;
+    lh_policy_free(p);
+    unlink(path);
+}
+
+static int shutdown_done;
+
+static void on_shutdown(void *ud)
+{
+    shutdown_done = 1;
+    net_server_destroy(srv);
+}
+
+static void on_store_closed(void *ud)
+{
+    (*(int *)ud)++;
+}
+
+int main(void)
+{
+    log_setup(LOG_OFF, 0);
+    test_targets();
+
+    loop_wait_init();
+    bus_t *bus = bus_new();
+    store_t *store = store_memory_new(&loop);
+    eng_config_t ec = ENG_CONFIG_DEFAULT;
+    eng_t *eng = eng_new(&loop, store, bus, &ec);
+    gw_config_t gc = { .timeouts = { .ping_interval_ms = 3000, .ping_timeout_ms = 30000,
+                                     .response_start_timeout_ms = 300000,
+                                     .websocket_open_timeout_ms = 15000,
+                                     .max_pending_bytes = 1 << 20, .ack_timeout_ms = 30000,
+                                     .hibernation_threshold_ms = 90000 },
+                       .ready_timeout_ms = 10000, .gc_interval_ms = 15000, .retries = 3,
+                       .max_body_bytes = 1 << 20 };
+    gw_t *gw = gw_new(&loop, eng, bus, store, &gc);
+    rn_config_t rc = { .init_timeout_ms = 5000, .ping_interval_ms = 3000,
+                       .ping_timeout_ms = 30000, .hib_eligible_ms = 90000 };
+    rn_t *rn = rn_new(&loop, eng, store, bus, &rc);
+    lh_t h;
+    lh_init(&h, &loop);
+    router = (rt_t){ .eng = eng, .rn = rn, .gw = gw };
+
+    net_limits_t limits = { .max_header_bytes = 65536, .max_body_bytes = 1 << 20,
+                            .max_message_bytes = 1 << 20, .idle_timeout_ms = 10000 };
+    srv = net_server_new(&loop, &limits);
+    const char *err = NULL;
+    for (int attempt = 0; attempt < 20; attempt++) {
+        port = free_port();
+        net_listen_opts_t o = { .name = "main", .host = "127.0.0.1", .port = port,
+                                .on_request = rt_on_request, .ud = &router };
+        if (port > 0 && net_listen(srv, &o, &err) == 0)
+            break;
+        port = 0;
+    }
+    CHECK(port != 0);
+
+    /* An actor that exists and waits for a runner named pool: the gateway can reach it. */
+    eng_actor_spec_t spec = { .namespace_name = "default", .name = "target",
+                              .runner_name_selector = "pool", .crash_policy = STORE_CRASH_DESTROY };
+    eng_actor_t *actor = NULL;
+    eng_error_t eerr;
+    CHECK(eng_actor_create(eng, &spec, &actor, &eerr) == 0);
+    if (port && actor) {
+        char id[64];
+        snprintf(id, sizeof id, "%s", actor->actor_id);
+        test_routes(id);
+        test_policy(&h, eng, id);
+    }
+
+    net_server_shutdown(srv, 1000, on_shutdown, NULL);
+    CHECK(RUN_UNTIL(shutdown_done, 3000));
+    gw_free(gw);
+    rn_free(rn);
+    eng_free(eng);
+    int closed = 0;
+    store_close(store, on_store_closed, &closed);
+    CHECK(RUN_UNTIL(closed == 1, 3000));
+    bus_free(bus);
+    lh_close(&h);
+    loop_wait_close();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    net_server_finish(srv);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_EQ_INT(uv_loop_close(&loop), 0);
+    met_free_all();
+    return T_DONE();
+}
