@@ -1,6 +1,7 @@
 /* The REST API end to end over real sockets: a net server whose only route is api_handle, an
  * engine over the memory store on the same loop in a thread, and a blocking HTTP client that
  * checks Rivet's shapes and errors route by route. */
+#include "free_port.h"
 #include "t.h"
 
 #include <arpa/inet.h>
@@ -900,7 +901,7 @@ int main(void)
     srv = net_server_new(&loop, &limits);
     const char *err = NULL;
     for (int attempt = 0; attempt < 20; attempt++) {
-        port = 20000 + (int)((getpid() * 7919 + attempt * 104729) % 30000);
+        port = free_port();
         net_listen_opts_t o = { .name = "api", .host = "127.0.0.1", .port = port,
                                 .on_request = on_request };
         if (net_listen(srv, &o, &err) == 0)

@@ -6,6 +6,7 @@
  * response start, open, ping interval and timeout, ack timeout, GC, wake retry) is reached by
  * advancing the clock, never by sleeping. Waits are for socket I/O only, bounded by a real-time
  * limit that only a failing test reaches. */
+#include "free_port.h"
 #include "t.h"
 
 #include <arpa/inet.h>
@@ -1306,7 +1307,7 @@ int main(void)
     srv = net_server_new(&loop, &limits);
     const char *err = NULL;
     for (int attempt = 0; attempt < 20; attempt++) {
-        port = 20000 + (int)((getpid() * 7919 + attempt * 104729) % 30000);
+        port = free_port();
         net_listen_opts_t o = { .name = "gw", .host = "127.0.0.1", .port = port,
                                 .on_request = on_request };
         if (net_listen(srv, &o, &err) == 0)

@@ -4,6 +4,7 @@
  * socket must see the right status as a Rivet-shaped JSON error, or the right close code, and
  * then the server must close the connection; nothing hidden behind a refused request is ever
  * served. The server runs on its own uv loop in a thread. */
+#include "free_port.h"
 #include "t.h"
 
 #include <pthread.h>
@@ -393,7 +394,7 @@ int main(void)
     uv_async_init(&loop, &stop_async, on_stop);
     const char *err = NULL;
     for (int attempt = 0; attempt < 20; attempt++) {
-        nc_port = 20000 + (int)((getpid() * 6553 + attempt * 104729) % 30000);
+        nc_port = free_port();
         net_listen_opts_t o = { .name = "hostile", .host = "127.0.0.1", .port = nc_port,
                                 .on_request = on_request };
         if (net_listen(srv, &o, &err) == 0)

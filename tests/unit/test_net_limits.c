@@ -6,6 +6,7 @@
  * dropped) over its output cap, its send timeout or the process-wide cap, while other sockets,
  * and a runner's socket over the cap, keep flowing. Each refusal is counted by reason. The
  * server runs on its own uv loop in a thread; the test sets its limits between cases. */
+#include "free_port.h"
 #include "t.h"
 
 #include <poll.h>
@@ -579,7 +580,7 @@ int main(void)
     uv_timer_start(&flood_timer, flood_tick, 1, 1);
     const char *err = NULL;
     for (int attempt = 0; attempt < 20; attempt++) {
-        nc_port = 20000 + (int)((getpid() * 4099 + attempt * 104729) % 30000);
+        nc_port = free_port();
         net_listen_opts_t o = { .name = "limits", .host = "127.0.0.1", .port = nc_port,
                                 .on_request = on_request, .exempt_path = "/runner" };
         if (net_listen(srv, &o, &err) == 0)

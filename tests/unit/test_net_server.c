@@ -1,5 +1,6 @@
 /* The transport end to end over real sockets: the server runs on its own uv loop in a thread
  * and the test speaks HTTP/1.1 and RFC 6455 to it through plain blocking sockets. */
+#include "free_port.h"
 #include "t.h"
 
 #include <pthread.h>
@@ -406,7 +407,7 @@ int main(void)
     uv_timer_init(&loop, &slow_timer);
     const char *err = NULL;
     for (int attempt = 0; attempt < 20; attempt++) {
-        nc_port = 20000 + (int)((getpid() * 7919 + attempt * 104729) % 30000);
+        nc_port = free_port();
         net_listen_opts_t o = { .name = "test", .host = "127.0.0.1", .port = nc_port,
                                 .on_request = on_request };
         if (net_listen(srv, &o, &err) == 0)
