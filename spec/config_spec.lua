@@ -53,6 +53,29 @@ describe("sett.config", function()
     end
   end)
 
+  it("takes cors.origins as a list of exact origins and *, any origin by default", function()
+    assert.are.same({ "*" }, assert(config.validate({})).cors.origins)
+    local cfg = assert(config.validate({ cors = { origins = { "https://app.example.com",
+      "http://localhost:3000", "http://[::1]:8080", "*" } } }))
+    assert.are.same({ "https://app.example.com", "http://localhost:3000", "http://[::1]:8080", "*" },
+      cfg.cors.origins)
+    assert.are.same({}, assert(config.validate({ cors = { origins = {} } })).cors.origins)
+  end)
+
+  it("refuses a cors origin a browser would never send", function()
+    for _, o in ipairs({ "app.example.com", "https://app.example.com/", "https://app.example.com/x",
+                         "https://App.example.com", "HTTPS://app.example.com", "https://a.com:",
+                         "https://a.com:80x", "https://user@a.com", "", "**", "https://a com" }) do
+      local cfg, errs = config.validate({ cors = { origins = { o } } })
+      assert.is_nil(cfg, o)
+      assert.are.same({ string.format('cors.origins[1]: expected an origin "scheme://host[:port]" in lowercase, or "*", got %q', o) }, errs)
+    end
+    local _, errs = config.validate({ cors = { origins = "*" } })
+    assert.are.same({ 'cors.origins: expected a list of origins, got "*"' }, errs)
+    _, errs = config.validate({ cors = { origins = { o = "https://a.com" } } })
+    assert.are.same({ 'cors.origins: expected a list of origins, got key "o"' }, errs)
+  end)
+
   it("rejects an enum value outside the list", function()
     local _, errs = config.validate({ log = { level = "verbose" } })
     assert.are.same({ 'log.level: expected one of debug, info, warn, error, got "verbose"' }, errs)

@@ -229,6 +229,7 @@ static void app_apply_config(app_t *app)
     lh_policy_set_budget(app->pol, c->policy_budget_ms);
     app_set_bounds(app->pol, c);
     app->front.default_runner = c->gateway.default_runner;
+    app->front.cors_origins = c->cors.origins;
 }
 
 static void app_on_file_change(uv_fs_event_t *h, const char *filename, int events, int status);
@@ -475,6 +476,7 @@ static int cmd_run(const char *path)
     eng_on_place(app.eng, app_place, app.pol);
     app_set_bounds(app.pol, &app.cfg);
     app.front.default_runner = app.cfg.gateway.default_runner;
+    app.front.cors_origins = app.cfg.cors.origins;
     app.cfg_path = path;
     app.m_cfg_reloads = met_counter("sett_config_reloads_total",
                                     "Reloads of the configuration and policy that took effect.",

@@ -12,7 +12,7 @@ local function kind(spec)
   elseif spec.type == "enum" then
     return "one of `" .. table.concat(spec.values, "`, `") .. "`"
   elseif spec.type == "list" then
-    return "list of names"
+    return "list of " .. config.LIST_ITEMS[spec.item].plural
   elseif spec.type == "address" then
     return '"a.b.c.d:port"'
   end
@@ -22,7 +22,12 @@ end
 local function default(spec)
   if spec.required then return "required" end
   if spec.default == nil then return "none" end
-  if type(spec.default) == "table" then return "`{}`" end
+  if type(spec.default) == "table" then
+    if #spec.default == 0 then return "`{}`" end
+    local items = {}
+    for i, v in ipairs(spec.default) do items[i] = '"' .. v .. '"' end
+    return "`{ " .. table.concat(items, ", ") .. " }`"
+  end
   if type(spec.default) == "string" then return '`"' .. spec.default .. '"`' end
   return "`" .. tostring(spec.default) .. "`"
 end

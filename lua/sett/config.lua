@@ -48,8 +48,30 @@ for _, b in ipairs(M.TIMEOUT_BOUND_KEYS) do
   } }
 end
 
+-- What the items of a list key may be (a list field's `item`): plural names the list in
+-- messages and docs, expect says what one item must look like, check tells whether it does.
+M.LIST_ITEMS = {
+  name = { plural = "names", expect = "a name of lowercase letters, digits and -",
+    check = function(s) return s:match("^[a-z0-9][a-z0-9-]*$") ~= nil and #s <= 64 end },
+  -- An origin as browsers send it in the Origin header (RFC 6454): scheme "://" host, with a
+  -- port only when it is not the scheme's default, nothing after; or "*" for any origin. The
+  -- comparison with a request's Origin is exact, so a path, a trailing slash or an uppercase
+  -- letter (browsers lowercase scheme and host) would never match and is refused here.
+  origin = { plural = "origins", expect = 'an origin "scheme://host[:port]" in lowercase, or "*"',
+    check = function(s)
+      if s == "*" then return true end
+      if #s > 255 then return false end
+      local rest = s:match("^[a-z][a-z0-9+.-]*://(.+)$")
+      if not rest then return false end
+      local host, port = rest:match("^([a-z0-9._~%%!$&'()*+,;=-]+)(.*)$")
+      if not host then host, port = rest:match("^(%[[%x:.]+%])(.*)$") end
+      return host ~= nil and (port == "" or port:match("^:%d+$") ~= nil)
+    end },
+}
+
 -- Each field: type (string|integer|boolean|enum|address|list|table), default, min/max for
--- integers, values for enums, fields for tables, optional for tables that may be absent, doc for
+-- integers, values for enums, item for lists (a key of M.LIST_ITEMS), fields for tables,
+-- optional for tables that may be absent, doc for
 -- docs; restart for keys a reload cannot change (on a table: every key in it), one_key for a
 -- table a reload reports as one key when any of its fields changes.
 M.schema = {
@@ -119,6 +141,15 @@ M.schema = {
   api = { type = "table", fields = {
     token = { type = "string",
       doc = "When set, REST API requests must send `Authorization: Bearer <token>` (401 without, 403 with another); runner and gateway traffic is not affected." },
+  } },
+  cors = { type = "table", fields = {
+    origins = { type = "list", item = "origin", default = { "*" },
+      doc = "Origins whose browsers may read sett's answers (gateway and REST API): exact origins "
+        .. "(`\"https://app.example.com\"`, scheme and host in lowercase, a port when not the default) "
+        .. "and `\"*\"` for any. An allowed Origin is mirrored with `Access-Control-Allow-Credentials: true`; "
+        .. "a refused one gets no CORS headers at all. The default `{ \"*\" }` mirrors every Origin with "
+        .. "credentials, as Rivet does: list your origins to restrict it (`{}` refuses every Origin). "
+        .. "docs/gateway.md and docs/api.md list the headers." },
   } },
   tunnel = { type = "table", fields = {
     ping_interval_ms = { type = "integer", min = 10, max = 600000, default = 3000,
@@ -266,13 +297,14 @@ function check_field(spec, v, path, errs)
     if type(v) ~= "table" then return bad("a table") end
     return check_table(spec, v, path .. ".", errs)
   elseif t == "list" then
-    if type(v) ~= "table" then return bad("a list of names") end
+    local item_kind = M.LIST_ITEMS[spec.item] or error("config: " .. path .. ": unknown list item kind " .. show(spec.item))
+    if type(v) ~= "table" then return bad("a list of " .. item_kind.plural) end
     local out = {}
     for k, item in pairs(v) do
       if type(k) ~= "number" or k < 1 or k > #v or k ~= math.floor(k) then
-        errs[#errs + 1] = string.format("%s: expected a list of names, got key %s", path, show(k))
-      elseif type(item) ~= "string" or not item:match("^[a-z0-9][a-z0-9-]*$") or #item > 64 then
-        errs[#errs + 1] = string.format("%s[%d]: expected a name of lowercase letters, digits and -, got %s", path, k, show(item))
+        errs[#errs + 1] = string.format("%s: expected a list of %s, got key %s", path, item_kind.plural, show(k))
+      elseif type(item) ~= "string" or not item_kind.check(item) then
+        errs[#errs + 1] = string.format("%s[%d]: expected %s, got %s", path, k, item_kind.expect, show(item))
       else
         out[k] = item
       end

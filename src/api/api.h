@@ -14,7 +14,9 @@
 
 /* Answers req when its path is under /actors, /runners, /namespaces, /metadata or /datacenters
  * (with 404, 405 or 400 when the path, method or input is wrong) and returns 1; returns 0 without
- * answering for any other path, so the caller can try its other routes. */
+ * answering for any other path, so the caller can try its other routes. An OPTIONS request (a
+ * CORS preflight) is answered 200 with no body and no token check; the CORS headers are the
+ * caller's (net_http_set_extra). */
 int api_handle(eng_t *e, net_conn_t *c, hreq *req, const url_parts *u);
 
 /* When token is set, every API request must carry "Authorization: Bearer <token>": without one

@@ -126,11 +126,16 @@ void gw_http_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, con
     gw_http_wait(gw, r);
 }
 
-/* Hop-by-hop and framing headers are sett's own to set on the client connection. */
+/* Hop-by-hop and framing headers are sett's own to set on the client connection, and so are
+ * the CORS headers that say which origin may read the answer: the router decides them for
+ * every answer of the route (cors.origins, the policy), and an actor's own would contradict a
+ * refusal or repeat an allowed origin, which browsers refuse. */
 static int gw_http_skip_header(const slice_t *k)
 {
     static const char *const skip[] = { "content-length", "transfer-encoding", "connection",
-                                        "keep-alive", "upgrade", NULL };
+                                        "keep-alive", "upgrade", "access-control-allow-origin",
+                                        "access-control-allow-credentials",
+                                        "access-control-expose-headers", NULL };
     for (int i = 0; skip[i]; i++)
         if (k->len == strlen(skip[i]) && strncasecmp((const char *)k->p, skip[i], k->len) == 0)
             return 1;
@@ -152,7 +157,6 @@ static void gw_http_headers(const rp_map_str_str_t *h, buf_t *out)
         buf_append(out, e->value.p, e->value.len);
         buf_append_str(out, "\r\n");
     }
-    buf_append_str(out, "Access-Control-Expose-Headers: *\r\n");
     buf_push(out, '\0');
 }
 

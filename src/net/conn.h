@@ -67,6 +67,8 @@ struct net_conn {
     wsf_conn *ws;                 /* once upgraded */
     const net_ws_handler_t *wsh;
     void *ud;
+    char *extra;                  /* headers the answer to the current request carries besides
+                                   * its own (net_http_set_extra), or NULL */
     void (*on_abort)(net_conn_t *c, void *ud); /* an unanswered request's owner */
     void *abort_ud;
     unsigned keep_alive : 1;

@@ -2,6 +2,7 @@
 #include "core/alloc.h"
 #include "core/json.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void net_http_reject(net_conn_t *c, int status, const char *code, const char *reason)
@@ -89,6 +90,11 @@ static void net_http_head(net_conn_t *c, buf_t *b, int status, const char *conte
         buf_printf(b, "Content-Type: %s\r\n", content_type);
     if (headers)
         buf_append_str(b, headers);
+    if (c->extra) {
+        buf_append_str(b, c->extra);
+        free(c->extra);
+        c->extra = NULL;
+    }
     if (!c->keep_alive)
         buf_append_str(b, "Connection: close\r\n");
     else if (c->req && c->req->http_major == 1 && c->req->http_minor == 0)
@@ -147,6 +153,12 @@ void net_http_error(net_conn_t *c, int status, const char *group, const char *co
     json_error_body(&body, group, code, message, NULL, 0);
     net_http_respond(c, status, "application/json", headers, body.data, body.len);
     buf_free(&body);
+}
+
+void net_http_set_extra(net_conn_t *c, const char *headers)
+{
+    free(c->extra);
+    c->extra = headers && *headers ? sx_strdup(headers) : NULL;
 }
 
 void net_http_on_abort(net_conn_t *c, void (*cb)(net_conn_t *c, void *ud), void *ud)
@@ -213,6 +225,8 @@ void net_http_upgraded(net_conn_t *c)
 
 void net_http_free(net_conn_t *c)
 {
+    free(c->extra);
+    c->extra = NULL;
     if (c->req) {
         hreq_free(c->req);
         free(c->req);

@@ -87,6 +87,12 @@ void net_http_respond(net_conn_t *c, int status, const char *content_type, const
 /* Answers with Rivet's error body {"group","code","message"} (json_error_body). */
 void net_http_error(net_conn_t *c, int status, const char *group, const char *code,
                     const char *message, const char *headers);
+/* Headers (raw "Name: value\r\n" lines) that the answer to the request being handled carries
+ * besides its own, whichever part of sett gives that answer (net_http_respond, net_http_error,
+ * net_http_begin): for headers the router decides for every answer of a route, such as CORS.
+ * The string is copied and forgotten once the answer is written or the connection upgrades;
+ * NULL forgets what was set. */
+void net_http_set_extra(net_conn_t *c, const char *headers);
 /* Asks to be told when the connection closes while its request is still unanswered; the
  * callback runs once, and net_http_respond must not be called afterwards. */
 void net_http_on_abort(net_conn_t *c, void (*cb)(net_conn_t *c, void *ud), void *ud);

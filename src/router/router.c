@@ -10,39 +10,15 @@
 
 /* ---- Actor routes ---- */
 
-/* The CORS headers of a preflight's answer: the origin is echoed (credentials are allowed, so
- * "*" is only for a request without one), and so are the requested headers. */
-static const char *rt_cors_headers(const hreq *req, buf_t *b)
-{
-    const slice_t *origin = hreq_header(req, "origin");
-    const slice_t *rh = hreq_header(req, "access-control-request-headers");
-    buf_append_str(b, "Access-Control-Allow-Origin: ");
-    if (origin)
-        buf_append(b, origin->p, origin->len);
-    else
-        buf_append_str(b, "*");
-    buf_append_str(b, "\r\nAccess-Control-Allow-Credentials: true\r\n"
-                      "Access-Control-Allow-Methods: GET, POST, PUT, DELETE, OPTIONS, PATCH\r\n");
-    if (rh) {
-        buf_append_str(b, "Access-Control-Allow-Headers: ");
-        buf_append(b, rh->p, rh->len);
-        buf_append_str(b, "\r\n");
-    }
-    buf_append_str(b, "Access-Control-Max-Age: 86400\r\n");
-    buf_push(b, '\0');
-    return (const char *)b->data;
-}
-
-/* A request for an actor: a CORS preflight is answered here once the gateway has said the actor
- * can be reached; everything else the gateway carries to the actor. */
+/* A request for an actor: a CORS preflight is answered here, 204 even for an actor that does
+ * not exist, as Rivet's guard answers it; everything else the gateway carries to the actor.
+ * Every answer but an upgrade's carries the route's CORS headers. */
 static void rt_forward(rt_t *rt, net_conn_t *c, hreq *req, const char *actor_id, const char *path)
 {
-    if (strcmp(req->method, "OPTIONS") == 0 && !req->upgrade) {
-        if (gw_reachable(rt->gw, c, actor_id)) {
-            buf_t h = BUF_INIT;
-            net_http_respond(c, 204, NULL, rt_cors_headers(req, &h), NULL, 0);
-            buf_free(&h);
-        }
+    if (!req->upgrade)
+        rt_cors_apply(rt, c, req, RT_CORS_GATEWAY);
+    if (rt_cors_is_preflight(req)) {
+        net_http_respond(c, 204, NULL, NULL, NULL, 0);
         return;
     }
     gw_forward(rt->gw, c, req, actor_id, path);
@@ -106,6 +82,8 @@ static int rt_policy(rt_t *rt, net_conn_t *c, hreq *req, const url_parts *u)
     lh_policy_route(rt->pol, req, u, net_conn_peer(c), &r);
     int handled = 1;
     if (r.kind == LH_ROUTE_RESPOND) {
+        if (!rt_cors_has_own((const char *)r.headers.data))
+            rt_cors_apply(rt, c, req, RT_CORS_GATEWAY);
         net_http_respond(c, r.status, NULL, (const char *)r.headers.data, r.body.data, r.body.len);
     } else if (r.kind == LH_ROUTE_ACTOR) {
         rt_forward(rt, c, req, r.actor_id, (const char *)req->url.p);
@@ -141,9 +119,8 @@ done:
 
 /* ---- The listener's callback ---- */
 
-void rt_on_request(net_conn_t *c, hreq *req, void *ud)
+static void rt_dispatch(rt_t *rt, net_conn_t *c, hreq *req)
 {
-    rt_t *rt = ud;
     url_parts u;
     url_split((const char *)req->url.p, req->url.len, &u);
     if (u.path.len == 7 && memcmp(u.path.p, "/health", 7) == 0) {
@@ -157,14 +134,29 @@ void rt_on_request(net_conn_t *c, hreq *req, void *ud)
         return;
     rt_target_t t;
     int found = rt_target_find(req, &u, &t);
-    if (found == RT_TARGET_BAD)
+    if (found == RT_TARGET_BAD) {
+        rt_cors_apply(rt, c, req, RT_CORS_GATEWAY);
         net_http_error(c, 400, "guard", "invalid_path", t.error, NULL);
-    else if (found == RT_TARGET_ACTOR)
+    } else if (found == RT_TARGET_ACTOR) {
         rt_forward(rt, c, req, t.actor_id, (const char *)t.path.data);
+    }
     rt_target_free(&t);
     if (found != RT_TARGET_NONE)
         return;
+    rt_cors_apply(rt, c, req, RT_CORS_API);
     if (api_handle(rt->eng, c, req, &u))
         return;
-    net_http_error(c, 404, "guard", "no_route", "no route for this path", NULL);
+    /* No route takes the path: Rivet's guard answers a preflight 200 and the rest 404. */
+    rt_cors_apply(rt, c, req, RT_CORS_OTHER);
+    if (rt_cors_is_preflight(req))
+        net_http_respond(c, 200, NULL, NULL, NULL, 0);
+    else
+        net_http_error(c, 404, "guard", "no_route", "no route for this path", NULL);
+}
+
+void rt_on_request(net_conn_t *c, hreq *req, void *ud)
+{
+    rt_t *rt = ud;
+    rt_dispatch(rt, c, req);
+    rt_cors_done(rt);
 }

@@ -23,7 +23,11 @@ const runner = new Runner({
     return new Response(JSON.stringify({
       actorId, method: request.method, path: url.pathname + url.search, body,
       header: request.headers.get("x-test"), protocols: request.headers.get("sec-websocket-protocol"),
-    }), { status: url.pathname === "/teapot" ? 418 : 200, headers: { "content-type": "application/json", "x-from-actor": "1" } });
+    }), { status: url.pathname === "/teapot" ? 418 : 200, headers: {
+      "content-type": "application/json", "x-from-actor": "1",
+      // An actor that does CORS itself: the gateway's headers replace these.
+      ...(url.pathname === "/own-cors" ? { "access-control-allow-origin": "http://actor.example", "access-control-expose-headers": "x-from-actor" } : {}),
+    } });
   },
   websocket: async (_runner, _actorId, ws, _gw, _rq, request) => {
     ws.addEventListener("message", (ev) => {

@@ -90,6 +90,17 @@ test("HTTP GET and POST with body, query and headers round-trip", async () => {
   r = await fetch(`${base}/gateway/${id}/x`, { method: "OPTIONS", headers: { origin: "http://o.example", "access-control-request-headers": "x-a" } });
   assert.equal(r.status, 204);
   assert.equal(r.headers.get("access-control-allow-origin"), "http://o.example");
+  // An actor's answer carries the gateway's CORS headers; the actor's own are replaced.
+  r = await fetch(`${base}/gateway/${id}/own-cors`, { headers: { origin: "http://o.example" } });
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get("access-control-allow-origin"), "http://o.example");
+  assert.equal(r.headers.get("access-control-allow-credentials"), "true");
+  assert.equal(r.headers.get("access-control-expose-headers"), "*");
+  assert.equal(r.headers.get("vary"), "Origin");
+  assert.equal(r.headers.get("x-from-actor"), "1");
+  r = await fetch(`${base}/gateway/${id}/p`);
+  assert.equal(r.headers.get("access-control-allow-origin"), "*");
+  assert.equal(r.headers.get("vary"), null);
 });
 
 test("404, 413, 503 and 504 paths", async () => {

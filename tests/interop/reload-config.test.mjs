@@ -1,5 +1,5 @@
 // Configuration reload in the running gateway with the real npm runner: live keys take effect
-// (body limit, ready timeout, default runner, log level, policy path), restart-only keys are
+// (body limit, ready timeout, default runner, log level, policy path, CORS origins), restart-only keys are
 // reported and keep their running value, a broken file changes nothing (422), SIGHUP and a
 // change of the file reload too, and get-or-create without a runner name picks the one runner
 // name connected.
@@ -185,4 +185,20 @@ test("timeouts answers are clamped to timeout_bounds, which change at a reload",
   [code, ms] = await timed();
   assert.equal(code, 504);
   assert.ok(ms < 500, `the new minimum applies: ${ms} ms`);
+});
+
+test("cors.origins changes at a reload", async () => {
+  const origin = (o) => fetch(`${base}/namespaces`, { headers: { origin: o } }).then((r) => r.headers.get("access-control-allow-origin"));
+  writeConf();
+  await reload();
+  assert.equal(await origin("https://a.example"), "https://a.example");
+  writeConf(`cors = { origins = { "https://b.example" } }`);
+  const [status, rep] = await reload();
+  assert.equal(status, 200);
+  assert.ok(rep.changed.includes("cors.origins"), JSON.stringify(rep));
+  assert.equal(await origin("https://a.example"), null);
+  assert.equal(await origin("https://b.example"), "https://b.example");
+  writeConf();
+  await reload();
+  assert.equal(await origin("https://a.example"), "https://a.example");
 });

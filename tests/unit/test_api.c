@@ -598,6 +598,16 @@ static void test_token(void)
     CHECK_EQ_INT(http("GET", "/metadata", NULL, &b), 401);
     CHECK(head_has("WWW-Authenticate: Bearer"));
     CHECK_BODY(b, "{\"group\":\"api\",\"code\":\"unauthorized\",\"message\":\"Authentication required\"}");
+    /* A CORS preflight needs no token (a browser sends none with it): 200, no body, on every
+     * API path, a path the API does not know included. */
+    extra_headers = "Origin: https://app.example\r\nAccess-Control-Request-Method: POST\r\n";
+    CHECK_EQ_INT(http("OPTIONS", "/actors", NULL, &b), 200);
+    CHECK_BODY(b, "");
+    CHECK(head_has("\r\nContent-Length: 0"));
+    CHECK_EQ_INT(http("OPTIONS", "/namespaces/x/y/z", NULL, &b), 200);
+    CHECK_EQ_INT(http("OPTIONS", "/metadata", NULL, &b), 200);
+    /* Any other method still needs it. */
+    CHECK_EQ_INT(http("DELETE", "/actors/x", NULL, &b), 401);
     extra_headers = "Authorization: Bearer s3cre\r\n";
     CHECK_EQ_INT(http("GET", "/actors/names", NULL, &b), 403);
     CHECK(jstreq(parse(&b), "code", "forbidden"));

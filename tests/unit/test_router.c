@@ -3,8 +3,8 @@
  * rivet_target.actor and rivet_actor.<id> subprotocols, and the malformed paths), then the whole
  * router on a real listener, engine, gateway and runner half over the local bus and the memory
  * store, asked over real sockets on 127.0.0.1: health, the runner endpoint, actor routes and
- * their errors, CORS preflights, the REST API, the 404, and the policy's route hook before the
- * built-in routes. */
+ * their errors, CORS (cors.origins, preflights, the REST API's and the gateway's headers), the
+ * REST API, the 404, and the policy's route hook before the built-in routes. */
 #include "t.h"
 #include "free_port.h"
 #include "loop_wait.h"
@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "bus/bus.h"
 #include "core/buf.h"
 #include "core/log.h"
@@ -257,7 +258,6 @@ static void test_routes(const char *actor_id)
     expect(REQ("GET", "/gateway/a%zz/x"), 400, "bad actor id in the path");
     expect(REQ("GET", "/gateway/abc//x"), 400, "empty path segment");
     expect(REQ("GET", "/gateway/nope/x"), 404, "\"not_found\"");
-    expect(REQ("OPTIONS", "/gateway/nope/x"), 404, "\"not_found\"");
     expect(REQ("GET", "/any") "x-rivet-target: actor\r\nx-rivet-actor: nope\r\n", 404,
            "\"not_found\"");
     /* A subprotocol-routed upgrade for an actor that does not exist is refused before the
@@ -273,22 +273,159 @@ static void test_routes(const char *actor_id)
      * the requested headers echoed. */
     answer_t a;
     snprintf(head, sizeof head, REQ("OPTIONS", "/gateway/%s/x")
-             "Origin: http://o.example\r\nAccess-Control-Request-Headers: x-a, x-b\r\n", actor_id);
+             "Origin: http://o.example\r\nAccess-Control-Request-Method: POST\r\n"
+             "Access-Control-Request-Headers: x-a, x-b\r\n", actor_id);
     CHECK_EQ_INT(ask(head, &a), 204);
     CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: http://o.example\r\n"));
     CHECK(has(&a.head, "\r\nAccess-Control-Allow-Credentials: true\r\n"));
+    CHECK(has(&a.head, "\r\nAccess-Control-Expose-Headers: *\r\n"));
     CHECK(has(&a.head,
               "\r\nAccess-Control-Allow-Methods: GET, POST, PUT, DELETE, OPTIONS, PATCH\r\n"));
     CHECK(has(&a.head, "\r\nAccess-Control-Allow-Headers: x-a, x-b\r\n"));
-    CHECK(has(&a.head, "\r\nAccess-Control-Max-Age: 86400"));
+    CHECK(has(&a.head, "\r\nAccess-Control-Max-Age: 86400\r\n"));
+    CHECK(has(&a.head, "\r\nVary: Origin\r\n"));
     answer_free(&a);
+    /* Without an Origin: "*", and "*" for the headers; nothing to vary on. */
     snprintf(head, sizeof head,
              REQ("OPTIONS", "/elsewhere") "x-rivet-target: actor\r\nx-rivet-actor: %s\r\n",
              actor_id);
     CHECK_EQ_INT(ask(head, &a), 204);
     CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: *\r\n"));
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Headers: *\r\n"));
+    CHECK(!has(&a.head, "Vary"));
+    answer_free(&a);
+}
+
+/* CORS as Rivet 2.3.5 answers it (recorded against its engine): actor routes mirror the Origin
+ * or say "*", with credentials and every header exposed; the REST API mirrors an Origin only
+ * when one is sent and varies on three headers; a path no route takes says "*" without
+ * credentials. cors.origins refuses an Origin with no CORS header at all. */
+static void test_cors(void)
+{
+    answer_t a;
+    /* An actor that does not exist: the gateway's 404 carries the headers, and a preflight is
+     * answered 204 all the same, as Rivet's guard does. */
+    CHECK_EQ_INT(ask(REQ("GET", "/gateway/nope/x") "Origin: https://app.example\r\n", &a), 404);
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: https://app.example\r\n"));
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Credentials: true\r\n"));
+    CHECK(has(&a.head, "\r\nAccess-Control-Expose-Headers: *\r\n"));
+    CHECK(has(&a.head, "\r\nVary: Origin\r\n"));
+    CHECK(!has(&a.head, "Access-Control-Allow-Methods"));
+    answer_free(&a);
+    CHECK_EQ_INT(ask(REQ("GET", "/gateway/nope/x"), &a), 404);
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: *\r\n"));
+    CHECK(!has(&a.head, "Vary"));
+    answer_free(&a);
+    CHECK_EQ_INT(ask(REQ("OPTIONS", "/gateway/nope/x") "Origin: https://app.example\r\n"
+                     "Access-Control-Request-Method: GET\r\n", &a), 204);
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: https://app.example\r\n"));
+    CHECK(has(&a.head, "\r\nAccess-Control-Max-Age: 86400\r\n"));
+    CHECK_EQ_INT((int)a.body.len, 1); /* the NUL ask adds: no body */
+    answer_free(&a);
+    /* A malformed actor path is the gateway's too. */
+    CHECK_EQ_INT(ask(REQ("GET", "/gateway/abc//x") "Origin: https://app.example\r\n", &a), 400);
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: https://app.example\r\n"));
+    answer_free(&a);
+
+    /* The REST API: the Origin mirrored, credentials, the three-header Vary; no "*". */
+    CHECK_EQ_INT(ask(REQ("GET", "/namespaces") "Origin: https://app.example\r\n", &a), 200);
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: https://app.example\r\n"));
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Credentials: true\r\n"));
+    CHECK(has(&a.head, "\r\nVary: origin, access-control-request-method, "
+                       "access-control-request-headers\r\n"));
+    CHECK(!has(&a.head, "Expose"));
+    answer_free(&a);
+    CHECK_EQ_INT(ask(REQ("GET", "/namespaces"), &a), 200);
+    CHECK(!has(&a.head, "Access-Control-Allow-Origin"));
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Credentials: true\r\n"));
+    CHECK(has(&a.head, "\r\nVary: origin,"));
+    answer_free(&a);
+    /* An API error carries them too. */
+    CHECK_EQ_INT(ask(REQ("DELETE", "/metadata") "Origin: https://app.example\r\n", &a), 405);
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: https://app.example\r\n"));
+    answer_free(&a);
+    /* The API's preflight: 200, no body, method and headers mirrored when asked for. */
+    CHECK_EQ_INT(ask(REQ("OPTIONS", "/actors") "Origin: https://app.example\r\n"
+                     "Access-Control-Request-Method: POST\r\n"
+                     "Access-Control-Request-Headers: content-type,x-foo\r\n", &a), 200);
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: https://app.example\r\n"));
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Methods: POST\r\n"));
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Headers: content-type,x-foo\r\n"));
+    CHECK(has(&a.head, "\r\nContent-Length: 0"));
+    CHECK_EQ_INT((int)a.body.len, 1);
+    answer_free(&a);
+    CHECK_EQ_INT(ask(REQ("OPTIONS", "/actors") "Origin: https://app.example\r\n", &a), 200);
+    CHECK(!has(&a.head, "Access-Control-Allow-Methods"));
     CHECK(!has(&a.head, "Access-Control-Allow-Headers"));
     answer_free(&a);
+    /* With api.token set a preflight still needs none: browsers send it without. */
+    api_set_token("s3cret");
+    CHECK_EQ_INT(ask(REQ("OPTIONS", "/actors") "Origin: https://app.example\r\n"
+                     "Access-Control-Request-Method: GET\r\n", &a), 200);
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: https://app.example\r\n"));
+    answer_free(&a);
+    /* The 401 of a request without the token is readable by the page, so it can say why. */
+    CHECK_EQ_INT(ask(REQ("GET", "/actors") "Origin: https://app.example\r\n", &a), 401);
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: https://app.example\r\n"));
+    answer_free(&a);
+    api_set_token(NULL);
+
+    /* A path no route takes: "*", every header exposed, no credentials; its preflight 200. */
+    CHECK_EQ_INT(ask(REQ("GET", "/nothing/here") "Origin: https://app.example\r\n", &a), 404);
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: *\r\n"));
+    CHECK(has(&a.head, "\r\nAccess-Control-Expose-Headers: *\r\n"));
+    CHECK(!has(&a.head, "Credentials"));
+    CHECK(has(&a.head, "\r\nVary: origin,"));
+    answer_free(&a);
+    CHECK_EQ_INT(ask(REQ("OPTIONS", "/nothing/here") "Origin: https://app.example\r\n"
+                     "Access-Control-Request-Method: POST\r\n", &a), 200);
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Methods: *\r\n"));
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Headers: *\r\n"));
+    answer_free(&a);
+    /* The health check and the runner endpoint carry none. */
+    CHECK_EQ_INT(ask(REQ("GET", "/health") "Origin: https://app.example\r\n", &a), 200);
+    CHECK(!has(&a.head, "Access-Control"));
+    answer_free(&a);
+
+    /* cors.origins lists one origin: it is mirrored, another gets no CORS header at all (only
+     * Vary), a preflight from it is answered without them, and "*" is never said. */
+    char *const one[] = { "https://app.example", NULL };
+    router.cors_origins = one;
+    CHECK_EQ_INT(ask(REQ("GET", "/gateway/nope/x") "Origin: https://app.example\r\n", &a), 404);
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: https://app.example\r\n"));
+    answer_free(&a);
+    const char *refused[] = {
+        REQ("GET", "/gateway/nope/x") "Origin: https://evil.example\r\n",
+        REQ("OPTIONS", "/gateway/nope/x") "Origin: https://evil.example\r\n"
+            "Access-Control-Request-Method: GET\r\n",
+        REQ("GET", "/namespaces") "Origin: https://evil.example\r\n",
+        REQ("OPTIONS", "/actors") "Origin: https://evil.example\r\n"
+            "Access-Control-Request-Method: GET\r\n",
+        REQ("GET", "/nothing/here") "Origin: https://evil.example\r\n",
+        REQ("OPTIONS", "/nothing") "Origin: https://evil.example\r\n",
+        /* An Origin that only starts like an allowed one, and a request without one. */
+        REQ("GET", "/namespaces") "Origin: https://app.example.evil\r\n",
+        REQ("GET", "/gateway/nope/x"),
+    };
+    const int statuses[] = { 404, 204, 200, 200, 404, 200, 200, 404 };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        CHECK_EQ_INT(ask(refused[i], &a), statuses[i]);
+        CHECK(!has(&a.head, "Access-Control"));
+        if (has(&a.head, "Access-Control"))
+            fprintf(stderr, "  %s-> %s\n", refused[i], (const char *)a.head.data);
+        answer_free(&a);
+    }
+    char *const none[] = { NULL };
+    router.cors_origins = none;
+    CHECK_EQ_INT(ask(REQ("GET", "/namespaces") "Origin: https://app.example\r\n", &a), 200);
+    CHECK(!has(&a.head, "Access-Control"));
+    answer_free(&a);
+    char *const any[] = { "https://app.example", "*", NULL };
+    router.cors_origins = any;
+    CHECK_EQ_INT(ask(REQ("GET", "/namespaces") "Origin: https://other.example\r\n", &a), 200);
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: https://other.example\r\n"));
+    answer_free(&a);
+    router.cors_origins = NULL;
 }
 
 /* The policy's route() decides before the built-in routes, after health and the runner
@@ -405,6 +542,7 @@ int main(void)
         char id[64];
         snprintf(id, sizeof id, "%s", actor->actor_id);
         test_routes(id);
+        test_cors();
         test_policy(&h, eng, id);
     }
 
