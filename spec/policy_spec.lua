@@ -240,7 +240,7 @@ describe("sett.policy sandbox", function()
       local P = require "sett.policy"
       local n = 0
       for i, k in ipairs(P.HOOKS) do n = i end
-      assert(n == 6, "ipairs")
+      assert(n == 7, "ipairs")
       local seen = 0
       for k, v in pairs(P) do seen = seen + 1 end
       assert(seen > 5, "pairs")
@@ -637,5 +637,40 @@ describe("sett.policy authorize", function()
     assert.are.equal(500, answer.status)
     assert.matches('"code":"authorize_failed"', answer.body, 1, true)
     assert.is_true(P.call_authorize(assert(P.load_string("return {}")), {}, {}))
+  end)
+end)
+
+describe("sett.policy cors", function()
+  local kit = require "sett.testkit"
+  local pol = assert(P.load_string([[
+    return { cors = function(req)
+      local o = req.headers.origin
+      if o == "https://app.example" then return true end
+      if o == "https://evil.example" then return false end
+      if o == "https://one.example" then return "https://canonical.example" end
+      if o == "https://odd.example" then return 42 end
+      if o == "https://bad.example" then return "https://Canonical.example/" end
+      if o == "https://boom.example" then error("boom") end
+      return nil
+    end }]]))
+  local function from(origin) return { url = "/actors", headers = { Origin = origin } } end
+
+  it("allows, refuses, names the origin to send, or leaves it to cors.origins", function()
+    assert.are.same({ "allow" }, { kit.cors(pol, from("https://app.example")) })
+    assert.are.same({ "refuse" }, { kit.cors(pol, from("https://evil.example")) })
+    assert.are.same({ "allow", "https://canonical.example" }, { kit.cors(pol, from("https://one.example")) })
+    assert.are.same({ "builtin" }, { kit.cors(pol, from("https://other.example")) })
+    assert.are.same({ "builtin" }, { kit.cors(assert(P.load_string("return {}")), from("https://app.example")) })
+  end)
+
+  it("checks the answer; a failing hook leaves it to cors.origins, logged and counted", function()
+    kit.reset()
+    assert.has_error(function() kit.cors(pol, from("https://odd.example")) end,
+      "cors: expected true, false, an origin string or nil, got number")
+    assert.has_error(function() kit.cors(pol, from("https://bad.example")) end,
+      'cors: an origin must be "scheme://host[:port]" in lowercase, or "*", got "https://Canonical.example/"')
+    assert.are.same({ "builtin" }, { kit.call(pol, "cors", from("https://boom.example")) })
+    assert.are.equal(1, kit.errors("cors"))
+    assert.truthy(kit.find_log("policy hook failed", "error"))
   end)
 end)

@@ -149,7 +149,8 @@ M.schema = {
         .. "and `\"*\"` for any. An allowed Origin is mirrored with `Access-Control-Allow-Credentials: true`; "
         .. "a refused one gets no CORS headers at all. The default `{ \"*\" }` mirrors every Origin with "
         .. "credentials, as Rivet does: list your origins to restrict it (`{}` refuses every Origin). "
-        .. "docs/gateway.md and docs/api.md list the headers." },
+        .. "A policy's `cors` hook may decide per request first (docs/policy.md); docs/gateway.md and "
+        .. "docs/api.md list the headers." },
   } },
   tunnel = { type = "table", fields = {
     ping_interval_ms = { type = "integer", min = 10, max = 600000, default = 3000,

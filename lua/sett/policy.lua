@@ -11,6 +11,7 @@
 --   P.call_timeouts(pol, actor, defaults, bounds)      -> table
 --   P.call_auto_response(pol, actor, msg, binary)      -> string | nil
 --   P.call_authorize(pol, req, target) -> true | false, answer
+--   P.call_cors(pol, req)               -> "builtin" | "allow" [, origin] | "refuse"
 --   P.retire(pol)                       stops what the policy started (its timers)
 --
 -- docs/policy.md describes the hooks as a policy author sees them.
@@ -24,7 +25,7 @@ local type, pairs, ipairs, tostring, error, pcall, select = type, pairs, ipairs,
 local floor, huge = math.floor, math.huge
 local format, find, byte, sub = string.format, string.find, string.byte, string.sub
 
-P.HOOKS = { "route", "place", "can_hibernate", "timeouts", "auto_response", "authorize" }
+P.HOOKS = { "route", "place", "can_hibernate", "timeouts", "auto_response", "authorize", "cors" }
 local HOOK = {}
 for _, h in ipairs(P.HOOKS) do HOOK[h] = true end
 
@@ -182,7 +183,7 @@ end
 ---------------------------------------------------------------------------------------------------
 -- Loading
 
-local KNOWN = "route, place, can_hibernate, timeouts, auto_response, authorize, self_test, name"
+local KNOWN = "route, place, can_hibernate, timeouts, auto_response, authorize, cors, self_test, name"
 
 -- Compiles and runs the file in a new sandbox whose sett.timer starts timers in `timers`.
 local function compile(src, chunkname, opts, timers)
@@ -541,10 +542,32 @@ function P.call_authorize(pol, req, target)
   return false, answer
 end
 
+-- cors(req) -> whether the web origin of a request (req.headers.origin) may read the answer:
+-- true mirrors it ("allow"), false sends no CORS header ("refuse"), a string is the
+-- Access-Control-Allow-Origin to send instead (an origin as cors.origins takes one, or "*"), and
+-- nil leaves it to cors.origins ("builtin").
+local origin_ok = require("sett.config").LIST_ITEMS.origin.check
+
+function P.call_cors(pol, req)
+  local h = pol.hooks.cors
+  if not h then return "builtin" end
+  local v = h(req)
+  if v == nil then return "builtin" end
+  if v == true then return "allow" end
+  if v == false then return "refuse" end
+  if type(v) ~= "string" then
+    error("cors: expected true, false, an origin string or nil, got " .. type(v), 0)
+  end
+  if not origin_ok(v) then
+    error('cors: an origin must be "scheme://host[:port]" in lowercase, or "*", got ' .. show(v), 0)
+  end
+  return "allow", v
+end
+
 -- The answer each hook gets when the policy has none, fails, or runs out of time (for tools
 -- and the testkit; C has its own copy of these rules).
 function P.builtin(hook, ...)
-  if hook == "route" then return "builtin" end
+  if hook == "route" or hook == "cors" then return "builtin" end
   if hook == "can_hibernate" then return (select(3, ...)) end
   if hook == "timeouts" then return copy((select(2, ...))) end
   if hook == "place" or hook == "auto_response" then return nil end

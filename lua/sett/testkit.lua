@@ -6,7 +6,8 @@
 --   assert.are.equal("create", kind)
 --
 -- Builders fill in what a spec leaves out: kit.request, kit.actor, kit.runner. The hook calls
--- (kit.route, kit.place, kit.can_hibernate, kit.timeouts, kit.auto_response, kit.authorize) check the answers
+-- (kit.route, kit.place, kit.can_hibernate, kit.timeouts, kit.auto_response, kit.authorize,
+-- kit.cors) check the answers
 -- exactly as the gateway does (they are the same sett.policy functions) and raise the same
 -- errors. kit.call(pol, hook, ...) goes one step further and behaves like the gateway: an error
 -- is logged and counted and the built-in answer comes back. Each call runs under a CPU budget
@@ -245,7 +246,7 @@ end
 -- Fills in the arguments of a hook call: every argument goes through its builder (a built one
 -- comes out the same), so a spec may pass the fields of one, or a name or URL string.
 local function prepare(hook, ...)
-  if hook == "route" then
+  if hook == "route" or hook == "cors" then
     local req = ...
     return kit.request(req)
   elseif hook == "place" then
@@ -314,6 +315,10 @@ end
 function kit.authorize(pol, req, target)
   return checked("authorize", pol, prepare("authorize", req, target))
 end
+
+-- cors(req) -> "builtin"; "allow" (the Origin mirrored); "allow", origin; "refuse". The gateway
+-- asks only for requests with an Origin header: give one in req.headers.origin.
+function kit.cors(pol, req) return checked("cors", pol, prepare("cors", req)) end
 
 -- Calls a hook the way the gateway does: a failure (an error, a wrong answer, the budget) is
 -- logged at error level with the hook's name, counted in sett_policy_hook_errors_total{hook},

@@ -17,16 +17,17 @@ enum lh_hook {
     LH_HOOK_TIMEOUTS,
     LH_HOOK_AUTO_RESPONSE,
     LH_HOOK_AUTHORIZE,
+    LH_HOOK_CORS,
     LH_HOOK_COUNT
 };
 
 static const char *const lh_hook_names[LH_HOOK_COUNT] = { "route", "place", "can_hibernate",
                                                           "timeouts", "auto_response",
-                                                          "authorize" };
+                                                          "authorize", "cors" };
 static const char *const lh_hook_callers[LH_HOOK_COUNT] = { "call_route", "call_place",
                                                             "call_can_hibernate", "call_timeouts",
                                                             "call_auto_response",
-                                                            "call_authorize" };
+                                                            "call_authorize", "call_cors" };
 
 /* route()'s caller: it takes the request's fields as arguments and builds the table in Lua,
  * where a constructor with constant keys copies a template whose keys are already in place;
@@ -47,6 +48,14 @@ static const char lh_authorize_caller_src[] =
     "                               headers = headers, host = host, peer = peer }, target)\n"
     "end\n";
 
+/* cors()'s caller, built the same way. */
+static const char lh_cors_caller_src[] =
+    "local call_cors = ...\n"
+    "return function(pol, method, path, query, headers, host, peer)\n"
+    "  return call_cors(pol, { method = method, path = path, query = query, headers = headers,\n"
+    "                          host = host, peer = peer })\n"
+    "end\n";
+
 struct lh_policy {
     lh_t *h;
     eng_t *eng;
@@ -61,6 +70,7 @@ struct lh_policy {
     int callers[LH_HOOK_COUNT]; /* the module's call_* functions, or LUA_NOREF */
     int route_caller;          /* lh_route_caller_src bound to call_route, or LUA_NOREF */
     int authorize_caller;      /* lh_authorize_caller_src bound to call_authorize, or LUA_NOREF */
+    int cors_caller;           /* lh_cors_caller_src bound to call_cors, or LUA_NOREF */
     lh_timeouts_t bmin, bmax;  /* timeout bounds; 0: a tenth or ten times the default */
     met_series_t *m_errors, *m_reloads, *m_reload_errors, *m_calls;
 };
@@ -226,6 +236,7 @@ lh_policy_t *lh_policy_new(lh_t *h, eng_t *eng, const char *path, uint64_t budge
         p->callers[i] = LUA_NOREF;
     p->route_caller = LUA_NOREF;
     p->authorize_caller = LUA_NOREF;
+    p->cors_caller = LUA_NOREF;
     p->budget_ns = budget_ms * 1000000ull;
     p->m_errors = met_counter("sett_policy_errors_total", "Policy calls that failed.", NULL);
     p->m_calls = met_counter("sett_policy_calls_total", "Policy hook calls.", NULL);
@@ -257,6 +268,8 @@ lh_policy_t *lh_policy_new(lh_t *h, eng_t *eng, const char *path, uint64_t budge
     p->authorize_caller = lh_policy_bind_caller(p, LH_HOOK_AUTHORIZE, lh_authorize_caller_src,
                                                 sizeof lh_authorize_caller_src - 1,
                                                 "=authorize caller");
+    p->cors_caller = lh_policy_bind_caller(p, LH_HOOK_CORS, lh_cors_caller_src,
+                                           sizeof lh_cors_caller_src - 1, "=cors caller");
     if (!path)
         return p;
     p->path = sx_strdup(path);
@@ -339,6 +352,8 @@ void lh_policy_free(lh_policy_t *p)
             luaL_unref(p->h->L, LUA_REGISTRYINDEX, p->route_caller);
         if (p->authorize_caller != LUA_NOREF)
             luaL_unref(p->h->L, LUA_REGISTRYINDEX, p->authorize_caller);
+        if (p->cors_caller != LUA_NOREF)
+            luaL_unref(p->h->L, LUA_REGISTRYINDEX, p->cors_caller);
     }
     free(p->path);
     free(p);
@@ -536,6 +551,34 @@ bool lh_policy_authorize(lh_policy_t *p, const hreq *req, const char *peer, cons
         lh_policy_read_answer(L, lua_gettop(L), out);
     lua_settop(L, top);
     return allow;
+}
+
+enum lh_cors lh_policy_cors(lh_policy_t *p, const hreq *req, const char *peer, buf_t *origin)
+{
+    if (!lh_policy_has_hook(p, LH_HOOK_CORS) || p->cors_caller == LUA_NOREF)
+        return LH_CORS_BUILTIN;
+    lua_State *L = p->h->L;
+    int top = lua_gettop(L);
+    url_parts u;
+    url_split((const char *)req->url.p, req->url.len, &u);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->cors_caller);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref);
+    lh_push_req(L, req, &u, peer);
+    if (lh_policy_call(p, "cors", 7, 2) != 0)
+        return LH_CORS_BUILTIN;
+    enum lh_cors v = LH_CORS_BUILTIN;
+    const char *kind = lua_tostring(L, -2);
+    if (kind && strcmp(kind, "allow") == 0) {
+        v = LH_CORS_ALLOW;
+        size_t n;
+        const char *o = lua_isstring(L, -1) ? lua_tolstring(L, -1, &n) : NULL;
+        if (o)
+            buf_append(origin, o, n);
+    } else if (kind && strcmp(kind, "refuse") == 0) {
+        v = LH_CORS_REFUSE;
+    }
+    lua_settop(L, top);
+    return v;
 }
 
 bool lh_policy_can_hibernate(lh_policy_t *p, const eng_actor_t *a, const char *path,

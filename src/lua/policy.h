@@ -1,5 +1,5 @@
 /* The policy: a user's Lua file of optional hooks (route, place, can_hibernate, timeouts,
- * auto_response, authorize) that sett asks at decision points. The Lua module sett.policy loads files and
+ * auto_response, authorize, cors) that sett asks at decision points. The Lua module sett.policy loads files and
  * checks what hooks return; this file calls it from C with a time budget per call, counts
  * errors, and swaps policies on reload in one step. A failing call is logged and the built-in
  * behaviour answers: a policy never stops the process. */
@@ -35,7 +35,7 @@ void lh_policy_set_budget(lh_policy_t *p, uint64_t budget_ms);
 void lh_policy_set_bounds(lh_policy_t *p, const lh_timeouts_t *min, const lh_timeouts_t *max);
 const char *lh_policy_path(const lh_policy_t *p);
 /* Whether the policy defines the hook (route, place, can_hibernate, timeouts, auto_response,
- * authorize).
+ * authorize, cors).
  * The answer is read once per load that takes effect, so asking costs a few string compares and
  * never touches Lua; the lh_policy_* calls check it themselves. */
 bool lh_policy_has(const lh_policy_t *p, const char *hook);
@@ -61,6 +61,13 @@ void lh_policy_route(lh_policy_t *p, const hreq *req, const url_parts *u, const 
  * failing hook refuses with 500 authorize_failed. Without the hook, true. */
 bool lh_policy_authorize(lh_policy_t *p, const hreq *req, const char *peer, const eng_actor_t *a,
                          lh_route_t *out);
+enum lh_cors { LH_CORS_BUILTIN = 0, LH_CORS_ALLOW, LH_CORS_REFUSE };
+/* Asks cors(req) whether the web origin of a request that carries an Origin header may read
+ * the answer: LH_CORS_ALLOW (with the Access-Control-Allow-Origin to send appended to origin
+ * when the hook named one; left empty, the Origin is mirrored), LH_CORS_REFUSE, or
+ * LH_CORS_BUILTIN (cors.origins decides) without the hook, for a nil answer, and when the call
+ * fails, which is logged. */
+enum lh_cors lh_policy_cors(lh_policy_t *p, const hreq *req, const char *peer, buf_t *origin);
 /* Asks can_hibernate(actor, req, runner_says); without the hook, runner_says. */
 bool lh_policy_can_hibernate(lh_policy_t *p, const eng_actor_t *a, const char *path,
                              bool runner_says);

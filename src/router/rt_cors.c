@@ -1,4 +1,5 @@
 #include "router/rt_cors.h"
+#include "lua/policy.h"
 #include "router/router.h"
 
 #include <string.h>
@@ -30,16 +31,23 @@ static bool rt_cors_listed(const rt_t *rt, const slice_t *origin)
 }
 
 /* Decides once per request: the value of Access-Control-Allow-Origin goes to rt->cors.origin
- * (the Origin mirrored, or "*" for a request without one). */
-static void rt_cors_decide(rt_t *rt, const hreq *req)
+ * (the Origin mirrored, or "*" for a request without one, or what the policy named). The
+ * policy's cors hook is asked first about a request with an Origin; without an answer (no
+ * hook, nil, a failure) cors.origins decides. */
+static void rt_cors_decide(rt_t *rt, net_conn_t *c, const hreq *req)
 {
     if (rt->cors.req == req && rt->cors.state != RT_CORS_UNDECIDED)
         return;
     rt->cors.req = req;
     buf_reset(&rt->cors.origin);
     const slice_t *origin = hreq_header(req, "origin");
-    bool allowed = rt_cors_listed(rt, origin);
-    if (allowed) {
+    enum lh_cors said = LH_CORS_BUILTIN;
+    if (origin && rt->pol && lh_policy_has(rt->pol, "cors"))
+        said = lh_policy_cors(rt->pol, req, net_conn_peer(c), &rt->cors.origin);
+    bool allowed = said == LH_CORS_BUILTIN ? rt_cors_listed(rt, origin) : said == LH_CORS_ALLOW;
+    if (allowed && rt->cors.origin.len) {
+        buf_push(&rt->cors.origin, '\0');
+    } else if (allowed) {
         if (origin)
             buf_append(&rt->cors.origin, origin->p, origin->len);
         else
@@ -68,7 +76,7 @@ static void rt_cors_mirror(buf_t *b, const char *name, const hreq *req, const ch
 
 void rt_cors_apply(rt_t *rt, net_conn_t *c, const hreq *req, enum rt_cors_kind kind)
 {
-    rt_cors_decide(rt, req);
+    rt_cors_decide(rt, c, req);
     bool allowed = rt->cors.state == RT_CORS_ALLOWED;
     bool origin = hreq_header(req, "origin") != NULL;
     bool preflight = rt_cors_is_preflight(req);

@@ -4,7 +4,7 @@
  * router on a real listener, engine, gateway and runner half over the local bus and the memory
  * store, asked over real sockets on 127.0.0.1: health, the runner endpoint, actor routes and
  * their errors, CORS (cors.origins, preflights, the REST API's and the gateway's headers), the
- * REST API, the 404, and the policy's route hook before the built-in routes. */
+ * REST API, the 404, the policy's route hook before the built-in routes, and its cors hook. */
 #include "t.h"
 #include "free_port.h"
 #include "loop_wait.h"
@@ -480,6 +480,79 @@ static void test_policy(lh_t *h, eng_t *eng, const char *actor_id)
     unlink(path);
 }
 
+/* The policy's cors hook decides before cors.origins: true mirrors the Origin, false refuses
+ * it, a string is sent instead, nil leaves it to cors.origins, and so does a hook that fails. */
+static void test_cors_hook(lh_t *h, eng_t *eng)
+{
+    char path[] = "/tmp/sett-test-router-cors-XXXXXX.lua";
+    int fd = mkstemps(path, 4);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    static const char src[] =
+        "return { cors = function(req)\n"
+        "  local o = req.headers.origin\n"
+        "  if o == 'https://app.example' then return true end\n"
+        "  if o == 'https://evil.example' then return false end\n"
+        "  if o == 'https://one.example' then return 'https://canonical.example' end\n"
+        "  if o == 'https://boom.example' then error('boom') end\n"
+        "  if o == 'https://odd.example' then return 42 end\n"
+        "  return nil\n"
+        "end }\n";
+    CHECK(write(fd, src, sizeof src - 1) == (ssize_t)(sizeof src - 1));
+    close(fd);
+    lh_policy_t *p = lh_policy_new(h, eng, path, 200);
+    CHECK(lh_policy_has(p, "cors"));
+    router.pol = p;
+    char *const listed[] = { "https://listed.example", NULL };
+    router.cors_origins = listed;
+    answer_t a;
+
+    /* Allowed by the hook though not listed: on an actor route, the REST API, a preflight. */
+    CHECK_EQ_INT(ask(REQ("GET", "/gateway/nope/x") "Origin: https://app.example\r\n", &a), 404);
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: https://app.example\r\n"));
+    answer_free(&a);
+    CHECK_EQ_INT(ask(REQ("GET", "/namespaces") "Origin: https://app.example\r\n", &a), 200);
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: https://app.example\r\n"));
+    answer_free(&a);
+    CHECK_EQ_INT(ask(REQ("OPTIONS", "/actors") "Origin: https://app.example\r\n"
+                     "Access-Control-Request-Method: PUT\r\n", &a), 200);
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Methods: PUT\r\n"));
+    answer_free(&a);
+    /* The origin the hook names is sent instead of the mirrored one. */
+    CHECK_EQ_INT(ask(REQ("GET", "/gateway/nope/x") "Origin: https://one.example\r\n", &a), 404);
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: https://canonical.example\r\n"));
+    CHECK(!has(&a.head, "one.example"));
+    answer_free(&a);
+    /* Refused by the hook: no CORS header. */
+    CHECK_EQ_INT(ask(REQ("GET", "/namespaces") "Origin: https://evil.example\r\n", &a), 200);
+    CHECK(!has(&a.head, "Access-Control"));
+    answer_free(&a);
+    /* nil, an error and a wrong answer leave it to cors.origins: a listed Origin is mirrored,
+     * the others refused. */
+    const char *to_list[] = { "https://listed.example", "https://boom.example",
+                              "https://odd.example" };
+    for (int i = 0; i < 3; i++) {
+        char head[256];
+        snprintf(head, sizeof head, REQ("GET", "/namespaces") "Origin: %s\r\n", to_list[i]);
+        CHECK_EQ_INT(ask(head, &a), 200);
+        CHECK_EQ_INT(has(&a.head, "Access-Control-Allow-Origin"), i == 0);
+        answer_free(&a);
+    }
+    router.cors_origins = NULL;
+    CHECK_EQ_INT(ask(REQ("GET", "/namespaces") "Origin: https://boom.example\r\n", &a), 200);
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: https://boom.example\r\n"));
+    answer_free(&a);
+    met_series_t *errs = met_counter("sett_policy_hook_errors_total",
+                                     "Policy hook calls that failed; the built-in behaviour answered.",
+                                     "hook=\"cors\"");
+    CHECK(errs->value == 3);
+
+    router.pol = NULL;
+    lh_policy_free(p);
+    unlink(path);
+}
+
 static int shutdown_done;
 
 static void on_shutdown(void *ud)
@@ -544,6 +617,7 @@ int main(void)
         test_routes(id);
         test_cors();
         test_policy(&h, eng, id);
+        test_cors_hook(&h, eng);
     }
 
     net_server_shutdown(srv, 1000, on_shutdown, NULL);
