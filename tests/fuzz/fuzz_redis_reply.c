@@ -87,14 +87,18 @@ static void parse_all(const redisReply *rep, int depth)
 /* hiredis 0.14 allocates a multi-bulk reply's element array as soon as it reads the count (it
  * has no maxelements yet), so ten bytes such as "*600000000\r\n" ask it for gigabytes. That is
  * hiredis trusting the Redis server, not a parser of sett's; inputs with counts that no reply
- * here comes near are skipped. */
+ * here comes near are skipped. hiredis's count reader takes a sign first, so "*+400000000"
+ * is such a count too. */
 static int huge_count(const uint8_t *data, size_t size)
 {
     for (size_t i = 0; i < size; i++) {
         if (data[i] != '*')
             continue;
+        size_t j = i + 1;
+        if (j < size && (data[j] == '+' || data[j] == '-'))
+            j++;
         uint64_t n = 0;
-        for (size_t j = i + 1; j < size && data[j] >= '0' && data[j] <= '9' && n <= 65536; j++)
+        for (; j < size && data[j] >= '0' && data[j] <= '9' && n <= 65536; j++)
             n = n * 10 + (uint64_t)(data[j] - '0');
         if (n > 65536)
             return 1;
