@@ -57,7 +57,13 @@ export async function startStack(opts = {}) {
   const out = (name) => (opts.logs === "inherit" ? "inherit" : openSync(join(tmp, `${name}.log`), "w"));
   const stack = { tmp, endpoint, admin: `http://127.0.0.1:${admin}`, page: `http://127.0.0.1:${pagePort}/`, sett: null, app: null };
 
+  // A test killed mid-run (a timeout) or Ctrl-C still ends both processes.
+  const onExit = () => {
+    for (const c of [stack.app, stack.sett]) if (c && c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  };
+  process.once("exit", onExit);
   stack.stop = async () => {
+    process.removeListener("exit", onExit);
     await stopChild(stack.app);
     await stopChild(stack.sett);
     if (!opts.keep) rmSync(tmp, { recursive: true, force: true });

@@ -2,7 +2,7 @@
 // each other's messages; the room sleeps when idle (sett's REST API shows sleep_ts) and a
 // message sent while it sleeps wakes it, comes back to its sender and is in the history; state,
 // KV and the raw WebSocket carry on after the wake.
-//   node --test test/node.test.mjs        (on Node 22; SETT_BIN names the sett binary)
+//   node test/node.test.mjs        (on Node 22; SETT_BIN names the sett binary)
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "rivetkit/client";
@@ -25,7 +25,7 @@ before(async () => {
   b = client.chatRoom.getOrCreate([ROOM]).connect();
   a.on("message", (m) => seenA.push(m));
   b.on("message", (m) => seenB.push(m));
-});
+}, { timeout: 90000 });
 
 after(async () => {
   await a?.dispose();
@@ -43,7 +43,7 @@ function firstMessage(ws) {
 }
 
 // Each test records a failure so that after() can show the processes' logs.
-const step = (name, fn, opts = {}) => test(name, opts, async () => {
+const step = (name, fn, opts = {}) => test(name, { timeout: 60000, ...opts }, async () => {
   try {
     await fn();
   } catch (e) {
