@@ -348,28 +348,40 @@ static void eng_mark_destroyed(eng_t *e, eng_actor_t *a)
             map_del(&e->keys, k.data, k.len);
         buf_free(&k);
     }
-    while (a->priv->cmds) {
-        eng_cmd_t *c = a->priv->cmds;
-        a->priv->cmds = c->next;
-        buf_free(&c->bytes);
-        free(c);
+    /* An actor still on its runner keeps its unacked stop for a reconnect to resend; what is
+     * in flight to it is told when the runner reports it stopped (eng_actor_stopped). */
+    if (!a->runner) {
+        while (a->priv->cmds) {
+            eng_cmd_t *c = a->priv->cmds;
+            a->priv->cmds = c->next;
+            buf_free(&c->bytes);
+            free(c);
+        }
     }
     eng_store_kv_drop(e, a->actor_id);
     eng_persist_actor(e, a);
     eng_wake_waiters(e, a, ENG_ENOTFOUND);
-    eng_notify_stop(e, a);
+    if (!a->runner)
+        eng_notify_stop(e, a);
     log_info("actor destroyed", LF_S("actor_id", a->actor_id));
 }
 
+/* As Rivet's actor workflow does on its Destroy signal, the actor is destroyed at once, in
+ * whatever state it is: starting, running or already stopping, it gets a stop command (unless
+ * one is out) and is gone for lookups, requests and its key straight away, without waiting for
+ * the runner's Stopped. Its runner slot stays taken until that Stopped (or the runner's loss),
+ * since the runner still runs it until then. */
 void eng_actor_destroy(eng_t *e, eng_actor_t *a)
 {
     switch (a->state) {
     case ENG_ACTOR_STARTING:
     case ENG_ACTOR_RUNNING:
         eng_send_stop(e, a, ENG_STOP_DESTROY);
+        eng_mark_destroyed(e, a);
         break;
     case ENG_ACTOR_STOPPING:
         a->priv->stop_kind = ENG_STOP_DESTROY;
+        eng_mark_destroyed(e, a);
         break;
     case ENG_ACTOR_PENDING:
     case ENG_ACTOR_SLEEPING:
@@ -615,6 +627,14 @@ void eng_actor_stopped(eng_t *e, eng_actor_t *a, int graceful)
     }
     enum eng_stop_kind kind = a->priv->stop_kind;
     a->priv->stop_kind = ENG_STOP_NONE;
+    if (a->state == ENG_ACTOR_DESTROYED) {
+        /* Destroyed while it ran (eng_actor_destroy): only its slot and what was in flight to
+         * it were left. */
+        eng_notify_stop(e, a);
+        if (r)
+            eng_place_pending(e);
+        return;
+    }
     if (kind != ENG_STOP_DESTROY && !(kind == ENG_STOP_STOP && graceful))
         eng_notify_stop(e, a);
     if (kind == ENG_STOP_DESTROY || (kind == ENG_STOP_STOP && graceful)) {

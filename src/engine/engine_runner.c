@@ -146,7 +146,8 @@ static eng_actor_t *eng_actor_by_slice(eng_t *e, slice_t id)
 eng_actor_t *eng_runner_actor(eng_t *e, eng_runner_t *r, const char *actor_id, size_t len)
 {
     eng_actor_t *a = map_get(&e->actors, actor_id, len);
-    return a && a->runner == r ? a : NULL;
+    /* A destroyed actor's KV is gone, even while its runner still stops it. */
+    return a && a->runner == r && a->state != ENG_ACTOR_DESTROYED ? a : NULL;
 }
 
 static void eng_apply_event(eng_t *e, eng_runner_t *r, eng_actor_t *a, const rp_event_t *ev)
@@ -159,7 +160,7 @@ static void eng_apply_event(eng_t *e, eng_runner_t *r, eng_actor_t *a, const rp_
             const rp_actor_state_stopped_t *st = &ev->val.actor_state_update.state.val.stopped;
             log_info("actor stopped", LF_S("actor_id", a->actor_id),
                      LF_S("code", st->code == RP_STOP_CODE_OK ? "ok" : "error"));
-            if (a->state != ENG_ACTOR_DESTROYED && a->runner == r)
+            if (a->runner == r)
                 eng_actor_stopped(e, a, st->code == RP_STOP_CODE_OK);
         }
         break;
@@ -171,6 +172,8 @@ static void eng_apply_event(eng_t *e, eng_runner_t *r, eng_actor_t *a, const rp_
                                 : ENG_STOP_STOP);
         break;
     case RP_EVENT_ACTOR_SET_ALARM:
+        if (a->state == ENG_ACTOR_DESTROYED)
+            break;
         eng_actor_set_alarm(e, a, ev->val.actor_set_alarm.has_alarm_ts,
                             ev->val.actor_set_alarm.alarm_ts);
         break;

@@ -22,7 +22,8 @@ void eng_runner_ack_commands(eng_t *e, eng_runner_t *r, const rp_to_server_ack_c
 void eng_runner_stopping(eng_t *e, eng_runner_t *r);
 /* The runner's socket closed; after the lost threshold its actors are rescheduled. */
 void eng_runner_disconnected(eng_t *e, eng_runner_t *r);
-/* The actor with this id, if it is allocated to r; for the KV ownership check. */
+/* The actor with this id, if it is allocated to r and not destroyed; for the KV ownership
+ * check. */
 eng_actor_t *eng_runner_actor(eng_t *e, eng_runner_t *r, const char *actor_id, size_t len);
 
 #endif

@@ -94,7 +94,8 @@ void rn_kv(rn_conn_t *rc, const rp_to_server_kv_request_t *kv)
                                       kv->actor_id.len);
     if (!a) {
         char *id = sx_strndup((const char *)kv->actor_id.p, kv->actor_id.len);
-        int exists = eng_actor_get(rn->eng, id) != NULL;
+        eng_actor_t *other = eng_actor_get(rn->eng, id);
+        int exists = other && other->state != ENG_ACTOR_DESTROYED;
         free(id);
         rn_kv_reply_error(rc, kv->request_id,
                           exists ? "actor does not belong to runner" : "actor does not exist");

@@ -243,13 +243,102 @@ int main(void)
     eng_actor_t *q2 = create("quitter", "qk", STORE_CRASH_RESTART);
     CHECK(q2 != NULL && q2 != q);
 
-    /* Delete a running actor: a stop command, then Stopped destroys it; a waiter is told. */
+    /* Delete a running actor: destroyed at once, as Rivet does, with a stop command; its slot
+     * stays taken until the runner's Stopped. */
     ready_calls = 0;
+    int stops_before = f2.stops;
+    uint32_t used_before = r2->used_slots;
     eng_actor_destroy(eng, a);
-    CHECK_EQ_INT(a->state, ENG_ACTOR_STOPPING);
+    CHECK_EQ_INT(a->state, ENG_ACTOR_DESTROYED);
+    CHECK(a->destroy_ts > 0);
+    CHECK_EQ_INT(f2.stops, stops_before + 1);
+    CHECK(eng_actor_find(eng, eng_ns_get(eng, "default"), "counter", "k1") == NULL);
+    CHECK_EQ_INT(r2->used_slots, used_before);
     send_event(r2, a, 1, 1, RP_STOP_CODE_OK);
     CHECK_EQ_INT(a->state, ENG_ACTOR_DESTROYED);
-    CHECK(eng_actor_find(eng, eng_ns_get(eng, "default"), "counter", "k1") == NULL);
+    CHECK_EQ_INT(r2->used_slots, used_before - 1);
+    CHECK(a->runner == NULL);
+
+    /* Destroyed while it starts: gone at once for waiters and its key, before any Running;
+     * the Running, a SetAlarm and the Stopped that follow change nothing but free the slot. */
+    {
+        eng_actor_t *st = create("racer", "rk", STORE_CRASH_SLEEP);
+        CHECK_EQ_INT(st->state, ENG_ACTOR_STARTING);
+        eng_runner_t *rr = st->runner;
+        uint32_t used = rr->used_slots;
+        ready_calls = 0;
+        ready_err = 0;
+        eng_actor_wait_ready(eng, st, 5000, on_ready, NULL);
+        eng_actor_destroy(eng, st);
+        CHECK_EQ_INT(st->state, ENG_ACTOR_DESTROYED);
+        CHECK_EQ_INT(ready_calls, 1);
+        CHECK_EQ_INT(ready_err, ENG_ENOTFOUND);
+        CHECK(eng_actor_find(eng, eng_ns_get(eng, "default"), "racer", "rk") == NULL);
+        eng_actor_t *again = create("racer", "rk", STORE_CRASH_SLEEP);
+        CHECK(again != NULL && again != st);
+        CHECK(eng_runner_actor(eng, rr, st->actor_id, strlen(st->actor_id)) == NULL);
+        send_event(rr, st, 0, 0, 0);
+        CHECK_EQ_INT(st->state, ENG_ACTOR_DESTROYED);
+        CHECK(st->connectable_ts == 0);
+        rp_event_wrapper_t w;
+        memset(&w, 0, sizeof w);
+        w.checkpoint.actor_id = slice_cstr(st->actor_id);
+        w.checkpoint.generation = st->generation;
+        w.checkpoint.index = 1;
+        w.inner.tag = RP_EVENT_ACTOR_SET_ALARM;
+        w.inner.val.actor_set_alarm.has_alarm_ts = true;
+        w.inner.val.actor_set_alarm.alarm_ts = eng_now_ms(eng) + 10;
+        rp_to_server_events_t ev = { &w, 1 };
+        eng_runner_events(eng, rr, &ev);
+        CHECK(!st->has_alarm);
+        /* An ungraceful Stopped of a destroyed actor neither sleeps nor restarts it. */
+        send_event(rr, st, 2, 1, RP_STOP_CODE_ERROR);
+        CHECK_EQ_INT(st->state, ENG_ACTOR_DESTROYED);
+        CHECK(st->runner == NULL);
+        CHECK_EQ_INT(rr->used_slots, used); /* st's slot freed, again's taken */
+        clk_advance(clk, 20);
+        run_a_bit();
+        CHECK_EQ_INT(st->state, ENG_ACTOR_DESTROYED);
+
+        /* Stopped by its own stop intent while it starts (RivetKit's c.destroy() during
+         * onWake): a request waiting for it is answered not found once Stopped comes, however
+         * long the stop takes within the wait's deadline. */
+        eng_actor_t *si = create("selfstop", NULL, STORE_CRASH_SLEEP);
+        eng_runner_t *sr = si->runner;
+        send_event(sr, si, 0, 2, 1);
+        CHECK_EQ_INT(si->state, ENG_ACTOR_STOPPING);
+        ready_calls = 0;
+        eng_actor_wait_ready(eng, si, 1000, on_ready, NULL);
+        clk_advance(clk, 900);
+        run_a_bit();
+        CHECK_EQ_INT(ready_calls, 0);
+        send_event(sr, si, 1, 0, 0); /* a late Running does not make it routable */
+        CHECK_EQ_INT(si->state, ENG_ACTOR_STOPPING);
+        send_event(sr, si, 2, 1, RP_STOP_CODE_OK);
+        CHECK_EQ_INT(si->state, ENG_ACTOR_DESTROYED);
+        run_a_bit();
+        CHECK_EQ_INT(ready_calls, 1);
+        CHECK_EQ_INT(ready_err, ENG_ENOTFOUND);
+
+        /* Destroyed while it stops to sleep: destroyed at once, and its Stopped does not put
+         * it to sleep. */
+        eng_actor_t *sl = create("sleeper", NULL, STORE_CRASH_SLEEP);
+        eng_runner_t *slr = sl->runner;
+        send_event(slr, sl, 0, 0, 0);
+        send_event(slr, sl, 1, 2, 0);
+        CHECK_EQ_INT(sl->state, ENG_ACTOR_STOPPING);
+        CHECK(slr == r2);
+        int sl_stops = f2.stops;
+        eng_actor_destroy(eng, sl);
+        CHECK_EQ_INT(sl->state, ENG_ACTOR_DESTROYED);
+        CHECK_EQ_INT(f2.stops, sl_stops); /* its stop is already out */
+        send_event(slr, sl, 2, 1, RP_STOP_CODE_OK);
+        CHECK_EQ_INT(sl->state, ENG_ACTOR_DESTROYED);
+        CHECK(sl->sleep_ts == 0);
+        eng_actor_destroy(eng, again);
+        CHECK_EQ_INT(again->state, ENG_ACTOR_DESTROYED);
+        CHECK(again->runner != NULL);
+    }
 
     /* A draining runner's actors move elsewhere. */
     fake_t f3 = { 0 };
@@ -288,6 +377,17 @@ int main(void)
     eng_runner_t *r4 = fake_connect(&f4, "pool", "key-4", 4, 2, &was);
     eng_actor_t *v = create("versioned", NULL, STORE_CRASH_RESTART);
     CHECK(v->runner == r4);
+
+    /* Destroyed on a runner that is then lost before its Stopped: it stays destroyed and is
+     * not placed again, whatever its crash policy. */
+    eng_actor_destroy(eng, v);
+    CHECK_EQ_INT(v->state, ENG_ACTOR_DESTROYED);
+    CHECK(v->runner == r4);
+    eng_runner_disconnected(eng, r4);
+    clk_advance(clk, 50);
+    run_a_bit();
+    CHECK_EQ_INT(v->state, ENG_ACTOR_DESTROYED);
+    CHECK(v->runner == NULL);
 
     eng_free(eng);
     store_close(store, NULL, NULL);

@@ -756,6 +756,20 @@ static void test_kv(world_t *w)
     CHECK(kv_error_is(&m, "actor does not exist"));
     rp_to_client_free(&m);
 
+    /* Destroyed while its runner still runs it (the stop is out, its Stopped is not in): its
+     * KV was dropped, and a write the stopping actor makes (a last state save) is refused
+     * rather than left behind. */
+    eng_actor_destroy(w->eng, a);
+    CHECK_EQ_INT(a->state, ENG_ACTOR_DESTROYED);
+    take_command(&c, id, RP_COMMAND_STOP_ACTOR, 1);
+    memset(&d, 0, sizeof d);
+    d.tag = RP_KV_REQUEST_DATA_PUT_REQUEST;
+    d.val.put_request.keys = (rp_list_kv_key_t){ keys, 1 };
+    d.val.put_request.values = (rp_list_kv_value_t){ vals, 1 };
+    CHECK(kv(&c, id, 12, &d, &m));
+    CHECK(kv_error_is(&m, "actor does not exist"));
+    rp_to_client_free(&m);
+
     cl_close(&c, w);
     cl_close(&other, w);
 }
