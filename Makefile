@@ -1,9 +1,9 @@
-# The two commands: `make run` and `make test`. Everything else is CMake and scripts/.
+# The commands: `make run`, `make test` and `make example`. Everything else is CMake and scripts/
 BUILD ?= build
 SAN ?= 0
 JOBS ?= 2
 
-.PHONY: all deps configure build run test fuzz bench clean
+.PHONY: all deps configure build run test example fuzz bench clean
 
 all: build
 
@@ -26,6 +26,12 @@ run: configure
 
 test:
 	@SAN=$(SAN) scripts/test.sh
+
+# The RivetKit chat example (examples/rivetkit-chat/README.md): sett, the app and its page, with
+# the page's URL printed; Ctrl-C stops them. The build shows its output only when it fails.
+example: configure
+	@cmake --build $(BUILD) -j$(JOBS) --target sett >/dev/null 2>&1 || cmake --build $(BUILD) -j$(JOBS) --target sett
+	@SETT_BIN=$(abspath $(BUILD))/sett examples/rivetkit-chat/run.sh
 
 fuzz:
 	@scripts/deps.sh --test
