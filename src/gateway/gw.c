@@ -12,10 +12,12 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Close reasons carry the request id as the ray id: "guard.<code>#<8 hex>", at most 123 bytes. */
+/* Close reasons carry the request id as the ray id: "guard.<code>#<8 hex>", or
+ * "<group>.<code>#<8 hex>" for a code that names its group, at most 123 bytes. */
 void gw_close_reason(gw_req_t *r, const char *code, char *out, size_t n)
 {
-    snprintf(out, n, "guard.%s#%02x%02x%02x%02x", code, r->rid[0], r->rid[1], r->rid[2], r->rid[3]);
+    snprintf(out, n, "%s%s#%02x%02x%02x%02x", strchr(code, '.') ? "" : "guard.", code, r->rid[0],
+             r->rid[1], r->rid[2], r->rid[3]);
 }
 
 /* ---- In-flight table ---- */
@@ -432,33 +434,39 @@ static bool gw_authorized(gw_t *gw, net_conn_t *c, hreq *req, const eng_actor_t 
     lh_route_t r;
     bool ok = lh_policy_authorize(gw->pol, req, net_conn_peer(c), a, &r);
     if (!ok)
-        net_http_respond(c, r.status, NULL, (const char *)r.headers.data, r.body.data, r.body.len);
+        gw_refuse_answer(c, req, r.status, (const char *)r.headers.data, r.body.data, r.body.len);
     lh_route_free(&r);
     return ok;
 }
 
-int gw_reachable(gw_t *gw, net_conn_t *c, const char *actor_id)
+/* gw_reachable for a request: a WebSocket upgrade (req set) hears the refusal after its
+ * upgrade, as a close. */
+static int gw_reachable_req(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id)
 {
     eng_actor_t *a = eng_actor_get(gw->eng, actor_id);
     if (!a || a->state == ENG_ACTOR_DESTROYED) {
-        net_http_error(c, 404, "actor", "not_found", "The actor does not exist or was destroyed.",
-                       NULL);
+        gw_refuse(c, req, 404, "actor", "not_found", "The actor does not exist or was destroyed.",
+                  NULL);
         return 0;
     }
     if (a->state != ENG_ACTOR_RUNNING && !store_available(gw->store)) {
         /* Starting the actor needs what the store holds (its KV, its sockets' rows); it would
          * only fail, so the client hears at once that the store is away. */
-        net_http_error(c, 503, "store", "unavailable",
-                       "The store is unavailable, so the actor cannot be started; retry later.",
-                       NULL);
+        gw_refuse(c, req, 503, "store", "unavailable",
+                  "The store is unavailable, so the actor cannot be started; retry later.", NULL);
         return 0;
     }
     return 1;
 }
 
+int gw_reachable(gw_t *gw, net_conn_t *c, const char *actor_id)
+{
+    return gw_reachable_req(gw, c, NULL, actor_id);
+}
+
 void gw_forward(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path)
 {
-    if (!gw_reachable(gw, c, actor_id))
+    if (!gw_reachable_req(gw, c, req, actor_id))
         return;
     if (!gw_authorized(gw, c, req, eng_actor_get(gw->eng, actor_id)))
         return;

@@ -38,6 +38,19 @@ void gw_forward(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const 
  * the actor does not exist or was destroyed, 503 when it would have to start while the store is
  * away) and returns 0. */
 int gw_reachable(gw_t *gw, net_conn_t *c, const char *actor_id);
+/* Answers a request for an actor with an error before it reaches the tunnel: HTTP (and a NULL
+ * req) gets the JSON error with its status and headers; a WebSocket upgrade is accepted, with
+ * the subprotocol a tunnelled socket would get, and closed at once with 1011 and the reason
+ * "<group>.<code>#<ray id>", as Rivet's gateway does (the status is not sent). */
+void gw_refuse(net_conn_t *c, hreq *req, int status, const char *group, const char *code,
+               const char *message, const char *headers);
+/* Answers with a policy's answer. HTTP gets it as it is, and so does an upgrade when the status
+ * is below 400; an upgrade refused with a status of 400 or more is closed as gw_refuse does,
+ * with the group and code of a body that is a Rivet error ({"group","code",...} of short
+ * identifiers), else "policy" and a code for the status (bad_request, unauthorized, forbidden,
+ * not_found, rate_limited, or refused). */
+void gw_refuse_answer(net_conn_t *c, hreq *req, int status, const char *headers,
+                      const void *body, size_t len);
 /* The policy asked for timeouts, hibernation and auto-responses; NULL for built-in behaviour. */
 struct lh_policy;
 void gw_set_policy(gw_t *gw, struct lh_policy *pol);

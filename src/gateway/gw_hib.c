@@ -153,7 +153,7 @@ static void gw_hib_rewoken(void *ud, int err, eng_actor_t *a)
         return;
     }
     if (err != ENG_OK) {
-        gw_ws_fail(gw, r, "actor_not_found");
+        gw_ws_fail(gw, r, "actor.not_found");
         return;
     }
     gw_set_runner(r, a->runner);
@@ -176,7 +176,7 @@ static void gw_hib_wake(gw_t *gw, gw_req_t *r)
 {
     eng_actor_t *a = eng_actor_get(gw->eng, r->actor_id);
     if (!a || a->state == ENG_ACTOR_DESTROYED) {
-        gw_ws_fail(gw, r, "actor_not_found");
+        gw_ws_fail(gw, r, "actor.not_found");
         return;
     }
     if (!store_available(gw->store)) {

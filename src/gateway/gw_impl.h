@@ -146,13 +146,17 @@ void gw_http_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message
 void gw_http_on_actor_stop(gw_t *gw, gw_req_t *r);
 void gw_http_on_timer(gw_t *gw, gw_req_t *r);
 
+/* gw_refuse.c: accepts the client's upgrade with the subprotocol a tunnelled socket answers
+ * ("rivet" when offered, else none); returns net_ws_accept's result. */
+int gw_ws_upgrade(net_conn_t *c, hreq *req, const net_ws_handler_t *h, void *ud);
 /* gw_ws.c: tunnelled WebSockets: the open, messages both ways, the close. */
 void gw_ws_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path);
 void gw_ws_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message_kind_t *k);
 void gw_ws_on_actor_stop(gw_t *gw, gw_req_t *r);
 void gw_ws_on_timer(gw_t *gw, gw_req_t *r);
-/* An internal failure: the client gets 1011 guard.<code>#<request id>, the actor a close, and
- * the request is released. */
+/* An internal failure: the client gets 1011 guard.<code>#<request id> (<code>#<request id> when
+ * the code names its group, as "actor.not_found" does), the actor a close, and the request is
+ * released. */
 void gw_ws_fail(gw_t *gw, gw_req_t *r, const char *code);
 
 /* gw_ping.c: the tunnel ping of open WebSockets. */

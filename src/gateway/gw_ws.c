@@ -5,7 +5,6 @@
 #include "gateway/gw_impl.h"
 #include "core/alloc.h"
 #include "core/log.h"
-#include "net/ws_handshake.h"
 #include "proto/bare.h"
 
 #include <stdio.h>
@@ -38,7 +37,8 @@ static void gw_ws_close_tunnel(gw_t *gw, gw_req_t *r, int code, const char *reas
     gw_send(gw, r, &k);
 }
 
-/* An internal failure: the client gets 1011 guard.<code>#<request id>, the actor a close. */
+/* An internal failure: the client gets 1011 guard.<code>#<request id> (or <code>#<request id>
+ * for a code with its group), the actor a close. */
 void gw_ws_fail(gw_t *gw, gw_req_t *r, const char *code)
 {
     char reason[128];
@@ -99,7 +99,7 @@ static void gw_ws_ready(void *ud, int err, eng_actor_t *a)
     gw_t *gw = r->gw;
     r->waiter = NULL;
     if (err != ENG_OK || !a->runner) {
-        gw_ws_fail(gw, r, err == ENG_ETIMEDOUT ? "actor_ready_timeout" : "actor_not_found");
+        gw_ws_fail(gw, r, err == ENG_ETIMEDOUT ? "actor_ready_timeout" : "actor.not_found");
         return;
     }
     gw_set_runner(r, a->runner);
@@ -145,14 +145,7 @@ void gw_ws_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const
     free(hm.items);
     buf_free(&protos);
 
-    wsh_offers offers;
-    wsh_offers_init(&offers);
-    wsh_offers_parse(&offers, req);
-    static const char *const pref[] = { "rivet", NULL };
-    const slice_t *proto = wsh_select_protocol(&offers, pref);
-    int rc = net_ws_accept(c, req, proto ? (const char *)proto->p : NULL, proto ? proto->len : 0,
-                           &gw_ws_handler, r);
-    wsh_offers_free(&offers);
+    int rc = gw_ws_upgrade(c, req, &gw_ws_handler, r);
     if (rc != 0) {
         gw_req_release(r);
         return;

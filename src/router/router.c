@@ -50,7 +50,7 @@ static int rt_add_name(void *ud, eng_runner_t *r)
 /* The runner name for an actor route() creates without one: gateway.default_runner when it is
  * set, else the name of the runners connected in the namespace when they all share one. With
  * none or several names there is no safe guess: the error says which and how to choose. */
-static const char *rt_default_runner(rt_t *rt, const eng_ns_t *ns, net_conn_t *c)
+static const char *rt_default_runner(rt_t *rt, const eng_ns_t *ns, net_conn_t *c, hreq *req)
 {
     if (rt->default_runner)
         return rt->default_runner;
@@ -61,21 +61,23 @@ static const char *rt_default_runner(rt_t *rt, const eng_ns_t *ns, net_conn_t *c
         return l.names[0];
     char msg[256];
     if (l.n == 0) {
-        net_http_error(c, 503, "policy", "no_runner",
-                       "route() gave no runner for a new actor and no runner is connected; set "
-                       "runner in the answer or gateway.default_runner",
-                       NULL);
+        gw_refuse(c, req, 503, "policy", "no_runner",
+                  "route() gave no runner for a new actor and no runner is connected; set "
+                  "runner in the answer or gateway.default_runner",
+                  NULL);
         return NULL;
     }
     snprintf(msg, sizeof msg,
              "route() gave no runner for a new actor and several runner names are connected "
              "(%s, %s%s); set runner in the answer or gateway.default_runner",
              l.names[0], l.names[1], l.n > 2 ? ", ..." : "");
-    net_http_error(c, 500, "policy", "no_runner", msg, NULL);
+    gw_refuse(c, req, 500, "policy", "no_runner", msg, NULL);
     return NULL;
 }
 
-/* The policy's route hook decides before the built-in routes; returns 0 to fall through. */
+/* The policy's route hook decides before the built-in routes; returns 0 to fall through. Its
+ * errors, and an answer of 400 or more, reach a WebSocket as a close after the upgrade
+ * (gw_refuse). */
 static int rt_policy(rt_t *rt, net_conn_t *c, hreq *req, const url_parts *u)
 {
     lh_route_t r;
@@ -84,7 +86,7 @@ static int rt_policy(rt_t *rt, net_conn_t *c, hreq *req, const url_parts *u)
     if (r.kind == LH_ROUTE_RESPOND) {
         if (!rt_cors_has_own((const char *)r.headers.data))
             rt_cors_apply(rt, c, req, RT_CORS_GATEWAY);
-        net_http_respond(c, r.status, NULL, (const char *)r.headers.data, r.body.data, r.body.len);
+        gw_refuse_answer(c, req, r.status, (const char *)r.headers.data, r.body.data, r.body.len);
     } else if (r.kind == LH_ROUTE_ACTOR) {
         rt_forward(rt, c, req, r.actor_id, (const char *)req->url.p);
     } else if (r.kind == LH_ROUTE_CREATE) {
@@ -92,20 +94,20 @@ static int rt_policy(rt_t *rt, net_conn_t *c, hreq *req, const url_parts *u)
          * names (default "default"), or a new one; an unknown namespace is the REST API's 404. */
         const eng_ns_t *ns = eng_ns_get(rt->eng, r.create.namespace_name);
         if (!ns) {
-            net_http_error(c, 404, "namespace", "not_found", "The namespace does not exist.", NULL);
+            gw_refuse(c, req, 404, "namespace", "not_found", "The namespace does not exist.", NULL);
             goto done;
         }
         eng_actor_t *a =
             r.create.key ? eng_actor_find(rt->eng, ns, r.create.name, r.create.key) : NULL;
         eng_error_t err;
         if (!a && !r.create.runner_name_selector) {
-            const char *name = rt_default_runner(rt, ns, c);
+            const char *name = rt_default_runner(rt, ns, c, req);
             if (!name)
                 goto done;
             r.create.runner_name_selector = sx_strdup(name);
         }
         if (!a && eng_actor_create(rt->eng, &r.create, &a, &err) != 0) {
-            net_http_error(c, err.status, err.group, err.code, err.message, NULL);
+            gw_refuse(c, req, err.status, err.group, err.code, err.message, NULL);
         } else {
             rt_forward(rt, c, req, a->actor_id, (const char *)req->url.p);
         }
@@ -136,7 +138,7 @@ static void rt_dispatch(rt_t *rt, net_conn_t *c, hreq *req)
     int found = rt_target_find(req, &u, &t);
     if (found == RT_TARGET_BAD) {
         rt_cors_apply(rt, c, req, RT_CORS_GATEWAY);
-        net_http_error(c, 400, "guard", "invalid_path", t.error, NULL);
+        gw_refuse(c, req, 400, "guard", "invalid_path", t.error, NULL);
     } else if (found == RT_TARGET_ACTOR) {
         rt_forward(rt, c, req, t.actor_id, (const char *)t.path.data);
     }

@@ -124,6 +124,32 @@ test("404, 413, 503 and 504 paths", async () => {
   assert.equal((await r.json()).code, "gateway_response_start_timeout");
 });
 
+test("a WebSocket to an unknown or destroyed actor is upgraded, then closed 1011 actor.not_found", async () => {
+  const id = await createActor("doomed");
+  const ws = await openWs(`${wsBase}/gateway/${id}/socket`, ["rivet", "rivet_encoding.bare"]);
+  ws.send("before");
+  assert.equal((await nextMessage(ws)).d.toString(), "before");
+  const gone = closed(ws);
+  assert.equal((await fetch(`${base}/actors/${id}?namespace=default`, { method: "DELETE" })).status, 200);
+  assert.equal((await gone).code, 1000);
+  // As Rivet's gateway answers (RivetKit re-resolves a stale handle on this reason): the
+  // upgrade succeeds with the subprotocol a tunnelled socket gets, then the close comes at once.
+  for (const target of [`/gateway/${id}/socket`, "/gateway/nosuchactor/socket"]) {
+    const w = await openWs(`${wsBase}${target}`, ["rivet", "rivet_encoding.bare"]);
+    assert.equal(w.protocol, "rivet");
+    const c = await closed(w);
+    assert.equal(c.code, 1011);
+    assert.match(c.reason, /^actor\.not_found#[0-9a-f]{8}$/);
+  }
+  // Subprotocol routing to the destroyed actor closes the same way.
+  const w = await openWs(`${wsBase}/any`, ["rivet", "rivet_target.actor", `rivet_actor.${encodeURIComponent(id)}`]);
+  assert.match((await closed(w)).reason, /^actor\.not_found#/);
+  // HTTP keeps its 404.
+  const r = await fetch(`${base}/gateway/${id}/x`);
+  assert.equal(r.status, 404);
+  assert.equal((await r.json()).code, "not_found");
+});
+
 test("WebSocket echo, text and binary, 1 byte to 1 MiB, in order", async () => {
   const id = await createActor("ws");
   const ws = await openWs(`${wsBase}/gateway/${id}/socket`, ["rivet", "rivet_encoding.json"]);

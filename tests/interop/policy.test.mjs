@@ -234,14 +234,16 @@ test("authorize: a bad token gets 403 and a clear body, a good one reaches the a
   assert.equal(r.status, 200);
   // Routes the policy answers go through authorize too.
   assert.equal((await fetch(`${base}/rooms/blue/y`)).status, 403);
-  // A WebSocket upgrade is refused before it reaches the actor.
+  // A WebSocket with a bad token never reaches the actor: it is upgraded (answering the
+  // subprotocol) and closed at once, 1011 with the refusal's group and code, as Rivet closes.
   const refused = await new Promise((res) => {
     const w = new WebSocket(`${wsBase}/gateway/${id}@s3cret-bad/s`, ["rivet"]);
     w.once("unexpected-response", (_req, resp) => res(resp.statusCode));
-    w.once("open", () => { w.close(); res("open"); });
+    w.once("message", () => res("message"));
+    w.once("close", (code, reason) => res(`${code} ${reason} ${w.protocol}`));
     w.once("error", () => {});
   });
-  assert.equal(refused, 403);
+  assert.match(refused, /^1011 policy\.forbidden#[0-9a-f]{8} rivet$/);
   // A hook that fails refuses (500) rather than letting the request through.
   r = await fetch(`${base}/gateway/${id}@s3cret-crash/hello`);
   assert.equal(r.status, 500);

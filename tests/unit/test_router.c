@@ -26,6 +26,7 @@
 #include "net/server.h"
 #include "router/router.h"
 #include "router/rt_target.h"
+#include "store/store_impl.h"
 #include "store/store_memory.h"
 
 /* ---- Which actor a request names ---- */
@@ -81,7 +82,7 @@ static void expect_bad(const char *raw, const char *error)
 }
 
 #define GET(target) "GET " target " HTTP/1.1\r\nHost: x\r\n"
-#define UPGRADE(target, protos)                                                                  \
+#define WS_UPGRADE(target, protos)                                                                  \
     "GET " target " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"         \
     "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"                \
     "Sec-WebSocket-Protocol: " protos "\r\n\r\n"
@@ -120,13 +121,13 @@ static void test_targets(void)
 
     /* By subprotocol, on upgrades only: the first rivet_actor.<id>, decoded (a slash allowed),
      * counts once rivet_target.actor is offered too. */
-    expect_actor(UPGRADE("/any?x=1", "rivet, rivet_target.actor, rivet_actor.a%2Fb, rivet_actor.c"),
+    expect_actor(WS_UPGRADE("/any?x=1", "rivet, rivet_target.actor, rivet_actor.a%2Fb, rivet_actor.c"),
                  "a/b", "/any?x=1");
-    expect_actor(UPGRADE("/ws", "rivet_actor.abc, rivet_target.actor"), "abc", "/ws");
-    expect_actor(UPGRADE("/ws", "rivet_actor.a%zz, rivet_actor.b, rivet_target.actor"), "b", "/ws");
-    expect_none(UPGRADE("/ws", "rivet, rivet_actor.abc"));
-    expect_none(UPGRADE("/ws", "rivet_target.actor"));
-    expect_none(UPGRADE("/ws", "rivet_target.actor, rivet_actor."));
+    expect_actor(WS_UPGRADE("/ws", "rivet_actor.abc, rivet_target.actor"), "abc", "/ws");
+    expect_actor(WS_UPGRADE("/ws", "rivet_actor.a%zz, rivet_actor.b, rivet_target.actor"), "b", "/ws");
+    expect_none(WS_UPGRADE("/ws", "rivet, rivet_actor.abc"));
+    expect_none(WS_UPGRADE("/ws", "rivet_target.actor"));
+    expect_none(WS_UPGRADE("/ws", "rivet_target.actor, rivet_actor."));
     expect_none(GET("/ws") "Sec-WebSocket-Protocol: rivet_target.actor, rivet_actor.abc\r\n\r\n");
 }
 
@@ -145,11 +146,29 @@ typedef struct hc {
     size_t left;
     buf_t in;
     int done, closed;
+    int ws;                    /* a WebSocket: answer the server's close frame once it is in */
+    int close_replied;
 } hc_t;
 
 static void hc_closed(uv_handle_t *h)
 {
     ((hc_t *)h->data)->closed = 1;
+}
+
+/* Once the head and the server's close frame are in, echoes the close's code, masked, as a
+ * client's closing handshake does. */
+static void hc_reply_close(hc_t *h)
+{
+    const uint8_t *end = memmem(h->in.data, h->in.len, "\r\n\r\n", 4);
+    if (!end)
+        return;
+    const uint8_t *f = end + 4;
+    size_t left = h->in.len - (size_t)(f - h->in.data);
+    if (left < 4 || f[0] != 0x88)
+        return;
+    uint8_t frame[8] = { 0x88, 0x82, 1, 2, 3, 4, (uint8_t)(f[2] ^ 1), (uint8_t)(f[3] ^ 2) };
+    CHECK(send(h->fd, frame, sizeof frame, MSG_NOSIGNAL) == (ssize_t)sizeof frame);
+    h->close_replied = 1;
 }
 
 static void hc_io(uv_poll_t *p, int status, int events)
@@ -170,6 +189,8 @@ static void hc_io(uv_poll_t *p, int status, int events)
         ssize_t n = recv(h->fd, b, 65536, 0);
         if (n > 0) {
             h->in.len += (size_t)n;
+            if (h->ws && !h->close_replied)
+                hc_reply_close(h);
             return;
         }
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -192,15 +213,18 @@ static void answer_free(answer_t *a)
 }
 
 /* Sends the request head (ending in its header lines, without the blank line) and returns the
- * status of the answer, which stays in *a. */
-static int ask(const char *head, answer_t *a)
+ * status of the answer, which stays in *a. A WebSocket upgrade (ws) is sent as it is and the
+ * server's close frame answered; the answer then ends with the server's close of the
+ * connection, which must come within ms. */
+static int ask_ws(const char *head, answer_t *a, int ws, int ms)
 {
     memset(a, 0, sizeof *a);
     a->status = -1;
     buf_t req = BUF_INIT;
-    buf_printf(&req, "%sConnection: close\r\n\r\n", head);
+    buf_printf(&req, ws ? "%s\r\n" : "%sConnection: close\r\n\r\n", head);
     hc_t h;
     memset(&h, 0, sizeof h);
+    h.ws = ws;
     h.fd = socket(AF_INET, SOCK_STREAM, 0);
     fcntl(h.fd, F_SETFL, fcntl(h.fd, F_GETFL) | O_NONBLOCK);
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
@@ -212,7 +236,7 @@ static int ask(const char *head, answer_t *a)
     uv_poll_init(&loop, &h.poll, h.fd);
     h.poll.data = &h;
     uv_poll_start(&h.poll, UV_WRITABLE, hc_io);
-    CHECK(RUN_UNTIL(h.done, 5000));
+    CHECK(RUN_UNTIL(h.done, ms));
     uv_close((uv_handle_t *)&h.poll, hc_closed);
     RUN_UNTIL(h.closed, 1000);
     close(h.fd);
@@ -228,6 +252,11 @@ static int ask(const char *head, answer_t *a)
     buf_push(&a->body, 0);
     buf_free(&h.in);
     return a->status;
+}
+
+static int ask(const char *head, answer_t *a)
+{
+    return ask_ws(head, a, 0, 5000);
 }
 
 static bool has(const buf_t *b, const char *s)
@@ -248,6 +277,34 @@ static void expect(const char *head, int status, const char *body)
 }
 
 #define REQ(method, target) method " " target " HTTP/1.1\r\nHost: router.test\r\n"
+#define UPGRADE_REQ(target, protocols)                                                      \
+    REQ("GET", target) "Upgrade: websocket\r\nConnection: Upgrade\r\n"                      \
+    "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"         \
+    "Sec-WebSocket-Protocol: " protocols "\r\n"
+
+/* A WebSocket refused before its tunnel: upgraded (answering the subprotocol proto, or none
+ * for NULL), then closed 1011 with "<reason>#<8 hex digits>", and the connection closed as soon
+ * as the client has answered the close (well before the 2 s close wait). */
+static void expect_ws_refused(const char *head, const char *proto, const char *reason)
+{
+    answer_t a;
+    int got = ask_ws(head, &a, 1, 1500);
+    CHECK_EQ_INT(got, 101);
+    char line[128];
+    snprintf(line, sizeof line, "\r\nSec-WebSocket-Protocol: %s", proto ? proto : "");
+    CHECK(proto ? has(&a.head, line) : !has(&a.head, "Sec-WebSocket-Protocol"));
+    const uint8_t *f = a.body.data;
+    size_t rl = strlen(reason);
+    int ok = a.body.len >= 4 && f[0] == 0x88 && f[1] == 2 + rl + 9 && f[2] == 1011 >> 8 &&
+             f[3] == (1011 & 0xff) && memcmp(f + 4, reason, rl) == 0 && f[4 + rl] == '#' &&
+             strspn((const char *)f + 5 + rl, "0123456789abcdef") >= 8;
+    CHECK(ok);
+    /* The close frame is all the server sends. */
+    CHECK_EQ_INT(a.body.len, ok ? 2 + 2 + rl + 9 + 1 : a.body.len); /* + ask's NUL */
+    if (got != 101 || !ok)
+        fprintf(stderr, "  %s-> %d %.*s\n", head, got, (int)a.body.len, (const char *)a.body.data);
+    answer_free(&a);
+}
 
 static void test_routes(const char *actor_id)
 {
@@ -260,12 +317,19 @@ static void test_routes(const char *actor_id)
     expect(REQ("GET", "/gateway/nope/x"), 404, "\"not_found\"");
     expect(REQ("GET", "/any") "x-rivet-target: actor\r\nx-rivet-actor: nope\r\n", 404,
            "\"not_found\"");
-    /* A subprotocol-routed upgrade for an actor that does not exist is refused before the
-     * handshake. */
-    expect(REQ("GET", "/ws") "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-           "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-           "Sec-WebSocket-Protocol: rivet, rivet_target.actor, rivet_actor.nope\r\n",
-           404, "\"not_found\"");
+    /* A WebSocket for an actor that does not exist is upgraded, then closed with the reason
+     * RivetKit reads, whichever way it names the actor; the subprotocol answered is the one a
+     * tunnelled socket gets. */
+    expect_ws_refused(UPGRADE_REQ("/ws", "rivet, rivet_target.actor, rivet_actor.nope"), "rivet",
+                      "actor.not_found");
+    expect_ws_refused(UPGRADE_REQ("/gateway/nope/connect", "rivet, rivet_encoding.bare"), "rivet",
+                      "actor.not_found");
+    expect_ws_refused(UPGRADE_REQ("/gateway/nope/connect", "rivet_encoding.bare"),
+                      "rivet_encoding.bare", "actor.not_found");
+    expect_ws_refused(UPGRADE_REQ("/gateway/a%zz/x", "rivet"), "rivet", "guard.invalid_path");
+    /* An upgrade that is not valid still gets its 4xx. */
+    expect(REQ("GET", "/gateway/nope/x") "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Version: 13\r\n", 400, "\"bad_upgrade\"");
     /* The REST API answers what no other route takes. */
     expect(REQ("GET", "/namespaces"), 200, "\"namespaces\"");
 
@@ -428,6 +492,43 @@ static void test_cors(void)
     router.cors_origins = NULL;
 }
 
+static bool store_away(const store_t *s)
+{
+    return false;
+}
+
+/* A destroyed actor, and an actor that would have to start while the store is away: the
+ * socket is upgraded and closed with the reason, as for an unknown actor. */
+static void test_ws_refusals(eng_t *eng, store_t *store, const char *actor_id)
+{
+    char head[512];
+    eng_actor_spec_t spec = { .namespace_name = "default", .name = "doomed",
+                              .runner_name_selector = "pool", .crash_policy = STORE_CRASH_DESTROY };
+    eng_actor_t *a = NULL;
+    eng_error_t err;
+    CHECK(eng_actor_create(eng, &spec, &a, &err) == 0);
+    if (a) {
+        eng_actor_destroy(eng, a);
+        snprintf(head, sizeof head, UPGRADE_REQ("/gateway/%s/connect", "rivet, rivet_encoding.bare"),
+                 a->actor_id);
+        expect_ws_refused(head, "rivet", "actor.not_found");
+        snprintf(head, sizeof head, REQ("GET", "/gateway/%s/x"), a->actor_id);
+        expect(head, 404, "\"actor\",\"code\":\"not_found\"");
+    }
+
+    /* The memory store is never away; a copy of its table that says so stands in for Redis
+     * being down. */
+    const store_vtable_t *vt = store->vt;
+    store_vtable_t away = *vt;
+    away.available = store_away;
+    store->vt = &away;
+    snprintf(head, sizeof head, UPGRADE_REQ("/gateway/%s/connect", "rivet"), actor_id);
+    expect_ws_refused(head, "rivet", "store.unavailable");
+    snprintf(head, sizeof head, REQ("GET", "/gateway/%s/x"), actor_id);
+    expect(head, 503, "\"unavailable\"");
+    store->vt = vt;
+}
+
 /* The policy's route() decides before the built-in routes, after health and the runner
  * endpoint; what it does not take falls through. */
 static void test_policy(lh_t *h, eng_t *eng, const char *actor_id)
@@ -437,7 +538,7 @@ static void test_policy(lh_t *h, eng_t *eng, const char *actor_id)
     CHECK(fd >= 0);
     if (fd < 0)
         return;
-    char src[1024];
+    char src[2048];
     int n = snprintf(src, sizeof src,
                      "return { route = function(req)\n"
                      "  if req.path == '/health' or req.path == '/runners/connect' then\n"
@@ -446,7 +547,21 @@ static void test_policy(lh_t *h, eng_t *eng, const char *actor_id)
                      "  if req.path == '/a' then return '%s' end\n"
                      "  if req.path == '/gone' then return 'no-such-actor' end\n"
                      "  if req.path == '/c' then return { name = 'room', key = 'k' } end\n"
+                     "  if req.path == '/r500' then return { status = 500, body = 'policy' } end\n"
+                     "  if req.path == '/ns' then\n"
+                     "    return { name = 'room', key = 'k', namespace = 'nope' } end\n"
                      "  return nil\n"
+                     "end,\n"
+                     "authorize = function(req, target)\n"
+                     "  if req.path:find('/x-deny', 1, true) then return false end\n"
+                     "  if req.path:find('/x-token', 1, true) then\n"
+                     "    return { status = 401, body = 'bad token' } end\n"
+                     "  if req.path:find('/x-json', 1, true) then\n"
+                     "    return { status = 429, body = '{\"group\":\"rate\",\"code\":\"limited\"}' } end\n"
+                     "  if req.path:find('/x-dotted', 1, true) then\n"
+                     "    return { status = 429, body = '{\"group\":\"a.b\",\"code\":\"c\"}' } end\n"
+                     "  if req.path:find('/x-fail', 1, true) then error('boom') end\n"
+                     "  return true\n"
                      "end }\n",
                      actor_id);
     CHECK(write(fd, src, (size_t)n) == n);
@@ -454,6 +569,7 @@ static void test_policy(lh_t *h, eng_t *eng, const char *actor_id)
     lh_policy_t *p = lh_policy_new(h, eng, path, 200);
     CHECK(lh_policy_has(p, "route"));
     router.pol = p;
+    gw_set_policy(router.gw, p);
 
     expect(REQ("GET", "/health"), 200, "{\"status\":\"ok\"}");
     expect(REQ("GET", "/runners/connect"), 200, "pegboard-runner WebSocket endpoint");
@@ -468,6 +584,29 @@ static void test_policy(lh_t *h, eng_t *eng, const char *actor_id)
     answer_free(&a);
     /* A new actor without a runner name, and no runner connected to guess one from. */
     expect(REQ("GET", "/c"), 503, "\"no_runner\"");
+
+    /* The policy's errors reach a WebSocket as a close after the upgrade: route()'s answers of
+     * 400 or more and its errors, and authorize()'s refusals, with the group and code of a
+     * Rivet error body, else "policy" and the status's name. An answer below 400 stays HTTP. */
+    expect(UPGRADE_REQ("/mine", "rivet"), 201, "policy");
+    expect_ws_refused(UPGRADE_REQ("/r500", "rivet"), "rivet", "policy.refused");
+    expect_ws_refused(UPGRADE_REQ("/gone", "rivet"), "rivet", "actor.not_found");
+    expect_ws_refused(UPGRADE_REQ("/c", "rivet"), "rivet", "policy.no_runner");
+    expect_ws_refused(UPGRADE_REQ("/ns", "rivet"), "rivet", "namespace.not_found");
+    char head[512];
+    static const struct { const char *path, *reason; } refusals[] = {
+        { "x-deny", "policy.forbidden" }, { "x-token", "policy.unauthorized" },
+        { "x-json", "rate.limited" }, { "x-dotted", "policy.rate_limited" },
+        { "x-fail", "policy.authorize_failed" },
+    };
+    for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
+        snprintf(head, sizeof head, UPGRADE_REQ("/gateway/%s/%s", "rivet, rivet_encoding.json"),
+                 actor_id, refusals[i].path);
+        expect_ws_refused(head, "rivet", refusals[i].reason);
+    }
+    /* HTTP keeps the policy's answer. */
+    snprintf(head, sizeof head, REQ("GET", "/gateway/%s/x-token"), actor_id);
+    expect(head, 401, "bad token");
     /* gateway.default_runner names it: the actor is created and the preflight answered. */
     router.default_runner = "pool";
     CHECK_EQ_INT(ask(REQ("OPTIONS", "/c"), &a), 204);
@@ -476,6 +615,7 @@ static void test_policy(lh_t *h, eng_t *eng, const char *actor_id)
     router.default_runner = NULL;
 
     router.pol = NULL;
+    gw_set_policy(router.gw, NULL);
     lh_policy_free(p);
     unlink(path);
 }
@@ -616,6 +756,7 @@ int main(void)
         snprintf(id, sizeof id, "%s", actor->actor_id);
         test_routes(id);
         test_cors();
+        test_ws_refusals(eng, store, id);
         test_policy(&h, eng, id);
         test_cors_hook(&h, eng);
     }
