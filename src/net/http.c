@@ -139,9 +139,15 @@ void net_http_respond(net_conn_t *c, int status, const char *content_type, const
     int head = c->req && c->req->method && strcmp(c->req->method, "HEAD") == 0;
     net_out_prepare(c);
     net_http_head(c, &c->out, status, content_type, headers);
-    buf_printf(&c->out, "Content-Length: %zu\r\n\r\n", len);
-    if (!head)
-        buf_append(&c->out, body, len);
+    /* A 204 has no body and may not carry Content-Length (RFC 9110, 8.6): one an actor sends
+     * anyway is left out, so that the next answer on the connection is read from its start. */
+    if (status == 204) {
+        buf_append_str(&c->out, "\r\n");
+    } else {
+        buf_printf(&c->out, "Content-Length: %zu\r\n\r\n", len);
+        if (!head)
+            buf_append(&c->out, body, len);
+    }
     net_want_write(c);
     net_http_finish(c);
 }

@@ -385,6 +385,7 @@ static void test_cors(void)
     CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: https://app.example\r\n"));
     CHECK(has(&a.head, "\r\nAccess-Control-Max-Age: 86400\r\n"));
     CHECK_EQ_INT((int)a.body.len, 1); /* the NUL ask adds: no body */
+    CHECK(!has(&a.head, "Content-Length")); /* a 204 may not carry one (RFC 9110, 8.6) */
     answer_free(&a);
     /* A malformed actor path is the gateway's too. */
     CHECK_EQ_INT(ask(REQ("GET", "/gateway/abc//x") "Origin: https://app.example\r\n", &a), 400);
