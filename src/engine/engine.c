@@ -90,6 +90,12 @@ void eng_on_actor_stop(eng_t *e, void (*fn)(void *ud, eng_actor_t *a), void *ud)
     e->stop_ud = ud;
 }
 
+void eng_on_actor_ready(eng_t *e, void (*fn)(void *ud, eng_actor_t *a), void *ud)
+{
+    e->ready_fn = fn;
+    e->ready_ud = ud;
+}
+
 void eng_on_place(eng_t *e, eng_place_fn fn, void *ud)
 {
     e->place_fn = fn;
@@ -607,6 +613,8 @@ void eng_actor_running(eng_t *e, eng_actor_t *a)
     log_info("actor running", LF_S("actor_id", a->actor_id), LF_U("generation", a->generation));
     eng_persist_actor(e, a);
     eng_wake_waiters(e, a, ENG_OK);
+    if (e->ready_fn && a->state == ENG_ACTOR_RUNNING)
+        e->ready_fn(e->ready_ud, a);
 }
 
 void eng_actor_stopped(eng_t *e, eng_actor_t *a, int graceful)

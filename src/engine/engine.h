@@ -172,6 +172,10 @@ void eng_waiter_cancel(eng_waiter_t *w);
  * what it had in flight to that actor. */
 void eng_on_actor_stop(eng_t *e, void (*fn)(void *ud, eng_actor_t *a), void *ud);
 
+/* Registers the one function told when an actor runs, after the waiters of its start were
+ * answered; the gateway re-enters the sockets that hibernated on it. */
+void eng_on_actor_ready(eng_t *e, void (*fn)(void *ud, eng_actor_t *a), void *ud);
+
 /* Registers the function that may choose among placement candidates (the policy's place
  * hook); it returns one of cands, or NULL for the built-in weighted choice. */
 typedef eng_runner_t *(*eng_place_fn)(void *ud, const eng_actor_t *a, eng_runner_t **cands,

@@ -83,6 +83,8 @@ struct eng {
     eng_place_fn place_fn;
     void *place_ud;
     void *stop_ud;
+    void (*ready_fn)(void *ud, eng_actor_t *a);
+    void *ready_ud;
     met_series_t *m_actors_created, *m_actor_starts, *m_runner_connects, *m_runners_lost;
     met_series_t *m_actors_pending, *m_actors_running, *m_runners_connected;
 };

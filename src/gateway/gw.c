@@ -337,6 +337,14 @@ static void gw_on_actor_stop(void *ud, eng_actor_t *a)
     }
 }
 
+static void gw_on_actor_ready(void *ud, eng_actor_t *a)
+{
+    gw_t *gw = ud;
+    for (gw_req_t *r = gw->reqs; r; r = r->next)
+        if (r->kind == GW_WS && strcmp(r->actor_id, a->actor_id) == 0)
+            gw_hib_actor_ready(gw, r, a);
+}
+
 /* Requests leave the table when their client or their answer ends; this pass is the safety net
  * that finds one whose client is gone without it having noticed. */
 static void gw_gc(clk_timer_t *t)
@@ -373,6 +381,7 @@ gw_t *gw_new(uv_loop_t *loop, eng_t *eng, bus_t *bus, store_t *store, const gw_c
     gw->sub = bus_subscribe(bus, gw->subject, gw_on_bus, gw);
     bus_on_drain(bus, gw_on_drain, gw);
     eng_on_actor_stop(eng, gw_on_actor_stop, gw);
+    eng_on_actor_ready(eng, gw_on_actor_ready, gw);
     gw->gc.data = gw->reap.data = gw;
     clk_start(gw->clk, &gw->gc, gw_gc, cfg->gc_interval_ms);
     gw_keepalive_init(gw);
@@ -414,6 +423,7 @@ void gw_free(gw_t *gw)
     while (gw->reqs)
         gw_req_release(gw->reqs);
     eng_on_actor_stop(gw->eng, NULL, NULL);
+    eng_on_actor_ready(gw->eng, NULL, NULL);
     bus_on_drain(gw->bus, NULL, NULL);
     bus_unsubscribe(gw->bus, gw->sub);
     map_free(&gw->inflight);

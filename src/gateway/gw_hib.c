@@ -138,6 +138,25 @@ void gw_hib_hibernate(gw_t *gw, gw_req_t *r)
 
 /* The actor runs again: the socket re-enters without a second open, every unacked message is
  * resent with its original index, and the index counter goes on where it was. */
+static void gw_hib_reenter(gw_t *gw, gw_req_t *r, eng_actor_t *a)
+{
+    gw_ws_req_t *w = gw_ws(r);
+    gw_set_runner(r, a->runner);
+    r->state = GW_ACTIVE;
+    if (r->c)
+        net_conn_lean(r->c, 0);
+    /* The ack timeout of a resent message counts from its resending, not from its first send
+     * to an actor that was asleep or gone. */
+    uint64_t now = clk_now(gw->clk);
+    for (gw_pending_t *p = w->pend_head; p; p = p->next) {
+        p->sent_at = now;
+        gw_publish(gw, r, p->bytes, p->len);
+    }
+    gw_ping_start(gw, r);
+    log_info("gateway: websocket re-entered after hibernation", LF_S("actor_id", r->actor_id),
+             LF_U("resent", w->pend_count));
+}
+
 static void gw_hib_rewoken(void *ud, int err, eng_actor_t *a)
 {
     gw_req_t *r = ud;
@@ -156,20 +175,23 @@ static void gw_hib_rewoken(void *ud, int err, eng_actor_t *a)
         gw_ws_fail(gw, r, "actor.not_found");
         return;
     }
-    gw_set_runner(r, a->runner);
-    r->state = GW_ACTIVE;
-    if (r->c)
-        net_conn_lean(r->c, 0);
-    /* The ack timeout of a resent message counts from its resending, not from its first send
-     * to an actor that was asleep or gone. */
-    uint64_t now = clk_now(gw->clk);
-    for (gw_pending_t *p = w->pend_head; p; p = p->next) {
-        p->sent_at = now;
-        gw_publish(gw, r, p->bytes, p->len);
+    gw_hib_reenter(gw, r, a);
+}
+
+/* Something else woke the actor (another socket's message, a request, an alarm), or its runner
+ * speaks on this socket: the runner restored the socket from the start's listing and may send
+ * on it before its own client does, so the socket re-enters now, as Rivet's gateway re-enters
+ * every hibernating socket of an actor once the actor is ready. */
+void gw_hib_actor_ready(gw_t *gw, gw_req_t *r, eng_actor_t *a)
+{
+    if (r->state != GW_HIBERNATING || !a->runner)
+        return;
+    if (r->waiter) {
+        eng_waiter_cancel(r->waiter);
+        r->waiter = NULL;
     }
-    gw_ping_start(gw, r);
-    log_info("gateway: websocket re-entered after hibernation", LF_S("actor_id", r->actor_id),
-             LF_U("resent", w->pend_count));
+    gw_timer_stop(r);
+    gw_hib_reenter(gw, r, a);
 }
 
 static void gw_hib_wake(gw_t *gw, gw_req_t *r)

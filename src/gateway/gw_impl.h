@@ -179,6 +179,9 @@ void gw_hib_free_pending(gw_req_t *r);
 void gw_hib_hibernate(gw_t *gw, gw_req_t *r);
 /* The timer of a hibernating socket fired: a wake that failed is tried again. */
 void gw_hib_retry(gw_t *gw, gw_req_t *r);
+/* The actor of a hibernating socket runs (woken by anything) or its runner sent on the socket:
+ * the socket re-enters. Does nothing for a socket that is not hibernating. */
+void gw_hib_actor_ready(gw_t *gw, gw_req_t *r, eng_actor_t *a);
 /* The GC pass: closes a socket whose oldest unacked message is older than the ack timeout. */
 void gw_hib_gc(gw_t *gw, gw_req_t *r, uint64_t now);
 void gw_keepalive_init(gw_t *gw);

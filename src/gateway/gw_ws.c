@@ -183,6 +183,11 @@ void gw_ws_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message_k
             net_conn_pause(r->c, 0);
         return;
     case RP_TO_SERVER_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE:
+        if (r->state == GW_HIBERNATING) {
+            eng_actor_t *a = eng_actor_get(gw->eng, r->actor_id);
+            if (a)
+                gw_hib_actor_ready(gw, r, a);
+        }
         if (r->state != GW_ACTIVE || !r->c)
             return;
         met_add(gw->m_bytes_in, (double)k->val.web_socket_message.data.len);

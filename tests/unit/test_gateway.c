@@ -1256,6 +1256,58 @@ static void test_ws_hibernate(void)
     runner_clear(&rt);
 }
 
+/* Two sockets hibernate on one actor and one of them wakes it: the other re-enters too, without
+ * a second open, so what the actor sends it (the runner restored it from the start's listing)
+ * reaches its client before that client has said anything; also when the actor sends while it
+ * is still starting. */
+static void test_ws_hibernate_siblings(void)
+{
+    eng_actor_t *a = actor_new("siblings", "pool");
+    actor_running(a);
+    uint8_t rid1[4], rid2[4];
+    cli_t *c1 = ws_ready(a, 1, rid1);
+    cli_t *c2 = ws_ready(a, 1, rid2);
+    rp_to_runner_t m;
+
+    for (int early = 0; early < 2; early++) {
+        actor_sleep(a);
+        CHECK_EQ_INT(a->state, ENG_ACTOR_SLEEPING);
+        settle();
+        runner_clear(&rt);
+        char text[32];
+        snprintf(text, sizeof text, "wake %d", early);
+        cli_ws_send(c1, text);
+        WAIT(a->state == ENG_ACTOR_STARTING);
+        WAIT(runner_take(&rt, RP_TO_RUNNER_CLIENT_COMMANDS, RP_COMMAND_START_ACTOR, &m));
+        rp_to_runner_free(&m);
+        if (early) {
+            /* The actor speaks on the restored socket before it reports Running. */
+            runner_ws_message(rid2, "early news");
+            expect_text(c2, "early news");
+            actor_running(a);
+        } else {
+            actor_running(a);
+            settle();
+            int pings = rt.pings;
+            runner_ws_message(rid2, "news for two");
+            expect_text(c2, "news for two");
+            /* The sibling is pinged again without having sent anything. */
+            advance(gcfg.timeouts.ping_interval_ms + 128);
+            CHECK(rt.pings >= pings + 2);
+        }
+        WAIT(runner_take_tunnel(&rt, RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE, &m));
+        CHECK(memcmp(rid_of(&m), rid1, 4) == 0);
+        runner_ws_ack(rid1, ws_index(&m));
+        rp_to_runner_free(&m);
+        CHECK_EQ_INT(runner_count(&rt, RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_OPEN), 0);
+    }
+    CHECK_EQ_INT(gw_in_flight(gw), 2);
+    cli_close(c1);
+    cli_close(c2);
+    WAIT(gw_in_flight(gw) == 0);
+    runner_clear(&rt);
+}
+
 /* A hibernating socket whose wake cannot start the actor (its runner is away) keeps the
  * client and its messages, tries again, and delivers once the runner is back. */
 static void test_ws_wake_retry(void)
@@ -1351,6 +1403,7 @@ int main(void)
     test_ws_pending();
     test_ws_ack_wrap();
     test_ws_hibernate();
+    test_ws_hibernate_siblings();
     test_ws_wake_retry();
 
     while (nclis)
