@@ -6,13 +6,16 @@ import { createClientWithDriver, createEngineDriver } from "rivetkit";
 
 const endpoint = process.env.RIVET_ENDPOINT;
 const registryPath = process.env.SETT_RIVETKIT_REGISTRY;
+const datacenter = process.env.SETT_RIVETKIT_DATACENTER;
 const token = "dev";
 const runnerName = "test-runner";
 const auth = { Authorization: `Bearer ${token}` };
 
 async function waitForRunner(namespace) {
   const url = `${endpoint}/runners?namespace=${namespace}&name=${runnerName}`;
-  for (let i = 0; i < 200; i++) {
+  // Until shortly before the hook's own timeout (run.mjs --timeout), 10 s by default.
+  const end = Date.now() + Number(process.env.SETT_RIVETKIT_TIMEOUT ?? 10000) - 500;
+  while (Date.now() < end) {
     const r = await fetch(url, { headers: auth }).catch(() => null);
     if (r?.ok && (await r.json()).runners?.some((x) => x.name === runnerName)) return;
     await new Promise((res) => setTimeout(res, 50));
@@ -38,6 +41,17 @@ runDriverTests({
         body: JSON.stringify({ name: namespace, display_name: namespace }),
       });
       if (!r.ok) throw new Error(`creating namespace ${namespace}: ${r.status} ${await r.text()}`);
+      // Rivet's engine places actors only for a runner name that has a runner config in the
+      // namespace (else actor.no_runner_config_configured), as RivetKit's own harness sets up;
+      // sett needs none, so run.mjs names the datacenter only when it runs Rivet.
+      if (datacenter) {
+        const rc = await fetch(`${endpoint}/runner-configs/${runnerName}?namespace=${namespace}`, {
+          method: "PUT",
+          headers: { ...auth, "content-type": "application/json" },
+          body: JSON.stringify({ datacenters: { [datacenter]: { normal: {} } } }),
+        });
+        if (!rc.ok) throw new Error(`runner config of ${namespace}: ${rc.status} ${await rc.text()}`);
+      }
 
       // The registry is shared by the concurrent tests: its config is set and parsed in one
       // synchronous step so each runner gets its own namespace.

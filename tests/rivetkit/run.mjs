@@ -4,7 +4,7 @@
 // failures with the list of known failures in docs/rivetkit.md and exits non-zero when a test
 // fails that is not listed there, or when a test listed as always failing passes.
 //
-//   node run.mjs [--groups all|main] [--filter REGEX] [--json FILE]
+//   node run.mjs [--groups all|main] [--filter REGEX] [--json FILE] [--timeout MS] [--concurrency N]
 //
 // --groups main (the default) runs what `make test` runs: every group under the bare encoding,
 // and the connection, hibernation, raw HTTP and raw WebSocket groups under cbor and json.
@@ -105,7 +105,7 @@ async function startRivet() {
   const endpoint = `http://127.0.0.1:${guard}`;
   await waitFor(() => fetch(`${endpoint}/namespaces`, { headers: { Authorization: "Bearer dev" } }).then((r) => r.ok),
     60000, "rivet-engine");
-  return { child, endpoint, name: "rivet-engine" };
+  return { child, endpoint, name: "rivet-engine", datacenter: "default" };
 }
 
 // The documented known failures: rows of the table under "## Known failures" in
@@ -138,9 +138,15 @@ try {
   const vitestArgs = [join(here, "node_modules/vitest/vitest.mjs"), "run", "--config", join(here, "vitest.config.mjs"),
     "--reporter=dot", "--reporter=json", "--silent=passed-only", "--retry=1", `--outputFile.json=${jsonOut}`];
   if (pattern) vitestArgs.push("-t", pattern);
+  // On a loaded machine Rivet's engine can take seconds per request; a comparison run may give
+  // each test and hook longer and run fewer of them at once (vitest's own options).
+  if (opt("--timeout")) vitestArgs.push(`--testTimeout=${opt("--timeout")}`, `--hookTimeout=${opt("--timeout")}`);
+  if (opt("--concurrency")) vitestArgs.push(`--maxConcurrency=${opt("--concurrency")}`);
   const vitest = spawn(process.execPath, vitestArgs, {
     cwd: here, stdio: ["ignore", "inherit", "inherit"],
-    env: { ...process.env, RIVET_ENDPOINT: server.endpoint, SETT_RIVETKIT_REGISTRY: registryPath },
+    env: { ...process.env, RIVET_ENDPOINT: server.endpoint, SETT_RIVETKIT_REGISTRY: registryPath,
+      ...(server.datacenter ? { SETT_RIVETKIT_DATACENTER: server.datacenter } : {}),
+      ...(opt("--timeout") ? { SETT_RIVETKIT_TIMEOUT: opt("--timeout") } : {}) },
   });
   await new Promise((r) => vitest.once("exit", r));
 
