@@ -1,6 +1,7 @@
 #include "core/buf.h"
 #include "core/alloc.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,8 @@ void buf_free(buf_t *b)
 
 uint8_t *buf_reserve(buf_t *b, size_t extra)
 {
+    /* A caller that moved len past cap has written beyond the allocation already. */
+    assert(b->len <= b->cap);
     if (b->cap - b->len < extra) {
         size_t cap = b->cap ? b->cap : 64;
         while (cap - b->len < extra)

@@ -105,6 +105,8 @@ static void clk_arm(clk_t *c)
 
 static void clk_remove(clk_t *c, clk_timer_t *t)
 {
+    /* A timer armed on another clock, or copied while armed, would corrupt this heap. */
+    assert(t->pos >= 1 && t->pos <= c->n && c->heap[t->pos - 1] == t);
     uint32_t i = t->pos - 1;
     t->pos = 0;
     c->n--;
@@ -125,6 +127,7 @@ static void clk_remove(clk_t *c, clk_timer_t *t)
 
 void clk_start(clk_t *c, clk_timer_t *t, clk_cb cb, uint64_t ms)
 {
+    assert(cb != NULL);
     if (t->pos)
         clk_remove(c, t);
     t->cb = cb;

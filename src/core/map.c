@@ -8,6 +8,7 @@
 #include "core/alloc.h"
 #include "core/random.h"
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,8 @@ void *map_get(const map_t *m, const void *key, size_t klen)
 
 void *map_put(map_t *m, const void *key, size_t klen, void *value)
 {
+    /* map_get answers NULL for a missing key, so a NULL value could not be told from none. */
+    assert(value != NULL);
     if ((m->n + 1) * 4 > m->cap * 3)
         map_grow(m);
     uint64_t h = map_hash(m, key, klen);
@@ -102,6 +105,8 @@ void *map_put(map_t *m, const void *key, size_t klen, void *value)
     s->hash = h;
     s->value = value;
     m->n++;
+    /* Linear probing ends only because a free slot is always left. */
+    assert(m->n < m->cap);
     return NULL;
 }
 

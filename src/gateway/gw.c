@@ -98,6 +98,8 @@ void gw_timer_stop(gw_req_t *r)
 
 static void gw_req_free(gw_req_t *r)
 {
+    /* Only a released request is freed: nothing may still find it or time it. */
+    assert(r->state == GW_DONE && !r->registered && !r->waiter && !clk_active(&r->timer));
     if (r->kind == GW_HTTP) {
         free(gw_http(r)->path);
     } else {
