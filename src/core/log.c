@@ -19,7 +19,7 @@ void log_setup(enum log_level level, int json)
     log_json = json;
 }
 
-const char *log_level_name(enum log_level level)
+static const char *log_level_name(enum log_level level)
 {
     return level <= LOG_OFF ? log_names[level] : "?";
 }
@@ -129,14 +129,6 @@ void log_at(enum log_level level, const char *msg, ...)
             break;
         case LOG_F_DBL:
             buf_printf(out, "%g", f.d);
-            break;
-        case LOG_F_HEX:
-            if (log_json)
-                buf_push(out, '"');
-            for (long long i = 0; i < f.i; i++)
-                buf_printf(out, "%02x", (unsigned char)f.s[i]);
-            if (log_json)
-                buf_push(out, '"');
             break;
         case LOG_F_END:
             break;

@@ -7,13 +7,13 @@
 #include <stdint.h>
 
 enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF };
-enum log_ftype { LOG_F_END = 0, LOG_F_STR, LOG_F_INT, LOG_F_UINT, LOG_F_DBL, LOG_F_HEX };
+enum log_ftype { LOG_F_END = 0, LOG_F_STR, LOG_F_INT, LOG_F_UINT, LOG_F_DBL };
 
 struct log_field {
     const char *key;
     enum log_ftype type;
-    const char *s;   /* LOG_F_STR; LOG_F_HEX: bytes */
-    long long i;     /* LOG_F_INT; LOG_F_HEX: length */
+    const char *s;   /* LOG_F_STR */
+    long long i;     /* LOG_F_INT */
     unsigned long long u;
     double d;
 };
@@ -22,14 +22,12 @@ struct log_field {
 #define LF_I(k, v) ((struct log_field){ (k), LOG_F_INT, NULL, (long long)(v), 0, 0 })
 #define LF_U(k, v) ((struct log_field){ (k), LOG_F_UINT, NULL, 0, (unsigned long long)(v), 0 })
 #define LF_D(k, v) ((struct log_field){ (k), LOG_F_DBL, NULL, 0, 0, (double)(v) })
-#define LF_HEX(k, p, n) ((struct log_field){ (k), LOG_F_HEX, (const char *)(p), (long long)(n), 0, 0 })
 #define LF_END ((struct log_field){ NULL, LOG_F_END, NULL, 0, 0, 0 })
 
 extern enum log_level log_min_level;
 
 void log_setup(enum log_level level, int json);
 int log_parse_level(const char *s, enum log_level *out);
-const char *log_level_name(enum log_level level);
 /* Writes one event; the variadic part is struct log_field values ended by LF_END. */
 void log_at(enum log_level level, const char *msg, ...);
 

@@ -129,15 +129,12 @@ struct net_server {
 /* Close handshakes the peer does not finish within this many seconds end with the socket. */
 #define NET_CLOSE_WAIT_S 2
 
-/* Output backlog above which on_drain is armed, and below which it fires. */
+/* Output backlog above which on_drain is armed; it fires once the output has all been written. */
 #define NET_BACKLOG_HIGH (1u << 20)
-#define NET_BACKLOG_LOW (256u << 10)
 
 /* server.c */
 /* Makes sure out starts with the LWS_PRE headroom; call before appending to out directly. */
 void net_out_prepare(net_conn_t *c);
-uint8_t *net_out_reserve(net_conn_t *c, size_t n);
-void net_out_commit(net_conn_t *c, size_t n);
 void net_out_append(net_conn_t *c, const void *p, size_t n);
 void net_want_write(net_conn_t *c);
 void net_close_after_flush(net_conn_t *c);
@@ -164,9 +161,6 @@ int net_caps_check(net_conn_t *c, const hreq *req);
 void net_out_account(net_conn_t *c);
 /* After a write: arms or clears the send timeout from what lws still holds. */
 void net_send_progress(net_conn_t *c, size_t written);
-/* Cuts a connection for a limit: a WebSocket is closed with 1008, an HTTP connection dropped;
- * what was queued for it is discarded and it reads, writes and handles nothing more. */
-void net_limit_drop(net_conn_t *c, enum net_refusal why);
 
 /* refuse.c: every refusal counted by reason and logged, at most ten lines a second. */
 void net_refusals_init(net_server_t *s);

@@ -14,6 +14,10 @@
 
 #include "core/log.h"
 
+/* Cuts a connection for a limit: a WebSocket is closed with 1008, an HTTP connection dropped;
+ * what was queued for it is discarded and it reads, writes and handles nothing more. */
+static void net_limit_drop(net_conn_t *c, enum net_refusal why);
+
 /* ---- Deadlines ---- */
 
 static uint64_t net_deadline_ms(const net_limits_t *l, enum net_deadline kind)
@@ -243,7 +247,7 @@ void net_send_progress(net_conn_t *c, size_t written)
     net_out_account(c);
 }
 
-void net_limit_drop(net_conn_t *c, enum net_refusal why)
+static void net_limit_drop(net_conn_t *c, enum net_refusal why)
 {
     net_server_t *s = c->lst->srv;
     if (c->dropping || c->gone || !c->wsi)

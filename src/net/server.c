@@ -154,22 +154,12 @@ void net_out_prepare(net_conn_t *c)
     }
 }
 
-uint8_t *net_out_reserve(net_conn_t *c, size_t n)
-{
-    net_out_prepare(c);
-    return buf_reserve(&c->out, n);
-}
-
-void net_out_commit(net_conn_t *c, size_t n)
-{
-    c->out.len += n;
-    net_want_write(c);
-}
-
 void net_out_append(net_conn_t *c, const void *p, size_t n)
 {
-    memcpy(net_out_reserve(c, n), p, n);
-    net_out_commit(c, n);
+    net_out_prepare(c);
+    memcpy(buf_reserve(&c->out, n), p, n);
+    c->out.len += n;
+    net_want_write(c);
 }
 
 /* Output is written at the end of the loop turn that produced it, straight to the socket when
@@ -226,11 +216,6 @@ int net_conn_congested(const net_conn_t *c)
     return c->drain_wanted;
 }
 
-void *net_conn_ud(const net_conn_t *c)
-{
-    return c->ud;
-}
-
 void net_conn_set_ud(net_conn_t *c, void *ud)
 {
     c->ud = ud;
@@ -253,11 +238,6 @@ const char *net_conn_peer(const net_conn_t *c)
     if (!c->addr || !inet_ntop(AF_INET, &c->addr, peer, sizeof peer))
         return "?";
     return peer;
-}
-
-int net_conn_is_tls(const net_conn_t *c)
-{
-    return c->lst && c->lst->opts.tls_cert != NULL;
 }
 
 void net_rx_flow(net_conn_t *c)

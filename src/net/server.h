@@ -112,15 +112,13 @@ void net_ws_send(net_conn_t *c, int binary, const void *data, size_t len);
  * small header of the caller's and a payload it forwards. */
 void net_ws_sendv(net_conn_t *c, int binary, const void *a, size_t alen, const void *b,
                   size_t blen);
-void net_ws_ping(net_conn_t *c, const void *data, size_t len);
 /* Starts the closing handshake; reason is cut to 123 bytes. Idempotent. */
 void net_ws_close(net_conn_t *c, int code, const char *reason, size_t reason_len);
 
-void *net_conn_ud(const net_conn_t *c);
 void net_conn_set_ud(net_conn_t *c, void *ud);
 /* Bytes queued for the peer and not yet handed to the kernel. */
 size_t net_conn_backlog(const net_conn_t *c);
-/* True while the output backlog is over the high-water mark; on_drain fires once it is low. */
+/* True while the output backlog is over the high-water mark; on_drain fires once it is written. */
 int net_conn_congested(const net_conn_t *c);
 /* Stops or resumes reading from the socket; bytes already read are kept and delivered later. */
 void net_conn_pause(net_conn_t *c, int paused);
@@ -128,6 +126,5 @@ void net_conn_pause(net_conn_t *c, int paused);
  * while, such as a hibernating one. Turning it on frees the buffers if they are empty. */
 void net_conn_lean(net_conn_t *c, int lean);
 const char *net_conn_peer(const net_conn_t *c);
-int net_conn_is_tls(const net_conn_t *c);
 
 #endif

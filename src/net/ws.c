@@ -134,16 +134,6 @@ void net_ws_sendv(net_conn_t *c, int binary, const void *a, size_t alen, const v
     net_want_write(c);
 }
 
-void net_ws_ping(net_conn_t *c, const void *data, size_t len)
-{
-    if (c->gone || c->close_sent || c->state != NET_WS)
-        return;
-    net_out_prepare(c);
-    wsf_append_frame(&c->out, WSF_OP_PING, data, len > WSF_MAX_CONTROL ? WSF_MAX_CONTROL : len,
-                     NULL);
-    net_want_write(c);
-}
-
 void net_ws_close(net_conn_t *c, int code, const char *reason, size_t reason_len)
 {
     if (c->gone || c->close_sent || c->state != NET_WS)

@@ -37,11 +37,6 @@ const bare_codec_t *bare_codec_find(const bare_codec_t *codecs, const char *name
     return NULL;
 }
 
-bool bare_kind_is_int(bare_kind_t k)
-{
-    return k <= BARE_KIND_I64;
-}
-
 bool bare_int_fits(bare_kind_t k, bool neg, uint64_t mag)
 {
     if (neg && mag == 0)

@@ -93,7 +93,6 @@ const bare_codec_t *bare_codec_find(const bare_codec_t *codecs, const char *name
 
 /* Integers of every width pass between the codec and Lua or JSON as a sign and a magnitude, so one
  * range check serves u8 to u64 and i8 to i64. */
-bool bare_kind_is_int(bare_kind_t k);
 /* Whether -mag (neg) or mag fits the integer kind k. */
 bool bare_int_fits(bare_kind_t k, bool neg, uint64_t mag);
 void bare_int_store(void *dst, bare_kind_t k, bool neg, uint64_t mag);
