@@ -406,17 +406,15 @@ void api_actors_get(api_req_t *r, const slice_t *id)
         api_send_actor(r->c, a, -1);
 }
 
-/* DELETE answers {} once the engine has the actor destroyed or stopping toward destruction;
- * an actor already destroyed is not found, as in Rivet. */
+/* DELETE answers {} once the engine has the actor destroyed. Deleting it again answers {} too,
+ * whether its runner has confirmed the stop yet or not, as Rivet does (2.3.5 answers 200 {} to
+ * every repeated DELETE; eng_actor_destroy does nothing to an actor already destroyed); only an
+ * id that never named an actor is not found. */
 void api_actors_delete(api_req_t *r, const slice_t *id)
 {
     eng_actor_t *a = api_actor_at(r, id);
     if (!a)
         return;
-    if (a->state == ENG_ACTOR_DESTROYED || a->destroy_ts) {
-        api_actor_not_found(r->c);
-        return;
-    }
     eng_actor_destroy(r->e, a);
     buf_t b = BUF_INIT;
     buf_append_str(&b, "{}");

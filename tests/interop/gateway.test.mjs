@@ -334,3 +334,19 @@ test("a streamed response arrives chunked, an abort is a 503, and REST errors ar
   const del = await fetch(`${base}/actors/${id}`, { method: "DELETE" });
   assert.equal(del.status, 200);
 });
+
+test("DELETE of a running actor answers {} every time, before and after its runner stops it", async () => {
+  const id = await createActor("http");
+  assert.equal((await fetch(`${base}/gateway/${id}/hello`)).status, 200);
+  // Rivet 2.3.5 answers 200 {} to every DELETE of an actor it has destroyed or is destroying.
+  const del = async () => {
+    const r = await fetch(`${base}/actors/${id}`, { method: "DELETE" });
+    assert.equal(r.status, 200);
+    assert.deepEqual(await r.json(), {});
+  };
+  await del();
+  await del();
+  await waitFor(async () => (await (await fetch(`${base}/actors?namespace=default&actor_ids=${id}`)).json())
+    .actors[0].destroy_ts > 0, 5000, "the actor destroyed");
+  await del();
+});
