@@ -140,7 +140,7 @@ describe("sett.proto", function()
 
     it("honours the frame limit", function()
       local saved = proto.max_frame()
-      assert.equals(20 * 1024 * 1024, saved)
+      assert.equals(21 * 1024 * 1024, saved)
       proto.max_frame(8)
       local v, err = proto.decode("to_server", unhex("04 01 00 00 00 00 00 00 00"))
       proto.max_frame(saved)

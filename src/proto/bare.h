@@ -18,8 +18,18 @@
 #include "core/map.h"
 #include "core/slice.h"
 
-/* The default limit on a whole frame, equal to the runner's MAX_PAYLOAD_SIZE. */
-#define BARE_DEFAULT_MAX_FRAME ((size_t)20 * 1024 * 1024)
+/* The runner's MAX_PAYLOAD_SIZE: the largest HTTP body and WebSocket message the npm runner
+ * sends. It bounds a payload, not the frame that carries it. */
+#define BARE_MAX_PAYLOAD ((size_t)20 * 1024 * 1024)
+
+/* What a frame may carry besides its payload: the message id, the status or kind, the headers
+ * and the BARE framing. A response whose body is exactly BARE_MAX_PAYLOAD bytes is a frame a
+ * little larger than that, and must decode; a MiB leaves room for far more headers than any
+ * HTTP server sends. */
+#define BARE_FRAME_HEADROOM ((size_t)1024 * 1024)
+
+/* The default limit on a whole frame: the largest payload plus the headroom around it. */
+#define BARE_DEFAULT_MAX_FRAME (BARE_MAX_PAYLOAD + BARE_FRAME_HEADROOM)
 
 /* Decoders reject inputs longer than this many bytes before reading them. The process sets it
  * once at start-up (it is not synchronised); values above 4 GiB are treated as 4 GiB. */

@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Enough of a frame to read its ToServer tag, a tunnel message's id and its kind's tag. */
+#define RN_PEEK_BYTES 64
+
 static const net_ws_handler_t rn_ws_handler;
 
 rn_t *rn_new(uv_loop_t *loop, eng_t *eng, store_t *store, bus_t *bus, const rn_config_t *cfg)
@@ -26,6 +29,9 @@ rn_t *rn_new(uv_loop_t *loop, eng_t *eng, store_t *store, bus_t *bus, const rn_c
     map_init(&rn->by_runner);
     rn->m_closed_invalid = met_counter("sett_runner_invalid_packets_total",
                                        "Runner sockets closed for a malformed frame.", NULL);
+    rn->m_oversized = met_counter("sett_runner_oversized_tunnel_messages_total",
+                                  "Runner tunnel messages over the frame limit, whose requests were "
+                                  "ended.", NULL);
     rn->m_evictions = met_counter("sett_runner_evictions_total",
                                   "Runner sockets replaced by a newer one with the same key.", NULL);
     rn->m_ping_timeouts = met_counter("sett_runner_ping_timeouts_total",
@@ -274,10 +280,23 @@ static void rn_on_message(net_conn_t *c, void *ud, int binary, const uint8_t *da
     rp_to_server_tag_t tag;
     size_t body;
     rp_to_server_tunnel_message_t tm;
-    if (rc->runner && rp_to_server_peek(data, len, &tag, &body) == BARE_OK &&
+    /* A frame over the limit is not decoded. When its head says it is a tunnel message, only
+     * the head goes on: the gateway cannot decode it and ends the message's request as one
+     * that does not decode (the client is answered at once instead of waiting for a timeout),
+     * and the runner keeps its socket and its other actors. */
+    size_t peek = len;
+    if (len > bare_max_frame)
+        peek = len < RN_PEEK_BYTES ? len : RN_PEEK_BYTES;
+    if (rc->runner && rp_to_server_peek(data, peek, &tag, &body) == BARE_OK &&
         tag == RP_TO_SERVER_TUNNEL_MESSAGE &&
-        rp_to_server_tunnel_message_peek(data + body, len - body, &tm) == BARE_OK) {
-        rn_tunnel(rc, data + body, len - body, &tm);
+        rp_to_server_tunnel_message_peek(data + body, peek - body, &tm) == BARE_OK) {
+        if (peek < len) {
+            met_inc(rn->m_oversized);
+            log_warn("runner sent a tunnel message over the frame limit; its request ends",
+                     LF_U("bytes", len), LF_U("limit", bare_max_frame),
+                     LF_S("runner_id", rc->runner->runner_id));
+        }
+        rn_tunnel(rc, data + body, peek - body, &tm);
         return;
     }
     rp_to_server_t m;

@@ -39,7 +39,7 @@ struct rn {
     int scratch_busy;          /* publishing from scratch: a nested frame needs its own */
     buf_t encoded;             /* a ToClient frame being written (rn_send may run while a
                                 * subscriber still reads scratch) */
-    met_series_t *m_closed_invalid, *m_evictions, *m_ping_timeouts, *m_rtt;
+    met_series_t *m_closed_invalid, *m_evictions, *m_ping_timeouts, *m_rtt, *m_oversized;
 };
 
 /* runner.c */

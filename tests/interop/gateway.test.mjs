@@ -47,7 +47,15 @@ before(async () => {
   const [p, a] = [await freePort(), await freePort()];
   base = `http://127.0.0.1:${p}`; wsBase = `ws://127.0.0.1:${p}`; admin = `http://127.0.0.1:${a}`;
   const conf = join(tmp, "sett.lua");
+  // Framing 20 MiB takes the runner (and a sanitizer build of sett) longer than the 700 ms the
+  // 504 test waits for a response start: the actors that answer that much wait longer.
+  const policy = join(tmp, "policy.lua");
+  writeFileSync(policy, `local LONG = { big = true, streamer = true }
+    return { name = "gateway-test", timeouts = function(actor)
+      if LONG[actor.name] then return { response_start_timeout_ms = 60000 } end
+    end }`);
   writeFileSync(conf, `return { listen = "127.0.0.1:${p}", admin_listen = "127.0.0.1:${a}",
+    policy = "${policy}", timeout_bounds = { response_start_timeout_ms = { max = 60000 } },
     limits = { max_body_bytes = 65536 },
     runner = { ping_interval_ms = 200, ping_timeout_ms = 8000, lost_threshold_ms = 60000 },
     tunnel = { ping_interval_ms = 200, ping_timeout_ms = 1500 },
@@ -198,6 +206,28 @@ test("tunnel pings are measured for open sockets", async () => {
   for (const s of socks) s.close();
 });
 
+test("a response body of exactly 20 MiB arrives whole; the runner refuses a larger one with 500", async () => {
+  const id = await createActor("big");
+  assert.equal((await fetch(`${base}/gateway/${id}/hello`)).status, 200);
+  const max = 20 * 1024 * 1024; // the runner's MAX_PAYLOAD_SIZE
+  const t0 = Date.now();
+  const r = await fetch(`${base}/gateway/${id}/bytes/${max}`);
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get("content-length"), String(max));
+  const body = new Uint8Array(await r.arrayBuffer());
+  assert.equal(body.length, max);
+  let bad = -1;
+  for (let i = 0; i < body.length; i++) if (body[i] !== i % 251) { bad = i; break; }
+  assert.equal(bad, -1, `byte ${bad} differs`);
+  // One byte more and the npm runner itself refuses to send it: it answers 500.
+  const over = await fetch(`${base}/gateway/${id}/bytes/${max + 1}`);
+  assert.equal(over.status, 500);
+  assert.equal(await over.text(), "Internal Server Error");
+  assert.ok(Date.now() - t0 < 30000, `took ${Date.now() - t0} ms`);
+  // The runner kept its socket: the actor still answers.
+  assert.equal((await fetch(`${base}/gateway/${id}/hello`)).status, 200);
+});
+
 test("a slow runner pauses its clients: memory stays bounded and nothing is lost", async () => {
   const id = await createActor("slow");
   const ws = await openWs(`${wsBase}/gateway/${id}/p`, ["rivet"]);
@@ -261,6 +291,11 @@ test("a streamed response arrives chunked, an abort is a 503, and REST errors ar
   const send = (m) => ws.send(proto.encodeToServer(m));
   const gens = new Map();
   let retryStarts = 0;
+  // A response frame over sett's limit (21 MiB), which the npm runner never sends; encoding it
+  // takes longer than the response start timeout on a loaded machine, so it is done now.
+  const hugeFrame = proto.encodeToServer({ tag: "ToServerTunnelMessage", val: {
+    messageId: { gatewayId: new ArrayBuffer(4), requestId: new ArrayBuffer(4), messageIndex: 0 },
+    messageKind: { tag: "ToServerResponseStart", val: { status: 200, headers: new Map(), body: new ArrayBuffer(22 * 1024 * 1024), stream: false } } } });
   ws.on("message", (raw) => {
     const m = proto.decodeToClient(new Uint8Array(raw));
     if (m.tag === "ToClientPing") send({ tag: "ToServerPong", val: { ts: m.val.ts } });
@@ -277,7 +312,12 @@ test("a streamed response arrives chunked, an abort is a 503, and REST errors ar
       const tm = (i, kind) => send({ tag: "ToServerTunnelMessage", val: { messageId: id(i), messageKind: kind } });
       const enc = (s) => new TextEncoder().encode(s).buffer;
       const actorId = m.val.messageKind.val.actorId;
-      if (m.val.messageKind.val.path === "/abort") {
+      if (m.val.messageKind.val.path === "/huge") {
+        // The frame encoded in advance gets this request's ids: bytes 1-8 follow the union tag.
+        hugeFrame.set(new Uint8Array(m.val.messageId.gatewayId), 1);
+        hugeFrame.set(new Uint8Array(m.val.messageId.requestId), 5);
+        ws.send(hugeFrame);
+      } else if (m.val.messageKind.val.path === "/abort") {
         tm(0, { tag: "ToServerResponseAbort", val: null });
       } else if (m.val.messageKind.val.path === "/retry" && ++retryStarts === 1) {
         // The actor crashes before answering: the gateway must retry on its next start.
@@ -307,6 +347,16 @@ test("a streamed response arrives chunked, an abort is a 503, and REST errors ar
   assert.match(raw, /^HTTP\/1\.1 200 /);
   assert.match(raw, /Transfer-Encoding: chunked\r\n/i);
   assert.ok(raw.endsWith("4\r\none,\r\n4\r\ntwo,\r\n5\r\nthree\r\n0\r\n\r\n"), raw);
+
+  // A response frame over the limit ends its request when it arrives (a 503, long before the
+  // 504 of this actor's 60 s response start timeout), and the runner keeps its socket.
+  const t0 = Date.now();
+  const huge = await fetch(`${base}/gateway/${id}/huge`);
+  assert.equal(huge.status, 503);
+  assert.equal((await huge.json()).code, "tunnel_request_aborted");
+  assert.ok(Date.now() - t0 < 20000, `answered after ${Date.now() - t0} ms`);
+  assert.equal(metric(await metrics(), "sett_runner_oversized_tunnel_messages_total"), 1);
+  assert.equal(ws.readyState, WebSocket.OPEN);
 
   const rt = await fetch(`${base}/gateway/${id}/retry`);
   assert.equal(rt.status, 200);

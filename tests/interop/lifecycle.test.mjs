@@ -182,7 +182,7 @@ test("misbehaving runners are closed with the right code; others are undisturbed
 
   ws = rawRunner();
   await new Promise((res) => ws.once("open", res));
-  ws.send(Buffer.alloc(21 * 1024 * 1024, 6));
+  ws.send(Buffer.alloc(22 * 1024 * 1024, 6)); // over the 21 MiB frame limit
   c = await closeOf(ws);
   assert.equal(c.code, 1011);
   assert.match(c.reason, /^ws\.invalid_packet#/);

@@ -569,7 +569,7 @@ static void test_frame_limit(void)
     uint8_t b[64];
     size_t n = unhex(vectors[0].hex, b);
     size_t saved = bare_max_frame;
-    CHECK_EQ_INT(bare_max_frame, 20 * 1024 * 1024);
+    CHECK_EQ_INT(bare_max_frame, 21 * 1024 * 1024);
     bare_max_frame = n - 1;
     expect_fail(TO_SERVER, b, n, BARE_ELIMIT, 0, NULL);
     bare_max_frame = n;
