@@ -269,7 +269,7 @@ describe("sett.testkit", function()
   it("knows the gateway's default timeouts and bounds", function()
     assert.are.same({ ping_interval_ms = 3000, ping_timeout_ms = 30000, websocket_open_timeout_ms = 15000,
                       response_start_timeout_ms = 300000, hibernation_threshold_ms = 90000,
-                      max_pending_bytes = 1048576, ack_timeout_ms = 30000 }, kit.DEFAULT_TIMEOUTS)
+                      max_pending_bytes = 134217728, ack_timeout_ms = 30000 }, kit.DEFAULT_TIMEOUTS)
     assert.are.same({ 300, 30000 }, kit.bounds().ping_interval_ms)
     assert.are.same({ 1, 50 }, kit.bounds({ x = 5 }).x)
     assert.are.same({ 1000, 60000 }, kit.bounds(nil, { ping_interval_ms = { min = 1000, max = 60000 } }).ping_interval_ms)

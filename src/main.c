@@ -231,6 +231,7 @@ static int cmd_run(const char *path)
     app.gw = gw_new(&app.loop, app.eng, app.bus, app.store, &gcfg);
     app.pol = lh_policy_new(&app.lua, app.eng, app.cfg.policy, app.cfg.policy_budget_ms);
     gw_set_policy(app.gw, app.pol);
+    gw_set_server(app.gw, app.net);
     app.front.pol = app.pol;
     eng_on_place(app.eng, app_place, app.pol);
     app_set_bounds(app.pol, &app.cfg);

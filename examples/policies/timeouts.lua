@@ -19,7 +19,7 @@ local sett = require "sett"
 local TIMEOUTS = {
   game = { ping_interval_ms = 1000, ping_timeout_ms = 5000, websocket_open_timeout_ms = 5000 },
   dashboard = { response_start_timeout_ms = 900000, hibernation_threshold_ms = 600000 },
-  upload = { max_pending_bytes = 8 * 1024 * 1024, ack_timeout_ms = 120000 },
+  upload = { max_pending_bytes = 512 * 1024 * 1024, ack_timeout_ms = 120000 },
 }
 
 local HIBERNATE = { game = false, dashboard = true }

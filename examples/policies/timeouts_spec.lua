@@ -26,7 +26,7 @@ describe("examples/policies/timeouts.lua", function()
 
   it("gives uploads more pending bytes and a longer ack timeout", function()
     local t = kit.timeouts(pol, kit.actor("upload"))
-    assert.are.equal(8 * 1024 * 1024, t.max_pending_bytes)
+    assert.are.equal(512 * 1024 * 1024, t.max_pending_bytes)
     assert.are.equal(120000, t.ack_timeout_ms)
   end)
 

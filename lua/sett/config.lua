@@ -117,7 +117,9 @@ M.schema = {
       doc = "Longest a client may leave queued bytes untaken (the socket's buffer full); then the same as "
         .. "over `limits.max_output_bytes`." },
     max_buffered_bytes = { type = "integer", min = 1048576, max = 68719476736, default = 1073741824,
-      doc = "Bytes queued for all connections together; over it the clients holding most are cut the same way." },
+      doc = "Bytes queued for all connections together, with the unacked messages of every hibernatable socket; "
+        .. "over it the clients holding most output are cut the same way, and a client message that would pass it "
+        .. "closes its hibernatable socket with 1011 `guard.websocket_pending_total_limit_reached`." },
   } },
   namespaces = { type = "list", item = "name", default = {},
     doc = "Namespaces that exist at start besides `default` (names: lowercase letters, digits, `-`)." },
@@ -173,8 +175,9 @@ M.schema = {
       doc = "Runner name for actors a policy's `route` creates without `runner =`; unset, the one runner name connected in the namespace (docs/policy.md)." },
   } },
   hibernation = { type = "table", fields = {
-    max_pending_bytes = { type = "integer", min = 1024, max = 1073741824, default = 1048576,
-      doc = "Unacked client messages kept per hibernatable socket; over it closes 1011." },
+    max_pending_bytes = { type = "integer", min = 1024, max = 1073741824, default = 134217728,
+      doc = "Unacked client messages kept per hibernatable socket (Rivet's per-request cap); over it closes 1011. "
+        .. "At least `limits.max_message_bytes`; all sockets' together count in `limits.max_buffered_bytes`." },
     ack_timeout_ms = { type = "integer", min = 10, max = 3600000, default = 30000,
       doc = "A message unacked this long closes its socket with 1011 on the next GC pass." },
     eligible_threshold_ms = { type = "integer", min = 20, max = 86400000, default = 90000, restart = true,
@@ -328,6 +331,13 @@ function M.validate(user)
       errs[#errs + 1] = string.format("timeout_bounds.%s: expected min <= max, got min = %d, max = %d",
         b[1], t.min, t.max)
     end
+  end
+  -- Every message a client may send must fit in a hibernatable socket's buffer.
+  local hib, lim = cfg.hibernation, cfg.limits
+  if hib and lim and type(hib.max_pending_bytes) == "number" and type(lim.max_message_bytes) == "number"
+      and hib.max_pending_bytes < lim.max_message_bytes then
+    errs[#errs + 1] = string.format("hibernation.max_pending_bytes: expected at least limits.max_message_bytes (%d), got %d",
+      lim.max_message_bytes, hib.max_pending_bytes)
   end
   if #errs > 0 then return nil, errs end
   return cfg

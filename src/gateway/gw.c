@@ -50,6 +50,11 @@ void gw_set_policy(gw_t *gw, struct lh_policy *pol)
     gw->pol = pol;
 }
 
+void gw_set_server(gw_t *gw, net_server_t *srv)
+{
+    gw->srv = srv;
+}
+
 void gw_req_timeouts(gw_t *gw, const gw_req_t *r, lh_timeouts_t *to)
 {
     *to = gw->cfg.timeouts;
@@ -416,12 +421,16 @@ gw_t *gw_new(uv_loop_t *loop, eng_t *eng, bus_t *bus, store_t *store, const gw_c
                                   "direction=\"to_runner\"");
     gw->m_gc_removed = met_counter("gateway_gc_removed_total",
                                    "In-flight requests removed by the GC pass.", NULL);
+    gw->m_pending = met_gauge("gateway_pending_bytes",
+                              "Unacked client messages kept for hibernatable sockets, bytes.", NULL);
     log_info("gateway ready", LF_S("gateway_id", gw->subject + 17));
     return gw;
 }
 
 void gw_free(gw_t *gw)
 {
+    /* The transport may be freed already; what is released now is not counted there. */
+    gw->srv = NULL;
     while (gw->reqs)
         gw_req_release(gw->reqs);
     eng_on_actor_stop(gw->eng, NULL, NULL);

@@ -56,5 +56,8 @@ struct lh_policy;
 void gw_set_policy(gw_t *gw, struct lh_policy *pol);
 /* Replaces the configuration on a reload; what is in flight keeps its timeouts. */
 void gw_set_config(gw_t *gw, const gw_config_t *cfg);
+/* The transport whose process-wide total (limits.max_buffered_bytes) counts the unacked
+ * messages of hibernatable sockets too; without one they are under the per-socket cap only. */
+void gw_set_server(gw_t *gw, net_server_t *srv);
 
 #endif

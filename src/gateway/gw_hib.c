@@ -31,9 +31,19 @@ static int gw_wrapping_gt(uint16_t a, uint16_t b)
     return a != b && (uint16_t)(a - b) < 32767;
 }
 
+/* Gives back n pending bytes to the gateway's count and the process-wide total. */
+static void gw_pending_release(gw_t *gw, size_t n)
+{
+    gw->pending_bytes -= n;
+    met_set(gw->m_pending, (double)gw->pending_bytes);
+    if (gw->srv)
+        net_server_unhold(gw->srv, n);
+}
+
 void gw_hib_ack(gw_req_t *r, uint16_t ack)
 {
     gw_ws_req_t *w = gw_ws(r);
+    size_t freed = 0;
     while (w->pend_head && !gw_wrapping_gt(w->pend_head->index, ack)) {
         gw_pending_t *p = w->pend_head;
         w->pend_head = p->next;
@@ -41,8 +51,11 @@ void gw_hib_ack(gw_req_t *r, uint16_t ack)
             w->pend_tail = NULL;
         w->pend_bytes -= p->len;
         w->pend_count--;
+        freed += p->len;
         free(p);
     }
+    if (freed)
+        gw_pending_release(r->gw, freed);
 }
 
 void gw_hib_free_pending(gw_req_t *r)
@@ -53,6 +66,8 @@ void gw_hib_free_pending(gw_req_t *r)
         w->pend_head = p->next;
         free(p);
     }
+    if (w->pend_bytes)
+        gw_pending_release(r->gw, w->pend_bytes);
     w->pend_tail = NULL;
     w->pend_bytes = 0;
     w->pend_count = 0;
@@ -76,10 +91,22 @@ void gw_hib_client_message(gw_t *gw, gw_req_t *r, const rp_to_client_tunnel_mess
     }
     uint16_t index = r->next_index++;
     gw_encode(gw, r, index, k);
-    if (w->pend_bytes + gw->scratch.len > w->max_pending_bytes || w->pend_count >= 65535) {
+    /* An empty buffer takes any message the transport accepted (limits.max_message_bytes
+     * bounds it, and the configuration keeps the cap at least that): the encoding around the
+     * payload, or a policy's lower cap, must not refuse a message sett let in. */
+    if ((w->pend_head && w->pend_bytes + gw->scratch.len > w->max_pending_bytes) ||
+        w->pend_count >= 65535) {
         gw_ws_fail(gw, r, "websocket_pending_limit_reached");
         return;
     }
+    /* The process-wide total counts output queues and the pending messages of every socket
+     * together; the message that would pass it closes its socket. */
+    if (gw->srv && net_server_hold(gw->srv, gw->scratch.len) != 0) {
+        gw_ws_fail(gw, r, "websocket_pending_total_limit_reached");
+        return;
+    }
+    gw->pending_bytes += gw->scratch.len;
+    met_set(gw->m_pending, (double)gw->pending_bytes);
     gw_pending_t *p = sx_malloc(sizeof *p + gw->scratch.len);
     p->next = NULL;
     p->index = index;

@@ -113,8 +113,11 @@ struct gw {
     clk_timer_t reap;          /* frees released requests from the loop */
     gw_req_t *dead;            /* released requests, linked by prev, until reaped */
     buf_t scratch;             /* one encode buffer reused for every frame */
+    net_server_t *srv;         /* whose total counts pending bytes too, or NULL */
+    size_t pending_bytes;      /* unacked messages of every hibernatable socket */
     met_series_t *m_ping, *m_pong_dropped, *m_http_inflight, *m_ws_inflight, *m_http_duration;
     met_series_t *m_msgs_in[7], *m_msgs_out[6], *m_bytes_in, *m_bytes_out, *m_gc_removed;
+    met_series_t *m_pending;
 };
 
 /* gw.c */

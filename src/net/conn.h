@@ -119,6 +119,8 @@ struct net_server {
     size_t nclients;              /* connections counted in the caps */
     map_t per_addr;               /* IPv4 address (4 bytes) to its counted connections */
     size_t buffered;              /* output bytes of every connection, lws's included */
+    size_t held;                  /* bytes kept outside the queues (net_server_hold), in the
+                                   * same total as buffered */
     met_series_t *m_refused[NET_R_COUNT];
     met_series_t *m_clients, *m_buffered;
     uint64_t log_second;          /* the rate limit of refusal logs (refuse.c) */

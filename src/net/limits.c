@@ -209,15 +209,18 @@ void net_out_account(net_conn_t *c)
     met_set(s->m_buffered, (double)s->buffered);
     if (!c->exempt && s->limits.max_output_bytes && now > s->limits.max_output_bytes)
         net_limit_drop(c, NET_R_OUTPUT_LIMIT);
-    else if (s->limits.max_buffered_bytes && s->buffered > s->limits.max_buffered_bytes)
+    else if (s->limits.max_buffered_bytes &&
+             s->buffered + s->held > s->limits.max_buffered_bytes)
         net_buffered_shed(s);
 }
 
-/* Over the process-wide cap, the clients holding most are cut until it holds again: the ones
- * that read nothing, not the ones that happen to write next. Runners are never cut for it. */
+/* Over the process-wide cap, the clients holding most output are cut until it holds again:
+ * the ones that read nothing, not the ones that happen to write next. Runners are never cut for
+ * it. Bytes held outside the queues count in the total but are not cut here: their holder
+ * refuses what would pass the cap (net_server_hold). */
 static void net_buffered_shed(net_server_t *s)
 {
-    while (s->buffered > s->limits.max_buffered_bytes) {
+    while (s->buffered + s->held > s->limits.max_buffered_bytes) {
         net_conn_t *worst = NULL;
         for (net_conn_t *c = s->conns; c; c = c->next)
             if (!c->exempt && !c->dropping && !c->gone && c->counted &&
@@ -227,6 +230,20 @@ static void net_buffered_shed(net_server_t *s)
             return;
         net_limit_drop(worst, NET_R_BUFFERED_LIMIT);
     }
+}
+
+int net_server_hold(net_server_t *s, size_t n)
+{
+    size_t max = s->limits.max_buffered_bytes;
+    if (max && (n > max || s->buffered + s->held > max - n))
+        return -1;
+    s->held += n;
+    return 0;
+}
+
+void net_server_unhold(net_server_t *s, size_t n)
+{
+    s->held = n < s->held ? s->held - n : 0;
 }
 
 void net_send_progress(net_conn_t *c, size_t written)

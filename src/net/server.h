@@ -79,6 +79,13 @@ size_t net_server_conn_count(const net_server_t *s);
  * then on, the timeouts to deadlines set from then on, the size limits to requests and
  * WebSockets that start from then on. */
 void net_server_set_limits(net_server_t *s, const net_limits_t *limits);
+/* Bytes the process keeps for clients outside the transport's queues (the gateway's unacked
+ * messages of hibernatable sockets) count in the same process-wide total as the output queues,
+ * the one limits.max_buffered_bytes bounds. net_server_hold adds n and returns 0, or adds
+ * nothing and returns -1 when the total would pass the limit; net_server_unhold gives back
+ * what was held. */
+int net_server_hold(net_server_t *s, size_t n);
+void net_server_unhold(net_server_t *s, size_t n);
 
 /* HTTP answers. headers is NULL or raw "Name: value\r\n" lines. The connection goes on with the
  * next pipelined request afterwards, or closes when the request asked it to. */

@@ -62,7 +62,10 @@ const runner = new Runner({
     if (!restoring) persist(actorId, st);
     ws.addEventListener("message", (ev) => {
       if (noAck.has(actorId)) return; // a sink: nothing kept, nothing acked
-      const data = typeof ev.data === "string" ? ev.data : dec(ev.data);
+      const text = typeof ev.data === "string" ? ev.data : dec(ev.data);
+      // A large message is recorded by its size and first character: its state must fit a KV
+      // value (128 KiB).
+      const data = text.length > 65536 ? `big:${text.length}:${text[0]}` : text;
       st.index = ev.rivetMessageIndex;
       st.received.push(data);
       process.send({ ev: "msg", actorId, id, index: ev.rivetMessageIndex, data });

@@ -155,7 +155,8 @@ before(async () => {
   redisPort = await freePort();
   await startRedis();
   main = await startSett("hib", `hibernation = { eligible_threshold_ms = ${THRESHOLD} }`);
-  limits = await startSett("lim", `hibernation = { eligible_threshold_ms = ${THRESHOLD}, max_pending_bytes = 4096, ack_timeout_ms = 600 }`);
+  limits = await startSett("lim", `hibernation = { eligible_threshold_ms = ${THRESHOLD}, max_pending_bytes = 4096, ack_timeout_ms = 600 },
+    limits = { max_message_bytes = 4096 }`);
 });
 
 after(async () => {
@@ -291,6 +292,31 @@ test("Redis stopped during hibernation and started again: no socket dropped, row
   await waitFor(async () => (await receivedBy(r, id))?.length === 10, 15000, "all 10 persisted");
   assert.deepEqual(await receivedBy(r, id), numbered(1, 10));
   assert.deepEqual(ws.closes, []);
+  ws.close(1000);
+  r.kill("SIGKILL");
+});
+
+test("a 1 MiB message on a hibernatable socket is kept and replayed after the actor sleeps", async () => {
+  // The default configuration: 128 MiB of pending bytes per socket, 32 MiB messages.
+  const r = startRunner(main, "big", "big-1");
+  await waitFor(async () => (await runnerCount(main, "big")) === 1, 10000, "runner");
+  const id = await createActor(main, "big");
+  const ws = await openClient(main, id);
+  await waitFor(() => ev(r, "open", id).length === 1, 5000, "open");
+  const mib = 1 << 20;
+  ws.send("A".repeat(mib));
+  await waitFor(async () => (await receivedBy(r, id))?.length === 1, 10000, "the first persisted");
+  r.send({ cmd: "sleep", id });
+  await waitFor(async () => (await actorOf(main, id)).sleep_ts, 5000, "sleeping");
+  // Sent while the actor sleeps: kept by sett, it wakes the actor and is delivered once.
+  ws.send("B".repeat(mib));
+  await waitFor(() => ev(r, "start", id).length === 2, 8000, "the wake");
+  await waitFor(async () => (await receivedBy(r, id))?.length === 2, 10000, "both persisted");
+  assert.deepEqual(await receivedBy(r, id), [`big:${mib}:A`, `big:${mib}:B`]);
+  assert.deepEqual(ev(r, "msg", id).map((e) => [e.index, e.data]), [[1, `big:${mib}:A`], [2, `big:${mib}:B`]]);
+  assert.deepEqual(ws.closes, []);
+  const m = await (await fetch(`${main.admin}/metrics`)).text();
+  assert.match(m, /^gateway_pending_bytes 0$/m, "every message acked");
   ws.close(1000);
   r.kill("SIGKILL");
 });

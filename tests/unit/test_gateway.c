@@ -41,6 +41,8 @@ static eng_t *eng;
 static gw_t *gw;
 static clk_t *clk;
 static net_server_t *srv;
+static net_limits_t limits = { .max_header_bytes = 65536, .max_body_bytes = 20 << 20,
+                               .max_message_bytes = 1 << 20, .idle_timeout_ms = 3600000 };
 static int port;
 
 /* The production defaults: the test reaches each deadline by moving the clock. */
@@ -49,7 +51,7 @@ static gw_config_t gcfg = {
                   .ping_timeout_ms = 30000,
                   .response_start_timeout_ms = 300000,
                   .websocket_open_timeout_ms = 15000,
-                  .max_pending_bytes = 1 << 20,
+                  .max_pending_bytes = 128 << 20,
                   .ack_timeout_ms = 30000,
                   .hibernation_threshold_ms = 90000 },
     .ready_timeout_ms = 10000,
@@ -1123,6 +1125,109 @@ static void test_ws_pending(void)
     runner_clear(&rt);
 }
 
+/* Sends one text message of n bytes of c. */
+static void cli_ws_send_n(cli_t *cl, size_t n, char c)
+{
+    char *text = malloc(n);
+    CHECK(text != NULL);
+    memset(text, c, n);
+    buf_t frame = BUF_INIT;
+    wsf_append_frame(&frame, WSF_OP_TEXT, text, n, mask_key);
+    cli_send(cl, frame.data, frame.len);
+    buf_free(&frame);
+    free(text);
+}
+
+static double pending_gauge(void)
+{
+    return met_gauge("gateway_pending_bytes", NULL, NULL)->value;
+}
+
+/* A message as large as the transport accepts (1 MiB here) is kept on a hibernatable socket and
+ * resent whole, with its index, when the socket re-enters; the gauge counts it until acked. */
+static void test_ws_pending_large(void)
+{
+    eng_actor_t *a = actor_new("large", "pool");
+    actor_running(a);
+    uint8_t rid[4];
+    cli_t *c = ws_ready(a, 1, rid);
+    size_t n = limits.max_message_bytes;
+    cli_ws_send_n(c, n, 'L');
+    rp_to_runner_t m;
+    WAIT(runner_take_tunnel(&rt, RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE, &m));
+    CHECK_EQ_INT(ws_index(&m), 1);
+    CHECK_EQ_INT(m.val.client_tunnel_message.message_kind.val.web_socket_message.data.len, n);
+    rp_to_runner_free(&m);
+    CHECK(pending_gauge() > (double)n);
+    CHECK_EQ_INT(c->in.len, 0);
+    /* The actor goes away unacked: the socket wakes it and resends the message. */
+    runner_ws_close(rid, 0, NULL, 1);
+    WAIT(runner_take_tunnel(&rt, RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE, &m));
+    CHECK_EQ_INT(ws_index(&m), 1);
+    const slice_t *d = &m.val.client_tunnel_message.message_kind.val.web_socket_message.data;
+    CHECK_EQ_INT(d->len, n);
+    CHECK(d->p[0] == 'L' && d->p[n - 1] == 'L');
+    rp_to_runner_free(&m);
+    runner_ws_ack(rid, 1);
+    WAIT(pending_gauge() == 0);
+    CHECK_EQ_INT(c->in.len, 0);
+    cli_close(c);
+    WAIT(gw_in_flight(gw) == 0);
+    runner_clear(&rt);
+}
+
+/* The pending messages of every hibernatable socket count in limits.max_buffered_bytes with
+ * the output queues: the message that would pass it closes its own socket with 1011
+ * guard.websocket_pending_total_limit_reached, and the other sockets keep theirs. */
+static void test_ws_pending_total(void)
+{
+    met_series_t *closes = counter("gateway_websocket_close_total",
+                                   "reason=\"websocket_pending_total_limit_reached\"");
+    double closed_before = closes->value;
+    net_limits_t small = limits;
+    small.max_buffered_bytes = 64 << 10;
+    net_server_set_limits(srv, &small);
+    eng_actor_t *a = actor_new("total", "pool");
+    actor_running(a);
+    uint8_t rid1[4], rid2[4];
+    cli_t *c1 = ws_ready(a, 1, rid1);
+    cli_t *c2 = ws_ready(a, 1, rid2);
+    /* Each message is kept as its encoded frame, a little over 10,000 bytes: four on the first
+     * socket and two on the second fit in 64 KiB, a third on the second does not. */
+    for (int i = 0; i < 4; i++) {
+        cli_ws_send_n(c1, 10000, 'a');
+        WAIT(runner_count(&rt, RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE) == (size_t)i + 1);
+    }
+    double first = pending_gauge();
+    CHECK(first > 40000 && first < 41000);
+    for (int i = 0; i < 2; i++) {
+        cli_ws_send_n(c2, 10000, 'b');
+        WAIT(runner_count(&rt, RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE) == (size_t)i + 5);
+    }
+    CHECK(pending_gauge() > 60000);
+    cli_ws_send_n(c2, 10000, 'b');
+    expect_close(c2, 1011, "guard.websocket_pending_total_limit_reached#");
+    CHECK_EQ_INT(runner_count(&rt, RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE), 6);
+    CHECK(closes->value == closed_before + 1);
+    /* The closed socket's messages leave the total; the first socket keeps its own. */
+    WAIT(pending_gauge() == first);
+    settle();
+    CHECK_EQ_INT(c1->in.len, 0);
+    /* Acked, they leave it too, and the first socket may send again. */
+    runner_ws_ack(rid1, 4);
+    WAIT(pending_gauge() == 0);
+    runner_clear(&rt);
+    cli_ws_send_n(c1, 10000, 'c');
+    WAIT(runner_count(&rt, RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE) == 1);
+    runner_ws_ack(rid1, 5);
+    WAIT(pending_gauge() == 0);
+    cli_close(c1);
+    cli_close(c2);
+    WAIT(gw_in_flight(gw) == 0);
+    runner_clear(&rt);
+    net_server_set_limits(srv, &limits);
+}
+
 /* Indices wrap at 65,536 and acks follow them across the wrap: after re-entry, exactly the
  * unacked messages are resent, with their original indices. */
 static void test_ws_ack_wrap(void)
@@ -1379,9 +1484,8 @@ int main(void)
     clk = eng_clock(eng);
     clk_set_manual(clk, 1000000);
     gw = gw_new(&loop, eng, bus, store, &gcfg);
-    net_limits_t limits = { .max_header_bytes = 65536, .max_body_bytes = 20 << 20,
-                            .max_message_bytes = 1 << 20, .idle_timeout_ms = 3600000 };
     srv = net_server_new(&loop, &limits);
+    gw_set_server(gw, srv);
     const char *err = NULL;
     for (int attempt = 0; attempt < 20; attempt++) {
         port = free_port();
@@ -1401,6 +1505,8 @@ int main(void)
     test_ws_queued_start();
     test_ws_ping();
     test_ws_pending();
+    test_ws_pending_large();
+    test_ws_pending_total();
     test_ws_ack_wrap();
     test_ws_hibernate();
     test_ws_hibernate_siblings();
