@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import net from "node:net";
 import WebSocket from "ws";
+import { freePort, sleep, waitFor, running } from "./util.mjs";
 
 const here = dirname(new URL(import.meta.url).pathname);
 const SETT = process.env.SETT_BIN ?? join(here, "../../build/sett");
@@ -20,19 +21,6 @@ const setts = new Set(), runners = new Set();
 const TOKENS = { runner: "run-s3cret-1", api: "api-s3cret-2", admin: "adm-s3cret-3", actor: "act-s3cret-4", wrong: "wrong-s3cret-5" };
 let main;
 
-function freePort() {
-  return new Promise((res) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(fn, ms = 5000, what = "condition") {
-  const end = Date.now() + ms;
-  for (;;) {
-    try { const v = await fn(); if (v) return v; } catch {}
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
-const running = (p) => p.exitCode === null && p.signalCode === null;
 
 async function startSett(name, extra) {
   const [p, a] = [await freePort(), await freePort()];

@@ -10,25 +10,13 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import net from "node:net";
 import WebSocket from "ws";
+import { freePort, sleep, waitFor, running } from "./util.mjs";
 
 const here = dirname(new URL(import.meta.url).pathname);
 const SETT = process.env.SETT_BIN ?? join(here, "../../build/sett");
 const tmp = mkdtempSync(join(tmpdir(), "sett-leak-"));
 let sett, runner, base, wsBase, admin, port;
 
-function freePort() {
-  return new Promise((res) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(fn, ms = 5000, what = "condition") {
-  const end = Date.now() + ms;
-  for (;;) {
-    try { const v = await fn(); if (v) return v; } catch {}
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
-const running = (p) => p.exitCode === null && p.signalCode === null;
 const rssKiB = () => Number(readFileSync(`/proc/${sett.pid}/status`, "utf8").match(/^VmRSS:\s+(\d+) kB/m)[1]);
 const fds = () => readdirSync(`/proc/${sett.pid}/fd`).length;
 

@@ -9,8 +9,8 @@ import { spawn, fork } from "node:child_process";
 import { mkdtempSync, writeFileSync, openSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
-import net from "node:net";
 import http from "node:http";
+import { freePort, waitFor } from "./util.mjs";
 
 const here = dirname(new URL(import.meta.url).pathname);
 const SETT = process.env.SETT_BIN ?? join(here, "../../build/sett");
@@ -21,17 +21,6 @@ const pol2 = join(tmp, "two.lua");
 const logPath = join(tmp, "sett.log");
 let sett, runner, base, admin, mainPort, adminPort;
 
-function freePort() {
-  return new Promise((res) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
-}
-async function waitFor(fn, ms = 8000, what = "condition") {
-  const end = Date.now() + ms;
-  for (;;) {
-    try { const v = await fn(); if (v) return v; } catch {}
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 // The configuration file, written from a Lua table body (without the braces).
 function writeConf(extra = "", { listen = `127.0.0.1:${mainPort}`, policy = pol1 } = {}) {
   writeFileSync(conf, `return { listen = "${listen}", admin_listen = "127.0.0.1:${adminPort}",

@@ -10,8 +10,8 @@ import { spawn, fork } from "node:child_process";
 import { mkdtempSync, writeFileSync, renameSync, openSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
-import net from "node:net";
 import WebSocket from "ws";
+import { freePort, sleep, waitFor } from "./util.mjs";
 
 const here = dirname(new URL(import.meta.url).pathname);
 const SETT = process.env.SETT_BIN ?? join(here, "../../build/sett");
@@ -27,18 +27,6 @@ let sett, runner, base, wsBase, admin, mainPort, adminPort;
 const events = [];
 const sockets = [];
 
-function freePort() {
-  return new Promise((res) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(fn, ms = 10000, what = "condition") {
-  const end = Date.now() + ms;
-  for (;;) {
-    try { const v = await fn(); if (v) return v; } catch {}
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 // Files are replaced whole (write then rename), as a deploy tool would, so the watcher that
 // reloads on a change never reads half a file.
 function replace(path, text) {
