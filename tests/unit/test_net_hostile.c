@@ -4,7 +4,7 @@
  * socket must see the right status as a Rivet-shaped JSON error, or the right close code, and
  * then the server must close the connection; nothing hidden behind a refused request is ever
  * served. The server runs on its own uv loop in a thread. */
-#include "free_port.h"
+#include "listen_port.h"
 #include "t.h"
 
 #include <pthread.h>
@@ -392,15 +392,7 @@ int main(void)
     srv = net_server_new(&loop, &limits);
     CHECK(srv != NULL);
     uv_async_init(&loop, &stop_async, on_stop);
-    const char *err = NULL;
-    for (int attempt = 0; attempt < 20; attempt++) {
-        nc_port = free_port();
-        net_listen_opts_t o = { .name = "hostile", .host = "127.0.0.1", .port = nc_port,
-                                .on_request = on_request };
-        if (net_listen(srv, &o, &err) == 0)
-            break;
-        nc_port = 0;
-    }
+    nc_port = listen_port(srv, (net_listen_opts_t){ .name = "hostile", .on_request = on_request });
     CHECK(nc_port != 0);
     pthread_t th;
     pthread_create(&th, NULL, server_thread, NULL);

@@ -6,7 +6,7 @@
  * dropped) over its output cap, its send timeout or the process-wide cap, while other sockets,
  * and a runner's socket over the cap, keep flowing. Each refusal is counted by reason. The
  * server runs on its own uv loop in a thread; the test sets its limits between cases. */
-#include "free_port.h"
+#include "listen_port.h"
 #include "t.h"
 
 #include <poll.h>
@@ -578,15 +578,8 @@ int main(void)
     uv_async_init(&loop, &cmd_async, on_cmd);
     uv_timer_init(&loop, &flood_timer);
     uv_timer_start(&flood_timer, flood_tick, 1, 1);
-    const char *err = NULL;
-    for (int attempt = 0; attempt < 20; attempt++) {
-        nc_port = free_port();
-        net_listen_opts_t o = { .name = "limits", .host = "127.0.0.1", .port = nc_port,
-                                .on_request = on_request, .exempt_path = "/runner" };
-        if (net_listen(srv, &o, &err) == 0)
-            break;
-        nc_port = 0;
-    }
+    nc_port = listen_port(srv, (net_listen_opts_t){ .name = "limits", .on_request = on_request,
+                                                   .exempt_path = "/runner" });
     CHECK(nc_port != 0);
     pthread_t th;
     pthread_create(&th, NULL, server_thread, NULL);

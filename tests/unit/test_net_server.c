@@ -1,6 +1,6 @@
 /* The transport end to end over real sockets: the server runs on its own uv loop in a thread
  * and the test speaks HTTP/1.1 and RFC 6455 to it through plain blocking sockets. */
-#include "free_port.h"
+#include "listen_port.h"
 #include "t.h"
 
 #include <pthread.h>
@@ -405,15 +405,7 @@ int main(void)
     CHECK(srv != NULL);
     uv_async_init(&loop, &cmd_async, on_cmd);
     uv_timer_init(&loop, &slow_timer);
-    const char *err = NULL;
-    for (int attempt = 0; attempt < 20; attempt++) {
-        nc_port = free_port();
-        net_listen_opts_t o = { .name = "test", .host = "127.0.0.1", .port = nc_port,
-                                .on_request = on_request };
-        if (net_listen(srv, &o, &err) == 0)
-            break;
-        nc_port = 0;
-    }
+    nc_port = listen_port(srv, (net_listen_opts_t){ .name = "test", .on_request = on_request });
     CHECK(nc_port != 0);
     pthread_t th;
     pthread_create(&th, NULL, server_thread, NULL);

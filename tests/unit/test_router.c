@@ -6,8 +6,7 @@
  * their errors, CORS (cors.origins, preflights, the REST API's and the gateway's headers), the
  * REST API, the 404, the policy's route hook before the built-in routes, and its cors hook. */
 #include "t.h"
-#include "free_port.h"
-#include "loop_wait.h"
+#include "loop_server.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -134,7 +133,6 @@ static void test_targets(void)
 /* ---- The router on a real listener ---- */
 
 static int port;
-static net_server_t *srv;
 static rt_t router;
 
 /* One request on its own connection, written and read on the loop through a uv_poll handle:
@@ -694,14 +692,6 @@ static void test_cors_hook(lh_t *h, eng_t *eng)
     unlink(path);
 }
 
-static int shutdown_done;
-
-static void on_shutdown(void *ud)
-{
-    shutdown_done = 1;
-    net_server_destroy(srv);
-}
-
 static void on_store_closed(void *ud)
 {
     (*(int *)ud)++;
@@ -734,16 +724,7 @@ int main(void)
 
     net_limits_t limits = { .max_header_bytes = 65536, .max_body_bytes = 1 << 20,
                             .max_message_bytes = 1 << 20, .idle_timeout_ms = 10000 };
-    srv = net_server_new(&loop, &limits);
-    const char *err = NULL;
-    for (int attempt = 0; attempt < 20; attempt++) {
-        port = free_port();
-        net_listen_opts_t o = { .name = "main", .host = "127.0.0.1", .port = port,
-                                .on_request = rt_on_request, .ud = &router };
-        if (port > 0 && net_listen(srv, &o, &err) == 0)
-            break;
-        port = 0;
-    }
+    port = loop_server_start(&limits, rt_on_request, &router);
     CHECK(port != 0);
 
     /* An actor that exists and waits for a runner named pool: the gateway can reach it. */
@@ -762,8 +743,7 @@ int main(void)
         test_cors_hook(&h, eng);
     }
 
-    net_server_shutdown(srv, 1000, on_shutdown, NULL);
-    CHECK(RUN_UNTIL(shutdown_done, 3000));
+    loop_server_stop();
     gw_free(gw);
     rn_free(rn);
     eng_free(eng);
@@ -772,11 +752,6 @@ int main(void)
     CHECK(RUN_UNTIL(closed == 1, 3000));
     bus_free(bus);
     lh_close(&h);
-    loop_wait_close();
-    uv_run(&loop, UV_RUN_DEFAULT);
-    net_server_finish(srv);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK_EQ_INT(uv_loop_close(&loop), 0);
-    met_free_all();
+    loop_server_finish();
     return T_DONE();
 }

@@ -8,7 +8,7 @@
  * Timeouts are configured small instead of slept out; the loop runs until what a test waits for
  * has happened, with a deadline that only bounds a failure. */
 #include "t.h"
-#include "loop_wait.h"
+#include "loop_server.h"
 #include "redis_srv.h"
 
 #include <stdlib.h>
@@ -40,7 +40,6 @@ typedef struct world {
     rn_t *rn;
 } world_t;
 
-static net_server_t *srv;
 static int port;
 static world_t *current;       /* the world the listener serves */
 
@@ -1070,32 +1069,13 @@ static void test_tunnel(world_t *w)
     cl_free(&c);
 }
 
-/* ---- Shutdown ---- */
-
-static int shutdown_done;
-
-static void on_shutdown(void *ud)
-{
-    shutdown_done = 1;
-    net_server_destroy(srv);
-}
-
 int main(void)
 {
     log_setup(LOG_ERROR, 0);
     loop_wait_init();
     net_limits_t limits = { .max_header_bytes = 65536, .max_body_bytes = 1 << 20,
                             .max_message_bytes = 32 << 20, .idle_timeout_ms = 10000 };
-    srv = net_server_new(&loop, &limits);
-    const char *err = NULL;
-    for (int attempt = 0; attempt < 20; attempt++) {
-        port = free_port();
-        net_listen_opts_t o = { .name = "main", .host = "127.0.0.1", .port = port,
-                                .on_request = on_request };
-        if (port > 0 && net_listen(srv, &o, &err) == 0)
-            break;
-        port = 0;
-    }
+    port = loop_server_start(&limits, on_request, NULL);
     CHECK(port != 0);
 
     world_t w;
@@ -1114,15 +1094,8 @@ int main(void)
     test_start_waits_for_store();
     current = &w;
 
-    net_server_shutdown(srv, 1000, on_shutdown, NULL);
-    RUN_UNTIL(shutdown_done, 3000);
-    CHECK(shutdown_done);
+    loop_server_stop();
     world_close(&w);
-    loop_wait_close();
-    uv_run(&loop, UV_RUN_DEFAULT);
-    net_server_finish(srv);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK_EQ_INT(uv_loop_close(&loop), 0);
-    met_free_all();
+    loop_server_finish();
     return T_DONE();
 }
