@@ -30,115 +30,58 @@ static void fuzz_same_head(const buf_t *head, const uint8_t *data, size_t body)
     FUZZ_CHECK(head->len == body && memcmp(head->data, data, body) == 0);
 }
 
-static void fuzz_server_tunnel(const uint8_t *p, size_t n, const rp_to_server_tunnel_message_t *d)
-{
-    rp_to_server_tunnel_message_t t;
-    int rc = rp_to_server_tunnel_message_peek(p, n, &t);
-    if (!d)
-        return;
-    FUZZ_CHECK(rc == BARE_OK);
-    fuzz_same_id(&t.message_id, &d->message_id);
-    FUZZ_CHECK(t.message_kind.tag == d->message_kind.tag);
-}
-
-static void fuzz_client_tunnel(const uint8_t *p, size_t n, const rp_to_client_tunnel_message_t *d)
-{
-    rp_to_client_tunnel_message_t t;
-    int rc = rp_to_client_tunnel_message_peek(p, n, &t);
-    if (!d)
-        return;
-    FUZZ_CHECK(rc == BARE_OK);
-    fuzz_same_id(&t.message_id, &d->message_id);
-    FUZZ_CHECK(t.message_kind.tag == d->message_kind.tag);
-}
-
-static void fuzz_to_server(const uint8_t *data, size_t size)
-{
-    rp_to_server_tag_t tag;
-    size_t body = 0;
-    int prc = rp_to_server_peek(data, size, &tag, &body);
-    if (prc == BARE_OK) {
-        FUZZ_CHECK(body <= size);
-        fuzz_server_tunnel(data + body, size - body, NULL);
+/* A tunnel message's peek reads only what it is given, and agrees with the decoded message d
+ * when there is one. */
+#define FUZZ_TUNNEL(T)                                                                            \
+    static void fuzz_##T(const uint8_t *p, size_t n, const T##_t *d)                              \
+    {                                                                                             \
+        T##_t t;                                                                                  \
+        int rc = T##_peek(p, n, &t);                                                              \
+        if (!d)                                                                                   \
+            return;                                                                               \
+        FUZZ_CHECK(rc == BARE_OK);                                                                \
+        fuzz_same_id(&t.message_id, &d->message_id);                                              \
+        FUZZ_CHECK(t.message_kind.tag == d->message_kind.tag);                                    \
     }
-    rp_to_server_t m;
-    if (rp_to_server_decode(data, size, &m, NULL) != BARE_OK)
-        return;
-    FUZZ_CHECK(prc == BARE_OK && tag == m.tag);
-    buf_t head = BUF_INIT;
-    rp_to_server_encode_tag(&head, tag);
-    fuzz_same_head(&head, data, body);
-    if (tag == RP_TO_SERVER_TUNNEL_MESSAGE)
-        fuzz_server_tunnel(data + body, size - body, &m.val.tunnel_message);
-    buf_free(&head);
-    rp_to_server_free(&m);
-}
 
-static void fuzz_to_gateway(const uint8_t *data, size_t size)
-{
-    rp_to_gateway_tag_t tag;
-    size_t body = 0;
-    int prc = rp_to_gateway_peek_versioned(data, size, &tag, &body);
-    if (prc == BARE_OK) {
-        FUZZ_CHECK(body <= size);
-        fuzz_server_tunnel(data + body, size - body, NULL);
-    }
-    rp_to_gateway_t m;
-    if (rp_to_gateway_decode_versioned(data, size, &m, NULL) != BARE_OK)
-        return;
-    FUZZ_CHECK(prc == BARE_OK && tag == m.tag);
-    buf_t head = BUF_INIT;
-    rp_to_gateway_encode_tag_versioned(&head, tag);
-    fuzz_same_head(&head, data, body);
-    if (tag == RP_TO_GATEWAY_SERVER_TUNNEL_MESSAGE)
-        fuzz_server_tunnel(data + body, size - body, &m.val.server_tunnel_message);
-    buf_free(&head);
-    rp_to_gateway_free(&m);
-}
+FUZZ_TUNNEL(rp_to_server_tunnel_message)
+FUZZ_TUNNEL(rp_to_client_tunnel_message)
 
-static void fuzz_to_client(const uint8_t *data, size_t size)
-{
-    rp_to_client_tag_t tag;
-    size_t body = 0;
-    int prc = rp_to_client_peek(data, size, &tag, &body);
-    if (prc == BARE_OK) {
-        FUZZ_CHECK(body <= size);
-        fuzz_client_tunnel(data + body, size - body, NULL);
+/* A message union T (V: _versioned for the ones sent with the 2-byte version): its peek finds a
+ * member inside the input; where the decoder accepts the input, the peek agrees with it on the
+ * tag, the bytes before the member are what encode_tag writes, and the tunnel member TUNNEL
+ * (the union's field member) peeks as it decodes, with the tunnel check tunnel. */
+#define FUZZ_UNION(T, V, TUNNEL, member, tunnel)                                                  \
+    static void fuzz_##T(const uint8_t *data, size_t size)                                        \
+    {                                                                                             \
+        T##_tag_t tag;                                                                            \
+        size_t body = 0;                                                                          \
+        int prc = T##_peek##V(data, size, &tag, &body);                                           \
+        if (prc == BARE_OK) {                                                                     \
+            FUZZ_CHECK(body <= size);                                                             \
+            tunnel(data + body, size - body, NULL);                                               \
+        }                                                                                         \
+        T##_t m;                                                                                  \
+        if (T##_decode##V(data, size, &m, NULL) != BARE_OK)                                       \
+            return;                                                                               \
+        FUZZ_CHECK(prc == BARE_OK && tag == m.tag);                                               \
+        buf_t head = BUF_INIT;                                                                    \
+        T##_encode_tag##V(&head, tag);                                                            \
+        fuzz_same_head(&head, data, body);                                                        \
+        if (tag == TUNNEL)                                                                        \
+            tunnel(data + body, size - body, &m.val.member);                                      \
+        buf_free(&head);                                                                          \
+        T##_free(&m);                                                                             \
     }
-    rp_to_client_t m;
-    if (rp_to_client_decode(data, size, &m, NULL) != BARE_OK)
-        return;
-    FUZZ_CHECK(prc == BARE_OK && tag == m.tag);
-    buf_t head = BUF_INIT;
-    rp_to_client_encode_tag(&head, tag);
-    fuzz_same_head(&head, data, body);
-    if (tag == RP_TO_CLIENT_TUNNEL_MESSAGE)
-        fuzz_client_tunnel(data + body, size - body, &m.val.tunnel_message);
-    buf_free(&head);
-    rp_to_client_free(&m);
-}
 
-static void fuzz_to_runner(const uint8_t *data, size_t size)
-{
-    rp_to_runner_tag_t tag;
-    size_t body = 0;
-    int prc = rp_to_runner_peek_versioned(data, size, &tag, &body);
-    if (prc == BARE_OK) {
-        FUZZ_CHECK(body <= size);
-        fuzz_client_tunnel(data + body, size - body, NULL);
-    }
-    rp_to_runner_t m;
-    if (rp_to_runner_decode_versioned(data, size, &m, NULL) != BARE_OK)
-        return;
-    FUZZ_CHECK(prc == BARE_OK && tag == m.tag);
-    buf_t head = BUF_INIT;
-    rp_to_runner_encode_tag_versioned(&head, tag);
-    fuzz_same_head(&head, data, body);
-    if (tag == RP_TO_RUNNER_CLIENT_TUNNEL_MESSAGE)
-        fuzz_client_tunnel(data + body, size - body, &m.val.client_tunnel_message);
-    buf_free(&head);
-    rp_to_runner_free(&m);
-}
+FUZZ_UNION(rp_to_server, , RP_TO_SERVER_TUNNEL_MESSAGE, tunnel_message,
+           fuzz_rp_to_server_tunnel_message)
+FUZZ_UNION(rp_to_gateway, _versioned, RP_TO_GATEWAY_SERVER_TUNNEL_MESSAGE, server_tunnel_message,
+           fuzz_rp_to_server_tunnel_message)
+FUZZ_UNION(rp_to_client, , RP_TO_CLIENT_TUNNEL_MESSAGE, tunnel_message,
+           fuzz_rp_to_client_tunnel_message)
+FUZZ_UNION(rp_to_runner, _versioned, RP_TO_RUNNER_CLIENT_TUNNEL_MESSAGE, client_tunnel_message,
+           fuzz_rp_to_client_tunnel_message)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -146,10 +89,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *copy = malloc(size ? size : 1);
     if (size)
         memcpy(copy, data, size);
-    fuzz_to_server(copy, size);
-    fuzz_to_gateway(copy, size);
-    fuzz_to_client(copy, size);
-    fuzz_to_runner(copy, size);
+    fuzz_rp_to_server(copy, size);
+    fuzz_rp_to_gateway(copy, size);
+    fuzz_rp_to_client(copy, size);
+    fuzz_rp_to_runner(copy, size);
     free(copy);
     return 0;
 }
