@@ -4,6 +4,7 @@
 #include "t.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <uv.h>
 
 #include "net/server.h"
@@ -13,9 +14,10 @@
 static uv_loop_t loop;
 static net_server_t *srv;
 static uv_async_t cmd_async;
-static volatile int cmd; /* 1: shutdown, 2: resume paused connection */
+static atomic_int cmd;   /* 1: shutdown, 2: resume paused connection; 0 once the server ran it */
 static net_conn_t *paused_conn;
-static volatile int shutdown_done;
+static atomic_int paused; /* the server paused the /pause connection */
+static atomic_int shutdown_done;
 static uv_timer_t slow_timer;
 static net_conn_t *slow_conn;
 
@@ -25,6 +27,7 @@ static void on_message(net_conn_t *c, void *ud, int binary, const uint8_t *data,
         /* The first message on /pause stops reading until the test resumes it. */
         paused_conn = c;
         net_conn_pause(c, 1);
+        paused = 1;
     }
     net_ws_send(c, binary, data, len);
 }
@@ -120,11 +123,21 @@ static void *server_thread(void *arg)
     return NULL;
 }
 
+/* Polls until flag equals want, for at most 3 s; true when it did. The server runs in its own
+ * thread, so the test waits on what the server has done rather than for a fixed time. */
+static int wait_until(atomic_int *flag, int want)
+{
+    for (int i = 0; i < 3000 && *flag != want; i++)
+        usleep(1000);
+    return *flag == want;
+}
+
+/* Runs command c on the server's loop and returns once it has run. */
 static void send_cmd(int c)
 {
     cmd = c;
     uv_async_send(&cmd_async);
-    usleep(20000);
+    CHECK(wait_until(&cmd, 0));
 }
 
 static void test_http(void)
@@ -287,7 +300,7 @@ static void test_ws_pause(void)
         wsf_append_frame(&burst, WSF_OP_BINARY, m, (size_t)n, mask_key);
     }
     send_all(fd, burst.data, burst.len);
-    usleep(100000);
+    CHECK(wait_until(&paused, 1));
     send_cmd(2);
     int all = 1;
     for (int i = 0; i < 200; i++) {
@@ -389,9 +402,7 @@ static void test_shutdown(void)
     uint8_t tmp[16];
     CHECK(recv(fd, tmp, sizeof tmp, 0) == 0);
     close(fd);
-    for (int i = 0; i < 300 && !shutdown_done; i++)
-        usleep(10000);
-    CHECK(shutdown_done);
+    CHECK(wait_until(&shutdown_done, 1));
     buf_free(&resp);
     buf_free(&in);
 }
@@ -409,7 +420,6 @@ int main(void)
     CHECK(nc_port != 0);
     pthread_t th;
     pthread_create(&th, NULL, server_thread, NULL);
-    usleep(20000);
 
     test_http();
     test_ws_echo();
