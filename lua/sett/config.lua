@@ -94,7 +94,7 @@ M.schema = {
     max_body_bytes = { type = "integer", min = 0, max = 1073741824, default = 20971520,
       doc = "Largest HTTP request body; larger gets 413." },
     max_message_bytes = { type = "integer", min = 125, max = 1073741824, default = 33554432,
-      doc = "Largest WebSocket message from a client; larger closes with 1009." },
+      doc = "Largest WebSocket message from a client; larger closes with 1009. A runner's socket takes up to the larger of this and the 21 MiB frame limit." },
     idle_timeout_ms = { type = "integer", min = 100, max = 86400000, default = 60000,
       doc = "An HTTP connection idle this long between requests is closed (within a second "
         .. "after, or half the shortest of the limits' timeouts when that is shorter)." },

@@ -5,6 +5,7 @@
 #include "api/api.h"
 #include "app/app.h"
 #include "core/log.h"
+#include "proto/bare.h"
 
 gw_config_t app_gw_config(const cfg_t *c)
 {
@@ -57,6 +58,11 @@ net_limits_t app_limits(const cfg_t *c)
         .max_output_bytes = c->limits.max_output_bytes,
         .send_timeout_ms = c->limits.send_timeout_ms,
         .max_buffered_bytes = c->limits.max_buffered_bytes,
+        /* A runner's socket takes every frame the decoders accept, however small clients'
+         * messages are kept: a runner's KV write or 20 MiB answer is not a client's message. */
+        .max_exempt_message_bytes = c->limits.max_message_bytes > bare_max_frame
+                                        ? c->limits.max_message_bytes
+                                        : bare_max_frame,
     };
     /* By default clients may take every descriptor but 256, which stay for runners, the store,
      * the admin listener and files. */

@@ -46,6 +46,8 @@ typedef struct net_limits {
     size_t max_output_bytes;      /* queued for one client connection */
     uint64_t send_timeout_ms;     /* longest a client may leave its queued output untaken */
     size_t max_buffered_bytes;    /* queued for every connection together */
+    size_t max_exempt_message_bytes; /* a WebSocket message on an exempt (runner's) connection;
+                                      * 0: max_message_bytes */
 } net_limits_t;
 
 typedef struct net_listen_opts {

@@ -96,7 +96,10 @@ int net_ws_accept(net_conn_t *c, hreq *req, const char *proto, size_t proto_len,
     c->wsh = h;
     c->ud = ud;
     c->ws = sx_malloc(sizeof *c->ws);
-    wsf_conn_init(c->ws, WSF_ROLE_SERVER, c->lst->srv->limits.max_message_bytes);
+    const net_limits_t *l = &c->lst->srv->limits;
+    wsf_conn_init(c->ws, WSF_ROLE_SERVER,
+                  c->exempt && l->max_exempt_message_bytes ? l->max_exempt_message_bytes
+                                                           : l->max_message_bytes);
     /* A WebSocket has no read deadline of its own; its owner pings it. */
     net_deadline(c, NET_DL_NONE);
     /* Frames may have arrived right behind the handshake. */

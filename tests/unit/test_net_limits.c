@@ -570,6 +570,31 @@ static void test_output_caps(void)
     set_limits(&base);
 }
 
+/* A runner's socket (the exempt path) has its own message limit: a message a client may not
+ * send (1009) passes on it. */
+static void test_exempt_message_limit(void)
+{
+    net_limits_t l = base;
+    l.max_message_bytes = 4096;
+    l.max_exempt_message_bytes = 64 << 10;
+    set_limits(&l);
+    static char msg[10000];
+    memset(msg, 'm', sizeof msg);
+    int client = ws_open_small("/echo"), runner = ws_open_small("/runner");
+    CHECK(client >= 0 && runner >= 0);
+    buf_t in = BUF_INIT;
+    wsf_frame f;
+    ws_send(runner, WSF_OP_BINARY, msg, sizeof msg);
+    CHECK(ws_recv(runner, &in, &f) == 0 && f.opcode == WSF_OP_BINARY && f.len == sizeof msg);
+    buf_free(&in);
+    ws_send(client, WSF_OP_BINARY, msg, sizeof msg);
+    size_t got;
+    CHECK_EQ_INT(read_to_close(client, &got, NULL, 0), 1009);
+    close(client);
+    close(runner);
+    set_limits(&base);
+}
+
 int main(void)
 {
     uv_loop_init(&loop);
@@ -588,6 +613,7 @@ int main(void)
     test_slowloris();
     test_connection_caps();
     test_output_caps();
+    test_exempt_message_limit();
 
     run_cmd(3);
     pthread_join(th, NULL);
