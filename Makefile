@@ -41,7 +41,7 @@ fuzz:
 
 # Benchmarks against a direct connection and nginx (docs/benchmarks.md); QUICK=1 for a subset.
 bench:
-	@scripts/deps.sh --test
+	@scripts/deps.sh --bench
 	@QUICK=$(QUICK) scripts/bench.sh
 
 clean:

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Installs the Debian packages sett builds with (and with --test, what the tests, the fuzz
-# targets and the benchmarks also need), when any is missing. It prints the packages it installs
-# and, only when apt fails, apt's output.
+# Installs the Debian packages sett builds with (and with --test, what the tests and the fuzz
+# targets also need), when any is missing. It prints the packages it installs
+# and, only when apt fails, apt's output. --bench adds nginx and wrk for make bench.
 # The names are pinned: installing plain `luajit` later would remove luajit2.
 set -euo pipefail
 
 pkgs=(luajit2 libluajit2-5.1-dev libuv1-dev lua-luv-dev libwebsockets-dev
       libwebsockets-evlib-uv libhiredis-dev libhttp-parser-dev cmake pkg-config make gcc)
-if [ "${1:-}" = "--test" ]; then
+if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
   pkgs+=(redis-server redis-tools lua-busted clang libclang-rt-14-dev valgrind curl openssl
           chromium chromium-driver)
   command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi
+# make bench measures sett beside nginx, with wrk as the HTTP load.
+[ "${1:-}" = "--bench" ] && pkgs+=(nginx wrk)
 
 missing=()
 for p in "${pkgs[@]}"; do
