@@ -116,11 +116,14 @@ void rt_cors_apply(rt_t *rt, net_conn_t *c, const hreq *req, enum rt_cors_kind k
     case RT_CORS_OTHER:
         buf_append_str(&h, rt_cors_api_vary);
         if (allowed) {
-            buf_append_str(&h, "Access-Control-Allow-Origin: *\r\n"
-                               "Access-Control-Expose-Headers: *\r\n");
+            buf_append_str(&h, "Access-Control-Allow-Origin: *\r\n");
+            /* Rivet exposes every header on the 404, and says nothing of it on a preflight,
+             * where it would mean nothing. */
             if (preflight)
                 buf_append_str(&h, "Access-Control-Allow-Methods: *\r\n"
                                    "Access-Control-Allow-Headers: *\r\n");
+            else
+                buf_append_str(&h, "Access-Control-Expose-Headers: *\r\n");
         }
         break;
     }

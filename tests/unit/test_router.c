@@ -442,8 +442,10 @@ static void test_cors(void)
     answer_free(&a);
     CHECK_EQ_INT(ask(REQ("OPTIONS", "/nothing/here") "Origin: https://app.example\r\n"
                      "Access-Control-Request-Method: POST\r\n", &a), 200);
+    CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: *\r\n"));
     CHECK(has(&a.head, "\r\nAccess-Control-Allow-Methods: *\r\n"));
     CHECK(has(&a.head, "\r\nAccess-Control-Allow-Headers: *\r\n"));
+    CHECK(!has(&a.head, "Expose"));
     answer_free(&a);
     /* The health check and the runner endpoint carry none. */
     CHECK_EQ_INT(ask(REQ("GET", "/health") "Origin: https://app.example\r\n", &a), 200);
