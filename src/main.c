@@ -52,6 +52,18 @@ static int cmd_check(const char *path)
     cfg_t cfg;
     lh_init(&lua, NULL);
     int rc = load_config(&lua, path, &cfg);
+    if (rc == 0 && cfg.policy) {
+        /* The policy is loaded as sett run would load it, so that its syntax, its options
+         * (sett.check_options) and its self_test are checked too. */
+        buf_t err = BUF_INIT;
+        if (lh_policy_check(&lua, cfg.policy, &err) != 0) {
+            fprintf(stderr, "%s: invalid policy %s\n%.*s\n", path, cfg.policy, (int)err.len,
+                    (const char *)err.data);
+            cfg_free(&cfg);
+            rc = -1;
+        }
+        buf_free(&err);
+    }
     lh_close(&lua);
     if (rc != 0)
         return 2;

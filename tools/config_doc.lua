@@ -15,6 +15,8 @@ local function kind(spec)
     return "list of " .. config.LIST_ITEMS[spec.item].plural
   elseif spec.type == "address" then
     return '"a.b.c.d:port"'
+  elseif spec.type == "policy" then
+    return "string or table"
   end
   return spec.type
 end
@@ -57,7 +59,9 @@ w("sett reads one Lua file that returns a table (`sett run FILE`, default `conf/
 w("The file runs in a sandbox with `string`, `table`, `math`, `os.getenv` and `os.time`, so a")
 w("value can come from the environment: `listen = os.getenv(\"SETT_LISTEN\") or \"127.0.0.1:6420\"`.")
 w("Every key is optional; an unknown key, a wrong type or a value out of range is reported with its")
-w("path and value, and `sett check FILE` prints `ok` or every error and exits 2.")
+w("path and value, and `sett check FILE` prints `ok` or every error and exits 2. When the file")
+w("names a policy, `sett check` loads it too, with its options (docs/policy.md, `sett.options`),")
+w("so a policy that does not compile, refuses its options or fails its `self_test` is reported.")
 w("")
 w("This page is generated from `lua/sett/config.lua` by `tools/config_doc.lua`; a spec checks")
 w("that it is current.")

@@ -48,6 +48,9 @@ local TYPES = {
   enum = { c = "int", kind = "CFG_ENUM" },
   address = { c = "cfg_addr_t", kind = "CFG_ADDR" },
   list = { c = "char **", kind = "CFG_LIST" },
+  -- The policy key: sett.config leaves the file name as its value (the options go to the
+  -- policy from Lua).
+  policy = { c = "char *", kind = "CFG_STR" },
 }
 
 local keys = config.keys()

@@ -198,8 +198,8 @@ M.schema = {
     command_timeout_ms = { type = "integer", min = 10, max = 600000, default = 5000,
       doc = "A Redis reply later than this drops the connection; what was in flight fails and is retried by its caller." },
   } },
-  policy = { type = "string",
-    doc = "A Lua file of policy hooks (docs/policy.md); reloaded on SIGHUP, POST /admin/reload and when it changes." },
+  policy = { type = "policy",
+    doc = "A Lua file of policy hooks (docs/policy.md), `\"path.lua\"` or `{ file = \"path.lua\", options = { ... } }` (the policy reads `options` as `sett.options`); reloaded on SIGHUP, POST /admin/reload and when it changes." },
   timeout_bounds = { type = "table", fields = M.TIMEOUT_BOUNDS },
   policy_budget_ms = { type = "integer", min = 1, max = 1000, default = 5,
     doc = "Longest a policy hook call may run before it is stopped and the built-in behaviour answers." },
@@ -300,6 +300,40 @@ function check_field(spec, v, path, errs)
   elseif t == "table" then
     if type(v) ~= "table" then return bad("a table") end
     return check_table(spec, v, path .. ".", errs)
+  elseif t == "number" then
+    if type(v) ~= "number" or v ~= v or v == math.huge or v == -math.huge then return bad("a number") end
+    if (spec.min and v < spec.min) or (spec.max and v > spec.max) then
+      return bad(string.format("a number in [%s, %s]", tostring(spec.min), tostring(spec.max)))
+    end
+  elseif t == "map" then
+    if type(v) ~= "table" then return bad("a table of name = value") end
+    local out = {}
+    local names = {}
+    for k in pairs(v) do
+      if type(k) ~= "string" then
+        errs[#errs + 1] = string.format("%s: expected string keys, got key %s", path, show(k))
+      else
+        names[#names + 1] = k
+      end
+    end
+    table.sort(names)
+    for _, k in ipairs(names) do out[k] = check_field(spec.value, v[k], path .. "." .. k, errs) end
+    return out
+  elseif t == "policy" then
+    -- "file.lua", or { file = "file.lua", options = { ... } }: the file goes on as the key's
+    -- value (C reads it as a string), the options are checked by M.validate.
+    if type(v) == "string" then return v end
+    if type(v) ~= "table" then return bad('a file name or { file = "...", options = { ... } }') end
+    for k in pairs(v) do
+      if k ~= "file" and k ~= "options" then
+        errs[#errs + 1] = string.format("%s.%s: unknown key", path, tostring(k))
+      end
+    end
+    if type(v.file) ~= "string" then
+      errs[#errs + 1] = string.format("%s.file: expected a string, got %s", path, show(v.file))
+      return nil
+    end
+    return v.file
   elseif t == "list" then
     local item_kind = M.LIST_ITEMS[spec.item] or error("config: " .. path .. ": unknown list item kind " .. show(spec.item))
     if type(v) ~= "table" then return bad("a list of " .. item_kind.plural) end
@@ -316,6 +350,53 @@ function check_field(spec, v, path, errs)
     return out
   end
   return v
+end
+
+-- A policy's options are plain data: strings, numbers, booleans and tables of them (no
+-- functions, no cycles), so what the configuration gives is what the policy reads and they can
+-- be copied into every load. Returns the copy; errors are added to errs with the key path.
+local function plain_copy(v, path, errs, depth)
+  local t = type(v)
+  if t == "string" or t == "boolean" then return v end
+  if t == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then
+      errs[#errs + 1] = string.format("%s: expected a finite number, got %s", path, show(v))
+      return nil
+    end
+    return v
+  end
+  if t ~= "table" then
+    errs[#errs + 1] = string.format("%s: expected a string, number, boolean or table, got %s", path, t)
+    return nil
+  end
+  if depth > 16 then
+    errs[#errs + 1] = path .. ": nested deeper than 16 tables"
+    return nil
+  end
+  local out = {}
+  for k, x in pairs(v) do
+    if type(k) ~= "string" and type(k) ~= "number" then
+      errs[#errs + 1] = string.format("%s: expected string or number keys, got a %s key", path, type(k))
+    else
+      out[k] = plain_copy(x, path .. "." .. tostring(k), errs, depth + 1)
+    end
+  end
+  return out
+end
+M.plain_copy = plain_copy
+
+-- Checks value (a table or nil) against fields, a schema in the form of M.schema's, naming
+-- every problem with its key path below prefix ("policy.options."). Returns the table with the
+-- defaults filled in, or nil and the list of errors. Policies check their options with it
+-- (sett.check_options).
+function M.check(fields, value, prefix)
+  local errs = {}
+  if value ~= nil and type(value) ~= "table" then
+    return nil, { string.format("%s: expected a table, got %s", (prefix or ""):gsub("%.$", ""), show(value)) }
+  end
+  local out = check_table({ fields = fields }, value or {}, prefix or "", errs)
+  if #errs > 0 then return nil, errs end
+  return out
 end
 
 -- Validates a user table; returns the complete configuration, or nil and a list of errors.
@@ -338,6 +419,14 @@ function M.validate(user)
       and hib.max_pending_bytes < lim.max_message_bytes then
     errs[#errs + 1] = string.format("hibernation.max_pending_bytes: expected at least limits.max_message_bytes (%d), got %d",
       lim.max_message_bytes, hib.max_pending_bytes)
+  end
+  -- The policy's options travel beside the key C reads (cfg.policy, the file).
+  if type(user.policy) == "table" and user.policy.options ~= nil then
+    if type(user.policy.options) ~= "table" then
+      errs[#errs + 1] = "policy.options: expected a table, got " .. show(user.policy.options)
+    else
+      cfg.policy_options = plain_copy(user.policy.options, "policy.options", errs, 1)
+    end
   end
   if #errs > 0 then return nil, errs end
   return cfg

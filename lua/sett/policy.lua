@@ -20,6 +20,7 @@ local P = {}
 local json = require "sett.json"
 local sett = require "sett"
 local timer = require "sett.timer"
+local config = require "sett.config"
 
 local type, pairs, ipairs, tostring, error, pcall, select = type, pairs, ipairs, tostring, error, pcall, select
 local floor, huge = math.floor, math.huge
@@ -196,7 +197,24 @@ local function compile(src, chunkname, opts, timers)
   -- Compiled traces never run debug hooks, so a runaway loop would escape the time budget;
   -- policy code (the chunk and every function it defines) runs interpreted instead.
   if jit then jit.off(chunk, true) end
-  local env = sandbox({ timer = readonly({ after = timers.after, every = timers.every }, "sett.timer") })
+  local own = { timer = readonly({ after = timers.after, every = timers.every }, "sett.timer") }
+  -- sett.options: the configuration's policy.options, a copy of its own for every load.
+  local perrs = {}
+  own.options = config.plain_copy(opts.options or {}, "policy.options", perrs, 1)
+  if #perrs > 0 then return nil, "policy: " .. table.concat(perrs, "; ") end
+  -- sett.check_options(schema): the options checked against a schema in the configuration's
+  -- form, with the defaults filled in; sett.options becomes the checked table.
+  own.check_options = function(schema)
+    if type(schema) ~= "table" then
+      error("sett.check_options: expected a schema table, got " .. type(schema), 2)
+    end
+    local ok, checked, errs = pcall(config.check, schema, own.options, "policy.options.")
+    if not ok then error("sett.check_options: the schema is not valid: " .. tostring(checked), 2) end
+    if not checked then error(table.concat(errs, "; "), 0) end
+    own.options = checked
+    return checked
+  end
+  local env = sandbox(own)
   setfenv(chunk, env)
   local budget = opts.budget_ms
   if budget == nil then budget = P.LOAD_BUDGET_MS end

@@ -171,6 +171,10 @@ int cfg_load(lh_t *h, const char *path, cfg_t *out, buf_t *errors)
         assert(lua_gettop(L) == table);
     }
     (void)table; /* read only by the assert */
+    /* The policy's options are Lua data for the policy alone: they stay in the state, where the
+     * next policy load (lh_policy) takes them, rather than in cfg_t. */
+    lua_getfield(L, table, "policy_options");
+    lua_setfield(L, LUA_REGISTRYINDEX, CFG_POLICY_OPTIONS);
     lua_settop(L, top);
     return 0;
 }

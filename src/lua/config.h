@@ -18,6 +18,10 @@ extern uint64_t cfg_load_budget_ns;
  * error to errors. A key the file leaves out without a default is 0, or NULL for strings and
  * lists; an enum holds the index of its value (CFG_<KEY>_<VALUE>). */
 int cfg_load(lh_t *h, const char *path, cfg_t *out, buf_t *errors);
+/* The registry field where cfg_load leaves the policy's options (`policy = { file =, options =
+ * }`) as the Lua table sett.config checked, or nil: the next policy load hands them to the
+ * policy as sett.options. */
+#define CFG_POLICY_OPTIONS "sett.policy_options"
 void cfg_free(cfg_t *c);
 
 /* Compares the running configuration with one just loaded, for a reload. Keys that cannot

@@ -2,6 +2,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "lua/config.h"
 #include "lua/core.h"
 
 #include <lauxlib.h>
@@ -170,6 +171,46 @@ static void lh_policy_push_budget(lh_policy_t *p)
     lua_pop(L, 1);
 }
 
+/* The options of sett.policy.load: { options = } from the configuration loaded last. */
+static void lh_policy_push_load_opts(lua_State *L)
+{
+    lua_createtable(L, 0, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, CFG_POLICY_OPTIONS);
+    lua_setfield(L, -2, "options");
+}
+
+int lh_policy_check(lh_t *h, const char *path, buf_t *err)
+{
+    lua_State *L = h->L;
+    int top = lua_gettop(L);
+    lua_getglobal(L, "require");
+    lua_pushstring(L, "sett.policy");
+    if (lh_pcall(h, 1, 1, "require sett.policy") != 0) {
+        buf_printf(err, "%s", lua_tostring(L, -1));
+        lua_settop(L, top);
+        return -1;
+    }
+    lua_getfield(L, -1, "load");
+    lua_pushstring(L, path);
+    lh_policy_push_load_opts(L);
+    int rc = 0;
+    if (lh_pcall(h, 2, 2, "sett.policy.load") != 0) {
+        buf_printf(err, "%s", lua_tostring(L, -1));
+        rc = -1;
+    } else if (lua_isnil(L, -2)) {
+        buf_printf(err, "%s", lua_tostring(L, -1));
+        rc = -1;
+    } else {
+        /* Nothing of a checked policy may run later. */
+        lua_getfield(L, -3, "retire");
+        lua_pushvalue(L, -3);
+        if (lh_pcall(h, 1, 0, "sett.policy.retire") != 0)
+            lua_pop(L, 1);
+    }
+    lua_settop(L, top);
+    return rc;
+}
+
 static int lh_policy_load(lh_policy_t *p, const char *path, buf_t *err)
 {
     lua_State *L = p->h->L;
@@ -181,7 +222,8 @@ static int lh_policy_load(lh_policy_t *p, const char *path, buf_t *err)
     lua_getfield(L, -1, "load");
     lua_remove(L, -2);
     lua_pushstring(L, path);
-    if (lh_pcall(p->h, 1, 2, "sett.policy.load") != 0) {
+    lh_policy_push_load_opts(L);
+    if (lh_pcall(p->h, 2, 2, "sett.policy.load") != 0) {
         buf_printf(err, "%s", lua_tostring(L, -1));
         lua_pop(L, 1);
         return -1;

@@ -21,6 +21,9 @@ typedef struct lh_policy lh_policy_t;
 /* path NULL: no policy, every decision is built in. */
 lh_policy_t *lh_policy_new(lh_t *h, eng_t *eng, const char *path, uint64_t budget_ms);
 void lh_policy_free(lh_policy_t *p);
+/* Loads the policy file as a reload would (sandbox, the configuration's options, self_test) and
+ * drops it at once: for `sett check`. Returns 0, or -1 with the loader's message in err. */
+int lh_policy_check(lh_t *h, const char *path, buf_t *err);
 /* Loads the file again; on failure the old policy stays and err says why. Returns 0 or -1. A
  * policy that is replaced or removed (here, by lh_policy_reload_from or lh_policy_free) has its
  * timers stopped first. */

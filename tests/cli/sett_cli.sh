@@ -53,6 +53,22 @@ grep -q 'configuration: call exceeded its time budget' "$tmp/err" && ok || bad "
 printf '\033LJ\002\000' >"$tmp/bytecode.lua"
 expect_rc 2 "check bytecode config" "$SETT" check "$tmp/bytecode.lua"
 grep -q 'is precompiled bytecode' "$tmp/err" && ok || bad "bytecode config reported"
+# check loads the policy the file names, with its options: a wrong option is reported with its
+# key path, and the policy's syntax errors too.
+cat >"$tmp/pol.lua" <<'LUA'
+local sett = require "sett"
+sett.check_options({ rooms = { type = "table", fields = { max = { type = "integer", min = 1, max = 100, default = 5 } } } })
+return {}
+LUA
+printf 'return { policy = { file = "%s", options = { rooms = { max = "x" } } } }\n' "$tmp/pol.lua" >"$tmp/opt_bad.lua"
+expect_rc 2 "check bad policy option" "$SETT" check "$tmp/opt_bad.lua"
+grep -q 'policy.options.rooms.max: expected an integer, got "x"' "$tmp/err" && ok || bad "bad policy option reported"
+printf 'return { policy = { file = "%s", options = { rooms = { max = 7 } } } }\n' "$tmp/pol.lua" >"$tmp/opt_ok.lua"
+expect_rc 0 "check good policy option" "$SETT" check "$tmp/opt_ok.lua"
+echo 'return {' >"$tmp/pol_syntax.lua"
+printf 'return { policy = "%s" }\n' "$tmp/pol_syntax.lua" >"$tmp/pol_syntax_cfg.lua"
+expect_rc 2 "check policy with a syntax error" "$SETT" check "$tmp/pol_syntax_cfg.lua"
+grep -q "invalid policy" "$tmp/err" && ok || bad "policy syntax error reported"
 # An admin listener other machines can reach without a token is warned about; the file is valid.
 echo 'return { admin_listen = "0.0.0.0:6430" }' >"$tmp/open.lua"
 expect_rc 0 "check exposed admin" "$SETT" check "$tmp/open.lua"

@@ -15,6 +15,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "lua/config.h"
 #include "lua/host.h"
 #include "lua/policy.h"
 #include "net/http_req.h"
@@ -388,6 +389,48 @@ static void lp_test_timers(lh_t *h)
     lh_policy_free(p);
 }
 
+/* The configuration's policy.options reach the policy as sett.options on every load: cfg_load
+ * leaves them in the state, and a reload after another cfg_load sees the new ones. */
+static void lp_test_options(lh_t *h)
+{
+    char cfg_path[] = "/tmp/sett-test-policy-cfg-XXXXXX.lua";
+    int fd = mkstemps(cfg_path, 4);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    close(fd);
+    lp_write("local sett = require 'sett'\n"
+             "local o = sett.check_options({ greeting = { type = 'string', default = 'hi' } })\n"
+             "return { route = function() return { status = 200, body = o.greeting } end }\n");
+    const char *greetings[] = { "hello", NULL };
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(cfg_path, "wb");
+        CHECK(f != NULL);
+        if (!f)
+            break;
+        if (greetings[i])
+            fprintf(f, "return { policy = { file = '%s', options = { greeting = '%s' } } }\n",
+                    lp_path, greetings[i]);
+        else
+            fprintf(f, "return { policy = '%s' }\n", lp_path);
+        fclose(f);
+        cfg_t cfg;
+        buf_t errors = BUF_INIT;
+        CHECK_EQ_INT(cfg_load(h, cfg_path, &cfg, &errors), 0);
+        buf_free(&errors);
+        lh_policy_t *p = lh_policy_new(h, NULL, cfg.policy, 50);
+        lh_route_t r;
+        lp_route(p, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+        CHECK_EQ_INT(r.kind, LH_ROUTE_RESPOND);
+        const char *want = greetings[i] ? greetings[i] : "hi";
+        CHECK(r.body.len == strlen(want) && memcmp(r.body.data, want, r.body.len) == 0);
+        lh_route_free(&r);
+        lh_policy_free(p);
+        cfg_free(&cfg);
+    }
+    unlink(cfg_path);
+}
+
 int main(void)
 {
     log_setup(LOG_OFF, 0);
@@ -403,6 +446,7 @@ int main(void)
     lp_test_answers(&h);
     lp_test_budget(&h);
     lp_test_timers(&h);
+    lp_test_options(&h);
     lh_close(&h);
     CHECK_EQ_INT(uv_loop_close(&loop), 0);
     met_free_all();
