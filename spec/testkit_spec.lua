@@ -68,7 +68,7 @@ describe("sett.testkit", function()
 
     it("refuses unknown request fields and relative paths", function()
       assert.has_error(function() kit.request({ pth = "/" }) end,
-        "kit.request: unknown field pth (known: headers, host, method, path, peer, query, url)")
+        "kit.request: unknown field pth (known: ctx, headers, host, method, path, peer, query, url)")
       assert.has_error(function() kit.request({ path = "x" }) end, "kit.request: path must start with /, got x")
       assert.has_error(function() kit.request({ path = "/", url = "/" }) end, "kit.request: give url or path, not both")
     end)

@@ -8,8 +8,8 @@
 --   P.call_route(pol, req)              -> "builtin" | "actor", id | "create", target | "respond", answer
 --   P.call_place(pol, actor, runners)   -> runner id | nil
 --   P.call_can_hibernate(pol, actor, req, runner_says) -> boolean
---   P.call_timeouts(pol, actor, defaults, bounds)      -> table
---   P.call_auto_response(pol, actor, msg, binary)      -> string | nil
+--   P.call_timeouts(pol, actor, defaults, bounds, req) -> table
+--   P.call_auto_response(pol, actor, msg, binary, req) -> string | nil
 --   P.call_authorize(pol, req, target) -> true | false, answer
 --   P.call_cors(pol, req)               -> "builtin" | "allow" [, origin] | "refuse"
 --   P.retire(pol)                       stops what the policy started (its timers)
@@ -186,6 +186,9 @@ end
 
 local KNOWN = "route, place, can_hibernate, timeouts, auto_response, authorize, cors, self_test, name"
 
+-- The position of the req parameter of the hooks that got it later.
+local REQ_PARAM = { timeouts = 2, auto_response = 4 }
+
 -- Compiles and runs the file in a new sandbox whose sett.timer starts timers in `timers`.
 local function compile(src, chunkname, opts, timers)
   if type(src) ~= "string" then return nil, "policy: source must be a string, got " .. type(src) end
@@ -237,8 +240,19 @@ local function compile(src, chunkname, opts, timers)
       return nil, format("policy: unknown key %s in the returned table (known: %s)", show(k), KNOWN)
     end
   end
+  -- Which hooks declare the request parameter that older hooks lacked (timeouts(actor, req),
+  -- auto_response(actor, msg, binary, req)): the gateway builds and keeps the request table only
+  -- for them, so a policy that does not ask for it costs what it did.
+  local takes_req = {}
+  for hook, n in pairs(REQ_PARAM) do
+    local f = hooks[hook]
+    if f then
+      local info = debug.getinfo(f, "u")
+      takes_req[hook] = info.isvararg or (info.nparams or 0) >= n
+    end
+  end
   local pol = { path = opts.path, name = t.name, hooks = hooks, env = env, loaded_at = os.time(),
-                timers = timers }
+                timers = timers, takes_req = takes_req }
   if t.self_test then
     -- self_test(pol) may check its own hooks through P.call_* or sett.testkit.
     local sok, serr = P.run_with_budget(budget, t.self_test, pol)
@@ -386,11 +400,19 @@ local function check_create(r)
            namespace = r.namespace }
 end
 
--- route(req) -> kind, value; kind is builtin, actor, create or respond.
+-- route(req) -> kind, value; kind is builtin, actor, create or respond. The hook may return a
+-- second value, ctx (a table), which becomes req.ctx: the gateway hands the same req table to
+-- every later hook of the request (authorize, timeouts, can_hibernate, auto_response).
 function P.call_route(pol, req)
   local h = pol.hooks.route
   if not h then return "builtin" end
-  local r = h(req)
+  local r, ctx = h(req)
+  if ctx ~= nil and ctx ~= false then
+    if type(ctx) ~= "table" then
+      error("route: ctx (the second value returned) must be a table or nil, got " .. type(ctx), 0)
+    end
+    req.ctx = ctx
+  end
   if r == nil or r == false then return "builtin" end
   local t = type(r)
   if t == "string" then
@@ -491,11 +513,11 @@ end
 
 -- timeouts(actor) -> the defaults overlaid with the hook's answer, each answer clamped to its
 -- bounds ({min, max} per key).
-function P.call_timeouts(pol, actor, defaults, bounds)
+function P.call_timeouts(pol, actor, defaults, bounds, req)
   local out = copy(defaults)
   local h = pol.hooks.timeouts
   if not h then return out end
-  local t = h(actor)
+  local t = h(actor, req)
   if t == nil or t == false then return out end
   if type(t) ~= "table" then error("timeouts: expected a table or nil, got " .. type(t), 0) end
   for k, v in pairs(t) do
@@ -517,10 +539,10 @@ end
 
 -- auto_response(actor, msg, binary) -> the answer to send back in a frame of the same kind, or
 -- nil to wake the actor. A text answer must be UTF-8 (a client closes on anything else).
-function P.call_auto_response(pol, actor, msg, binary)
+function P.call_auto_response(pol, actor, msg, binary, req)
   local h = pol.hooks.auto_response
   if not h then return nil end
-  local v = h(actor, msg, binary)
+  local v = h(actor, msg, binary, req)
   if v == nil or v == false then return nil end
   if type(v) ~= "string" then
     error("auto_response: expected a string or nil, got " .. type(v), 0)

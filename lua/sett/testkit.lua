@@ -68,12 +68,17 @@ kit.try_load_string = P.load_string
 ---------------------------------------------------------------------------------------------------
 -- Builders
 
-local REQUEST = set_of({ "method", "url", "path", "query", "headers", "host", "peer" })
+local REQUEST = set_of({ "method", "url", "path", "query", "headers", "host", "peer", "ctx" })
+
+-- The requests kit.request built: given one again, it comes back as it is, so that the ctx
+-- kit.route leaves in it reaches the later hooks, as in the gateway.
+local built_requests = setmetatable({}, { __mode = "k" })
 
 -- A request as route(req) sees it. Give a URL string, or a table of: method (GET), url (a path
 -- with an optional ?query) or path and query, headers (any case; values as strings), host (else
 -- the host header, else "localhost"), peer ("127.0.0.1:40000").
 function kit.request(t)
+  if built_requests[t] then return t end
   if t == nil then t = {} end
   if type(t) == "string" then t = { url = t } end
   if type(t) ~= "table" then error("kit.request: expected a table or a URL string, got " .. type(t), 2) end
@@ -97,14 +102,18 @@ function kit.request(t)
   end
   local host = t.host or headers.host or "localhost"
   headers.host = headers.host or host
-  return {
+  if t.ctx ~= nil and type(t.ctx) ~= "table" then error("kit.request: ctx must be a table", 2) end
+  local req = {
     method = (t.method or "GET"):upper(),
     path = path,
     query = query or "",
     headers = headers,
     host = host,
     peer = t.peer or "127.0.0.1:40000",
+    ctx = t.ctx,
   }
+  built_requests[req] = true
+  return req
 end
 
 local ACTOR = set_of({ "id", "name", "key", "namespace", "state", "generation", "runner_id" })
@@ -261,9 +270,9 @@ local function prepare(hook, ...)
     if type(runner_says) ~= "boolean" then error("kit.can_hibernate: runner_says must be a boolean", 3) end
     return kit.actor(actor), kit.request(req), runner_says
   elseif hook == "timeouts" then
-    local actor, defaults, bounds = ...
+    local actor, defaults, bounds, req = ...
     local d = kit.defaults(defaults)
-    return kit.actor(actor), d, bounds or kit.bounds(d)
+    return kit.actor(actor), d, bounds or kit.bounds(d), kit.request(req)
   elseif hook == "authorize" then
     local req, target = ...
     if target ~= nil and type(target) ~= "table" then error("kit.authorize: target must be a table", 3) end
@@ -271,9 +280,9 @@ local function prepare(hook, ...)
     local actor = kit.actor(target.actor or target.actor_id and { id = target.actor_id } or nil)
     return kit.request(req), { actor_id = actor.id, actor = actor, token = target.token }
   elseif hook == "auto_response" then
-    local actor, msg, binary = ...
+    local actor, msg, binary, req = ...
     if type(msg) ~= "string" then error("kit.auto_response: msg must be a string", 3) end
-    return kit.actor(actor), msg, binary and true or false
+    return kit.actor(actor), msg, binary and true or false, kit.request(req)
   end
   error("kit: unknown hook " .. tostring(hook), 3)
 end
@@ -301,13 +310,13 @@ end
 
 -- timeouts(actor) -> the full table the gateway would use. defaults: values over
 -- kit.DEFAULT_TIMEOUTS; bounds: default a tenth to ten times each default.
-function kit.timeouts(pol, actor, defaults, bounds)
-  return checked("timeouts", pol, prepare("timeouts", actor, defaults, bounds))
+function kit.timeouts(pol, actor, defaults, bounds, req)
+  return checked("timeouts", pol, prepare("timeouts", actor, defaults, bounds, req))
 end
 
 -- auto_response(actor, msg, binary) -> string or nil.
-function kit.auto_response(pol, actor, msg, binary)
-  return checked("auto_response", pol, prepare("auto_response", actor, msg, binary))
+function kit.auto_response(pol, actor, msg, binary, req)
+  return checked("auto_response", pol, prepare("auto_response", actor, msg, binary, req))
 end
 
 -- authorize(req, target) -> true, or false and the answer the client gets. target: a table

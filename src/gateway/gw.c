@@ -55,12 +55,12 @@ void gw_set_server(gw_t *gw, net_server_t *srv)
     gw->srv = srv;
 }
 
-void gw_req_timeouts(gw_t *gw, const gw_req_t *r, lh_timeouts_t *to)
+void gw_req_timeouts(gw_t *gw, const gw_req_t *r, int lreq, lh_timeouts_t *to)
 {
     *to = gw->cfg.timeouts;
     eng_actor_t *a = eng_actor_get(gw->eng, r->actor_id);
     if (a && gw->pol)
-        lh_policy_timeouts(gw->pol, a, to);
+        lh_policy_timeouts(gw->pol, a, lreq, to);
 }
 
 size_t gw_in_flight(const gw_t *gw)
@@ -110,6 +110,7 @@ static void gw_req_free(gw_req_t *r)
     } else {
         gw_hib_free_pending(r);
         free(gw_ws(r)->open);
+        lh_policy_req_free(r->gw->pol, gw_ws(r)->req);
     }
     free(r->actor_id);
     free(r->subject);
@@ -450,10 +451,10 @@ void gw_free(gw_t *gw)
 
 /* The policy's authorize hook, asked before a request reaches an actor (a CORS preflight is
  * answered before it: it carries no credentials); a refusal is answered here. */
-static bool gw_authorized(gw_t *gw, net_conn_t *c, hreq *req, const eng_actor_t *a)
+static bool gw_authorized(gw_t *gw, net_conn_t *c, hreq *req, int lreq, const eng_actor_t *a)
 {
     lh_route_t r;
-    bool ok = lh_policy_authorize(gw->pol, req, net_conn_peer(c), a, &r);
+    bool ok = lh_policy_authorize(gw->pol, lreq, req, net_conn_peer(c), a, &r);
     if (!ok)
         gw_refuse_answer(c, req, r.status, (const char *)r.headers.data, r.body.data, r.body.len);
     lh_route_free(&r);
@@ -485,16 +486,28 @@ int gw_reachable(gw_t *gw, net_conn_t *c, const char *actor_id)
     return gw_reachable_req(gw, c, NULL, actor_id);
 }
 
-void gw_forward(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path)
+void gw_forward_req(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path,
+                    int lreq)
 {
     if (!gw_reachable_req(gw, c, req, actor_id))
         return;
-    if (!gw_authorized(gw, c, req, eng_actor_get(gw->eng, actor_id)))
-        return;
-    if (req->upgrade)
-        gw_ws_start(gw, c, req, actor_id, path);
-    else
-        gw_http_start(gw, c, req, actor_id, path);
+    /* A request route() did not see gets its table here, when a hook takes it; the hooks of
+     * one request all see the same one. */
+    int own = LH_REQ_NONE;
+    if (lreq == LH_REQ_NONE && lh_policy_wants_req(gw->pol, req->upgrade))
+        lreq = own = lh_policy_req_new(gw->pol, req, net_conn_peer(c));
+    if (gw_authorized(gw, c, req, lreq, eng_actor_get(gw->eng, actor_id))) {
+        if (req->upgrade)
+            gw_ws_start(gw, c, req, actor_id, path, lreq);
+        else
+            gw_http_start(gw, c, req, actor_id, path, lreq);
+    }
+    lh_policy_req_free(gw->pol, own);
+}
+
+void gw_forward(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path)
+{
+    gw_forward_req(gw, c, req, actor_id, path, LH_REQ_NONE);
 }
 
 /* Added for the configuration reload (src/main.c): requests and sockets that start later use

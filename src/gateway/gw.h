@@ -34,6 +34,10 @@ size_t gw_in_flight(const gw_t *gw);
 /* Carries the request to this actor; path is the request target the actor sees. A request
  * gw_reachable refuses is answered with its error. */
 void gw_forward(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path);
+/* The same with the request table route() saw (lh_policy's LH_REQ_NONE when it saw none), which
+ * the later hooks of the request get; the caller keeps and releases its slot. */
+void gw_forward_req(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path,
+                    int lreq);
 /* Returns 1 when a request may be carried to this actor; otherwise answers the client (404 when
  * the actor does not exist or was destroyed, 503 when it would have to start while the store is
  * away) and returns 0. */

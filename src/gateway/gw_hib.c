@@ -81,7 +81,7 @@ void gw_hib_client_message(gw_t *gw, gw_req_t *r, const rp_to_client_tunnel_mess
         /* A keep-alive the policy can answer must not wake a sleeping actor. */
         eng_actor_t *a = eng_actor_get(gw->eng, r->actor_id);
         buf_t answer = BUF_INIT;
-        if (a && lh_policy_auto_response(gw->pol, a, m->data.p, m->data.len, m->binary,
+        if (a && lh_policy_auto_response(gw->pol, a, w->req, m->data.p, m->data.len, m->binary,
                                          &answer)) {
             net_ws_send(r->c, m->binary, answer.data, answer.len);
             buf_free(&answer);
@@ -143,7 +143,14 @@ void gw_hib_on_open(gw_t *gw, gw_req_t *r, int can_hibernate)
     if (gw->pol) {
         eng_actor_t *a = eng_actor_get(gw->eng, r->actor_id);
         if (a)
-            r->can_hibernate = lh_policy_can_hibernate(gw->pol, a, gw_ws(r)->open, r->can_hibernate);
+            r->can_hibernate = lh_policy_can_hibernate(gw->pol, a, gw_ws(r)->req, gw_ws(r)->open,
+                                                       r->can_hibernate);
+    }
+    /* Past the open only auto_response may ask for the request table, and only while the
+     * socket may hibernate: otherwise its memory goes now rather than with the socket. */
+    if (!r->can_hibernate || !lh_policy_wants_req_later(gw->pol, true)) {
+        lh_policy_req_free(gw->pol, gw_ws(r)->req);
+        gw_ws(r)->req = LH_REQ_NONE;
     }
     if (r->can_hibernate)
         gw_keepalive_one(gw, r);

@@ -110,7 +110,8 @@ static void gw_http_on_abort(net_conn_t *c, void *ud)
     gw_req_release(r);
 }
 
-void gw_http_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path)
+void gw_http_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path,
+                   int lreq)
 {
     gw_req_t *r = gw_req_new(gw, GW_HTTP, actor_id);
     gw_http_req_t *h = gw_http(r);
@@ -120,7 +121,7 @@ void gw_http_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, con
     r->c = c;
     gw_register(gw, r);
     lh_timeouts_t to;
-    gw_req_timeouts(gw, r, &to);
+    gw_req_timeouts(gw, r, lreq, &to);
     h->response_start_timeout_ms = to.response_start_timeout_ms;
     net_http_on_abort(c, gw_http_on_abort, r);
     gw_http_wait(gw, r);

@@ -74,6 +74,9 @@ typedef struct gw_ws_req {
     size_t pend_bytes;
     size_t max_pending_bytes;
     uint32_t pend_count;
+    /* The request table the hooks share (lh_policy's), while can_hibernate or auto_response
+     * may still ask for it; LH_REQ_NONE otherwise. It fills what was padding. */
+    int req;
     /* This socket's timeouts, asked of the policy once (lh_timeouts_t); the configuration and
      * the policy's bounds keep each under a day, so milliseconds fit 32 bits. */
     uint32_t open_timeout_ms, ping_interval_ms, ping_timeout_ms, ack_timeout_ms;
@@ -123,8 +126,9 @@ struct gw {
 /* gw.c */
 /* A request of the kind's size on the gateway's list; released by gw_req_release. */
 gw_req_t *gw_req_new(gw_t *gw, enum gw_kind kind, const char *actor_id);
-/* The request's timeouts: the configuration's, then the policy's timeouts hook. */
-void gw_req_timeouts(gw_t *gw, const gw_req_t *r, lh_timeouts_t *to);
+/* The request's timeouts: the configuration's, then the policy's timeouts hook, which gets the
+ * request table lreq. */
+void gw_req_timeouts(gw_t *gw, const gw_req_t *r, int lreq, lh_timeouts_t *to);
 /* Encodes a tunnel message with the given index into gw->scratch without publishing it. */
 void gw_encode(gw_t *gw, gw_req_t *r, uint16_t index, const rp_to_client_tunnel_message_kind_t *k);
 void gw_register(gw_t *gw, gw_req_t *r);
@@ -144,7 +148,8 @@ void gw_set_runner(gw_req_t *r, const eng_runner_t *runner);
 void gw_collect_headers(const hreq *req, rp_map_str_str_t *out);
 
 /* gw_http.c: tunnelled HTTP requests and their answers, whole or streamed. */
-void gw_http_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path);
+void gw_http_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path,
+                   int lreq);
 void gw_http_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message_kind_t *k);
 void gw_http_on_actor_stop(gw_t *gw, gw_req_t *r);
 void gw_http_on_timer(gw_t *gw, gw_req_t *r);
@@ -153,7 +158,9 @@ void gw_http_on_timer(gw_t *gw, gw_req_t *r);
  * ("rivet" when offered, else none); returns net_ws_accept's result. */
 int gw_ws_upgrade(net_conn_t *c, hreq *req, const net_ws_handler_t *h, void *ud);
 /* gw_ws.c: tunnelled WebSockets: the open, messages both ways, the close. */
-void gw_ws_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path);
+/* lreq: the request table, kept in the socket when can_hibernate or auto_response takes it. */
+void gw_ws_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path,
+                 int lreq);
 void gw_ws_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message_kind_t *k);
 void gw_ws_on_actor_stop(gw_t *gw, gw_req_t *r);
 void gw_ws_on_timer(gw_t *gw, gw_req_t *r);

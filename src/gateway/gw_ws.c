@@ -117,7 +117,8 @@ void gw_ws_on_timer(gw_t *gw, gw_req_t *r)
         gw_ping_tick(gw, r);
 }
 
-void gw_ws_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path)
+void gw_ws_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const char *path,
+                 int lreq)
 {
     gw_req_t *r = gw_req_new(gw, GW_WS, actor_id);
     gw_ws_req_t *w = gw_ws(r);
@@ -153,7 +154,9 @@ void gw_ws_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, const
     r->c = c;
     gw_register(gw, r);
     lh_timeouts_t to;
-    gw_req_timeouts(gw, r, &to);
+    gw_req_timeouts(gw, r, lreq, &to);
+    if (lh_policy_wants_req_later(gw->pol, false))
+        w->req = lh_policy_req_keep(gw->pol, lreq);
     w->open_timeout_ms = gw_ms32(to.websocket_open_timeout_ms);
     w->ping_interval_ms = gw_ms32(to.ping_interval_ms);
     w->ping_timeout_ms = gw_ms32(to.ping_timeout_ms);

@@ -32,21 +32,23 @@ static const char *const lh_hook_callers[LH_HOOK_COUNT] = { "call_route", "call_
 
 /* route()'s caller: it takes the request's fields as arguments and builds the table in Lua,
  * where a constructor with constant keys copies a template whose keys are already in place;
- * built from C, each of the six keys would be hashed and inserted on every request. call_route
- * is tail-called, so it runs and fails as it did when C called it directly. */
+ * built from C, each of the six keys would be hashed and inserted on every request. It returns
+ * call_route's answer and the table, which then holds the ctx route returned, for the later
+ * hooks of the request. */
 static const char lh_route_caller_src[] =
     "local call_route = ...\n"
     "return function(pol, method, path, query, headers, host, peer)\n"
-    "  return call_route(pol, { method = method, path = path, query = query, headers = headers,\n"
-    "                           host = host, peer = peer })\n"
+    "  local req = { method = method, path = path, query = query, headers = headers,\n"
+    "                host = host, peer = peer }\n"
+    "  local kind, v = call_route(pol, req)\n"
+    "  return kind, v, req\n"
     "end\n";
 
-/* authorize()'s caller, built the same way; on a failure (the call raises) C refuses. */
-static const char lh_authorize_caller_src[] =
-    "local call_authorize = ...\n"
-    "return function(pol, method, path, query, headers, host, peer, target)\n"
-    "  return call_authorize(pol, { method = method, path = path, query = query,\n"
-    "                               headers = headers, host = host, peer = peer }, target)\n"
+/* The request table of a request route() did not see, built the same way. */
+static const char lh_req_builder_src[] =
+    "return function(method, path, query, headers, host, peer)\n"
+    "  return { method = method, path = path, query = query, headers = headers,\n"
+    "           host = host, peer = peer }\n"
     "end\n";
 
 /* cors()'s caller, built the same way. */
@@ -70,8 +72,12 @@ struct lh_policy {
     unsigned hooks;
     int callers[LH_HOOK_COUNT]; /* the module's call_* functions, or LUA_NOREF */
     int route_caller;          /* lh_route_caller_src bound to call_route, or LUA_NOREF */
-    int authorize_caller;      /* lh_authorize_caller_src bound to call_authorize, or LUA_NOREF */
     int cors_caller;           /* lh_cors_caller_src bound to call_cors, or LUA_NOREF */
+    int req_builder;           /* lh_req_builder_src's function, or LUA_NOREF */
+    /* The hooks of the loaded policy whose function declares the req parameter that came later
+     * (timeouts, auto_response), one bit per enum lh_hook: only for them is a request's table
+     * built and kept. */
+    unsigned takes_req;
     lh_timeouts_t bmin, bmax;  /* timeout bounds; 0: a tenth or ten times the default */
     met_series_t *m_errors, *m_reloads, *m_reload_errors, *m_calls;
 };
@@ -125,6 +131,22 @@ bool lh_policy_has(const lh_policy_t *p, const char *hook)
 }
 
 /* Reads which hooks the policy table on top of the stack defines (it stays on the stack). */
+static unsigned lh_policy_scan_takes_req(lua_State *L)
+{
+    unsigned bits = 0;
+    lua_getfield(L, -1, "takes_req");
+    if (lua_istable(L, -1)) {
+        for (int i = 0; i < LH_HOOK_COUNT; i++) {
+            lua_getfield(L, -1, lh_hook_names[i]);
+            if (lua_toboolean(L, -1))
+                bits |= 1u << i;
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    return bits;
+}
+
 static unsigned lh_policy_scan_hooks(lua_State *L)
 {
     unsigned bits = 0;
@@ -237,15 +259,17 @@ static int lh_policy_load(lh_policy_t *p, const char *path, buf_t *err)
     /* The new policy replaces the old in one step: requests already running used the old
      * one for their decisions, later ones use this. The hook bits change with it. */
     unsigned hooks = lh_policy_scan_hooks(L);
+    unsigned takes_req = lh_policy_scan_takes_req(L);
     int ref = luaL_ref(L, LUA_REGISTRYINDEX);
     int old = p->ref;
     p->ref = ref;
     p->hooks = hooks;
+    p->takes_req = takes_req;
     lh_policy_retire(p, old);
     return 0;
 }
 
-/* Compiles a caller (lh_route_caller_src, lh_authorize_caller_src) and binds it to the module's
+/* Compiles a caller (lh_route_caller_src, lh_cors_caller_src) and binds it to the module's
  * call_* function for the hook; returns its registry slot or LUA_NOREF. */
 static int lh_policy_bind_caller(lh_policy_t *p, enum lh_hook hook, const char *src, size_t len,
                                  const char *name)
@@ -277,8 +301,8 @@ lh_policy_t *lh_policy_new(lh_t *h, eng_t *eng, const char *path, uint64_t budge
     for (int i = 0; i < LH_HOOK_COUNT; i++)
         p->callers[i] = LUA_NOREF;
     p->route_caller = LUA_NOREF;
-    p->authorize_caller = LUA_NOREF;
     p->cors_caller = LUA_NOREF;
+    p->req_builder = LUA_NOREF;
     p->budget_ns = budget_ms * 1000000ull;
     p->m_errors = met_counter("sett_policy_errors_total", "Policy calls that failed.", NULL);
     p->m_calls = met_counter("sett_policy_calls_total", "Policy hook calls.", NULL);
@@ -307,11 +331,14 @@ lh_policy_t *lh_policy_new(lh_t *h, eng_t *eng, const char *path, uint64_t budge
     }
     p->route_caller = lh_policy_bind_caller(p, LH_HOOK_ROUTE, lh_route_caller_src,
                                             sizeof lh_route_caller_src - 1, "=route caller");
-    p->authorize_caller = lh_policy_bind_caller(p, LH_HOOK_AUTHORIZE, lh_authorize_caller_src,
-                                                sizeof lh_authorize_caller_src - 1,
-                                                "=authorize caller");
     p->cors_caller = lh_policy_bind_caller(p, LH_HOOK_CORS, lh_cors_caller_src,
                                            sizeof lh_cors_caller_src - 1, "=cors caller");
+    if (luaL_loadbuffer(L, lh_req_builder_src, sizeof lh_req_builder_src - 1, "=req builder") ==
+            0 &&
+        lh_pcall(h, 0, 1, "req builder") == 0)
+        p->req_builder = luaL_ref(L, LUA_REGISTRYINDEX);
+    else
+        lua_pop(L, 1);
     if (!path)
         return p;
     p->path = sx_strdup(path);
@@ -339,6 +366,7 @@ int lh_policy_reload_from(lh_policy_t *p, const char *path, buf_t *err)
             int old = p->ref;
             p->ref = LUA_NOREF;
             p->hooks = 0;
+            p->takes_req = 0;
             lh_policy_retire(p, old);
             log_info("policy removed; built-in behaviour applies", LF_S("path", p->path));
         }
@@ -392,16 +420,91 @@ void lh_policy_free(lh_policy_t *p)
                 luaL_unref(p->h->L, LUA_REGISTRYINDEX, p->callers[i]);
         if (p->route_caller != LUA_NOREF)
             luaL_unref(p->h->L, LUA_REGISTRYINDEX, p->route_caller);
-        if (p->authorize_caller != LUA_NOREF)
-            luaL_unref(p->h->L, LUA_REGISTRYINDEX, p->authorize_caller);
         if (p->cors_caller != LUA_NOREF)
             luaL_unref(p->h->L, LUA_REGISTRYINDEX, p->cors_caller);
+        if (p->req_builder != LUA_NOREF)
+            luaL_unref(p->h->L, LUA_REGISTRYINDEX, p->req_builder);
     }
     free(p->path);
     free(p);
 }
 
 /* ---- Tables the hooks see ---- */
+
+static void lh_push_req(lua_State *L, const hreq *req, const url_parts *u, const char *peer);
+
+static void lh_policy_push_ref(lua_State *L, int lreq)
+{
+    if (lreq > 0)
+        lua_rawgeti(L, LUA_REGISTRYINDEX, lreq);
+    else
+        lua_pushnil(L);
+}
+
+/* Pushes a new request table of req, as route() gets it (nil without the builder). */
+static void lh_policy_build_req(lh_policy_t *p, const hreq *req, const char *peer)
+{
+    lua_State *L = p->h->L;
+    if (p->req_builder == LUA_NOREF) {
+        lua_pushnil(L);
+        return;
+    }
+    url_parts u;
+    url_split((const char *)req->url.p, req->url.len, &u);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->req_builder);
+    lh_push_req(L, req, &u, peer);
+    if (lua_pcall(L, 6, 1, 0) != 0) {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+    }
+}
+
+bool lh_policy_wants_req(const lh_policy_t *p, bool websocket)
+{
+    if (!p)
+        return false;
+    unsigned now = (1u << LH_HOOK_AUTHORIZE) | (p->takes_req & (1u << LH_HOOK_TIMEOUTS));
+    unsigned later = websocket ? (1u << LH_HOOK_CAN_HIBERNATE) |
+                                     (p->takes_req & (1u << LH_HOOK_AUTO_RESPONSE))
+                               : 0;
+    return (p->hooks & (now | later)) != 0;
+}
+
+bool lh_policy_wants_req_later(const lh_policy_t *p, bool open_acked)
+{
+    if (!p)
+        return false;
+    unsigned later = p->takes_req & (1u << LH_HOOK_AUTO_RESPONSE);
+    if (!open_acked)
+        later |= 1u << LH_HOOK_CAN_HIBERNATE;
+    return (p->hooks & later) != 0;
+}
+
+int lh_policy_req_new(lh_policy_t *p, const hreq *req, const char *peer)
+{
+    if (!p)
+        return LH_REQ_NONE;
+    lh_policy_build_req(p, req, peer);
+    if (lua_isnil(p->h->L, -1)) {
+        lua_pop(p->h->L, 1);
+        return LH_REQ_NONE;
+    }
+    return luaL_ref(p->h->L, LUA_REGISTRYINDEX);
+}
+
+int lh_policy_req_keep(lh_policy_t *p, int lreq)
+{
+    if (!p || lreq <= 0)
+        return LH_REQ_NONE;
+    lua_rawgeti(p->h->L, LUA_REGISTRYINDEX, lreq);
+    return luaL_ref(p->h->L, LUA_REGISTRYINDEX);
+}
+
+void lh_policy_req_free(lh_policy_t *p, int lreq)
+{
+    if (p && lreq > 0 && p->h->L)
+        luaL_unref(p->h->L, LUA_REGISTRYINDEX, lreq);
+}
 
 /* Pushes the six arguments of the route caller: method, path, query, headers (a table keyed
  * by lowercased name), host and peer. */
@@ -500,8 +603,14 @@ void lh_policy_route(lh_policy_t *p, const hreq *req, const url_parts *u, const 
     lua_rawgeti(L, LUA_REGISTRYINDEX, p->route_caller);
     lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref);
     lh_push_req(L, req, u, peer);
-    if (lh_policy_call(p, "route", 7, 2) != 0)
+    if (lh_policy_call(p, "route", 7, 3) != 0)
         return;
+    /* The request table, with the ctx route returned, is kept for the later hooks when any
+     * of them takes it. */
+    if (lh_policy_wants_req(p, req->upgrade))
+        out->req = luaL_ref(L, LUA_REGISTRYINDEX);
+    else
+        lua_pop(L, 1);
     const char *kind = lua_tostring(L, -2);
     if (kind && strcmp(kind, "actor") == 0) {
         out->kind = LH_ROUTE_ACTOR;
@@ -560,19 +669,20 @@ static void lh_push_token(lua_State *L, const hreq *req, const url_parts *u)
         lua_pushnil(L);
 }
 
-bool lh_policy_authorize(lh_policy_t *p, const hreq *req, const char *peer, const eng_actor_t *a,
-                         lh_route_t *out)
+bool lh_policy_authorize(lh_policy_t *p, int lreq, const hreq *req, const char *peer,
+                         const eng_actor_t *a, lh_route_t *out)
 {
     memset(out, 0, sizeof *out);
-    if (!lh_policy_has_hook(p, LH_HOOK_AUTHORIZE) || p->authorize_caller == LUA_NOREF)
+    if (lh_policy_push(p, LH_HOOK_AUTHORIZE) != 0)
         return true;
     lua_State *L = p->h->L;
-    int top = lua_gettop(L);
+    int top = lua_gettop(L) - 2;
     url_parts u;
     url_split((const char *)req->url.p, req->url.len, &u);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, p->authorize_caller);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref);
-    lh_push_req(L, req, &u, peer);
+    if (lreq > 0)
+        lua_rawgeti(L, LUA_REGISTRYINDEX, lreq);
+    else
+        lh_policy_build_req(p, req, peer);
     lua_createtable(L, 0, 3);
     lua_pushstring(L, a->actor_id);
     lua_setfield(L, -2, "actor_id");
@@ -580,7 +690,7 @@ bool lh_policy_authorize(lh_policy_t *p, const hreq *req, const char *peer, cons
     lua_setfield(L, -2, "actor");
     lh_push_token(L, req, &u);
     lua_setfield(L, -2, "token");
-    if (lh_policy_call(p, "authorize", 8, 2) != 0) {
+    if (lh_policy_call(p, "authorize", 3, 2) != 0) {
         /* A hook that cannot decide refuses: sett.policy's AUTHORIZE_FAILED answer. */
         lua_rawgeti(L, LUA_REGISTRYINDEX, p->mod);
         lua_getfield(L, -1, "AUTHORIZE_FAILED");
@@ -623,7 +733,7 @@ enum lh_cors lh_policy_cors(lh_policy_t *p, const hreq *req, const char *peer, b
     return v;
 }
 
-bool lh_policy_can_hibernate(lh_policy_t *p, const eng_actor_t *a, const char *path,
+bool lh_policy_can_hibernate(lh_policy_t *p, const eng_actor_t *a, int lreq, const char *path,
                              bool runner_says)
 {
     if (lh_policy_push(p, LH_HOOK_CAN_HIBERNATE) != 0)
@@ -631,9 +741,15 @@ bool lh_policy_can_hibernate(lh_policy_t *p, const eng_actor_t *a, const char *p
     lua_State *L = p->h->L;
     int top = lua_gettop(L) - 2;
     lh_core_push_actor(L, a);
-    lua_createtable(L, 0, 1);
-    lua_pushstring(L, path);
-    lua_setfield(L, -2, "path");
+    if (lreq > 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, lreq);
+    } else {
+        /* A socket that opened while the policy had no hook taking its request: the path is
+         * all that is left of it. */
+        lua_createtable(L, 0, 1);
+        lua_pushstring(L, path ? path : "");
+        lua_setfield(L, -2, "path");
+    }
     lua_pushboolean(L, runner_says);
     if (lh_policy_call(p, "can_hibernate", 4, 1) != 0)
         return runner_says;
@@ -642,8 +758,8 @@ bool lh_policy_can_hibernate(lh_policy_t *p, const eng_actor_t *a, const char *p
     return v;
 }
 
-bool lh_policy_auto_response(lh_policy_t *p, const eng_actor_t *a, const uint8_t *data, size_t len,
-                             bool binary, buf_t *out)
+bool lh_policy_auto_response(lh_policy_t *p, const eng_actor_t *a, int lreq, const uint8_t *data,
+                             size_t len, bool binary, buf_t *out)
 {
     if (lh_policy_push(p, LH_HOOK_AUTO_RESPONSE) != 0)
         return false;
@@ -652,7 +768,8 @@ bool lh_policy_auto_response(lh_policy_t *p, const eng_actor_t *a, const uint8_t
     lh_core_push_actor(L, a);
     lua_pushlstring(L, (const char *)data, len);
     lua_pushboolean(L, binary);
-    if (lh_policy_call(p, "auto_response", 4, 1) != 0)
+    lh_policy_push_ref(L, lreq);
+    if (lh_policy_call(p, "auto_response", 5, 1) != 0)
         return false;
     size_t n = 0;
     const char *s = lua_isstring(L, -1) ? lua_tolstring(L, -1, &n) : NULL;
@@ -671,7 +788,7 @@ static const struct {
 #undef LH_TIMEOUT_FIELD
 };
 
-void lh_policy_timeouts(lh_policy_t *p, const eng_actor_t *a, lh_timeouts_t *io)
+void lh_policy_timeouts(lh_policy_t *p, const eng_actor_t *a, int lreq, lh_timeouts_t *io)
 {
     if (lh_policy_push(p, LH_HOOK_TIMEOUTS) != 0)
         return;
@@ -699,7 +816,8 @@ void lh_policy_timeouts(lh_policy_t *p, const eng_actor_t *a, lh_timeouts_t *io)
         lua_rawseti(L, -2, 2);
         lua_setfield(L, -2, lh_timeout_fields[i].name);
     }
-    if (lh_policy_call(p, "timeouts", 4, 1) != 0)
+    lh_policy_push_ref(L, lreq);
+    if (lh_policy_call(p, "timeouts", 5, 1) != 0)
         return;
     if (lua_istable(L, -1)) {
         for (size_t i = 0; i < nf; i++) {

@@ -13,7 +13,8 @@
 /* A request for an actor: a CORS preflight is answered here, 204 even for an actor that does
  * not exist, as Rivet's guard answers it; everything else the gateway carries to the actor.
  * Every answer but an upgrade's carries the route's CORS headers. */
-static void rt_forward(rt_t *rt, net_conn_t *c, hreq *req, const char *actor_id, const char *path)
+static void rt_forward(rt_t *rt, net_conn_t *c, hreq *req, const char *actor_id, const char *path,
+                       int lreq)
 {
     if (!req->upgrade)
         rt_cors_apply(rt, c, req, RT_CORS_GATEWAY);
@@ -21,7 +22,7 @@ static void rt_forward(rt_t *rt, net_conn_t *c, hreq *req, const char *actor_id,
         net_http_respond(c, 204, NULL, NULL, NULL, 0);
         return;
     }
-    gw_forward(rt->gw, c, req, actor_id, path);
+    gw_forward_req(rt->gw, c, req, actor_id, path, lreq);
 }
 
 /* ---- The policy's route hook ---- */
@@ -88,7 +89,7 @@ static int rt_policy(rt_t *rt, net_conn_t *c, hreq *req, const url_parts *u)
             rt_cors_apply(rt, c, req, RT_CORS_GATEWAY);
         gw_refuse_answer(c, req, r.status, (const char *)r.headers.data, r.body.data, r.body.len);
     } else if (r.kind == LH_ROUTE_ACTOR) {
-        rt_forward(rt, c, req, r.actor_id, (const char *)req->url.p);
+        rt_forward(rt, c, req, r.actor_id, (const char *)req->url.p, r.req);
     } else if (r.kind == LH_ROUTE_CREATE) {
         /* Get-or-create: the live actor with this name and key in the namespace the answer
          * names (default "default"), or a new one; an unknown namespace is the REST API's 404. */
@@ -109,12 +110,13 @@ static int rt_policy(rt_t *rt, net_conn_t *c, hreq *req, const url_parts *u)
         if (!a && eng_actor_create(rt->eng, &r.create, &a, &err) != 0) {
             gw_refuse(c, req, err.status, err.group, err.code, err.message, NULL);
         } else {
-            rt_forward(rt, c, req, a->actor_id, (const char *)req->url.p);
+            rt_forward(rt, c, req, a->actor_id, (const char *)req->url.p, r.req);
         }
     } else {
         handled = 0;
     }
 done:
+    lh_policy_req_free(rt->pol, r.req);
     lh_route_free(&r);
     return handled;
 }
@@ -140,7 +142,7 @@ static void rt_dispatch(rt_t *rt, net_conn_t *c, hreq *req)
         rt_cors_apply(rt, c, req, RT_CORS_GATEWAY);
         gw_refuse(c, req, 400, "guard", "invalid_path", t.error, NULL);
     } else if (found == RT_TARGET_ACTOR) {
-        rt_forward(rt, c, req, t.actor_id, (const char *)t.path.data);
+        rt_forward(rt, c, req, t.actor_id, (const char *)t.path.data, LH_REQ_NONE);
     }
     rt_target_free(&t);
     if (found != RT_TARGET_NONE)

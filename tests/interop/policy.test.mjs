@@ -42,7 +42,7 @@ before(async () => {
   base = `http://127.0.0.1:${p}`; wsBase = `ws://127.0.0.1:${p}`; admin = `http://127.0.0.1:${a}`;
   writeFileSync(policy, ROUTE_V1);
   const conf = join(tmp, "sett.lua");
-  writeFileSync(conf, `return { listen = "127.0.0.1:${p}", admin_listen = "127.0.0.1:${a}", policy = "${policy}", policy_budget_ms = 20 }`);
+  writeFileSync(conf, `return { listen = "127.0.0.1:${p}", admin_listen = "127.0.0.1:${a}", policy = "${policy}", policy_budget_ms = 20, timeout_bounds = { response_start_timeout_ms = { min = 100 } } }`);
   sett = spawn(SETT, ["run", conf], { stdio: ["ignore", "ignore", openSync(join(tmp, "sett.log"), "w")] });
   await waitFor(() => fetch(`${admin}/health`).then((r) => r.ok), 5000, "sett");
   runner = fork(join(here, "gateway-runner.mjs"), [base, "pol"], { stdio: "ignore" });
@@ -251,6 +251,47 @@ test("authorize: a bad token gets 403 and a clear body, a good one reaches the a
   const log = readFileSync(join(tmp, "sett.log"), "utf8");
   assert.match(log, /hook=authorize/);
   assert.doesNotMatch(log, /s3cret/);
+  writeFileSync(policy, ROUTE_V1);
+  assert.equal((await fetch(`${admin}/admin/reload`, { method: "POST" })).status, 200);
+});
+
+test("route's ctx reaches authorize and timeouts of the same request; requests route did not see get their own table", { timeout: 30000 }, async () => {
+  writeFileSync(policy, `return {
+  route = function(req)
+    local room = req.headers["x-room"]
+    if room then return { name = "room", key = room, runner = "pol" }, { tenant = req.headers["x-tenant"] or "none" } end
+  end,
+  authorize = function(req, target)
+    return not (req.ctx and req.ctx.tenant == "blocked")
+  end,
+  timeouts = function(actor, req)
+    if req.ctx and req.ctx.tenant == "impatient" then return { response_start_timeout_ms = 300 } end
+    if req.query == "impatient" then return { response_start_timeout_ms = 300 } end
+  end,
+}`);
+  assert.equal((await fetch(`${admin}/admin/reload`, { method: "POST" })).status, 200);
+  let r = await fetch(`${base}/x`, { headers: { "x-room": "ctx", "x-tenant": "blocked" } });
+  assert.equal(r.status, 403);
+  r = await fetch(`${base}/x`, { headers: { "x-room": "ctx", "x-tenant": "calm" } });
+  assert.equal(r.status, 200);
+  const id = (await r.json()).actorId;
+  // The impatient tenant's request waits 300 ms for its answer (the configured 300 s for others).
+  let t0 = Date.now();
+  r = await fetch(`${base}/hang`, { headers: { "x-room": "ctx", "x-tenant": "impatient" } });
+  assert.equal(r.status, 504);
+  assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
+  const calm = new AbortController();
+  const pending = fetch(`${base}/hang`, { headers: { "x-room": "ctx", "x-tenant": "calm" }, signal: calm.signal }).then((x) => x.status, () => "aborted");
+  await new Promise((res) => setTimeout(res, 1000));
+  calm.abort();
+  assert.equal(await pending, "aborted");
+  // The built-in route: no ctx, but timeouts sees the request (its query here).
+  t0 = Date.now();
+  r = await fetch(`${base}/gateway/${id}/hang?impatient`);
+  assert.equal(r.status, 504);
+  assert.ok(Date.now() - t0 < 5000);
+  r = await fetch(`${base}/gateway/${id}/hello`);
+  assert.equal(r.status, 200);
   writeFileSync(policy, ROUTE_V1);
   assert.equal((await fetch(`${admin}/admin/reload`, { method: "POST" })).status, 200);
 });

@@ -191,16 +191,16 @@ static void lp_test_answers(lh_t *h)
 
     eng_ns_t ns = { .name = "default" };
     eng_actor_t a = { .actor_id = "actor-1", .ns = &ns, .name = "chat" };
-    CHECK(lh_policy_can_hibernate(p, &a, "/sleepy", false));
-    CHECK(!lh_policy_can_hibernate(p, &a, "/awake", true));
+    CHECK(lh_policy_can_hibernate(p, &a, LH_REQ_NONE, "/sleepy", false));
+    CHECK(!lh_policy_can_hibernate(p, &a, LH_REQ_NONE, "/awake", true));
     buf_t out = BUF_INIT;
-    CHECK(lh_policy_auto_response(p, &a, (const uint8_t *)"ping", 4, false, &out));
+    CHECK(lh_policy_auto_response(p, &a, LH_REQ_NONE, (const uint8_t *)"ping", 4, false, &out));
     CHECK(out.len == 9 && memcmp(out.data, "pong:chat", 9) == 0);
     buf_free(&out);
-    CHECK(!lh_policy_auto_response(p, &a, (const uint8_t *)"other", 5, false, &out));
+    CHECK(!lh_policy_auto_response(p, &a, LH_REQ_NONE, (const uint8_t *)"other", 5, false, &out));
     buf_free(&out);
     lh_timeouts_t to = { 3000, 10000, 15000, 30000, 90000, 1048576, 30000 };
-    lh_policy_timeouts(p, &a, &to);
+    lh_policy_timeouts(p, &a, LH_REQ_NONE, &to);
     CHECK_EQ_INT(to.ping_interval_ms, 3000);
 
     /* A reload to a policy with other hooks changes what has() answers and what is asked. */
@@ -212,8 +212,8 @@ static void lp_test_answers(lh_t *h)
     lp_route(p, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", &r);
     CHECK_EQ_INT(r.kind, LH_ROUTE_BUILTIN);
     lh_route_free(&r);
-    CHECK(lh_policy_can_hibernate(p, &a, "/awake", true));
-    lh_policy_timeouts(p, &a, &to);
+    CHECK(lh_policy_can_hibernate(p, &a, LH_REQ_NONE, "/awake", true));
+    lh_policy_timeouts(p, &a, LH_REQ_NONE, &to);
     CHECK_EQ_INT(to.ping_interval_ms, 2000);
 
     /* A refused reload leaves the old policy and its hooks. */
@@ -389,6 +389,94 @@ static void lp_test_timers(lh_t *h)
     lh_policy_free(p);
 }
 
+/* Per-request context: route's ctx lands in the request table, which C keeps as one registry
+ * slot and hands to authorize, timeouts, can_hibernate and auto_response; a policy whose hooks
+ * do not take the request gets no table built. */
+static void lp_test_ctx(lh_t *h)
+{
+    lp_write("return {\n"
+             "  route = function(req) return 'actor-1', { tenant = req.headers['x-tenant'] } end,\n"
+             "  authorize = function(req, target) return req.ctx.tenant ~= 'blocked' end,\n"
+             "  timeouts = function(actor, req)\n"
+             "    if req.ctx and req.ctx.tenant == 'fast' then return { ping_interval_ms = 1000 } end\n"
+             "    if req.path == '/slow' then return { ping_interval_ms = 9000 } end\n"
+             "  end,\n"
+             "  can_hibernate = function(actor, req, says) return req.ctx.tenant == 'sleepy' end,\n"
+             "  auto_response = function(actor, msg, binary, req) return req.ctx.tenant .. ':' .. msg end,\n"
+             "}\n");
+    lh_policy_t *p = lh_policy_new(h, NULL, lp_path, 50);
+    CHECK(lh_policy_wants_req(p, false));
+    CHECK(lh_policy_wants_req_later(p, true));
+    eng_ns_t ns = { .name = "default" };
+    eng_actor_t a = { .actor_id = "actor-1", .ns = &ns, .name = "chat" };
+    const char *tenants[] = { "fast", "sleepy", "blocked" };
+    for (int i = 0; i < 3; i++) {
+        char raw[128];
+        snprintf(raw, sizeof raw, "GET /ws HTTP/1.1\r\nHost: x\r\nX-Tenant: %s\r\n\r\n", tenants[i]);
+        hreq req;
+        hreq_init(&req);
+        size_t used;
+        CHECK_EQ_INT(hreq_feed(&req, raw, strlen(raw), &used), HREQ_DONE);
+        url_parts u;
+        url_split((const char *)req.url.p, req.url.len, &u);
+        lh_route_t r;
+        lh_policy_route(p, &req, &u, "10.0.0.7:5555", &r);
+        CHECK_EQ_INT(r.kind, LH_ROUTE_ACTOR);
+        CHECK(r.req != LH_REQ_NONE);
+        lh_route_t ans;
+        bool allowed = lh_policy_authorize(p, r.req, &req, "10.0.0.7:5555", &a, &ans);
+        CHECK(allowed == (i != 2));
+        if (!allowed)
+            CHECK_EQ_INT(ans.status, 403);
+        lh_route_free(&ans);
+        lh_timeouts_t to = { 3000, 10000, 15000, 30000, 90000, 1048576, 30000 };
+        lh_policy_timeouts(p, &a, r.req, &to);
+        CHECK_EQ_INT(to.ping_interval_ms, i == 0 ? 1000 : 3000);
+        /* A socket keeps its own slot; the router's is released when routing ends. */
+        int kept = lh_policy_req_keep(p, r.req);
+        lh_policy_req_free(p, r.req);
+        CHECK(lh_policy_can_hibernate(p, &a, kept, "/ws", false) == (i == 1));
+        buf_t out = BUF_INIT;
+        CHECK(lh_policy_auto_response(p, &a, kept, (const uint8_t *)"ping", 4, false, &out));
+        char want[32];
+        snprintf(want, sizeof want, "%s:ping", tenants[i]);
+        CHECK(out.len == strlen(want) && memcmp(out.data, want, out.len) == 0);
+        buf_free(&out);
+        lh_policy_req_free(p, kept);
+        lh_route_free(&r);
+        hreq_free(&req);
+    }
+    /* A request route() did not see gets a table of its own, without ctx. */
+    const char *raw = "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n";
+    hreq req;
+    hreq_init(&req);
+    size_t used;
+    CHECK_EQ_INT(hreq_feed(&req, raw, strlen(raw), &used), HREQ_DONE);
+    int lreq = lh_policy_req_new(p, &req, "10.0.0.7:5555");
+    CHECK(lreq != LH_REQ_NONE);
+    lh_timeouts_t to = { 3000, 10000, 15000, 30000, 90000, 1048576, 30000 };
+    lh_policy_timeouts(p, &a, lreq, &to);
+    CHECK_EQ_INT(to.ping_interval_ms, 9000);
+    lh_policy_req_free(p, lreq);
+    hreq_free(&req);
+
+    /* Hooks written without the request parameter cost no table: nothing asks for one. */
+    lp_write("return {\n"
+             "  route = function(req) return 'actor-1' end,\n"
+             "  timeouts = function(actor) return { ping_interval_ms = 2000 } end,\n"
+             "  auto_response = function(actor, msg) return msg end,\n"
+             "}\n");
+    CHECK_EQ_INT(lp_reload(p), 0);
+    CHECK(!lh_policy_wants_req(p, true));
+    CHECK(!lh_policy_wants_req_later(p, false));
+    lh_route_t r;
+    lp_route(p, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    CHECK_EQ_INT(r.kind, LH_ROUTE_ACTOR);
+    CHECK_EQ_INT(r.req, LH_REQ_NONE);
+    lh_route_free(&r);
+    lh_policy_free(p);
+}
+
 /* The configuration's policy.options reach the policy as sett.options on every load: cfg_load
  * leaves them in the state, and a reload after another cfg_load sees the new ones. */
 static void lp_test_options(lh_t *h)
@@ -447,6 +535,7 @@ int main(void)
     lp_test_budget(&h);
     lp_test_timers(&h);
     lp_test_options(&h);
+    lp_test_ctx(&h);
     lh_close(&h);
     CHECK_EQ_INT(uv_loop_close(&loop), 0);
     met_free_all();
