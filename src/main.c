@@ -241,6 +241,7 @@ static int cmd_run(const char *path)
     api_set_token(app.cfg.api.token);
     adm_set_token(app.cfg.admin.token);
     app.gw = gw_new(&app.loop, app.eng, app.bus, app.store, &gcfg);
+    lh_core_set_hibernation(app.lua.L, gw_hib_rows, gw_hib_local, app.gw);
     app.pol = lh_policy_new(&app.lua, app.eng, app.cfg.policy, app.cfg.policy_budget_ms);
     gw_set_policy(app.gw, app.pol);
     gw_set_server(app.gw, app.net);
@@ -279,6 +280,7 @@ static int cmd_run(const char *path)
     uv_run(&app.loop, UV_RUN_DEFAULT);
     net_server_finish(app.net);
     /* The sockets are gone; what remains are records and timers, closed in dependency order. */
+    lh_core_set_hibernation(app.lua.L, NULL, NULL, NULL);
     gw_free(app.gw);
     lh_policy_free(app.pol);
     rn_free(app.rn);

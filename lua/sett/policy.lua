@@ -21,6 +21,7 @@ local json = require "sett.json"
 local sett = require "sett"
 local timer = require "sett.timer"
 local config = require "sett.config"
+local hibernation = require "sett.hibernation"
 
 local type, pairs, ipairs, tostring, error, pcall, select = type, pairs, ipairs, tostring, error, pcall, select
 local floor, huge = math.floor, math.huge
@@ -190,7 +191,7 @@ local KNOWN = "route, place, can_hibernate, timeouts, auto_response, authorize, 
 local REQ_PARAM = { timeouts = 2, auto_response = 4 }
 
 -- Compiles and runs the file in a new sandbox whose sett.timer starts timers in `timers`.
-local function compile(src, chunkname, opts, timers)
+local function compile(src, chunkname, opts, timers, hib)
   if type(src) ~= "string" then return nil, "policy: source must be a string, got " .. type(src) end
   if byte(src, 1) == 27 then return nil, "policy: " .. chunkname .. " is precompiled bytecode; give the Lua source" end
   if sub(src, 1, 3) == "\239\187\191" then src = sub(src, 4) end        -- a UTF-8 byte order mark
@@ -200,7 +201,9 @@ local function compile(src, chunkname, opts, timers)
   -- Compiled traces never run debug hooks, so a runaway loop would escape the time budget;
   -- policy code (the chunk and every function it defines) runs interpreted instead.
   if jit then jit.off(chunk, true) end
-  local own = { timer = readonly({ after = timers.after, every = timers.every }, "sett.timer") }
+  local own = { timer = readonly({ after = timers.after, every = timers.every }, "sett.timer"),
+                hibernation = readonly({ list = hib.list, count = hib.count, local_count = hib.local_count },
+                                       "sett.hibernation") }
   -- sett.options: the configuration's policy.options, a copy of its own for every load.
   local perrs = {}
   own.options = config.plain_copy(opts.options or {}, "policy.options", perrs, 1)
@@ -252,7 +255,7 @@ local function compile(src, chunkname, opts, timers)
     end
   end
   local pol = { path = opts.path, name = t.name, hooks = hooks, env = env, loaded_at = os.time(),
-                timers = timers, takes_req = takes_req }
+                timers = timers, hibernation = hib, takes_req = takes_req }
   if t.self_test then
     -- self_test(pol) may check its own hooks through P.call_* or sett.testkit.
     local sok, serr = P.run_with_budget(budget, t.self_test, pol)
@@ -265,12 +268,18 @@ end
 -- the gateway counts a hook's, under hook="timer".
 local function run_callback(fn, h) return P.run_with_budget(P.budget_ms or nil, fn, h) end
 local function callback_failed(err) sett._callback_failed("timer", err) end
+local function hibernation_failed(err) sett._callback_failed("hibernation", err) end
+local function run_answer(fn, a, b) return P.run_with_budget(P.budget_ms or nil, fn, a, b) end
 
 local function load(src, chunkname, opts)
   local timers = timer.group(run_callback, callback_failed)
-  local pol, err = compile(src, chunkname, opts, timers)
+  local hib = hibernation.group(run_answer, hibernation_failed)
+  local pol, err = compile(src, chunkname, opts, timers, hib)
   -- A load that fails leaves nothing running behind it.
-  if not pol then timers.stop_all() end
+  if not pol then
+    timers.stop_all()
+    hib.retire()
+  end
   return pol, err
 end
 
@@ -278,6 +287,7 @@ end
 -- it when a reload replaces the policy or the configuration removes it.
 function P.retire(pol)
   if type(pol) == "table" and pol.timers then pol.timers.stop_all() end
+  if type(pol) == "table" and pol.hibernation then pol.hibernation.retire() end
 end
 
 -- Loads a policy file. Returns the policy, or nil and a message that says what is wrong (a

@@ -19,6 +19,7 @@ local P = require "sett.policy"
 local sett = require "sett"
 local json = require "sett.json"
 local timer = require "sett.timer"
+local hibernation = require "sett.hibernation"
 
 local kit = { policy = P, sett = sett }
 
@@ -392,9 +393,27 @@ end
 function kit.advance(ms)
   if type(ms) ~= "number" or ms < 0 then error("kit.advance: expected a non-negative number of ms", 2) end
   if not fake() then return kit.clock() end
+  hibernation.flush()
   timer.advance(kit.clock() + ms, kit.clock)
   return kit.clock()
 end
+
+-- The stand-in hibernation store (sett.hibernation). Its answers never come during the ask: they
+-- wait for kit.flush() (or the next kit.advance), as the gateway's come on a later turn of its
+-- loop. A failing callback is logged and counted in kit.errors("hibernation").
+
+-- The store's rows of an actor's sockets (every gateway's): a list of { request_id, gateway_id,
+-- last_ping_ms } (what is left out is made up) or a number of rows.
+function kit.hibernation_rows(actor, rows) hibernation.fake_rows(type(actor) == "table" and actor.id or actor, rows) end
+-- How many of this gateway's sockets of the actor may hibernate (sett.hibernation.local_count).
+function kit.hibernation_local(actor, n)
+  if type(n) ~= "number" or n < 0 then error("kit.hibernation_local: expected a count", 2) end
+  hibernation.fake_local(type(actor) == "table" and actor.id or actor, n)
+end
+-- true: the store answers every ask with nil, "store unavailable", as when Redis is away.
+function kit.hibernation_down(down) hibernation.fake_down(down) end
+-- Delivers the store's answers asked so far; returns how many.
+function kit.flush() return hibernation.flush() end
 
 -- How many timers the policy has pending.
 function kit.timers(pol)
@@ -418,6 +437,7 @@ end
 function kit.reset()
   if sett._fake_reset then sett._fake_reset() end
   timer.reset()
+  hibernation.reset()
   require("sett.shared")._reset()
   next_actor, next_runner = 0, 0
   budget_ms = 50

@@ -134,8 +134,10 @@ void gw_req_release(gw_req_t *r)
     if (r->state == GW_DONE)
         return;
     r->state = GW_DONE;
-    if (r->kind == GW_WS && r->can_hibernate)
+    if (r->kind == GW_WS && r->can_hibernate) {
         gw_keepalive_forget(gw, r);
+        gw_hib_count(gw, r->actor_id, -1);
+    }
     gw_unregister(gw, r);
     if (r->waiter) {
         eng_waiter_cancel(r->waiter);
@@ -386,6 +388,7 @@ gw_t *gw_new(uv_loop_t *loop, eng_t *eng, bus_t *bus, store_t *store, const gw_c
     snprintf(gw->subject, sizeof gw->subject, "pegboard.gateway.%02x%02x%02x%02x", gw->id[0],
              gw->id[1], gw->id[2], gw->id[3]);
     map_init(&gw->inflight);
+    map_init(&gw->hib_counts);
     gw->sub = bus_subscribe(bus, gw->subject, gw_on_bus, gw);
     bus_on_drain(bus, gw_on_drain, gw);
     eng_on_actor_stop(eng, gw_on_actor_stop, gw);
@@ -439,6 +442,7 @@ void gw_free(gw_t *gw)
     bus_on_drain(gw->bus, NULL, NULL);
     bus_unsubscribe(gw->bus, gw->sub);
     map_free(&gw->inflight);
+    map_free(&gw->hib_counts);
     buf_free(&gw->scratch);
     clk_stop(gw->clk, &gw->keepalive);
     clk_stop(gw->clk, &gw->gc);

@@ -58,6 +58,15 @@ void gw_refuse_answer(net_conn_t *c, hreq *req, int status, const char *headers,
 /* The policy asked for timeouts, hibernation and auto-responses; NULL for built-in behaviour. */
 struct lh_policy;
 void gw_set_policy(gw_t *gw, struct lh_policy *pol);
+/* For sett.hibernation (lua/core.h's lh_hib_rows_fn and lh_hib_local_fn; ud is the gateway):
+ * the store's rows of the actor's hibernatable sockets that a start of the actor would list (not
+ * older than the hibernation threshold), every gateway's, through cb; and how many of this
+ * gateway's sockets of the actor may hibernate now, counted as they open and close. */
+struct lh_hib_row;
+void gw_hib_rows(void *gw, const char *actor_id,
+                 void (*cb)(void *cb_ud, const char *err, const struct lh_hib_row *rows, size_t n),
+                 void *cb_ud);
+size_t gw_hib_local(void *gw, const char *actor_id);
 /* Replaces the configuration on a reload; what is in flight keeps its timeouts. */
 void gw_set_config(gw_t *gw, const gw_config_t *cfg);
 /* The transport whose process-wide total (limits.max_buffered_bytes) counts the unacked

@@ -11,6 +11,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/random.h"
+#include "lua/core.h"
 
 #include <string.h>
 
@@ -152,8 +153,10 @@ void gw_hib_on_open(gw_t *gw, gw_req_t *r, int can_hibernate)
         lh_policy_req_free(gw->pol, gw_ws(r)->req);
         gw_ws(r)->req = LH_REQ_NONE;
     }
-    if (r->can_hibernate)
+    if (r->can_hibernate) {
         gw_keepalive_one(gw, r);
+        gw_hib_count(gw, r->actor_id, 1);
+    }
 }
 
 /* The actor sleeps or its runner went away: the client stays connected and hears nothing;
@@ -304,6 +307,57 @@ static void gw_keepalive_tick(clk_timer_t *t)
     }
     clk_start(gw->clk, &gw->keepalive, gw_keepalive_tick,
               gw->cfg.timeouts.hibernation_threshold_ms / 2 + rnd_jitter_ms());
+}
+
+/* ---- Counts for sett.hibernation ---- */
+
+void gw_hib_count(gw_t *gw, const char *actor_id, int delta)
+{
+    size_t len = strlen(actor_id);
+    uintptr_t n = (uintptr_t)map_get(&gw->hib_counts, actor_id, len);
+    n = delta > 0 ? n + 1 : n > 0 ? n - 1 : 0;
+    if (n)
+        map_put(&gw->hib_counts, actor_id, len, (void *)n);
+    else
+        map_del(&gw->hib_counts, actor_id, len);
+}
+
+size_t gw_hib_local(void *ud, const char *actor_id)
+{
+    gw_t *gw = ud;
+    return (size_t)(uintptr_t)map_gets(&gw->hib_counts, actor_id);
+}
+
+/* One sett.hibernation ask on its way through the store. */
+typedef struct gw_hib_ask {
+    void (*cb)(void *cb_ud, const char *err, const lh_hib_row_t *rows, size_t n);
+    void *cb_ud;
+} gw_hib_ask_t;
+
+static void gw_hib_on_rows(void *ud, int err, const store_hib_row_t *rows, size_t n)
+{
+    gw_hib_ask_t *a = ud;
+    lh_hib_row_t *out = n ? sx_calloc(n, sizeof *out) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(out[i].gateway_id, rows[i].gateway_id, 4);
+        memcpy(out[i].request_id, rows[i].request_id, 4);
+        out[i].last_ping_ms = rows[i].last_ping_ts;
+    }
+    a->cb(a->cb_ud, err == STORE_OK ? NULL : store_strerror(err), out, err == STORE_OK ? n : 0);
+    free(out);
+    free(a);
+}
+
+void gw_hib_rows(void *ud, const char *actor_id,
+                 void (*cb)(void *cb_ud, const char *err, const lh_hib_row_t *rows, size_t n),
+                 void *cb_ud)
+{
+    gw_t *gw = ud;
+    gw_hib_ask_t *a = sx_malloc(sizeof *a);
+    a->cb = cb;
+    a->cb_ud = cb_ud;
+    int64_t min_ts = eng_now_ms(gw->eng) - (int64_t)gw->cfg.timeouts.hibernation_threshold_ms;
+    store_hib_list(gw->store, actor_id, min_ts, gw_hib_on_rows, a);
 }
 
 void gw_keepalive_init(gw_t *gw)

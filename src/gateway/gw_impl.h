@@ -111,6 +111,9 @@ struct gw {
     char subject[32];
     bus_sub_t *sub;
     map_t inflight;      /* request id -> gw_req_t */
+    /* actor id -> how many of its sockets may hibernate, as a pointer-sized count (never 0:
+     * an actor without any has no entry) */
+    map_t hib_counts;
     gw_req_t *reqs;            /* every request, for the stop hook and GC */
     clk_timer_t gc;
     clk_timer_t reap;          /* frees released requests from the loop */
@@ -198,5 +201,7 @@ void gw_keepalive_init(gw_t *gw);
 /* Writes the keepalive row of one hibernatable socket now. */
 void gw_keepalive_one(gw_t *gw, gw_req_t *r);
 void gw_keepalive_forget(gw_t *gw, gw_req_t *r);
+/* Counts a socket that may hibernate in or out of its actor's count (gw_hib_local). */
+void gw_hib_count(gw_t *gw, const char *actor_id, int delta);
 
 #endif

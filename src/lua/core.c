@@ -1,10 +1,12 @@
 #include "lua/core.h"
+#include "core/alloc.h"
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -280,6 +282,112 @@ static int lh_core_timers_pending(lua_State *L)
     return 0;
 }
 
+/* ---- Hibernating sockets (sett.hibernation) ---- */
+
+typedef struct lh_core_hib {
+    lh_hib_rows_fn rows;
+    lh_hib_local_fn local;
+    void *ud;
+} lh_core_hib_t;
+
+static const char lh_core_hib_key = 0;
+
+/* One ask waiting for the store: the state and the callback's registry slot. */
+typedef struct lh_core_hib_ask {
+    lua_State *L;
+    int fn;
+} lh_core_hib_ask_t;
+
+static lh_core_hib_t *lh_core_hib(lua_State *L)
+{
+    lua_pushlightuserdata(L, (void *)&lh_core_hib_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    lh_core_hib_t *h = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return h;
+}
+
+void lh_core_set_hibernation(lua_State *L, lh_hib_rows_fn rows, lh_hib_local_fn local, void *ud)
+{
+    lua_pushlightuserdata(L, (void *)&lh_core_hib_key);
+    if (rows || local) {
+        lh_core_hib_t *h = lua_newuserdata(L, sizeof *h);
+        h->rows = rows;
+        h->local = local;
+        h->ud = ud;
+    } else {
+        lua_pushnil(L);
+    }
+    lua_rawset(L, LUA_REGISTRYINDEX);
+}
+
+static void lh_core_hex(char out[9], const uint8_t id[4])
+{
+    snprintf(out, 9, "%02x%02x%02x%02x", id[0], id[1], id[2], id[3]);
+}
+
+/* The store answered: the callback gets (nil, rows) or (message, nil) on a later turn of the
+ * loop. It is sett.hibernation's own wrapper, which runs the policy's callback under the hook
+ * budget and reports its failures, so an error here is sett's and only logged. */
+static void lh_core_hib_on_rows(void *ud, const char *err, const lh_hib_row_t *rows, size_t n)
+{
+    lh_core_hib_ask_t *a = ud;
+    lua_State *L = a->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, a->fn);
+    luaL_unref(L, LUA_REGISTRYINDEX, a->fn);
+    free(a);
+    if (err) {
+        lua_pushstring(L, err);
+        lua_pushnil(L);
+    } else {
+        lua_pushnil(L);
+        lua_createtable(L, (int)n, 0);
+        for (size_t i = 0; i < n; i++) {
+            char hex[9];
+            lua_createtable(L, 0, 3);
+            lh_core_hex(hex, rows[i].request_id);
+            lua_pushstring(L, hex);
+            lua_setfield(L, -2, "request_id");
+            lh_core_hex(hex, rows[i].gateway_id);
+            lua_pushstring(L, hex);
+            lua_setfield(L, -2, "gateway_id");
+            lua_pushnumber(L, (lua_Number)rows[i].last_ping_ms);
+            lua_setfield(L, -2, "last_ping_ms");
+            lua_rawseti(L, -2, (int)i + 1);
+        }
+    }
+    if (lua_pcall(L, 2, 0, 0) != 0) {
+        log_error("sett.hibernation: delivering an answer failed", LF_S("error", lua_tostring(L, -1)));
+        lua_pop(L, 1);
+    }
+}
+
+/* hib_list(actor_id, fn): asks the store; fn(err, rows) later. */
+static int lh_core_hib_list(lua_State *L)
+{
+    const char *id = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lh_core_hib_t *h = lh_core_hib(L);
+    if (!h || !h->rows)
+        return luaL_error(L, "sett.hibernation: the gateway is not running yet (ask from a hook "
+                             "or a timer, not while the policy loads at start)");
+    lh_core_hib_ask_t *a = sx_malloc(sizeof *a);
+    a->L = L;
+    lua_pushvalue(L, 2);
+    a->fn = luaL_ref(L, LUA_REGISTRYINDEX);
+    h->rows(h->ud, id, lh_core_hib_on_rows, a);
+    return 0;
+}
+
+/* hib_local(actor_id) -> this gateway's sockets of the actor that may hibernate. */
+static int lh_core_hib_local(lua_State *L)
+{
+    const char *id = luaL_checkstring(L, 1);
+    lh_core_hib_t *h = lh_core_hib(L);
+    lua_pushnumber(L, h && h->local ? (lua_Number)h->local(h->ud, id) : 0);
+    return 1;
+}
+
 /* ---- Actors and runners ---- */
 
 void lh_core_push_actor(lua_State *L, const eng_actor_t *a)
@@ -384,6 +492,8 @@ static int lh_core_open(lua_State *L)
                                       { "runners", lh_core_runners },
                                       { "callback_failed", lh_core_callback_failed },
                                       { "timers_pending", lh_core_timers_pending },
+                                      { "hib_list", lh_core_hib_list },
+                                      { "hib_local", lh_core_hib_local },
                                       { NULL, NULL } };
     if (luaL_newmetatable(L, lh_core_metric_mt)) {
         lua_newtable(L);

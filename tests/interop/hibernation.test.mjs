@@ -415,3 +415,66 @@ test("a restarted sett on Redis keeps namespaces, actors, keys and KV; actors co
   assert.equal((await ask(r, { cmd: "kvget", id, key: "color" })).value, "blue");
   r.kill("SIGKILL");
 });
+
+test("sett.hibernation on Redis: a policy lists the store's rows and counts them, and caps sockets per actor on its local count", async () => {
+  const polFile = join(tmp, "hib-policy.lua");
+  writeFileSync(polFile, `local sett = require "sett"
+local seen = sett.shared("hibtest")
+return {
+  route = function(req)
+    local id = req.path:match("^/hibcount/(.+)$")
+    if not id then return nil end
+    sett.hibernation.list(id, function(rows, err)
+      if not rows then seen:set(id, "err:" .. tostring(err)) return end
+      local ids = {}
+      for i, r in ipairs(rows) do
+        ids[i] = r.gateway_id .. r.request_id
+        if not (r.last_ping_ms > 0) then ids[i] = "bad-ping" end
+      end
+      table.sort(ids)
+      seen:set(id, table.concat(ids, ","))
+    end)
+    sett.hibernation.count(id, function(n, err) seen:set(id .. "#n", n or -1) end)
+    return { status = 200, headers = { ["content-type"] = "application/json" },
+             body = sett.json.encode({ rows = seen:get(id) or "", n = seen:get(id .. "#n") or -1,
+                                       here = sett.hibernation.local_count(id) }) }
+  end,
+  authorize = function(req, target)
+    if req.headers.upgrade and sett.hibernation.local_count(target.actor_id) >= 2 then
+      return { status = 429, headers = { ["content-type"] = "application/json" }, body = '{"group":"room","code":"full","message":"full"}' }
+    end
+    return true
+  end,
+}`);
+  const s = await startSett("hpol", `hibernation = { eligible_threshold_ms = ${THRESHOLD} }, policy = "${polFile}"`);
+  const r = startRunner(s, "hpol", "hpol-1");
+  await waitFor(async () => (await runnerCount(s, "hpol")) === 1, 10000, "runner");
+  const id = await createActor(s, "hpol");
+  const count = async () => (await fetch(`${s.base}/hibcount/${id}`)).json();
+  assert.deepEqual(await waitFor(async () => { const c = await count(); return c.n === 0 && c; }, 3000, "an empty count"),
+    { rows: "", n: 0, here: 0 });
+  const a = await openClient(s, id);
+  const b = await openClient(s, id);
+  await waitFor(() => ev(r, "open", id).length === 2, 5000, "two opens");
+  const stored = async () => (await zrange(hibKey(s, id))).map((x) => x.id).sort().join(",");
+  await waitFor(async () => (await stored()).split(",").length === 2, 3000, "two rows in Redis");
+  const want = await stored();
+  const c = await waitFor(async () => { const c = await count(); return c.n === 2 && c.rows === want && c; }, 3000, "the policy's view of the rows");
+  assert.equal(c.here, 2);
+  // A third socket is over the cap the policy set on this gateway's count: upgraded and closed
+  // at once with the refusal's group and code, never reaching the actor.
+  const third = await new Promise((res) => {
+    const w = new WebSocket(`${s.ws}/gateway/${id}/chat`);
+    w.once("unexpected-response", (_req, resp) => res(resp.statusCode));
+    w.once("close", (code, reason) => res(`${code} ${reason}`));
+    w.once("error", () => {});
+  });
+  assert.match(third, /^1011 room\.full#[0-9a-f]{8}$/);
+  assert.equal(ev(r, "open", id).length, 2);
+  a.close(1000);
+  await waitFor(async () => { const c = await count(); return c.n === 1 && c.here === 1; }, 3000, "one socket left");
+  b.close(1000);
+  await waitFor(async () => { const c = await count(); return c.n === 0 && c.here === 0; }, 3000, "none left");
+  r.kill("SIGKILL");
+  await stopSett(s);
+});

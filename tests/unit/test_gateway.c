@@ -28,6 +28,7 @@
 #include "engine/engine.h"
 #include "engine/engine_runner.h"
 #include "gateway/gw.h"
+#include "lua/core.h"
 #include "net/server.h"
 #include "net/ws_frame.h"
 #include "proto/bare.h"
@@ -1296,6 +1297,14 @@ static void on_hib_list(void *ud, int err, const store_hib_row_t *rows, size_t n
         memcpy(ud, rows[0].request_id, 4);
 }
 
+/* The same for gw_hib_rows, sett.hibernation's view of the rows. */
+static void on_lh_rows(void *ud, const char *err, const lh_hib_row_t *rows, size_t n)
+{
+    hib_rows = err ? (size_t)-1 : n;
+    if (n == 1)
+        memcpy(ud, rows[0].request_id, 4);
+}
+
 /* The actor sleeps under a hibernatable socket: the client stays connected, its row stays in
  * the store, and its next message wakes the actor; the socket re-enters without a second open
  * and the message arrives with the next index. */
@@ -1314,6 +1323,14 @@ static void test_ws_hibernate(void)
     uint8_t row_rid[4] = { 0 };
     hib_rows = 0;
     store_hib_list(store, a->actor_id, 0, on_hib_list, row_rid);
+    WAIT(hib_rows == 1);
+    CHECK(memcmp(row_rid, rid, 4) == 0);
+    /* sett.hibernation's view: this gateway's count, and the store's rows within the threshold. */
+    CHECK_EQ_INT(gw_hib_local(gw, a->actor_id), 1);
+    CHECK_EQ_INT(gw_hib_local(gw, "nobody"), 0);
+    hib_rows = 0;
+    memset(row_rid, 0, 4);
+    gw_hib_rows(gw, a->actor_id, on_lh_rows, row_rid);
     WAIT(hib_rows == 1);
     CHECK(memcmp(row_rid, rid, 4) == 0);
 
@@ -1355,6 +1372,7 @@ static void test_ws_hibernate(void)
     settle();
     cli_close(c);
     WAIT(gw_in_flight(gw) == 0);
+    CHECK_EQ_INT(gw_hib_local(gw, a->actor_id), 0);
     hib_rows = 1;
     store_hib_list(store, a->actor_id, 0, on_hib_list, row_rid);
     WAIT(hib_rows == 0);
