@@ -199,7 +199,7 @@ M.schema = {
       doc = "A Redis reply later than this drops the connection; what was in flight fails and is retried by its caller." },
   } },
   policy = { type = "policy",
-    doc = "A Lua file of policy hooks (docs/policy.md), `\"path.lua\"` or `{ file = \"path.lua\", options = { ... } }` (the policy reads `options` as `sett.options`); reloaded on SIGHUP, POST /admin/reload and when it changes." },
+    doc = "A Lua file of policy hooks (docs/policy.md), `\"path.lua\"` or `{ file = \"path.lua\", options = { ... }, read_dirs = { \"/abs/dir\" } }` (the policy reads `options` as `sett.options`, and files below `read_dirs` with `sett.read_file`); reloaded on SIGHUP, POST /admin/reload and when it changes." },
   timeout_bounds = { type = "table", fields = M.TIMEOUT_BOUNDS },
   policy_budget_ms = { type = "integer", min = 1, max = 1000, default = 5,
     doc = "Longest a policy hook call may run before it is stopped and the built-in behaviour answers." },
@@ -325,7 +325,7 @@ function check_field(spec, v, path, errs)
     if type(v) == "string" then return v end
     if type(v) ~= "table" then return bad('a file name or { file = "...", options = { ... } }') end
     for k in pairs(v) do
-      if k ~= "file" and k ~= "options" then
+      if k ~= "file" and k ~= "options" and k ~= "read_dirs" then
         errs[#errs + 1] = string.format("%s.%s: unknown key", path, tostring(k))
       end
     end
@@ -426,6 +426,31 @@ function M.validate(user)
       errs[#errs + 1] = "policy.options: expected a table, got " .. show(user.policy.options)
     else
       cfg.policy_options = plain_copy(user.policy.options, "policy.options", errs, 1)
+    end
+  end
+  -- The directories sett.read_file may read below: absolute paths without "..", kept without a
+  -- trailing slash.
+  if type(user.policy) == "table" and user.policy.read_dirs ~= nil then
+    local dirs = user.policy.read_dirs
+    if type(dirs) ~= "table" then
+      errs[#errs + 1] = "policy.read_dirs: expected a list of directories, got " .. show(dirs)
+    else
+      local out = {}
+      for i = 1, #dirs do
+        local d = dirs[i]
+        if type(d) ~= "string" or d:sub(1, 1) ~= "/" or d:find("%z") or d:find("/%.%.?/") or d:find("/%.%.?$") then
+          errs[#errs + 1] = string.format("policy.read_dirs[%d]: expected an absolute directory path without . or .., got %s", i, show(d))
+        else
+          out[i] = d:gsub("/+$", "")
+          if out[i] == "" then out[i] = "/" end
+        end
+      end
+      for k in pairs(dirs) do
+        if type(k) ~= "number" or k < 1 or k > #dirs or k ~= math.floor(k) then
+          errs[#errs + 1] = "policy.read_dirs: expected a list, got key " .. show(k)
+        end
+      end
+      cfg.policy_read_dirs = out
     end
   end
   if #errs > 0 then return nil, errs end

@@ -190,6 +190,47 @@ local KNOWN = "route, place, can_hibernate, timeouts, auto_response, authorize, 
 -- The position of the req parameter of the hooks that got it later.
 local REQ_PARAM = { timeouts = 2, auto_response = 4 }
 
+-- The largest file sett.read_file reads: it reads on the event loop, so a policy's files must
+-- stay small.
+P.READ_FILE_MAX = 4 * 1024 * 1024
+
+-- sett.read_file(path) for a policy: the whole file, or nil and a message; only below one of
+-- dirs (absolute paths, from the configuration's policy.read_dirs), never through a "." or ".."
+-- segment.
+local function read_file_in(dirs)
+  local list = {}
+  for i, d in ipairs(dirs) do list[i] = d end
+  return function(path)
+    if type(path) ~= "string" then return nil, "sett.read_file: path must be a string, got " .. type(path) end
+    if find(path, "%z") or sub(path, 1, 1) ~= "/" or find(path, "/%.%.?/") or find(path, "/%.%.?$") then
+      return nil, "sett.read_file: " .. show(path) .. " must be an absolute path without . or .. segments"
+    end
+    local inside = false
+    for _, d in ipairs(list) do
+      if d == "/" or (sub(path, 1, #d + 1) == d .. "/" and #path > #d + 1) then inside = true break end
+    end
+    if not inside then
+      return nil, "sett.read_file: " .. show(path) .. " is not below a directory of policy.read_dirs"
+    end
+    local f, err = io.open(path, "rb")
+    if not f then return nil, "sett.read_file: " .. tostring(err) end
+    local size = f:seek("end")
+    if not size then
+      f:close()
+      return nil, "sett.read_file: " .. show(path) .. " cannot be read (a directory?)"
+    end
+    if size > P.READ_FILE_MAX then
+      f:close()
+      return nil, format("sett.read_file: %s is %d bytes, more than the %d a policy may read", show(path), size, P.READ_FILE_MAX)
+    end
+    f:seek("set")
+    local data, rerr = f:read("*a")
+    f:close()
+    if not data then return nil, "sett.read_file: " .. tostring(rerr) end
+    return data
+  end
+end
+
 -- Compiles and runs the file in a new sandbox whose sett.timer starts timers in `timers`.
 local function compile(src, chunkname, opts, timers, hib)
   if type(src) ~= "string" then return nil, "policy: source must be a string, got " .. type(src) end
@@ -220,6 +261,7 @@ local function compile(src, chunkname, opts, timers, hib)
     own.options = checked
     return checked
   end
+  own.read_file = read_file_in(opts.read_dirs or {})
   local env = sandbox(own)
   setfenv(chunk, env)
   local budget = opts.budget_ms

@@ -175,6 +175,8 @@ int cfg_load(lh_t *h, const char *path, cfg_t *out, buf_t *errors)
      * next policy load (lh_policy) takes them, rather than in cfg_t. */
     lua_getfield(L, table, "policy_options");
     lua_setfield(L, LUA_REGISTRYINDEX, CFG_POLICY_OPTIONS);
+    lua_getfield(L, table, "policy_read_dirs");
+    lua_setfield(L, LUA_REGISTRYINDEX, CFG_POLICY_READ_DIRS);
     lua_settop(L, top);
     return 0;
 }

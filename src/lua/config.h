@@ -22,6 +22,8 @@ int cfg_load(lh_t *h, const char *path, cfg_t *out, buf_t *errors);
  * }`) as the Lua table sett.config checked, or nil: the next policy load hands them to the
  * policy as sett.options. */
 #define CFG_POLICY_OPTIONS "sett.policy_options"
+/* The same for `policy.read_dirs`, the directories sett.read_file may read below. */
+#define CFG_POLICY_READ_DIRS "sett.policy_read_dirs"
 void cfg_free(cfg_t *c);
 
 /* Compares the running configuration with one just loaded, for a reload. Keys that cannot

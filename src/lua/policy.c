@@ -193,12 +193,15 @@ static void lh_policy_push_budget(lh_policy_t *p)
     lua_pop(L, 1);
 }
 
-/* The options of sett.policy.load: { options = } from the configuration loaded last. */
+/* The options of sett.policy.load: { options =, read_dirs = } from the configuration loaded
+ * last. */
 static void lh_policy_push_load_opts(lua_State *L)
 {
-    lua_createtable(L, 0, 1);
+    lua_createtable(L, 0, 2);
     lua_getfield(L, LUA_REGISTRYINDEX, CFG_POLICY_OPTIONS);
     lua_setfield(L, -2, "options");
+    lua_getfield(L, LUA_REGISTRYINDEX, CFG_POLICY_READ_DIRS);
+    lua_setfield(L, -2, "read_dirs");
 }
 
 int lh_policy_check(lh_t *h, const char *path, buf_t *err)

@@ -69,6 +69,20 @@ echo 'return {' >"$tmp/pol_syntax.lua"
 printf 'return { policy = "%s" }\n' "$tmp/pol_syntax.lua" >"$tmp/pol_syntax_cfg.lua"
 expect_rc 2 "check policy with a syntax error" "$SETT" check "$tmp/pol_syntax_cfg.lua"
 grep -q "invalid policy" "$tmp/err" && ok || bad "policy syntax error reported"
+# sett.read_file reads below policy.read_dirs only.
+mkdir -p "$tmp/routes"
+echo 'blue' >"$tmp/routes/table.txt"
+cat >"$tmp/pol_read.lua" <<LUA
+local sett = require "sett"
+local data = assert(sett.read_file("$tmp/routes/table.txt"))
+assert(data:match("^blue"), data)
+return {}
+LUA
+printf 'return { policy = { file = "%s", read_dirs = { "%s" } } }\n' "$tmp/pol_read.lua" "$tmp/routes" >"$tmp/read_ok.lua"
+expect_rc 0 "check policy reading below read_dirs" "$SETT" check "$tmp/read_ok.lua"
+printf 'return { policy = { file = "%s", read_dirs = { "%s/elsewhere" } } }\n' "$tmp/pol_read.lua" "$tmp" >"$tmp/read_bad.lua"
+expect_rc 2 "check policy reading outside read_dirs" "$SETT" check "$tmp/read_bad.lua"
+grep -q "is not below a directory of policy.read_dirs" "$tmp/err" && ok || bad "read outside read_dirs reported"
 # An admin listener other machines can reach without a token is warned about; the file is valid.
 echo 'return { admin_listen = "0.0.0.0:6430" }' >"$tmp/open.lua"
 expect_rc 0 "check exposed admin" "$SETT" check "$tmp/open.lua"
