@@ -13,6 +13,11 @@
  *   policy=NAME case=routed|fallthrough ns_per_call=N kind=builtin|actor|create|respond
  *
  * A policy without a route hook prints kind=no_route_hook and the cost of finding that out.
+ * After the no-op policy come two of the per-request features, each beside that baseline: `ctx`,
+ * whose route returns an actor id and a ctx table that a timeouts(actor, req) hook takes, so the
+ * request table is kept in a registry slot and released as the gateway does; and `authorize`,
+ * an authorize hook that answers true, timed as the gateway asks it for a request route() did
+ * not see (the request table built for it), case=authorize kind=allow.
  * Exits 1 when a routed case falls through, a fall-through case is routed, or the answer
  * changes during the run (a hook that fails falls back to builtin); 2 on a usage or load error. */
 #include <getopt.h>
@@ -50,12 +55,24 @@ static const struct {
                      "User-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n" },
     { "rooms", "GET /rooms/bench/x HTTP/1.1\r\nHost: 127.0.0.1:6420\r\n"
                "User-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n" },
+    { "ctx", "GET /rooms/bench/x HTTP/1.1\r\nHost: 127.0.0.1:6420\r\n"
+             "User-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n" },
 };
 
 static const char *const pr_kinds[] = { "builtin", "actor", "create", "respond" };
 
 static const char pr_noop_src[] =
     "return { name = \"noop\", route = function(req) return nil end }\n";
+
+static const char pr_ctx_src[] =
+    "return { name = \"ctx\",\n"
+    "  route = function(req)\n"
+    "    if req.path == '/rooms/bench/x' then return 'actor-1', { tenant = req.headers.host } end\n"
+    "  end,\n"
+    "  timeouts = function(actor, req) return nil end }\n";
+
+static const char pr_authorize_src[] =
+    "return { name = \"authorize\", authorize = function(req, target) return true end }\n";
 
 /* One request's policy step exactly as rt_on_request takes it: the has check, the call,
  * and freeing the answer. Returns the answer's kind. */
@@ -66,8 +83,21 @@ static enum lh_route_kind pr_once(lh_policy_t *p, const hreq *req, const url_par
     lh_route_t r;
     lh_policy_route(p, req, u, "127.0.0.1", &r);
     enum lh_route_kind k = r.kind;
+    lh_policy_req_free(p, r.req);
     lh_route_free(&r);
     return k;
+}
+
+/* The authorize step of gw_forward for a request route() did not see: its table is built,
+ * the hook asked, the table released. Returns whether it allowed. */
+static bool pr_authorize_once(lh_policy_t *p, const hreq *req, const eng_actor_t *a)
+{
+    int lreq = lh_policy_wants_req(p, false) ? lh_policy_req_new(p, req, "127.0.0.1") : LH_REQ_NONE;
+    lh_route_t r;
+    bool ok = lh_policy_authorize(p, lreq, req, "127.0.0.1", a, &r);
+    lh_route_free(&r);
+    lh_policy_req_free(p, lreq);
+    return ok;
 }
 
 static double pr_now_ns(void)
@@ -117,6 +147,34 @@ static int pr_case(lh_policy_t *p, const char *name, const char *raw, int routed
     return 0;
 }
 
+/* Times the authorize policy on the fall-through request; returns 0, or 1 when it refused. */
+static int pr_authorize_case(lh_policy_t *p, long iters)
+{
+    hreq req;
+    hreq_init(&req);
+    size_t used;
+    if (hreq_feed(&req, pr_fallthrough, strlen(pr_fallthrough), &used) != HREQ_DONE) {
+        hreq_free(&req);
+        return 1;
+    }
+    eng_ns_t ns = { .name = "default" };
+    eng_actor_t a = { .actor_id = "0123456789abcdef", .ns = &ns, .name = "room" };
+    for (long i = 0; i < iters / 10 + 1000; i++)
+        pr_authorize_once(p, &req, &a);
+    long refused = 0;
+    double t0 = pr_now_ns();
+    for (long i = 0; i < iters; i++)
+        refused += !pr_authorize_once(p, &req, &a);
+    double ns_per = (pr_now_ns() - t0) / (double)iters;
+    hreq_free(&req);
+    printf("policy=authorize case=authorize ns_per_call=%.1f kind=%s\n", ns_per,
+           refused ? "refused" : "allow");
+    fflush(stdout);
+    if (refused)
+        fprintf(stderr, "policy-route: authorize: %ld calls refused\n", refused);
+    return refused != 0;
+}
+
 /* Loads one policy and runs its cases. The load goes through reload_from rather than
  * lh_policy_new's path because only the reload says whether the file loaded, and a file that
  * did not would otherwise look like a policy without a route hook. */
@@ -131,6 +189,11 @@ static int pr_policy(lh_t *h, eng_t *eng, const char *name, const char *path, lo
         return 2;
     }
     buf_free(&err);
+    if (strcmp(name, "authorize") == 0) {
+        int arc = pr_authorize_case(p, iters);
+        lh_policy_free(p);
+        return arc;
+    }
     int rc = pr_case(p, name, pr_fallthrough, 0, iters);
     const char *routed = NULL;
     for (size_t i = 0; i < sizeof pr_routed / sizeof pr_routed[0]; i++)
@@ -166,12 +229,23 @@ int main(int argc, char **argv)
     int npaths = optind < argc ? argc - optind : 4;
 
     char noop[] = "/tmp/policy-route-noop-XXXXXX.lua";
-    int fd = mkstemps(noop, 4);
-    if (fd < 0 || write(fd, pr_noop_src, sizeof pr_noop_src - 1) != sizeof pr_noop_src - 1) {
-        perror("policy-route: the no-op policy");
-        return 2;
+    char ctx[] = "/tmp/policy-route-ctx-XXXXXX.lua";
+    char authz[] = "/tmp/policy-route-authorize-XXXXXX.lua";
+    struct {
+        char *path;
+        const char *src;
+        size_t len;
+    } synth[] = { { noop, pr_noop_src, sizeof pr_noop_src - 1 },
+                  { ctx, pr_ctx_src, sizeof pr_ctx_src - 1 },
+                  { authz, pr_authorize_src, sizeof pr_authorize_src - 1 } };
+    for (size_t i = 0; i < sizeof synth / sizeof synth[0]; i++) {
+        int fd = mkstemps(synth[i].path, 4);
+        if (fd < 0 || write(fd, synth[i].src, synth[i].len) != (ssize_t)synth[i].len) {
+            perror("policy-route: a built-in policy");
+            return 2;
+        }
+        close(fd);
     }
-    close(fd);
 
     /* The same surroundings as the gateway's: a Lua host on the loop with sett.core reading a
      * real engine over the memory store, so sett.* calls in a hook cost what they cost there. */
@@ -187,6 +261,10 @@ int main(int argc, char **argv)
     lh_core_set_engine(h.L, eng);
 
     int rc = pr_policy(&h, eng, "noop", noop, iters);
+    if (rc < 2)
+        rc |= pr_policy(&h, eng, "ctx", ctx, iters);
+    if (rc < 2)
+        rc |= pr_policy(&h, eng, "authorize", authz, iters);
     for (int i = 0; i < npaths && rc < 2; i++) {
         const char *base = strrchr(paths[i], '/') ? strrchr(paths[i], '/') + 1 : paths[i];
         size_t n = strlen(base);
@@ -198,6 +276,8 @@ int main(int argc, char **argv)
     }
 
     unlink(noop);
+    unlink(ctx);
+    unlink(authz);
     lh_core_set_engine(h.L, NULL);
     eng_free(eng);
     store_close(store, NULL, NULL);
