@@ -16,8 +16,7 @@
 static void rt_forward(rt_t *rt, net_conn_t *c, hreq *req, const char *actor_id, const char *path,
                        int lreq)
 {
-    if (!req->upgrade)
-        rt_cors_apply(rt, c, req, RT_CORS_GATEWAY);
+    rt_cors_apply(rt, c, req, RT_CORS_GATEWAY);
     if (rt_cors_is_preflight(req)) {
         net_http_respond(c, 204, NULL, NULL, NULL, 0);
         return;

@@ -76,6 +76,9 @@ static void rt_cors_mirror(buf_t *b, const char *name, const hreq *req, const ch
 
 void rt_cors_apply(rt_t *rt, net_conn_t *c, const hreq *req, enum rt_cors_kind kind)
 {
+    /* Browsers apply no CORS to WebSockets, and an upgrade's refusals are closes after it. */
+    if (req->upgrade)
+        return;
     rt_cors_decide(rt, c, req);
     bool allowed = rt->cors.state == RT_CORS_ALLOWED;
     bool origin = hreq_header(req, "origin") != NULL;

@@ -37,8 +37,9 @@ typedef struct rt_cors {
 
 /* Decides, once per request, whether req's Origin may read the answer, and sets the headers
  * that every answer to req then carries for a route of the given kind (the preflight headers
- * too when req is one). A later call for the same request replaces the headers with those of
- * another kind on the same decision; rt_cors_done forgets it once the request is dispatched. */
+ * too when req is one). An upgrade gets none and asks nothing: browsers apply no CORS to
+ * WebSockets. A later call for the same request replaces the headers with those of another
+ * kind on the same decision; rt_cors_done forgets it once the request is dispatched. */
 void rt_cors_apply(struct rt *rt, net_conn_t *c, const hreq *req, enum rt_cors_kind kind);
 void rt_cors_done(struct rt *rt);
 

@@ -688,6 +688,14 @@ static void test_cors_hook(lh_t *h, eng_t *eng)
                                      "Policy hook calls that failed; the built-in behaviour answered.",
                                      "hook=\"cors\"");
     CHECK(errs->value == 3);
+    /* A WebSocket upgrade is not asked about and carries no CORS header. */
+    CHECK_EQ_INT(ask(REQ("GET", "/gateway/nope/x") "Origin: https://boom.example\r\n"
+                     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Version: 13\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", &a), 101);
+    CHECK(!has(&a.head, "Access-Control"));
+    answer_free(&a);
+    CHECK(errs->value == 3);
 
     router.pol = NULL;
     lh_policy_free(p);
