@@ -10,14 +10,14 @@
 gw_config_t app_gw_config(const cfg_t *c)
 {
     gw_config_t g = {
-#define APP_TIMEOUT(key, member) .timeouts.key = c->member,
-        CFG_TIMEOUTS(APP_TIMEOUT)
-#undef APP_TIMEOUT
         .ready_timeout_ms = c->gateway.ready_timeout_ms,
         .gc_interval_ms = c->gateway.gc_interval_ms,
         .retries = c->gateway.retries,
         .max_body_bytes = c->limits.max_body_bytes,
     };
+#define APP_TIMEOUT(key, member) g.timeouts.key = c->member;
+    CFG_TIMEOUTS(APP_TIMEOUT)
+#undef APP_TIMEOUT
     return g;
 }
 

@@ -356,11 +356,6 @@ lh_policy_t *lh_policy_new(lh_t *h, eng_t *eng, const char *path, uint64_t budge
     return p;
 }
 
-int lh_policy_reload(lh_policy_t *p, buf_t *err)
-{
-    return lh_policy_reload_from(p, p->path, err);
-}
-
 int lh_policy_reload_from(lh_policy_t *p, const char *path, buf_t *err)
 {
     if (!path) {
@@ -403,11 +398,6 @@ void lh_policy_set_bounds(lh_policy_t *p, const lh_timeouts_t *min, const lh_tim
 {
     p->bmin = *min;
     p->bmax = *max;
-}
-
-const char *lh_policy_path(const lh_policy_t *p)
-{
-    return p ? p->path : NULL;
 }
 
 void lh_policy_free(lh_policy_t *p)

@@ -24,19 +24,16 @@ void lh_policy_free(lh_policy_t *p);
 /* Loads the policy file as a reload would (sandbox, the configuration's options, self_test) and
  * drops it at once: for `sett check`. Returns 0, or -1 with the loader's message in err. */
 int lh_policy_check(lh_t *h, const char *path, buf_t *err);
-/* Loads the file again; on failure the old policy stays and err says why. Returns 0 or -1. A
- * policy that is replaced or removed (here, by lh_policy_reload_from or lh_policy_free) has its
- * timers stopped first. */
-int lh_policy_reload(lh_policy_t *p, buf_t *err);
-/* The same from another file (the configuration names a new one), which becomes the policy's
- * path on success; path NULL removes the policy, so every decision is built in. */
+/* Loads the policy from path (the configuration's, which may name a new file), which becomes the
+ * policy's path on success; on failure the old policy stays and err says why. Returns 0 or -1.
+ * path NULL removes the policy, so every decision is built in. A policy that is replaced or
+ * removed (here, or by lh_policy_free) has its timers stopped first. */
 int lh_policy_reload_from(lh_policy_t *p, const char *path, buf_t *err);
 /* The longest one hook call or timer callback may run; the next call uses it. */
 void lh_policy_set_budget(lh_policy_t *p, uint64_t budget_ms);
 /* The bounds lh_policy_timeouts clamps answers to, per key; 0 keeps the derived bound (a
  * tenth, or ten times, the default). */
 void lh_policy_set_bounds(lh_policy_t *p, const lh_timeouts_t *min, const lh_timeouts_t *max);
-const char *lh_policy_path(const lh_policy_t *p);
 /* Whether the policy defines the hook (route, place, can_hibernate, timeouts, auto_response,
  * authorize, cors).
  * The answer is read once per load that takes effect, so asking costs a few string compares and
