@@ -21,12 +21,13 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: sett run [CONFIG]        serve (default %s)\n"
-               "       sett check CONFIG        validate a configuration, print ok or errors\n"
-               "       sett proto decode TYPE [HEX]\n"
-               "       sett proto encode TYPE JSON\n"
-               "                                TYPE: to-server, to-client, to-runner, to-gateway\n"
-               "       sett version\n",
+    fprintf(f,
+            "usage: sett run [CONFIG]        serve (default %s)\n"
+            "       sett check CONFIG        validate a configuration, print ok or errors\n"
+            "       sett proto decode TYPE [HEX]\n"
+            "       sett proto encode TYPE JSON\n"
+            "                                TYPE: to-server, to-client, to-runner, to-gateway\n"
+            "       sett version\n",
             SETT_DEFAULT_CONFIG);
 }
 
@@ -146,7 +147,8 @@ static int app_restore(app_t *app)
         }
         uint64_t now = uv_now(&app->loop);
         if (!warned || now - warned >= 5000) {
-            log_warn("waiting for the store to load its state", LF_S("error", store_strerror(w.err)));
+            log_warn("waiting for the store to load its state",
+                     LF_S("error", store_strerror(w.err)));
             warned = now;
         }
         int fired = 0;
@@ -167,9 +169,15 @@ static int listen_on(app_t *app, const char *name, const cfg_addr_t *a, const ch
                      const char *key, net_request_cb cb, void *ud, int clients)
 {
     const char *err = NULL;
-    net_listen_opts_t o = { .name = name, .host = a->host, .port = a->port, .tls_cert = cert,
-                            .tls_key = key, .on_request = cb, .ud = ud,
-                            .exempt_path = clients ? RN_CONNECT_PATH : NULL, .uncapped = !clients };
+    net_listen_opts_t o = { .name = name,
+                            .host = a->host,
+                            .port = a->port,
+                            .tls_cert = cert,
+                            .tls_key = key,
+                            .on_request = cb,
+                            .ud = ud,
+                            .exempt_path = clients ? RN_CONNECT_PATH : NULL,
+                            .uncapped = !clients };
     if (net_listen(app->net, &o, &err) != 0) {
         log_error("cannot listen", LF_S("listener", name), LF_S("host", a->host),
                   LF_I("port", a->port), LF_S("error", err));
@@ -262,8 +270,8 @@ static int cmd_run(const char *path)
     app.sigint.data = app.sigterm.data = app.stop_timer.data = &app;
 
     if (restored != 0 ||
-        listen_on(&app, "main", &app.cfg.listen, app.cfg.tls.cert, app.cfg.tls.key,
-                  rt_on_request, &app.front, 1) != 0 ||
+        listen_on(&app, "main", &app.cfg.listen, app.cfg.tls.cert, app.cfg.tls.key, rt_on_request,
+                  &app.front, 1) != 0 ||
         listen_on(&app, "admin", &app.cfg.admin_listen, NULL, NULL, adm_on_request, &app, 0) != 0) {
         rc = 1;
         app_stop_now(&app.stop_timer);

@@ -39,14 +39,12 @@ static bool adm_authorized(net_conn_t *c, const hreq *req)
         return true;
     const slice_t *h = hreq_header(req, "authorization");
     switch (sec_bearer(adm_token, h ? h->p : NULL, h ? h->len : 0)) {
-    case SEC_BEARER_OK:
-        return true;
+    case SEC_BEARER_OK: return true;
     case SEC_BEARER_MISSING:
         net_http_error(c, 401, "admin", "unauthorized", "Authentication required",
                        "WWW-Authenticate: Bearer\r\n");
         return false;
-    case SEC_BEARER_WRONG:
-        break;
+    case SEC_BEARER_WRONG: break;
     }
     net_http_error(c, 403, "admin", "forbidden", "Access denied", NULL);
     return false;
@@ -131,7 +129,8 @@ void adm_on_request(net_conn_t *c, hreq *req, void *ud)
     }
     if (u.path.len == 8 && memcmp(u.path.p, "/metrics", 8) == 0) {
         if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-            net_http_error(c, 405, "admin", "method_not_allowed", "use GET", "Allow: GET, HEAD\r\n");
+            net_http_error(c, 405, "admin", "method_not_allowed", "use GET",
+                           "Allow: GET, HEAD\r\n");
             return;
         }
         buf_t out = BUF_INIT;

@@ -31,14 +31,12 @@ static bool api_authorized(net_conn_t *c, const hreq *req)
         return true;
     const slice_t *h = hreq_header(req, "authorization");
     switch (sec_bearer(api_token, h ? h->p : NULL, h ? h->len : 0)) {
-    case SEC_BEARER_OK:
-        return true;
+    case SEC_BEARER_OK: return true;
     case SEC_BEARER_MISSING:
         api_error_ex(c, 401, "api", "unauthorized", "Authentication required", NULL, 0,
                      "WWW-Authenticate: Bearer\r\n");
         return false;
-    case SEC_BEARER_WRONG:
-        break;
+    case SEC_BEARER_WRONG: break;
     }
     api_error(c, 403, "api", "forbidden", "Access denied");
     return false;
@@ -147,8 +145,8 @@ static const struct {
     const char *name;
     void (*fn)(api_req_t *r, const slice_t *seg, size_t n);
 } api_prefixes[] = {
-    { "actors", api_route_actors },         { "runners", api_route_runners },
-    { "namespaces", api_route_namespaces }, { "metadata", api_route_metadata },
+    { "actors", api_route_actors },           { "runners", api_route_runners },
+    { "namespaces", api_route_namespaces },   { "metadata", api_route_metadata },
     { "datacenters", api_route_datacenters },
 };
 

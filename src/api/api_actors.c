@@ -41,8 +41,8 @@ static int api_actor_body(api_req_t *r, const eng_ns_t **ns_out, int key_rule, j
     const char *dc = NULL, *cp = NULL, *in = NULL;
     memset(spec, 0, sizeof *spec);
     if (!root || api_body_text(r, root, "datacenter", &dc) ||
-        api_body_text(r, root, "name", &spec->name) ||
-        api_body_text(r, root, "key", &spec->key) || api_body_text(r, root, "input", &in) ||
+        api_body_text(r, root, "name", &spec->name) || api_body_text(r, root, "key", &spec->key) ||
+        api_body_text(r, root, "input", &in) ||
         api_body_text(r, root, "runner_name_selector", &spec->runner_name_selector) ||
         api_body_text(r, root, "crash_policy", &cp)) {
         api_query_free(&q);
@@ -236,9 +236,9 @@ static void api_send_actor_list(net_conn_t *c, api_picks_t *p, size_t limit)
 }
 
 static const api_qparam_t api_list_params[] = {
-    { "namespace", false },   { "name", false },  { "key", false },
-    { "actor_ids", false },   { "actor_id", true }, { "include_destroyed", false },
-    { "limit", false },       { "cursor", false },
+    { "namespace", false }, { "name", false },    { "key", false },
+    { "actor_ids", false }, { "actor_id", true }, { "include_destroyed", false },
+    { "limit", false },     { "cursor", false },
 };
 
 void api_actors_list(api_req_t *r)
@@ -260,8 +260,9 @@ void api_actors_list(api_req_t *r)
     p.has_before = api_query_str(&q, "cursor") != NULL;
     p.include_destroyed = inc;
     if (ids.n && (name || key)) {
-        api_invalid_input(r->c, "Cannot provide both actor_id and (name + key). Use either "
-                                "actor_id or (name + key).");
+        api_invalid_input(r->c,
+                          "Cannot provide both actor_id and (name + key). Use either "
+                          "actor_id or (name + key).");
         goto done;
     }
     if (key && !name) {
@@ -320,7 +321,9 @@ static int api_name_cmp(const void *x, const void *y)
 }
 
 static const api_qparam_t api_names_params[] = {
-    { "namespace", false }, { "limit", false }, { "cursor", false },
+    { "namespace", false },
+    { "limit", false },
+    { "cursor", false },
 };
 
 /* GET /actors/names: the names actors of the namespace have, sorted, each with the empty

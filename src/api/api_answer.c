@@ -19,8 +19,7 @@ void api_error_ex(net_conn_t *c, int status, const char *group, const char *code
     buf_free(&b);
 }
 
-void api_error(net_conn_t *c, int status, const char *group, const char *code,
-               const char *message)
+void api_error(net_conn_t *c, int status, const char *group, const char *code, const char *message)
 {
     net_http_error(c, status, group, code, message, NULL);
 }

@@ -25,8 +25,7 @@ static const char *api_body_type_name(unsigned types)
     return "a value";
 }
 
-const json_value *api_body_parse(api_req_t *r, const json_field *fields, size_t n,
-                                 json_doc *doc)
+const json_value *api_body_parse(api_req_t *r, const json_field *fields, size_t n, json_doc *doc)
 {
     json_err jerr;
     const char *text = r->req->body.p ? (const char *)r->req->body.p : "";
@@ -76,8 +75,7 @@ int api_body_text(api_req_t *r, const json_value *obj, const char *key, const ch
         return 0;
     }
     if (strlen(*out) != len) {
-        api_bad_request(r->c, "%s: %s: strings may not contain NUL characters", api_body_data,
-                        key);
+        api_bad_request(r->c, "%s: %s: strings may not contain NUL characters", api_body_data, key);
         return -1;
     }
     return 0;

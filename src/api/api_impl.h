@@ -39,8 +39,7 @@ typedef struct api_req {
  * headers are raw "Name: value\r\n" lines or NULL. */
 void api_error_ex(net_conn_t *c, int status, const char *group, const char *code,
                   const char *message, const json_meta *meta, size_t nmeta, const char *headers);
-void api_error(net_conn_t *c, int status, const char *group, const char *code,
-               const char *message);
+void api_error(net_conn_t *c, int status, const char *group, const char *code, const char *message);
 /* Rivet's api.bad_request: "Request is invalid: REASON", with the reason as metadata. */
 void api_bad_request(net_conn_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Rivet's validation.invalid_input. */
@@ -126,8 +125,7 @@ int api_path_id(const slice_t *seg, char *out, size_t size, net_conn_t *c);
  * each of an allowed type, as Rivet's deny_unknown_fields structs demand. On success returns
  * the root object (valid until json_doc_free); otherwise answers 400 api.bad_request with a
  * serde-like reason and returns NULL. Free doc either way. */
-const json_value *api_body_parse(api_req_t *r, const json_field *fields, size_t n,
-                                 json_doc *doc);
+const json_value *api_body_parse(api_req_t *r, const json_field *fields, size_t n, json_doc *doc);
 /* Sets *out to a string member, or to NULL when it is absent or null; answers 400 and returns
  * -1 when the string holds a NUL byte. */
 int api_body_text(api_req_t *r, const json_value *obj, const char *key, const char **out);

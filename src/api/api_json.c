@@ -30,12 +30,9 @@ static void api_w_opt_ts(json_w *w, const char *key, int64_t ts)
 static const char *api_crash_policy_name(store_crash_policy_t p)
 {
     switch (p) {
-    case STORE_CRASH_RESTART:
-        return "restart";
-    case STORE_CRASH_SLEEP:
-        return "sleep";
-    case STORE_CRASH_DESTROY:
-        break;
+    case STORE_CRASH_RESTART: return "restart";
+    case STORE_CRASH_SLEEP: return "sleep";
+    case STORE_CRASH_DESTROY: break;
     }
     return "destroy";
 }

@@ -8,7 +8,7 @@
 #include <string.h>
 
 typedef struct api_kv_read {
-    net_conn_t *c;             /* NULL once the client has gone */
+    net_conn_t *c; /* NULL once the client has gone */
     buf_t key;
 } api_kv_read_t;
 
@@ -55,7 +55,8 @@ void api_actors_kv_get(api_req_t *r, const slice_t *id, const slice_t *seg)
     char *text = sx_malloc(seg->len + 1);
     size_t tlen = 0;
     api_kv_read_t *k = sx_calloc(1, sizeof *k);
-    if (url_decode_segment((const char *)seg->p, seg->len, text, &tlen, URL_ALLOW_SLASH) != URL_OK ||
+    if (url_decode_segment((const char *)seg->p, seg->len, text, &tlen, URL_ALLOW_SLASH) !=
+            URL_OK ||
         base64_decode(&k->key, text, tlen) != BASE64_OK) {
         free(text);
         buf_free(&k->key);

@@ -10,7 +10,7 @@
 #include <string.h>
 
 static const api_qparam_t api_ns_params[] = {
-    { "limit", false },         { "cursor", false },     { "name", false },
+    { "limit", false },         { "cursor", false },      { "name", false },
     { "namespace_ids", false }, { "namespace_id", true },
 };
 

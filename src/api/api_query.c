@@ -18,8 +18,7 @@ static int api_query_index(const api_qparam_t *spec, size_t n, const char *name,
     return -1;
 }
 
-static void api_query_unknown(net_conn_t *c, const api_qparam_t *spec, size_t n,
-                              const char *name)
+static void api_query_unknown(net_conn_t *c, const api_qparam_t *spec, size_t n, const char *name)
 {
     buf_t want = BUF_INIT;
     for (size_t i = 0; i < n; i++)
@@ -207,7 +206,8 @@ void api_ids_free(api_ids_t *ids)
 int api_path_id(const slice_t *seg, char *out, size_t size, net_conn_t *c)
 {
     size_t len = 0;
-    if (seg->len >= size || url_decode_segment((const char *)seg->p, seg->len, out, &len, 0) != URL_OK) {
+    if (seg->len >= size ||
+        url_decode_segment((const char *)seg->p, seg->len, out, &len, 0) != URL_OK) {
         api_bad_request(c, "Invalid URL: cannot parse the path parameter");
         return -1;
     }

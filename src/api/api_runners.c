@@ -48,9 +48,10 @@ static int api_rpick_cmp(const void *x, const void *y)
 }
 
 static const api_qparam_t api_runner_params[] = {
-    { "namespace", false },       { "name", false },  { "runner_ids", false },
-    { "runner_id", true },        { "include_stopped", false },
-    { "limit", false },           { "cursor", false },
+    { "namespace", false },       { "name", false },
+    { "runner_ids", false },      { "runner_id", true },
+    { "include_stopped", false }, { "limit", false },
+    { "cursor", false },
 };
 
 void api_runners_list(api_req_t *r)
@@ -118,7 +119,9 @@ static int api_rname_cmp(const void *x, const void *y)
 }
 
 static const api_qparam_t api_rnames_params[] = {
-    { "namespace", false }, { "limit", false }, { "cursor", false },
+    { "namespace", false },
+    { "limit", false },
+    { "cursor", false },
 };
 
 /* GET /runners/names: {"names": [...], "pagination": {"cursor": last name}}, sorted, names

@@ -21,7 +21,8 @@ gw_config_t app_gw_config(const cfg_t *c)
     return g;
 }
 
-_Static_assert((int)CFG_LOG_LEVEL_DEBUG == (int)LOG_DEBUG && (int)CFG_LOG_LEVEL_ERROR == (int)LOG_ERROR,
+_Static_assert((int)CFG_LOG_LEVEL_DEBUG == (int)LOG_DEBUG &&
+                   (int)CFG_LOG_LEVEL_ERROR == (int)LOG_ERROR,
                "log.level's values in the order of enum log_level");
 
 void app_log_setup(const cfg_t *c)
@@ -77,7 +78,8 @@ void app_create_namespaces(app_t *app)
     for (char **ns = app->cfg.namespaces; ns && *ns; ns++) {
         eng_error_t err;
         if (!eng_ns_get(app->eng, *ns) && eng_ns_create(app->eng, *ns, NULL, NULL, &err) != 0)
-            log_error("cannot create namespace", LF_S("namespace", *ns), LF_S("error", err.message));
+            log_error("cannot create namespace", LF_S("namespace", *ns),
+                      LF_S("error", err.message));
     }
 }
 

@@ -5,6 +5,7 @@ static const char base64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /* Each alphabet character maps to its value plus one, so that 0 marks every other byte. */
+/* clang-format off */
 static const uint8_t base64_value[256] = {
      0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
      0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
@@ -15,6 +16,7 @@ static const uint8_t base64_value[256] = {
      0, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41,
     42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52,  0,  0,  0,  0,  0,
 };
+/* clang-format on */
 
 size_t base64_encode_to(char *out, const uint8_t *p, size_t n)
 {

@@ -12,7 +12,9 @@ typedef struct buf {
     size_t cap;
 } buf_t;
 
+/* clang-format off */
 #define BUF_INIT { NULL, 0, 0 }
+/* clang-format on */
 
 void buf_init(buf_t *b);
 void buf_free(buf_t *b);
@@ -24,6 +26,9 @@ void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2,
 void buf_push(buf_t *b, uint8_t c);
 /* Drops the first n bytes, keeping the rest. */
 void buf_consume(buf_t *b, size_t n);
-static inline void buf_reset(buf_t *b) { b->len = 0; }
+static inline void buf_reset(buf_t *b)
+{
+    b->len = 0;
+}
 
 #endif

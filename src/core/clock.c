@@ -5,12 +5,12 @@
 
 struct clk {
     uv_loop_t *loop;
-    uv_timer_t tick;           /* due at the earliest timer's time */
-    clk_timer_t **heap;        /* a binary min-heap ordered by (due, seq) */
+    uv_timer_t tick;    /* due at the earliest timer's time */
+    clk_timer_t **heap; /* a binary min-heap ordered by (due, seq) */
     uint32_t n, cap;
     uint32_t seq;
     int manual;
-    uint64_t now;              /* the time of a manual clock */
+    uint64_t now; /* the time of a manual clock */
 };
 
 static void clk_tick(uv_timer_t *h);

@@ -22,11 +22,11 @@ typedef void (*clk_cb)(clk_timer_t *t);
  * timer is disarmed before its callback runs and the clock does not touch it afterwards, so the
  * callback may free the record holding it. */
 struct clk_timer {
-    uint64_t due;              /* clock time at which it fires */
+    uint64_t due; /* clock time at which it fires */
     clk_cb cb;
-    void *data;                /* the caller's */
-    uint32_t pos;              /* heap index + 1; 0 while disarmed */
-    uint32_t seq;              /* start order, which breaks ties between equal due times */
+    void *data;   /* the caller's */
+    uint32_t pos; /* heap index + 1; 0 while disarmed */
+    uint32_t seq; /* start order, which breaks ties between equal due times */
 };
 
 clk_t *clk_new(uv_loop_t *loop);

@@ -37,6 +37,7 @@ static void json_restore_locale(locale_t old)
 
 /* Bytes that a string carries as they are in both directions: ASCII from space to DEL other
  * than '"' and '\\'. A table, because short strings are scanned byte by byte. */
+/* clang-format off */
 static const uint8_t json_plain[256] = {
     ['\x20'] = 1, ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['('] = 1,
     [')'] = 1, ['*'] = 1, ['+'] = 1, [','] = 1, ['-'] = 1, ['.'] = 1, ['/'] = 1,
@@ -52,6 +53,7 @@ static const uint8_t json_plain[256] = {
     ['x'] = 1, ['y'] = 1, ['z'] = 1, ['{'] = 1, ['|'] = 1, ['}'] = 1, ['~'] = 1,
     ['\x7f'] = 1,
 };
+/* clang-format on */
 
 /* Returns the first byte at or after q that is not plain, or end. While eight bytes remain it
  * tests them at once: a byte below 0x20, a '"', a '\\' or a byte with the high bit set turns on
@@ -65,7 +67,8 @@ static inline const uint8_t *json_scan_plain(const uint8_t *q, const uint8_t *en
         memcpy(&x, q, 8);
         uint64_t quote = x ^ (ones * '"'), bslash = x ^ (ones * '\\');
         uint64_t t = (((x - ones * 0x20) & ~x) | ((quote - ones) & ~quote) |
-                      ((bslash - ones) & ~bslash) | x) & highs;
+                      ((bslash - ones) & ~bslash) | x) &
+                     highs;
         if (t) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
             return q + (__builtin_ctzll(t) >> 3);
@@ -294,8 +297,7 @@ static int json_unescape(json_parser *ps, const uint8_t **qp, const uint8_t *ope
         *qp = q + 6;
         return JSON_OK;
     }
-    default:
-        return json_fail(ps, JSON_ESYNTAX, "invalid escape sequence", q);
+    default: return json_fail(ps, JSON_ESYNTAX, "invalid escape sequence", q);
     }
     buf_push(&ps->str, c);
     *qp = q + 2;
@@ -619,8 +621,7 @@ static int json_parse_object(json_parser *ps, json_value *out)
                 ps->p++;
                 break;
             }
-            return json_fail(ps, JSON_ESYNTAX, "expected ',' or '}' after object member",
-                             ps->p);
+            return json_fail(ps, JSON_ESYNTAX, "expected ',' or '}' after object member", ps->p);
         }
     }
     const json_pending *pms = (const json_pending *)(ps->stk + base);
@@ -657,29 +658,27 @@ static int json_parse_value(json_parser *ps, json_value *out)
         return json_fail(ps, JSON_ETOOBIG, "too many values", ps->p);
     ps->values_left--;
     switch (*ps->p) {
-    case '{':
-        return json_parse_object(ps, out);
-    case '[':
-        return json_parse_array(ps, out);
-    case '"':
-        out->type = JSON_STRING;
-        return json_parse_string(ps, &out->u.str, &out->len);
+    case '{': return json_parse_object(ps, out);
+    case '[': return json_parse_array(ps, out);
+    case '"': out->type = JSON_STRING; return json_parse_string(ps, &out->u.str, &out->len);
     case 't':
         out->type = JSON_BOOL;
         out->boolean = true;
         return json_parse_literal(ps, "true", 4);
-    case 'f':
-        out->type = JSON_BOOL;
-        return json_parse_literal(ps, "false", 5);
-    case 'n':
-        out->type = JSON_NULL;
-        return json_parse_literal(ps, "null", 4);
+    case 'f': out->type = JSON_BOOL; return json_parse_literal(ps, "false", 5);
+    case 'n': out->type = JSON_NULL; return json_parse_literal(ps, "null", 4);
     case '-':
-    case '0': case '1': case '2': case '3': case '4':
-    case '5': case '6': case '7': case '8': case '9':
-        return json_parse_number(ps, out);
-    default:
-        return json_fail(ps, JSON_ESYNTAX, "expected a value", ps->p);
+    case '0':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7':
+    case '8':
+    case '9': return json_parse_number(ps, out);
+    default: return json_fail(ps, JSON_ESYNTAX, "expected a value", ps->p);
     }
 }
 
@@ -865,10 +864,8 @@ bool json_equal(const json_value *a, const json_value *b)
     if (a->type != b->type)
         return false;
     switch (a->type) {
-    case JSON_NULL:
-        return true;
-    case JSON_BOOL:
-        return a->boolean == b->boolean;
+    case JSON_NULL: return true;
+    case JSON_BOOL: return a->boolean == b->boolean;
     case JSON_NUMBER:
         if (a->is_int && b->is_int)
             return a->u.num.i == b->u.num.i;
@@ -877,8 +874,7 @@ bool json_equal(const json_value *a, const json_value *b)
         if ((a->is_u64 && b->is_int) || (a->is_int && b->is_u64))
             return false;
         return a->u.num.d == b->u.num.d;
-    case JSON_STRING:
-        return a->len == b->len && memcmp(a->u.str, b->u.str, a->len) == 0;
+    case JSON_STRING: return a->len == b->len && memcmp(a->u.str, b->u.str, a->len) == 0;
     case JSON_ARRAY:
         if (a->len != b->len)
             return false;
@@ -1058,9 +1054,7 @@ void json_write_double(buf_t *b, double v)
 void json_write_value(buf_t *b, const json_value *v)
 {
     switch (v->type) {
-    case JSON_NULL:
-        buf_append(b, "null", 4);
-        break;
+    case JSON_NULL: buf_append(b, "null", 4); break;
     case JSON_BOOL:
         if (v->boolean)
             buf_append(b, "true", 4);
@@ -1075,9 +1069,7 @@ void json_write_value(buf_t *b, const json_value *v)
         else
             json_write_double(b, v->u.num.d);
         break;
-    case JSON_STRING:
-        json_write_str(b, v->u.str, v->len);
-        break;
+    case JSON_STRING: json_write_str(b, v->u.str, v->len); break;
     case JSON_ARRAY:
         buf_push(b, '[');
         for (size_t i = 0; i < v->len; i++) {

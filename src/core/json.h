@@ -27,17 +27,17 @@
 /* Every function that can fail returns JSON_OK or one of these negative codes. */
 enum {
     JSON_OK = 0,
-    JSON_ESYNTAX = -1,   /* the text is not JSON; json_err.msg says what was expected */
-    JSON_EUTF8 = -2,     /* a string holds invalid UTF-8 or an unpaired surrogate escape */
-    JSON_EDEPTH = -3,    /* arrays and objects nest deeper than the limit */
-    JSON_ETOOBIG = -4,   /* the input is longer, or holds more values, than the limits allow */
-    JSON_EDUPKEY = -5,   /* an object names the same key twice */
-    JSON_ERANGE = -6,    /* a number beyond a double, or one a getter cannot represent */
-    JSON_ETYPE = -7,     /* a value of another type than the one asked for */
-    JSON_EMISSING = -8,  /* no such value: a NULL value, an absent key or a required field */
-    JSON_EUNKNOWN = -9,  /* an object key that the schema does not allow */
-    JSON_EBASE64 = -10,  /* text that is not canonical padded base64 */
-    JSON_EWRITER = -11,  /* the streaming builder was called out of order */
+    JSON_ESYNTAX = -1,  /* the text is not JSON; json_err.msg says what was expected */
+    JSON_EUTF8 = -2,    /* a string holds invalid UTF-8 or an unpaired surrogate escape */
+    JSON_EDEPTH = -3,   /* arrays and objects nest deeper than the limit */
+    JSON_ETOOBIG = -4,  /* the input is longer, or holds more values, than the limits allow */
+    JSON_EDUPKEY = -5,  /* an object names the same key twice */
+    JSON_ERANGE = -6,   /* a number beyond a double, or one a getter cannot represent */
+    JSON_ETYPE = -7,    /* a value of another type than the one asked for */
+    JSON_EMISSING = -8, /* no such value: a NULL value, an absent key or a required field */
+    JSON_EUNKNOWN = -9, /* an object key that the schema does not allow */
+    JSON_EBASE64 = -10, /* text that is not canonical padded base64 */
+    JSON_EWRITER = -11, /* the streaming builder was called out of order */
 };
 
 typedef enum json_type {
@@ -81,15 +81,15 @@ typedef struct json_member json_member;
  * always followed by a NUL that `len` does not count, and may contain NULs of their own. */
 struct json_value {
     json_type type;
-    bool boolean;  /* JSON_BOOL */
-    bool is_int;   /* JSON_NUMBER: the literal had no fraction or exponent and fits int64_t */
-    bool is_u64;   /* JSON_NUMBER: such a literal above INT64_MAX that fits uint64_t */
-    size_t len;    /* JSON_STRING: bytes; JSON_ARRAY: elements; JSON_OBJECT: members */
+    bool boolean; /* JSON_BOOL */
+    bool is_int;  /* JSON_NUMBER: the literal had no fraction or exponent and fits int64_t */
+    bool is_u64;  /* JSON_NUMBER: such a literal above INT64_MAX that fits uint64_t */
+    size_t len;   /* JSON_STRING: bytes; JSON_ARRAY: elements; JSON_OBJECT: members */
     union {
         struct {
-            double d;      /* the literal correctly rounded to a double */
+            double d; /* the literal correctly rounded to a double */
             union {
-                int64_t i; /* the exact value when is_int */
+                int64_t i;  /* the exact value when is_int */
                 uint64_t u; /* the exact value when is_u64 */
             };
         } num;
@@ -126,7 +126,10 @@ int json_parse_ex(const char *text, size_t len, const json_limits *lim, json_doc
                   json_err *err);
 void json_doc_free(json_doc *doc);
 
-static inline const json_value *json_doc_root(const json_doc *doc) { return &doc->root; }
+static inline const json_value *json_doc_root(const json_doc *doc)
+{
+    return &doc->root;
+}
 
 const char *json_strerror(int code);
 /* Formats "MSG at byte N" into out, always NUL-terminated when n > 0. */
@@ -135,12 +138,30 @@ void json_err_format(const json_err *e, char *out, size_t n);
 /* ---- Accessors ------------------------------------------------------------------------------- */
 
 /* Type tests; a NULL value is of no type at all, so all of them are false for it. */
-static inline bool json_is_null(const json_value *v) { return v && v->type == JSON_NULL; }
-static inline bool json_is_bool(const json_value *v) { return v && v->type == JSON_BOOL; }
-static inline bool json_is_number(const json_value *v) { return v && v->type == JSON_NUMBER; }
-static inline bool json_is_string(const json_value *v) { return v && v->type == JSON_STRING; }
-static inline bool json_is_array(const json_value *v) { return v && v->type == JSON_ARRAY; }
-static inline bool json_is_object(const json_value *v) { return v && v->type == JSON_OBJECT; }
+static inline bool json_is_null(const json_value *v)
+{
+    return v && v->type == JSON_NULL;
+}
+static inline bool json_is_bool(const json_value *v)
+{
+    return v && v->type == JSON_BOOL;
+}
+static inline bool json_is_number(const json_value *v)
+{
+    return v && v->type == JSON_NUMBER;
+}
+static inline bool json_is_string(const json_value *v)
+{
+    return v && v->type == JSON_STRING;
+}
+static inline bool json_is_array(const json_value *v)
+{
+    return v && v->type == JSON_ARRAY;
+}
+static inline bool json_is_object(const json_value *v)
+{
+    return v && v->type == JSON_OBJECT;
+}
 /* True for a number written as an integer literal that fits int64_t. */
 static inline bool json_is_int(const json_value *v)
 {
@@ -241,11 +262,11 @@ void json_write_value(buf_t *b, const json_value *v);
 
 typedef struct json_w {
     buf_t *out;
-    uint64_t in_obj;   /* bit d: the container at depth d+1 is an object */
-    uint64_t filled;   /* bit d: the container at depth d+1 already has an element */
-    unsigned depth;    /* open containers */
-    bool key_pending;  /* a key was written and its value is due */
-    bool done;         /* the top-level value is complete */
+    uint64_t in_obj;  /* bit d: the container at depth d+1 is an object */
+    uint64_t filled;  /* bit d: the container at depth d+1 already has an element */
+    unsigned depth;   /* open containers */
+    bool key_pending; /* a key was written and its value is due */
+    bool done;        /* the top-level value is complete */
     int err;
 } json_w;
 

@@ -121,17 +121,10 @@ void log_at(enum log_level level, const char *msg, ...)
             else
                 log_text_value(out, f.s ? f.s : "");
             break;
-        case LOG_F_INT:
-            buf_printf(out, "%lld", f.i);
-            break;
-        case LOG_F_UINT:
-            buf_printf(out, "%llu", f.u);
-            break;
-        case LOG_F_DBL:
-            buf_printf(out, "%g", f.d);
-            break;
-        case LOG_F_END:
-            break;
+        case LOG_F_INT: buf_printf(out, "%lld", f.i); break;
+        case LOG_F_UINT: buf_printf(out, "%llu", f.u); break;
+        case LOG_F_DBL: buf_printf(out, "%g", f.d); break;
+        case LOG_F_END: break;
         }
     }
     va_end(ap);

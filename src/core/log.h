@@ -12,8 +12,8 @@ enum log_ftype { LOG_F_END = 0, LOG_F_STR, LOG_F_INT, LOG_F_UINT, LOG_F_DBL };
 struct log_field {
     const char *key;
     enum log_ftype type;
-    const char *s;   /* LOG_F_STR */
-    long long i;     /* LOG_F_INT */
+    const char *s; /* LOG_F_STR */
+    long long i;   /* LOG_F_INT */
     unsigned long long u;
     double d;
 };
@@ -31,9 +31,25 @@ int log_parse_level(const char *s, enum log_level *out);
 /* Writes one event; the variadic part is struct log_field values ended by LF_END. */
 void log_at(enum log_level level, const char *msg, ...);
 
-#define log_debug(...) do { if (log_min_level <= LOG_DEBUG) log_at(LOG_DEBUG, __VA_ARGS__, LF_END); } while (0)
-#define log_info(...) do { if (log_min_level <= LOG_INFO) log_at(LOG_INFO, __VA_ARGS__, LF_END); } while (0)
-#define log_warn(...) do { if (log_min_level <= LOG_WARN) log_at(LOG_WARN, __VA_ARGS__, LF_END); } while (0)
-#define log_error(...) do { if (log_min_level <= LOG_ERROR) log_at(LOG_ERROR, __VA_ARGS__, LF_END); } while (0)
+#define log_debug(...)                              \
+    do {                                            \
+        if (log_min_level <= LOG_DEBUG)             \
+            log_at(LOG_DEBUG, __VA_ARGS__, LF_END); \
+    } while (0)
+#define log_info(...)                              \
+    do {                                           \
+        if (log_min_level <= LOG_INFO)             \
+            log_at(LOG_INFO, __VA_ARGS__, LF_END); \
+    } while (0)
+#define log_warn(...)                              \
+    do {                                           \
+        if (log_min_level <= LOG_WARN)             \
+            log_at(LOG_WARN, __VA_ARGS__, LF_END); \
+    } while (0)
+#define log_error(...)                              \
+    do {                                            \
+        if (log_min_level <= LOG_ERROR)             \
+            log_at(LOG_ERROR, __VA_ARGS__, LF_END); \
+    } while (0)
 
 #endif

@@ -13,19 +13,21 @@
 
 typedef struct map_slot {
     uint64_t hash;
-    uint8_t *key;          /* NULL: empty slot */
+    uint8_t *key; /* NULL: empty slot */
     size_t klen;
     void *value;
 } map_slot_t;
 
 typedef struct map {
     map_slot_t *slots;
-    size_t cap;            /* 0 or a power of two */
+    size_t cap; /* 0 or a power of two */
     size_t n;
-    uint64_t seed;         /* drawn when the table is first allocated */
+    uint64_t seed; /* drawn when the table is first allocated */
 } map_t;
 
+/* clang-format off */
 #define MAP_INIT { NULL, 0, 0, 0 }
+/* clang-format on */
 
 void map_init(map_t *m);
 /* Frees the keys and the table, not the values. */

@@ -6,7 +6,7 @@
 #include <string.h>
 
 const double met_default_buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                       1, 2.5, 5, 10, 25, 50, 100, 250, 500 };
+                                       1,     2.5,    5,     10,   25,    50,   100, 250,  500 };
 const size_t met_default_nbuckets = sizeof met_default_buckets / sizeof met_default_buckets[0];
 
 typedef struct met_family {

@@ -14,11 +14,11 @@ enum met_type { MET_COUNTER, MET_GAUGE, MET_HISTOGRAM };
 typedef struct met_series {
     struct met_series *next;
     struct met_family *family;
-    char *labels;         /* NULL or `a="x",b="y"` */
-    double value;         /* counter or gauge */
-    uint64_t count;       /* histogram */
+    char *labels;   /* NULL or `a="x",b="y"` */
+    double value;   /* counter or gauge */
+    uint64_t count; /* histogram */
     double sum;
-    uint64_t *buckets;    /* histogram: one count per upper bound (not cumulative) */
+    uint64_t *buckets; /* histogram: one count per upper bound (not cumulative) */
 } met_series_t;
 
 /* The bucket bounds shared with Rivet's gateway metrics, in seconds. */
@@ -45,9 +45,18 @@ static inline met_series_t *met_histogram(const char *name, const char *help, co
     return met_get(MET_HISTOGRAM, name, help, labels, bounds, nbounds);
 }
 
-static inline void met_inc(met_series_t *s) { s->value += 1; }
-static inline void met_add(met_series_t *s, double v) { s->value += v; }
-static inline void met_set(met_series_t *s, double v) { s->value = v; }
+static inline void met_inc(met_series_t *s)
+{
+    s->value += 1;
+}
+static inline void met_add(met_series_t *s, double v)
+{
+    s->value += v;
+}
+static inline void met_set(met_series_t *s, double v)
+{
+    s->value = v;
+}
 void met_observe(met_series_t *s, double v);
 
 /* Removes one series (a runner that is gone), so per-object series do not pile up. */

@@ -8,6 +8,7 @@
  * three-byte leads, 8 ED, 9 F0, 10 F1-F3, 11 F4. The three continuation classes exist because
  * E0, ED, F0 and F4 restrict their second byte to exclude overlong forms, surrogates and
  * code points above U+10FFFF. */
+/* clang-format off */
 static const uint8_t utf8_class[256] = {
      0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 00 */
      0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 10 */
@@ -26,23 +27,25 @@ static const uint8_t utf8_class[256] = {
      6,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  8,  7,  7,  /* E0 */
      9, 10, 10, 10, 11,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* F0 */
 };
+/* clang-format on */
 
 /* States are pre-multiplied by the 12 classes so a step is one add and one load. */
 enum {
-    U_ACC = 0,   /* at a character boundary */
-    U_REJ = 12,  /* invalid, sticky */
-    U_N1 = 24,   /* one continuation byte (80-BF) to go */
-    U_N2 = 36,   /* two to go */
-    U_N3 = 48,   /* three to go */
-    U_E0 = 60,   /* after E0: A0-BF, then one more */
-    U_ED = 72,   /* after ED: 80-9F (no surrogates), then one more */
-    U_F0 = 84,   /* after F0: 90-BF, then two more */
-    U_F4 = 96,   /* after F4: 80-8F (nothing above U+10FFFF), then two more */
+    U_ACC = 0,  /* at a character boundary */
+    U_REJ = 12, /* invalid, sticky */
+    U_N1 = 24,  /* one continuation byte (80-BF) to go */
+    U_N2 = 36,  /* two to go */
+    U_N3 = 48,  /* three to go */
+    U_E0 = 60,  /* after E0: A0-BF, then one more */
+    U_ED = 72,  /* after ED: 80-9F (no surrogates), then one more */
+    U_F0 = 84,  /* after F0: 90-BF, then two more */
+    U_F4 = 96,  /* after F4: 80-8F (nothing above U+10FFFF), then two more */
 };
 
 _Static_assert(U_ACC == UTF8_ACCEPT && U_REJ == UTF8_REJECT, "UTF-8 state encoding");
 
 #define R U_REJ
+/* clang-format off */
 static const uint8_t utf8_trans[108] = {
     /* ASCII  80-8F  90-9F  A0-BF  bad    C2-DF  E0     E1-EF  ED     F0     F1-F3  F4 */
     U_ACC, R,     R,     R,     R,     U_N1,  U_E0,  U_N2,  U_ED,  U_F0,  U_N3,  U_F4, /* ACC */
@@ -55,6 +58,7 @@ static const uint8_t utf8_trans[108] = {
     R,     R,     U_N2,  U_N2,  R,     R,     R,     R,     R,     R,     R,     R,    /* F0 */
     R,     U_N2,  R,     R,     R,     R,     R,     R,     R,     R,     R,     R,    /* F4 */
 };
+/* clang-format on */
 #undef R
 
 uint32_t utf8_step(uint32_t state, const uint8_t *p, size_t len)

@@ -175,8 +175,8 @@ const eng_ns_t *eng_ns_at(eng_t *e, size_t i)
 
 const char *eng_actor_state_name(eng_actor_state_t s)
 {
-    static const char *const names[] = { "pending", "starting", "running", "stopping",
-                                         "sleeping", "destroyed" };
+    static const char *const names[] = { "pending",  "starting", "running",
+                                         "stopping", "sleeping", "destroyed" };
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
 }
 
@@ -230,8 +230,7 @@ void eng_actor_link(eng_t *e, eng_actor_t *a)
     e->last = a;
 }
 
-int eng_actor_create(eng_t *e, const eng_actor_spec_t *spec, eng_actor_t **out,
-                     eng_error_t *err)
+int eng_actor_create(eng_t *e, const eng_actor_spec_t *spec, eng_actor_t **out, eng_error_t *err)
 {
     const eng_ns_t *ns = eng_ns_get(e, spec->namespace_name ? spec->namespace_name : "default");
     if (!ns) {
@@ -390,11 +389,8 @@ void eng_actor_destroy(eng_t *e, eng_actor_t *a)
         eng_mark_destroyed(e, a);
         break;
     case ENG_ACTOR_PENDING:
-    case ENG_ACTOR_SLEEPING:
-        eng_mark_destroyed(e, a);
-        break;
-    case ENG_ACTOR_DESTROYED:
-        break;
+    case ENG_ACTOR_SLEEPING: eng_mark_destroyed(e, a); break;
+    case ENG_ACTOR_DESTROYED: break;
     }
 }
 
@@ -739,8 +735,8 @@ static void eng_waiter_timeout(clk_timer_t *t)
     }
 }
 
-eng_waiter_t *eng_actor_wait_ready(eng_t *e, eng_actor_t *a, uint64_t timeout_ms,
-                                   eng_ready_cb cb, void *ud)
+eng_waiter_t *eng_actor_wait_ready(eng_t *e, eng_actor_t *a, uint64_t timeout_ms, eng_ready_cb cb,
+                                   void *ud)
 {
     struct eng_waiter *w = sx_calloc(1, sizeof *w);
     w->e = e;

@@ -23,12 +23,14 @@ typedef struct eng_actor eng_actor_t;
 typedef struct eng_runner eng_runner_t;
 
 typedef struct eng_config {
-    int64_t runner_lost_threshold_ms;  /* 15000: a disconnected runner's actors move after this */
-    int64_t runner_eligible_ms;        /* 10000: runners pinged longer ago are not placed on */
-    int64_t actor_stop_threshold_ms;   /* 1800000: sent to runners in ToClientInit */
+    int64_t runner_lost_threshold_ms; /* 15000: a disconnected runner's actors move after this */
+    int64_t runner_eligible_ms;       /* 10000: runners pinged longer ago are not placed on */
+    int64_t actor_stop_threshold_ms;  /* 1800000: sent to runners in ToClientInit */
 } eng_config_t;
 
+/* clang-format off */
 #define ENG_CONFIG_DEFAULT { 15000, 10000, 1800000 }
+/* clang-format on */
 
 typedef enum eng_actor_state {
     ENG_ACTOR_PENDING = 0, /* waiting for a runner with a free slot */
@@ -55,13 +57,13 @@ struct eng_runner {
     uint32_t version;
     uint32_t total_slots;
     uint32_t used_slots;
-    char *metadata;            /* JSON text or NULL */
+    char *metadata; /* JSON text or NULL */
     int64_t create_ts;
-    int64_t last_ping_ts;      /* ms; last pong (or init) */
+    int64_t last_ping_ts; /* ms; last pong (or init) */
     int64_t rtt_ms;
     int64_t last_connect_ts;
     bool connected;
-    bool draining;             /* sent ToServerStopping */
+    bool draining; /* sent ToServerStopping */
     /* Private to the engine. */
     struct eng_runner_priv *priv;
 };
@@ -71,21 +73,21 @@ struct eng_actor {
     char *actor_id;
     const eng_ns_t *ns;
     char *name;
-    char *key;                 /* NULL when the actor has no key */
+    char *key; /* NULL when the actor has no key */
     uint8_t *input;
     size_t input_len;
     bool has_input;
     char *runner_name_selector;
     store_crash_policy_t crash_policy;
     int64_t create_ts;
-    int64_t start_ts;          /* 0 until first Running */
-    int64_t connectable_ts;    /* 0 while not Running */
-    int64_t sleep_ts;          /* 0 while not sleeping */
+    int64_t start_ts;              /* 0 until first Running */
+    int64_t connectable_ts;        /* 0 while not Running */
+    int64_t sleep_ts;              /* 0 while not sleeping */
     int64_t pending_allocation_ts; /* 0 unless waiting for a runner */
-    int64_t destroy_ts;        /* 0 while alive */
+    int64_t destroy_ts;            /* 0 while alive */
     eng_actor_state_t state;
     uint32_t generation;
-    eng_runner_t *runner;      /* while allocated */
+    eng_runner_t *runner; /* while allocated */
     bool has_alarm;
     int64_t alarm_ts;
     /* Private to the engine. */
@@ -95,7 +97,7 @@ struct eng_actor {
 typedef struct eng_actor_spec {
     const char *namespace_name;
     const char *name;
-    const char *key;           /* NULL: no key */
+    const char *key; /* NULL: no key */
     const uint8_t *input;
     size_t input_len;
     bool has_input;
@@ -144,8 +146,7 @@ const eng_ns_t *eng_ns_at(eng_t *e, size_t i); /* ordered by name */
 /* Creates an actor and places it (or queues it). Fails with 400 (bad name, unknown runner
  * selector is not an error: the actor waits), 404 namespace.not_found, or 409
  * actor.duplicate_key when a live actor of that name holds the key. */
-int eng_actor_create(eng_t *e, const eng_actor_spec_t *spec, eng_actor_t **out,
-                     eng_error_t *err);
+int eng_actor_create(eng_t *e, const eng_actor_spec_t *spec, eng_actor_t **out, eng_error_t *err);
 eng_actor_t *eng_actor_get(eng_t *e, const char *actor_id);
 /* The live actor of (namespace, name, key), or NULL. */
 eng_actor_t *eng_actor_find(eng_t *e, const eng_ns_t *ns, const char *name, const char *key);
@@ -162,8 +163,8 @@ const char *eng_actor_state_name(eng_actor_state_t s);
 enum { ENG_OK = 0, ENG_ENOTFOUND = -1, ENG_ETIMEDOUT = -2, ENG_ECANCELED = -3 };
 typedef struct eng_waiter eng_waiter_t;
 typedef void (*eng_ready_cb)(void *ud, int err, eng_actor_t *a);
-eng_waiter_t *eng_actor_wait_ready(eng_t *e, eng_actor_t *a, uint64_t timeout_ms,
-                                   eng_ready_cb cb, void *ud);
+eng_waiter_t *eng_actor_wait_ready(eng_t *e, eng_actor_t *a, uint64_t timeout_ms, eng_ready_cb cb,
+                                   void *ud);
 /* Cancels a pending wait; cb is not called. */
 void eng_waiter_cancel(eng_waiter_t *w);
 

@@ -10,10 +10,10 @@
 
 /* Why an actor is being stopped; decides what its Stopped event leads to. */
 enum eng_stop_kind {
-    ENG_STOP_NONE = 0, /* not asked: a crash */
-    ENG_STOP_SLEEP,    /* the actor asked to sleep */
-    ENG_STOP_STOP,     /* the actor asked to stop: a graceful exit destroys it */
-    ENG_STOP_DESTROY,  /* DELETE /actors/{id} */
+    ENG_STOP_NONE = 0,   /* not asked: a crash */
+    ENG_STOP_SLEEP,      /* the actor asked to sleep */
+    ENG_STOP_STOP,       /* the actor asked to stop: a graceful exit destroys it */
+    ENG_STOP_DESTROY,    /* DELETE /actors/{id} */
     ENG_STOP_GOING_AWAY, /* its runner is draining */
 };
 
@@ -33,7 +33,7 @@ struct eng_waiter {
     eng_ready_cb cb;
     void *ud;
     clk_timer_t timer;
-    uint64_t deadline;          /* clock time at which the wait times out */
+    uint64_t deadline; /* clock time at which the wait times out */
     int done;
 };
 
@@ -47,7 +47,7 @@ struct eng_actor_priv {
     int64_t next_cmd_idx;
     int64_t last_event_idx;
     enum eng_stop_kind stop_kind;
-    eng_cmd_t *cmds;            /* unacked, oldest first */
+    eng_cmd_t *cmds; /* unacked, oldest first */
     struct eng_waiter *waiters;
     clk_timer_t alarm;
 };
@@ -59,25 +59,25 @@ struct eng_runner_priv {
     clk_timer_t lost_timer;
     int lost;
     char subject[96];
-    met_series_t *m_rtt;       /* sett_runner_rtt_seconds{runner_id,name} */
-    met_series_t *m_pong;      /* sett_runner_last_pong_timestamp_seconds{runner_id,name} */
+    met_series_t *m_rtt;  /* sett_runner_rtt_seconds{runner_id,name} */
+    met_series_t *m_pong; /* sett_runner_last_pong_timestamp_seconds{runner_id,name} */
 };
 
 struct eng {
     uv_loop_t *loop;
-    clk_t *clk;                /* times waits, alarms and lost runners */
+    clk_t *clk; /* times waits, alarms and lost runners */
     store_t *store;
     bus_t *bus;
     eng_config_t cfg;
     eng_ns_t **ns;
     size_t nns;
-    map_t actors;        /* id -> actor */
-    map_t keys;          /* namespace \0 name \0 key -> live actor */
+    map_t actors; /* id -> actor */
+    map_t keys;   /* namespace \0 name \0 key -> live actor */
     eng_actor_t *first, *last;
     eng_actor_t *queue_head, *queue_tail;
-    map_t runners;       /* id -> runner */
-    struct eng_sync *sync;     /* engine_resync.c: writes the store missed */
-    map_t dirty;         /* kind byte + id of each record to write again */
+    map_t runners;         /* id -> runner */
+    struct eng_sync *sync; /* engine_resync.c: writes the store missed */
+    map_t dirty;           /* kind byte + id of each record to write again */
     eng_runner_t *runners_first;
     void (*stop_fn)(void *ud, eng_actor_t *a);
     eng_place_fn place_fn;

@@ -17,7 +17,7 @@ typedef struct eng_restore_op {
     eng_restore_cb cb;
     void *ud;
     size_t actors;
-    size_t ns_next;            /* the namespace whose runners are listed next */
+    size_t ns_next; /* the namespace whose runners are listed next */
     size_t stale;
 } eng_restore_op_t;
 

@@ -167,9 +167,9 @@ static void eng_apply_event(eng_t *e, eng_runner_t *r, eng_actor_t *a, const rp_
     case RP_EVENT_ACTOR_INTENT:
         if (a->state != ENG_ACTOR_RUNNING && a->state != ENG_ACTOR_STARTING)
             break;
-        eng_send_stop(e, a, ev->val.actor_intent.intent.tag == RP_ACTOR_INTENT_SLEEP
-                                ? ENG_STOP_SLEEP
-                                : ENG_STOP_STOP);
+        eng_send_stop(e, a,
+                      ev->val.actor_intent.intent.tag == RP_ACTOR_INTENT_SLEEP ? ENG_STOP_SLEEP
+                                                                               : ENG_STOP_STOP);
         break;
     case RP_EVENT_ACTOR_SET_ALARM:
         if (a->state == ENG_ACTOR_DESTROYED)

@@ -403,20 +403,21 @@ gw_t *gw_new(uv_loop_t *loop, eng_t *eng, bus_t *bus, store_t *store, const gw_c
                                   "kind=\"ws\"");
     gw->m_http_duration = met_histogram("gateway_request_duration_seconds",
                                         "Tunnelled HTTP request durations.", NULL, NULL, 0);
-    static const char *const in_kinds[] = { "response_start", "response_chunk", "response_abort",
-                                            "websocket_open", "websocket_message",
-                                            "websocket_message_ack", "websocket_close" };
-    static const char *const out_kinds[] = { "request_start", "request_chunk", "request_abort",
-                                             "websocket_open", "websocket_message",
-                                             "websocket_close" };
+    static const char *const in_kinds[] = { "response_start",    "response_chunk",
+                                            "response_abort",    "websocket_open",
+                                            "websocket_message", "websocket_message_ack",
+                                            "websocket_close" };
+    static const char *const out_kinds[] = { "request_start",     "request_chunk",
+                                             "request_abort",     "websocket_open",
+                                             "websocket_message", "websocket_close" };
     for (int i = 0; i < 7; i++) {
         char labels[96];
         snprintf(labels, sizeof labels, "direction=\"from_runner\",kind=\"%s\"", in_kinds[i]);
         gw->m_msgs_in[i] = met_counter("gateway_tunnel_messages_total", "Tunnel messages.", labels);
         if (i < 6) {
             snprintf(labels, sizeof labels, "direction=\"to_runner\",kind=\"%s\"", out_kinds[i]);
-            gw->m_msgs_out[i] =
-                met_counter("gateway_tunnel_messages_total", "Tunnel messages.", labels);
+            gw->m_msgs_out[i] = met_counter("gateway_tunnel_messages_total", "Tunnel messages.",
+                                            labels);
         }
     }
     gw->m_bytes_in = met_counter("gateway_bytes_total", "Payload bytes through the tunnel.",
@@ -426,7 +427,8 @@ gw_t *gw_new(uv_loop_t *loop, eng_t *eng, bus_t *bus, store_t *store, const gw_c
     gw->m_gc_removed = met_counter("gateway_gc_removed_total",
                                    "In-flight requests removed by the GC pass.", NULL);
     gw->m_pending = met_gauge("gateway_pending_bytes",
-                              "Unacked client messages kept for hibernatable sockets, bytes.", NULL);
+                              "Unacked client messages kept for hibernatable sockets, bytes.",
+                              NULL);
     log_info("gateway ready", LF_S("gateway_id", gw->subject + 17));
     return gw;
 }

@@ -21,10 +21,10 @@ typedef struct gw_config {
      * timeout of a hibernatable socket, and the hibernation threshold (keepalive rows are
      * refreshed every half of it). */
     lh_timeouts_t timeouts;
-    uint64_t ready_timeout_ms;          /* 10000 */
-    uint64_t gc_interval_ms;            /* 15000 */
-    unsigned retries;                   /* 3 */
-    size_t max_body_bytes;              /* 20 MiB: larger request bodies get 413 */
+    uint64_t ready_timeout_ms; /* 10000 */
+    uint64_t gc_interval_ms;   /* 15000 */
+    unsigned retries;          /* 3 */
+    size_t max_body_bytes;     /* 20 MiB: larger request bodies get 413 */
 } gw_config_t;
 
 gw_t *gw_new(uv_loop_t *loop, eng_t *eng, bus_t *bus, store_t *store, const gw_config_t *cfg);
@@ -53,8 +53,8 @@ void gw_refuse(net_conn_t *c, hreq *req, int status, const char *group, const ch
  * with the group and code of a body that is a Rivet error ({"group","code",...} of short
  * identifiers), else "policy" and a code for the status (bad_request, unauthorized, forbidden,
  * not_found, rate_limited, or refused). */
-void gw_refuse_answer(net_conn_t *c, hreq *req, int status, const char *headers,
-                      const void *body, size_t len);
+void gw_refuse_answer(net_conn_t *c, hreq *req, int status, const char *headers, const void *body,
+                      size_t len);
 /* The policy asked for timeouts, hibernation and auto-responses; NULL for built-in behaviour. */
 struct lh_policy;
 void gw_set_policy(gw_t *gw, struct lh_policy *pol);

@@ -265,8 +265,8 @@ void gw_keepalive_one(gw_t *gw, gw_req_t *r)
     store_hib_row_t row = { r->actor_id, { 0 }, { 0 }, eng_now_ms(gw->eng) };
     memcpy(row.gateway_id, gw->id, 4);
     memcpy(row.request_id, r->rid, 4);
-    store_hib_upsert(gw->store, &row, 1, (int64_t)gw->cfg.timeouts.hibernation_threshold_ms,
-                     NULL, NULL);
+    store_hib_upsert(gw->store, &row, 1, (int64_t)gw->cfg.timeouts.hibernation_threshold_ms, NULL,
+                     NULL);
 }
 
 void gw_keepalive_forget(gw_t *gw, gw_req_t *r)

@@ -63,7 +63,8 @@ static void gw_http_wait(gw_t *gw, gw_req_t *r)
 {
     eng_actor_t *a = eng_actor_get(gw->eng, r->actor_id);
     if (!a || a->state == ENG_ACTOR_DESTROYED) {
-        gw_http_fail(gw, r, 404, "actor", "not_found", "The actor does not exist or was destroyed.");
+        gw_http_fail(gw, r, 404, "actor", "not_found",
+                     "The actor does not exist or was destroyed.");
         return;
     }
     r->state = GW_WAIT_READY;
@@ -81,7 +82,8 @@ static void gw_http_ready(void *ud, int err, eng_actor_t *a)
         return;
     }
     if (err != ENG_OK || !a->runner) {
-        gw_http_fail(gw, r, 404, "actor", "not_found", "The actor does not exist or was destroyed.");
+        gw_http_fail(gw, r, 404, "actor", "not_found",
+                     "The actor does not exist or was destroyed.");
         return;
     }
     gw_set_runner(r, a->runner);
@@ -133,10 +135,15 @@ void gw_http_start(gw_t *gw, net_conn_t *c, hreq *req, const char *actor_id, con
  * refusal or repeat an allowed origin, which browsers refuse. */
 static int gw_http_skip_header(const slice_t *k)
 {
-    static const char *const skip[] = { "content-length", "transfer-encoding", "connection",
-                                        "keep-alive", "upgrade", "access-control-allow-origin",
+    static const char *const skip[] = { "content-length",
+                                        "transfer-encoding",
+                                        "connection",
+                                        "keep-alive",
+                                        "upgrade",
+                                        "access-control-allow-origin",
                                         "access-control-allow-credentials",
-                                        "access-control-expose-headers", NULL };
+                                        "access-control-expose-headers",
+                                        NULL };
     for (int i = 0; skip[i]; i++)
         if (k->len == strlen(skip[i]) && strncasecmp((const char *)k->p, skip[i], k->len) == 0)
             return 1;
@@ -207,8 +214,7 @@ void gw_http_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message
             gw_http_finish(gw, r);
         }
         return;
-    default:
-        return; /* WebSocket kinds do not belong to an HTTP request */
+    default: return; /* WebSocket kinds do not belong to an HTTP request */
     }
 }
 

@@ -15,12 +15,12 @@
 enum gw_kind { GW_HTTP = 0, GW_WS = 1 };
 
 enum gw_state {
-    GW_WAIT_READY = 0,   /* waiting for the actor to run */
-    GW_WAIT_RESPONSE,    /* HTTP: RequestStart sent */
-    GW_STREAMING,        /* HTTP: a streamed answer is being relayed */
-    GW_WAIT_OPEN,        /* WebSocket: open sent */
-    GW_ACTIVE,           /* WebSocket: open acknowledged */
-    GW_HIBERNATING,      /* WebSocket: the actor sleeps, the client stays connected */
+    GW_WAIT_READY = 0, /* waiting for the actor to run */
+    GW_WAIT_RESPONSE,  /* HTTP: RequestStart sent */
+    GW_STREAMING,      /* HTTP: a streamed answer is being relayed */
+    GW_WAIT_OPEN,      /* WebSocket: open sent */
+    GW_ACTIVE,         /* WebSocket: open acknowledged */
+    GW_HIBERNATING,    /* WebSocket: the actor sleeps, the client stays connected */
     GW_DONE,
 };
 
@@ -29,7 +29,7 @@ enum gw_state {
 typedef struct gw_pending {
     struct gw_pending *next;
     uint16_t index;
-    uint64_t sent_at;          /* clock time, ms */
+    uint64_t sent_at; /* clock time, ms */
     size_t len;
     uint8_t bytes[];
 } gw_pending_t;
@@ -40,14 +40,14 @@ typedef struct gw_pending {
 typedef struct gw_req {
     struct gw_req *prev, *next;
     struct gw *gw;
-    net_conn_t *c;             /* NULL once the client is gone */
+    net_conn_t *c; /* NULL once the client is gone */
     char *actor_id;
-    char *subject;             /* the runner's bus subject while the actor runs for it */
+    char *subject; /* the runner's bus subject while the actor runs for it */
     eng_waiter_t *waiter;
-    clk_timer_t timer;         /* response-start, open and ping deadlines, retries */
+    clk_timer_t timer; /* response-start, open and ping deadlines, retries */
     uint8_t rid[4];
     uint16_t next_index;
-    uint8_t state;             /* enum gw_state */
+    uint8_t state; /* enum gw_state */
     /* The WebSocket's flags sit here too, where they take no room of their own. */
     uint8_t kind : 1;          /* enum gw_kind */
     uint8_t registered : 1;    /* in the in-flight table */
@@ -57,9 +57,9 @@ typedef struct gw_req {
 
 typedef struct gw_http_req {
     gw_req_t r;
-    hreq *req;                 /* valid until answered */
-    char *path;                /* what the actor sees: rest of the path and the query */
-    uint64_t start;            /* clock time, ms */
+    hreq *req;      /* valid until answered */
+    char *path;     /* what the actor sees: rest of the path and the query */
+    uint64_t start; /* clock time, ms */
     uint64_t response_start_timeout_ms;
     uint8_t attempts;
 } gw_http_req_t;
@@ -69,7 +69,7 @@ typedef struct gw_ws_req {
     /* Until the open is acked: the path the actor sees, NUL-terminated, then the forwarded
      * headers as name\0value\0 pairs, ended by an empty name. */
     char *open;
-    uint64_t last_pong;        /* clock time, ms */
+    uint64_t last_pong; /* clock time, ms */
     gw_pending_t *pend_head, *pend_tail;
     size_t pend_bytes;
     size_t max_pending_bytes;
@@ -105,22 +105,22 @@ struct gw {
     store_t *store;
     lh_policy_t *pol;
     gw_config_t cfg;
-    clk_t *clk;                /* the engine's: times every deadline of the gateway */
-    clk_timer_t keepalive;     /* refreshes every hibernatable socket's row in one batch */
+    clk_t *clk;            /* the engine's: times every deadline of the gateway */
+    clk_timer_t keepalive; /* refreshes every hibernatable socket's row in one batch */
     uint8_t id[4];
     char subject[32];
     bus_sub_t *sub;
-    map_t inflight;      /* request id -> gw_req_t */
+    map_t inflight; /* request id -> gw_req_t */
     /* actor id -> how many of its sockets may hibernate, as a pointer-sized count (never 0:
      * an actor without any has no entry) */
     map_t hib_counts;
-    gw_req_t *reqs;            /* every request, for the stop hook and GC */
+    gw_req_t *reqs; /* every request, for the stop hook and GC */
     clk_timer_t gc;
-    clk_timer_t reap;          /* frees released requests from the loop */
-    gw_req_t *dead;            /* released requests, linked by prev, until reaped */
-    buf_t scratch;             /* one encode buffer reused for every frame */
-    net_server_t *srv;         /* whose total counts pending bytes too, or NULL */
-    size_t pending_bytes;      /* unacked messages of every hibernatable socket */
+    clk_timer_t reap;     /* frees released requests from the loop */
+    gw_req_t *dead;       /* released requests, linked by prev, until reaped */
+    buf_t scratch;        /* one encode buffer reused for every frame */
+    net_server_t *srv;    /* whose total counts pending bytes too, or NULL */
+    size_t pending_bytes; /* unacked messages of every hibernatable socket */
     met_series_t *m_ping, *m_pong_dropped, *m_http_inflight, *m_ws_inflight, *m_http_duration;
     met_series_t *m_msgs_in[7], *m_msgs_out[6], *m_bytes_in, *m_bytes_out, *m_gc_removed;
     met_series_t *m_pending;

@@ -20,8 +20,8 @@ int gw_ws_upgrade(net_conn_t *c, hreq *req, const net_ws_handler_t *h, void *ud)
     wsh_offers_parse(&offers, req);
     static const char *const pref[] = { "rivet", NULL };
     const slice_t *proto = wsh_select_protocol(&offers, pref);
-    int rc = net_ws_accept(c, req, proto ? (const char *)proto->p : NULL, proto ? proto->len : 0,
-                           h, ud);
+    int rc = net_ws_accept(c, req, proto ? (const char *)proto->p : NULL, proto ? proto->len : 0, h,
+                           ud);
     wsh_offers_free(&offers);
     return rc;
 }
@@ -35,8 +35,8 @@ static const net_ws_handler_t gw_refused_handler = { NULL, NULL, NULL, NULL };
  * digits, as in every close reason sett writes. Group and code are ASCII identifiers, kept to
  * GW_REFUSE_NAME_MAX bytes each so that the reason fits in the 123 bytes a close frame holds. */
 #define GW_REFUSE_NAME_MAX 56
-static void gw_refuse_ws(net_conn_t *c, hreq *req, const char *group, size_t glen,
-                         const char *code, size_t clen)
+static void gw_refuse_ws(net_conn_t *c, hreq *req, const char *group, size_t glen, const char *code,
+                         size_t clen)
 {
     uint8_t ray[4];
     rnd_bytes(ray, sizeof ray);
@@ -91,8 +91,8 @@ static const char *gw_status_code(int status)
     }
 }
 
-void gw_refuse_answer(net_conn_t *c, hreq *req, int status, const char *headers,
-                      const void *body, size_t len)
+void gw_refuse_answer(net_conn_t *c, hreq *req, int status, const char *headers, const void *body,
+                      size_t len)
 {
     if (!req || !req->upgrade || status < 400) {
         net_http_respond(c, status, NULL, headers, body, len);

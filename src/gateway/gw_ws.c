@@ -221,8 +221,7 @@ void gw_ws_on_message(gw_t *gw, gw_req_t *r, const rp_to_server_tunnel_message_k
         gw_req_release(r);
         return;
     }
-    default:
-        return;
+    default: return;
     }
 }
 
@@ -263,8 +262,7 @@ static void gw_ws_client_message(net_conn_t *c, void *ud, int binary, const uint
     gw_hib_client_message(gw, r, &k);
 }
 
-static void gw_ws_client_close(net_conn_t *c, void *ud, int code, const uint8_t *reason,
-                               size_t len)
+static void gw_ws_client_close(net_conn_t *c, void *ud, int code, const uint8_t *reason, size_t len)
 {
     gw_req_t *r = ud;
     if (!r)

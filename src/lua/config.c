@@ -14,9 +14,9 @@ uint64_t cfg_load_budget_ns = (uint64_t)10000000000;
 /* Every key of the schema, from the generated CFG_KEYS: loading, freeing and a reload's
  * comparison all walk this one table. */
 static const struct cfg_key {
-    const char *path;   /* as in the file: "gateway.retries" */
-    const char *name;   /* what a reload reports when the value changes */
-    size_t off;         /* of the member in cfg_t */
+    const char *path; /* as in the file: "gateway.retries" */
+    const char *name; /* what a reload reports when the value changes */
+    size_t off;       /* of the member in cfg_t */
     enum cfg_kind kind;
     int restart;        /* a reload keeps the running value */
     const char *values; /* CFG_ENUM: the names, each ended by a NUL, then an empty one */
@@ -30,17 +30,12 @@ static const struct cfg_key {
 static size_t cfg_kind_size(enum cfg_kind kind)
 {
     switch (kind) {
-    case CFG_INT:
-        return sizeof(uint64_t);
+    case CFG_INT: return sizeof(uint64_t);
     case CFG_BOOL:
-    case CFG_ENUM:
-        return sizeof(int);
-    case CFG_STR:
-        return sizeof(char *);
-    case CFG_ADDR:
-        return sizeof(cfg_addr_t);
-    case CFG_LIST:
-        return sizeof(char **);
+    case CFG_ENUM: return sizeof(int);
+    case CFG_STR: return sizeof(char *);
+    case CFG_ADDR: return sizeof(cfg_addr_t);
+    case CFG_LIST: return sizeof(char **);
     }
     assert(0 && "a kind the generator does not emit");
     return 0;
@@ -111,24 +106,14 @@ static void cfg_load_key(lua_State *L, const struct cfg_key *k, cfg_t *out)
     void *dst = (char *)out + k->off;
     cfg_push_path(L, k->path);
     switch (k->kind) {
-    case CFG_INT:
-        *(uint64_t *)dst = (uint64_t)lua_tonumber(L, -1);
-        break;
-    case CFG_BOOL:
-        *(int *)dst = lua_toboolean(L, -1);
-        break;
+    case CFG_INT: *(uint64_t *)dst = (uint64_t)lua_tonumber(L, -1); break;
+    case CFG_BOOL: *(int *)dst = lua_toboolean(L, -1); break;
     case CFG_STR:
         *(char **)dst = lua_isstring(L, -1) ? sx_strdup(lua_tostring(L, -1)) : NULL;
         break;
-    case CFG_ENUM:
-        *(int *)dst = cfg_enum_index(k->values, lua_tostring(L, -1));
-        break;
-    case CFG_ADDR:
-        cfg_parse_addr(lua_tostring(L, -1), dst);
-        break;
-    case CFG_LIST:
-        *(char ***)dst = cfg_list(L);
-        break;
+    case CFG_ENUM: *(int *)dst = cfg_enum_index(k->values, lua_tostring(L, -1)); break;
+    case CFG_ADDR: cfg_parse_addr(lua_tostring(L, -1), dst); break;
+    case CFG_LIST: *(char ***)dst = cfg_list(L); break;
     }
     lua_pop(L, 1);
 }
@@ -212,8 +197,7 @@ static int cfg_same(const void *a, const void *b, enum cfg_kind kind)
             x++, y++;
         return !(x && *x) && !(y && *y);
     }
-    default:
-        return memcmp(a, b, cfg_kind_size(kind)) == 0;
+    default: return memcmp(a, b, cfg_kind_size(kind)) == 0;
     }
 }
 

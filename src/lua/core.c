@@ -190,7 +190,8 @@ static int lh_core_metric(lua_State *L)
     met_series_t *s = met_get(types[kind], name, help, (const char *)labels.data, NULL, 0);
     buf_free(&labels);
     if (!s)
-        return luaL_error(L, "sett.%s: %s is already registered as another kind", kinds[kind], name);
+        return luaL_error(L, "sett.%s: %s is already registered as another kind", kinds[kind],
+                          name);
     lh_core_metric_t *m = lua_newuserdata(L, sizeof *m);
     m->s = s;
     m->type = types[kind];
@@ -204,7 +205,9 @@ static lh_core_metric_t *lh_core_check_metric(lua_State *L, enum met_type type, 
     lh_core_metric_t *m = luaL_checkudata(L, 1, lh_core_metric_mt);
     if (m->type != type)
         luaL_error(L, "%s: not a %s", what,
-                   type == MET_COUNTER ? "counter" : type == MET_GAUGE ? "gauge" : "histogram");
+                   type == MET_COUNTER ? "counter"
+                   : type == MET_GAUGE ? "gauge"
+                                       : "histogram");
     return m;
 }
 
@@ -277,7 +280,8 @@ static int lh_core_callback_failed(lua_State *L)
  * so that /metrics shows whether reloads leave timers behind. */
 static int lh_core_timers_pending(lua_State *L)
 {
-    met_set(met_gauge("sett_policy_timers", "Timers policies started that are still pending.", NULL),
+    met_set(met_gauge("sett_policy_timers", "Timers policies started that are still pending.",
+                      NULL),
             luaL_checknumber(L, 1));
     return 0;
 }
@@ -357,7 +361,8 @@ static void lh_core_hib_on_rows(void *ud, const char *err, const lh_hib_row_t *r
         }
     }
     if (lua_pcall(L, 2, 0, 0) != 0) {
-        log_error("sett.hibernation: delivering an answer failed", LF_S("error", lua_tostring(L, -1)));
+        log_error("sett.hibernation: delivering an answer failed",
+                  LF_S("error", lua_tostring(L, -1)));
         lua_pop(L, 1);
     }
 }
@@ -369,8 +374,9 @@ static int lh_core_hib_list(lua_State *L)
     luaL_checktype(L, 2, LUA_TFUNCTION);
     lh_core_hib_t *h = lh_core_hib(L);
     if (!h || !h->rows)
-        return luaL_error(L, "sett.hibernation: the gateway is not running yet (ask from a hook "
-                             "or a timer, not while the policy loads at start)");
+        return luaL_error(L,
+                          "sett.hibernation: the gateway is not running yet (ask from a hook "
+                          "or a timer, not while the policy loads at start)");
     lh_core_hib_ask_t *a = sx_malloc(sizeof *a);
     a->L = L;
     lua_pushvalue(L, 2);
@@ -484,11 +490,15 @@ static int lh_core_runners(lua_State *L)
 
 static int lh_core_open(lua_State *L)
 {
-    static const luaL_Reg methods[] = { { "inc", lh_core_inc },       { "set", lh_core_set },
-                                        { "observe", lh_core_observe }, { "get", lh_core_get },
+    static const luaL_Reg methods[] = { { "inc", lh_core_inc },
+                                        { "set", lh_core_set },
+                                        { "observe", lh_core_observe },
+                                        { "get", lh_core_get },
                                         { NULL, NULL } };
-    static const luaL_Reg funcs[] = { { "log", lh_core_log },       { "now_ms", lh_core_now_ms },
-                                      { "metric", lh_core_metric }, { "actor", lh_core_actor },
+    static const luaL_Reg funcs[] = { { "log", lh_core_log },
+                                      { "now_ms", lh_core_now_ms },
+                                      { "metric", lh_core_metric },
+                                      { "actor", lh_core_actor },
                                       { "runners", lh_core_runners },
                                       { "callback_failed", lh_core_callback_failed },
                                       { "timers_pending", lh_core_timers_pending },

@@ -118,8 +118,9 @@ void lh_init(lh_t *h, uv_loop_t *loop)
     luaopen_luv(L);
     /* The loop belongs to the host: running, stopping or reconfiguring it from a script would
      * re-enter uv_run, and uv.walk would hand lws and hiredis handles to luv as its own. */
-    static const char *const hidden[] = { "run", "stop", "walk", "loop_close", "loop_configure",
-                                          "loop_alive", NULL };
+    static const char *const hidden[] = { "run",        "stop",           "walk",
+                                          "loop_close", "loop_configure", "loop_alive",
+                                          NULL };
     for (int i = 0; hidden[i]; i++) {
         lua_pushnil(L);
         lua_setfield(L, -2, hidden[i]);

@@ -89,18 +89,10 @@ static void lh_json_push_value(lua_State *L, const json_value *v)
 {
     luaL_checkstack(L, 4, "sett.json: nested too deeply");
     switch (v->type) {
-    case JSON_NULL:
-        lh_json_push_null(L);
-        return;
-    case JSON_BOOL:
-        lua_pushboolean(L, v->boolean);
-        return;
-    case JSON_NUMBER:
-        lua_pushnumber(L, v->u.num.d);
-        return;
-    case JSON_STRING:
-        lua_pushlstring(L, v->u.str, v->len);
-        return;
+    case JSON_NULL: lh_json_push_null(L); return;
+    case JSON_BOOL: lua_pushboolean(L, v->boolean); return;
+    case JSON_NUMBER: lua_pushnumber(L, v->u.num.d); return;
+    case JSON_STRING: lua_pushlstring(L, v->u.str, v->len); return;
     case JSON_ARRAY:
         lua_createtable(L, (int)v->len, 0);
         for (size_t i = 0; i < v->len; i++) {
@@ -181,8 +173,7 @@ static int lh_json_key_cmp(const void *a, const void *b)
 /* The keys of a table that is not an array, as strings sorted in byte order, in *keys. Two
  * values are left on the stack: a table anchoring the strings made from number keys, and the
  * userdata holding the array, so that an error raised later frees both. */
-static size_t lh_json_enc_keys(lh_json_enc_t *en, int idx, const proto_path_t *path,
-                               slice_t **keys)
+static size_t lh_json_enc_keys(lh_json_enc_t *en, int idx, const proto_path_t *path, slice_t **keys)
 {
     lua_State *L = en->L;
     size_t n = 0;
@@ -308,9 +299,7 @@ static void lh_json_enc_value(lh_json_enc_t *en, int idx, unsigned depth, const 
     if (en->out->len > en->o.max_bytes)
         lh_json_enc_fail(en, path, "the text is longer than max_bytes");
     switch (lua_type(L, idx)) {
-    case LUA_TNIL:
-        buf_append(en->out, "null", 4);
-        return;
+    case LUA_TNIL: buf_append(en->out, "null", 4); return;
     case LUA_TBOOLEAN:
         if (lua_toboolean(L, idx))
             buf_append(en->out, "true", 4);
@@ -335,17 +324,14 @@ static void lh_json_enc_value(lh_json_enc_t *en, int idx, unsigned depth, const 
         json_write_str(en->out, s, n);
         return;
     }
-    case LUA_TTABLE:
-        lh_json_enc_table(en, idx, depth, path);
-        return;
+    case LUA_TTABLE: lh_json_enc_table(en, idx, depth, path); return;
     case LUA_TLIGHTUSERDATA:
         if (lua_touserdata(L, idx) == (void *)&lh_json_null_key) {
             buf_append(en->out, "null", 4);
             return;
         }
         break;
-    default:
-        break;
+    default: break;
     }
     char what[64];
     snprintf(what, sizeof what, "a value of type %s", luaL_typename(L, idx));

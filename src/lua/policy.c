@@ -22,13 +22,13 @@ enum lh_hook {
     LH_HOOK_COUNT
 };
 
-static const char *const lh_hook_names[LH_HOOK_COUNT] = { "route", "place", "can_hibernate",
-                                                          "timeouts", "auto_response",
-                                                          "authorize", "cors" };
-static const char *const lh_hook_callers[LH_HOOK_COUNT] = { "call_route", "call_place",
+static const char *const lh_hook_names[LH_HOOK_COUNT] = {
+    "route", "place", "can_hibernate", "timeouts", "auto_response", "authorize", "cors"
+};
+static const char *const lh_hook_callers[LH_HOOK_COUNT] = { "call_route",         "call_place",
                                                             "call_can_hibernate", "call_timeouts",
-                                                            "call_auto_response",
-                                                            "call_authorize", "call_cors" };
+                                                            "call_auto_response", "call_authorize",
+                                                            "call_cors" };
 
 /* route()'s caller: it takes the request's fields as arguments and builds the table in Lua,
  * where a constructor with constant keys copies a template whose keys are already in place;
@@ -64,21 +64,21 @@ struct lh_policy {
     eng_t *eng;
     char *path;
     uint64_t budget_ns;
-    int ref;                   /* the loaded policy table, or LUA_NOREF */
-    int mod;                   /* the sett.policy module */
+    int ref; /* the loaded policy table, or LUA_NOREF */
+    int mod; /* the sett.policy module */
     /* Which hooks the loaded policy defines, one bit per enum lh_hook, read once per load so
      * that asking costs nothing per request (sett.policy builds the hooks table at load and
      * nothing changes it afterwards); 0 without a policy. */
     unsigned hooks;
     int callers[LH_HOOK_COUNT]; /* the module's call_* functions, or LUA_NOREF */
-    int route_caller;          /* lh_route_caller_src bound to call_route, or LUA_NOREF */
-    int cors_caller;           /* lh_cors_caller_src bound to call_cors, or LUA_NOREF */
-    int req_builder;           /* lh_req_builder_src's function, or LUA_NOREF */
+    int route_caller;           /* lh_route_caller_src bound to call_route, or LUA_NOREF */
+    int cors_caller;            /* lh_cors_caller_src bound to call_cors, or LUA_NOREF */
+    int req_builder;            /* lh_req_builder_src's function, or LUA_NOREF */
     /* The hooks of the loaded policy whose function declares the req parameter that came later
      * (timeouts, auto_response), one bit per enum lh_hook: only for them is a request's table
      * built and kept. */
     unsigned takes_req;
-    lh_timeouts_t bmin, bmax;  /* timeout bounds; 0: a tenth or ten times the default */
+    lh_timeouts_t bmin, bmax; /* timeout bounds; 0: a tenth or ten times the default */
     met_series_t *m_errors, *m_reloads, *m_reload_errors, *m_calls;
 };
 
@@ -512,7 +512,8 @@ static void lh_push_req(lua_State *L, const hreq *req, const url_parts *u, const
     lua_createtable(L, 0, (int)req->nheaders);
     for (size_t i = 0; i < req->nheaders; i++) {
         char name[128];
-        size_t n = req->headers[i].name.len < sizeof name ? req->headers[i].name.len : sizeof name - 1;
+        size_t n = req->headers[i].name.len < sizeof name ? req->headers[i].name.len
+                                                          : sizeof name - 1;
         for (size_t j = 0; j < n; j++) {
             char c = req->headers[i].name.p[j];
             name[j] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
@@ -565,8 +566,8 @@ static void lh_policy_read_answer(lua_State *L, int t, lh_route_t *out)
             size_t kl, vl;
             const char *k = lua_tolstring(L, -2, &kl);
             const char *v = lua_tolstring(L, -1, &vl);
-            if (k && v && !memchr(k, '\n', kl) && !memchr(v, '\n', vl) &&
-                !memchr(k, '\r', kl) && !memchr(v, '\r', vl)) {
+            if (k && v && !memchr(k, '\n', kl) && !memchr(v, '\n', vl) && !memchr(k, '\r', kl) &&
+                !memchr(v, '\r', vl)) {
                 buf_append(&out->headers, k, kl);
                 buf_append_str(&out->headers, ": ");
                 buf_append(&out->headers, v, vl);
@@ -816,15 +817,15 @@ void lh_policy_timeouts(lh_policy_t *p, const eng_actor_t *a, int lreq, lh_timeo
         for (size_t i = 0; i < nf; i++) {
             lua_getfield(L, -1, lh_timeout_fields[i].name);
             if (lua_isnumber(L, -1))
-                *(uint64_t *)((char *)io + lh_timeout_fields[i].off) = (uint64_t)lua_tonumber(L, -1);
+                *(uint64_t *)((char *)io + lh_timeout_fields[i].off) = (uint64_t)lua_tonumber(L,
+                                                                                              -1);
             lua_pop(L, 1);
         }
     }
     lua_settop(L, top);
 }
 
-eng_runner_t *lh_policy_place(lh_policy_t *p, const eng_actor_t *a, eng_runner_t **cands,
-                              size_t n)
+eng_runner_t *lh_policy_place(lh_policy_t *p, const eng_actor_t *a, eng_runner_t **cands, size_t n)
 {
     if (lh_policy_push(p, LH_HOOK_PLACE) != 0)
         return NULL;

@@ -62,12 +62,12 @@ enum lh_route_kind { LH_ROUTE_BUILTIN = 0, LH_ROUTE_ACTOR, LH_ROUTE_CREATE, LH_R
 
 typedef struct lh_route {
     enum lh_route_kind kind;
-    char *actor_id;            /* ACTOR */
-    eng_actor_spec_t create;   /* CREATE: strings owned by the struct */
-    int status;                /* RESPOND */
-    buf_t headers;             /* RESPOND: "Name: value\r\n" lines, NUL-terminated */
-    buf_t body;                /* RESPOND */
-    int req;                   /* route: the request table with its ctx when a later hook takes
+    char *actor_id;          /* ACTOR */
+    eng_actor_spec_t create; /* CREATE: strings owned by the struct */
+    int status;              /* RESPOND */
+    buf_t headers;           /* RESPOND: "Name: value\r\n" lines, NUL-terminated */
+    buf_t body;              /* RESPOND */
+    int req;                 /* route: the request table with its ctx when a later hook takes
                                 * it, else LH_REQ_NONE; the caller releases it with
                                 * lh_policy_req_free (lh_route_free does not) */
 } lh_route_t;
@@ -104,7 +104,6 @@ bool lh_policy_auto_response(lh_policy_t *p, const eng_actor_t *a, int lreq, con
  * default. */
 void lh_policy_timeouts(lh_policy_t *p, const eng_actor_t *a, int lreq, lh_timeouts_t *io);
 /* Asks place(actor, runners): returns the chosen runner, or NULL for the built-in choice. */
-eng_runner_t *lh_policy_place(lh_policy_t *p, const eng_actor_t *a, eng_runner_t **cands,
-                              size_t n);
+eng_runner_t *lh_policy_place(lh_policy_t *p, const eng_actor_t *a, eng_runner_t **cands, size_t n);
 
 #endif

@@ -61,13 +61,13 @@ struct net_conn {
     net_listener_t *lst;
     struct net_conn *prev, *next; /* every open connection, for shutdown */
     enum net_state state;
-    buf_t in;                     /* input read but not yet parsed */
-    buf_t out;                    /* LWS_PRE bytes of headroom, then bytes for the peer */
-    hreq *req;                    /* while speaking HTTP */
-    wsf_conn *ws;                 /* once upgraded */
+    buf_t in;     /* input read but not yet parsed */
+    buf_t out;    /* LWS_PRE bytes of headroom, then bytes for the peer */
+    hreq *req;    /* while speaking HTTP */
+    wsf_conn *ws; /* once upgraded */
     const net_ws_handler_t *wsh;
     void *ud;
-    char *extra;                  /* headers the answer to the current request carries besides
+    char *extra; /* headers the answer to the current request carries besides
                                    * its own (net_http_set_extra), or NULL */
     void (*on_abort)(net_conn_t *c, void *ud); /* an unanswered request's owner */
     void *abort_ud;
@@ -76,28 +76,28 @@ struct net_conn {
     unsigned flushing : 1;          /* the last WRITEABLE before closing was requested */
     unsigned close_sent : 1;
     unsigned close_rcvd : 1;
-    unsigned paused : 1;            /* paused by the owner */
+    unsigned paused : 1; /* paused by the owner */
     unsigned drain_wanted : 1;
-    unsigned in_callback : 1;       /* parsing input: defer re-entrant parsing */
+    unsigned in_callback : 1; /* parsing input: defer re-entrant parsing */
     unsigned gone : 1;
-    unsigned in_flush : 1;          /* on the server's flush list */
-    unsigned trim_out : 1;          /* free the output buffer once it is written */
-    unsigned lean : 1;              /* idling for long: free the buffers after every use */
-    unsigned client : 1;            /* counted in the connection caps (limits.c) */
-    unsigned from_addr : 1;         /* counted in its address's connections as well */
-    unsigned exempt : 1;            /* a runner's: under no client cap (the listener's exempt
+    unsigned in_flush : 1;  /* on the server's flush list */
+    unsigned trim_out : 1;  /* free the output buffer once it is written */
+    unsigned lean : 1;      /* idling for long: free the buffers after every use */
+    unsigned client : 1;    /* counted in the connection caps (limits.c) */
+    unsigned from_addr : 1; /* counted in its address's connections as well */
+    unsigned exempt : 1;    /* a runner's: under no client cap (the listener's exempt
                                      * path was asked for) */
-    unsigned dropping : 1;          /* cut for a limit: nothing more is read, written or handled */
-    unsigned rx_held : 1;           /* reading stopped while a handler holds a request */
-    uint8_t over_cap;               /* accepted over a cap (its refusal), or 0: only an exempt
+    unsigned dropping : 1;  /* cut for a limit: nothing more is read, written or handled */
+    unsigned rx_held : 1;   /* reading stopped while a handler holds a request */
+    uint8_t over_cap;       /* accepted over a cap (its refusal), or 0: only an exempt
                                      * request head is served */
-    uint8_t deadline_kind;          /* enum net_deadline */
-    uint32_t addr;                  /* the peer's IPv4 address, network order */
-    uint32_t deadline;              /* loop time (ms, wrapping, never 0) of the read deadline */
-    uint32_t send_deadline;         /* loop time by which the peer must have taken what lws
+    uint8_t deadline_kind;  /* enum net_deadline */
+    uint32_t addr;          /* the peer's IPv4 address, network order */
+    uint32_t deadline;      /* loop time (ms, wrapping, never 0) of the read deadline */
+    uint32_t send_deadline; /* loop time by which the peer must have taken what lws
                                      * holds, or 0 */
-    size_t held;                    /* bytes of the last write that lws may still hold */
-    size_t counted;                 /* this connection's bytes in the server's output total */
+    size_t held;            /* bytes of the last write that lws may still hold */
+    size_t counted;         /* this connection's bytes in the server's output total */
     struct net_conn *flush_next;
 };
 
@@ -110,20 +110,20 @@ struct net_server {
     size_t nconns;
     int shutting_down;
     uv_check_t kick;
-    uv_prepare_t prep;            /* flushes what timers wrote, before the loop waits */
-    net_conn_t *flush;            /* connections with output to write this loop turn */
+    uv_prepare_t prep; /* flushes what timers wrote, before the loop waits */
+    net_conn_t *flush; /* connections with output to write this loop turn */
     uv_timer_t grace;
-    uv_timer_t sweep;             /* the periodic check of deadlines (limits.c) */
+    uv_timer_t sweep; /* the periodic check of deadlines (limits.c) */
     void (*shutdown_done)(void *);
     void *shutdown_ud;
-    size_t nclients;              /* connections counted in the caps */
-    map_t per_addr;               /* IPv4 address (4 bytes) to its counted connections */
-    size_t buffered;              /* output bytes of every connection, lws's included */
-    size_t held;                  /* bytes kept outside the queues (net_server_hold), in the
+    size_t nclients; /* connections counted in the caps */
+    map_t per_addr;  /* IPv4 address (4 bytes) to its counted connections */
+    size_t buffered; /* output bytes of every connection, lws's included */
+    size_t held;     /* bytes kept outside the queues (net_server_hold), in the
                                    * same total as buffered */
     met_series_t *m_refused[NET_R_COUNT];
     met_series_t *m_clients, *m_buffered;
-    uint64_t log_second;          /* the rate limit of refusal logs (refuse.c) */
+    uint64_t log_second; /* the rate limit of refusal logs (refuse.c) */
     unsigned log_count;
     uint64_t log_suppressed;
 };

@@ -17,9 +17,14 @@ void net_http_reject(net_conn_t *c, int status, const char *code, const char *re
 /* Answers a request the parser refused; its reason is a fixed description. */
 static void net_http_refuse(net_conn_t *c, int status, const char *reason)
 {
-    static const struct { int status; const char *code; } codes[] = {
-        { 400, "bad_request" }, { 413, "request_body_too_large" },
-        { 431, "request_header_too_large" }, { 501, "not_implemented" },
+    static const struct {
+        int status;
+        const char *code;
+    } codes[] = {
+        { 400, "bad_request" },
+        { 413, "request_body_too_large" },
+        { 431, "request_header_too_large" },
+        { 501, "not_implemented" },
         { 505, "http_version_not_supported" },
     };
     const char *code = "bad_request";

@@ -198,7 +198,8 @@ static int hreq_on_headers_complete(http_parser *hp)
         /* Trailing whitespace is not part of a field value (RFC 9110 section 5.5), and the
          * non-strict parser passes it on, while it already drops the leading whitespace. */
         size_t vlen = o->value_len;
-        while (vlen && (r->hdrs[i].value.p[vlen - 1] == ' ' || r->hdrs[i].value.p[vlen - 1] == '\t'))
+        while (vlen &&
+               (r->hdrs[i].value.p[vlen - 1] == ' ' || r->hdrs[i].value.p[vlen - 1] == '\t'))
             vlen--;
         r->hdrs[i].value.len = vlen;
         if (vlen < o->value_len)
@@ -229,7 +230,8 @@ static int hreq_on_headers_complete(http_parser *hp)
         return hreq_fail(r, 413, "request body too large");
     /* Stop so the caller can send "100 Continue" before the client sends the body. */
     r->continue_wanted = r->expect_continue && !r->upgrade &&
-        (r->chunked || (hp->content_length != ULLONG_MAX && hp->content_length > 0));
+                         (r->chunked ||
+                          (hp->content_length != ULLONG_MAX && hp->content_length > 0));
     /* Stopping here in any case tells hreq_feed where the head ends, so its scan covers the
      * head and nothing of the body. */
     http_parser_pause(hp, 1);
@@ -321,10 +323,8 @@ void hreq_reset(hreq *r)
 static int hreq_parser_error(hreq *r, enum http_errno e)
 {
     switch (e) {
-    case HPE_HEADER_OVERFLOW:
-        return hreq_fail(r, 431, "request head too large");
-    default:
-        return hreq_fail(r, 400, http_errno_description(e));
+    case HPE_HEADER_OVERFLOW: return hreq_fail(r, 431, "request head too large");
+    default: return hreq_fail(r, 400, http_errno_description(e));
     }
 }
 
@@ -520,7 +520,8 @@ const slice_t *hreq_header(const hreq *r, const char *name)
 {
     size_t n = strlen(name);
     for (size_t i = 0; i < r->nheaders; i++)
-        if (r->headers[i].name.len == n && strncasecmp((const char *)r->headers[i].name.p, name, n) == 0)
+        if (r->headers[i].name.len == n &&
+            strncasecmp((const char *)r->headers[i].name.p, name, n) == 0)
             return &r->headers[i].value;
     return NULL;
 }

@@ -30,16 +30,16 @@
  * counts, since the bytes themselves may contain anything but NUL. */
 
 typedef struct hreq_hdr {
-    slice_t name;    /* as sent, case preserved */
-    slice_t value;   /* as sent, without the surrounding whitespace, which is not part of it */
+    slice_t name;  /* as sent, case preserved */
+    slice_t value; /* as sent, without the surrounding whitespace, which is not part of it */
 } hreq_hdr;
 
 /* Return values of hreq_feed. */
 enum {
-    HREQ_ERROR = -1,     /* r->status and r->reason say what to answer; then close */
-    HREQ_AGAIN = 0,      /* all bytes consumed, the request is not complete */
-    HREQ_DONE = 1,       /* a whole request is ready */
-    HREQ_CONTINUE = 2,   /* the head is ready and the client waits for "100 Continue" */
+    HREQ_ERROR = -1,   /* r->status and r->reason say what to answer; then close */
+    HREQ_AGAIN = 0,    /* all bytes consumed, the request is not complete */
+    HREQ_DONE = 1,     /* a whole request is ready */
+    HREQ_CONTINUE = 2, /* the head is ready and the client waits for "100 Continue" */
 };
 
 #define HREQ_DEFAULT_MAX_HEAD ((size_t)64 << 10)
@@ -63,17 +63,17 @@ typedef struct hreq {
     size_t max_body;
 
     /* The parsed request. */
-    const char *method;     /* a static string such as "GET" */
-    slice_t url;           /* the request target, byte for byte */
+    const char *method; /* a static string such as "GET" */
+    slice_t url;        /* the request target, byte for byte */
     unsigned short http_major, http_minor;
     hreq_hdr *headers;
     size_t nheaders;
-    slice_t body;          /* the decoded body (chunked framing and trailer fields dropped) */
-    bool keep_alive;        /* the connection may carry another request after this one */
-    bool upgrade;           /* Upgrade + Connection: upgrade (or CONNECT): the bytes after the
+    slice_t body;         /* the decoded body (chunked framing and trailer fields dropped) */
+    bool keep_alive;      /* the connection may carry another request after this one */
+    bool upgrade;         /* Upgrade + Connection: upgrade (or CONNECT): the bytes after the
                              * request belong to another protocol */
-    bool chunked;           /* the body came with Transfer-Encoding: chunked */
-    bool expect_continue;   /* Expect: 100-continue */
+    bool chunked;         /* the body came with Transfer-Encoding: chunked */
+    bool expect_continue; /* Expect: 100-continue */
 
     /* On HREQ_ERROR: the HTTP status to answer (400, 413, 431, 501, 505) and a static reason. */
     int status;
@@ -81,17 +81,17 @@ typedef struct hreq {
 
     /* Private. */
     _Alignas(8) unsigned char parser[HREQ_PARSER_SIZE];
-    buf_t text;             /* URL and header bytes, each NUL-terminated */
+    buf_t text; /* URL and header bytes, each NUL-terminated */
     buf_t bodybuf;
-    hreq_off *offs;         /* header offsets into text while it may still move */
+    hreq_off *offs; /* header offsets into text while it may still move */
     size_t offs_cap;
-    hreq_hdr *hdrs;         /* the headers array handed out, reused */
+    hreq_hdr *hdrs; /* the headers array handed out, reused */
     size_t hdrs_cap;
-    size_t head_seen;       /* head bytes consumed so far */
-    uint8_t last;           /* the last data callback: none, url, field or value */
-    uint8_t scan;           /* the head scan's carry: after CR, after LF, or neither */
-    bool continue_wanted;   /* the head asks for "100 Continue" before its body */
-    uint8_t state;          /* head, body, done, error, or dead after Connection: close */
+    size_t head_seen;     /* head bytes consumed so far */
+    uint8_t last;         /* the last data callback: none, url, field or value */
+    uint8_t scan;         /* the head scan's carry: after CR, after LF, or neither */
+    bool continue_wanted; /* the head asks for "100 Continue" before its body */
+    uint8_t state;        /* head, body, done, error, or dead after Connection: close */
 } hreq;
 
 void hreq_init(hreq *r);

@@ -23,14 +23,10 @@ static void net_limit_drop(net_conn_t *c, enum net_refusal why);
 static uint64_t net_deadline_ms(const net_limits_t *l, enum net_deadline kind)
 {
     switch (kind) {
-    case NET_DL_IDLE:
-        return l->idle_timeout_ms;
-    case NET_DL_HEAD:
-        return l->header_timeout_ms ? l->header_timeout_ms : l->idle_timeout_ms;
-    case NET_DL_BODY:
-        return l->body_timeout_ms ? l->body_timeout_ms : l->idle_timeout_ms;
-    default:
-        return 0;
+    case NET_DL_IDLE: return l->idle_timeout_ms;
+    case NET_DL_HEAD: return l->header_timeout_ms ? l->header_timeout_ms : l->idle_timeout_ms;
+    case NET_DL_BODY: return l->body_timeout_ms ? l->body_timeout_ms : l->idle_timeout_ms;
+    default: return 0;
     }
 }
 
@@ -188,7 +184,8 @@ int net_caps_check(net_conn_t *c, const hreq *req)
     enum net_refusal why = c->over_cap;
     int per_addr = why == NET_R_TOO_MANY_FROM_ADDRESS;
     net_refused(c, why, 503,
-                per_addr ? "over limits.max_connections_per_address" : "over limits.max_connections");
+                per_addr ? "over limits.max_connections_per_address"
+                         : "over limits.max_connections");
     net_http_reject(c, 503, "too_many_connections",
                     per_addr ? "too many connections from this address" : "too many connections");
     return -1;
@@ -209,8 +206,7 @@ void net_out_account(net_conn_t *c)
     met_set(s->m_buffered, (double)s->buffered);
     if (!c->exempt && s->limits.max_output_bytes && now > s->limits.max_output_bytes)
         net_limit_drop(c, NET_R_OUTPUT_LIMIT);
-    else if (s->limits.max_buffered_bytes &&
-             s->buffered + s->held > s->limits.max_buffered_bytes)
+    else if (s->limits.max_buffered_bytes && s->buffered + s->held > s->limits.max_buffered_bytes)
         net_buffered_shed(s);
 }
 

@@ -51,16 +51,11 @@ void net_refusals_init(net_server_t *s)
 enum net_refusal net_refusal_of_status(int status)
 {
     switch (status) {
-    case 413:
-        return NET_R_BODY_TOO_LARGE;
-    case 431:
-        return NET_R_HEAD_TOO_LARGE;
-    case 501:
-        return NET_R_NOT_IMPLEMENTED;
-    case 505:
-        return NET_R_BAD_VERSION;
-    default:
-        return NET_R_BAD_REQUEST;
+    case 413: return NET_R_BODY_TOO_LARGE;
+    case 431: return NET_R_HEAD_TOO_LARGE;
+    case 501: return NET_R_NOT_IMPLEMENTED;
+    case 505: return NET_R_BAD_VERSION;
+    default: return NET_R_BAD_REQUEST;
     }
 }
 
@@ -81,7 +76,8 @@ void net_refused(net_conn_t *c, enum net_refusal why, int status, const char *de
     }
     s->log_count++;
     struct log_field f[] = { LF_S("reason", net_refusal_names[why]),
-                             LF_S("peer", net_conn_peer(c)), LF_S("listener", c->lst->opts.name),
+                             LF_S("peer", net_conn_peer(c)),
+                             LF_S("listener", c->lst->opts.name),
                              LF_I(c->state == NET_WS ? "code" : "status", status),
                              LF_S("detail", detail ? detail : ""),
                              LF_U("not_logged_before", s->log_suppressed) };

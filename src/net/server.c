@@ -113,7 +113,8 @@ int net_listen(net_server_t *s, const net_listen_opts_t *o, const char **err)
     vi.iface = o->host;
     vi.port = o->port;
     vi.protocols = net_protocols;
-    vi.options = LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG | LWS_SERVER_OPTION_DISABLE_IPV6;
+    vi.options = LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG |
+                 LWS_SERVER_OPTION_DISABLE_IPV6;
     vi.listen_accept_role = "raw-skt";
     vi.listen_accept_protocol = "sett-raw";
     vi.user = l;
@@ -421,8 +422,7 @@ static int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
         if (c->wsi)
             net_conn_closed(s, c);
         return 0;
-    default:
-        return 0;
+    default: return 0;
     }
 }
 

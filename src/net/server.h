@@ -37,24 +37,24 @@ typedef struct net_limits {
     size_t max_header_bytes;
     size_t max_body_bytes;
     size_t max_message_bytes;
-    uint64_t idle_timeout_ms;     /* between requests */
-    uint64_t header_timeout_ms;   /* a request head must be complete this long after a new
+    uint64_t idle_timeout_ms;   /* between requests */
+    uint64_t header_timeout_ms; /* a request head must be complete this long after a new
                                    * connection, or after the first byte of a later request */
-    uint64_t body_timeout_ms;     /* a request body must be complete this long after its head */
-    size_t max_connections;       /* client connections at once, process-wide */
+    uint64_t body_timeout_ms;   /* a request body must be complete this long after its head */
+    size_t max_connections;     /* client connections at once, process-wide */
     size_t max_connections_per_address;
-    size_t max_output_bytes;      /* queued for one client connection */
-    uint64_t send_timeout_ms;     /* longest a client may leave its queued output untaken */
-    size_t max_buffered_bytes;    /* queued for every connection together */
+    size_t max_output_bytes;         /* queued for one client connection */
+    uint64_t send_timeout_ms;        /* longest a client may leave its queued output untaken */
+    size_t max_buffered_bytes;       /* queued for every connection together */
     size_t max_exempt_message_bytes; /* a WebSocket message on an exempt (runner's) connection;
                                       * 0: max_message_bytes */
 } net_limits_t;
 
 typedef struct net_listen_opts {
-    const char *name;      /* vhost name, used in logs */
-    const char *host;      /* IPv4 literal */
+    const char *name; /* vhost name, used in logs */
+    const char *host; /* IPv4 literal */
     int port;
-    const char *tls_cert;  /* NULL: plain TCP */
+    const char *tls_cert; /* NULL: plain TCP */
     const char *tls_key;
     net_request_cb on_request;
     void *ud;

@@ -92,8 +92,9 @@ void url_split(const char *target, size_t len, url_parts *out)
     out->query.p = (const uint8_t *)target + len;
 
     size_t start = 0;
-    size_t scheme = url_prefix_ci(target, len, "http://") ? 7
-                  : url_prefix_ci(target, len, "https://") ? 8 : 0;
+    size_t scheme = url_prefix_ci(target, len, "http://")    ? 7
+                    : url_prefix_ci(target, len, "https://") ? 8
+                                                             : 0;
     if (scheme) {
         size_t i = scheme;
         while (i < len && target[i] != '/' && target[i] != '?')

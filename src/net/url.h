@@ -14,18 +14,18 @@
 #include "core/slice.h"
 
 typedef struct url_parts {
-    slice_t authority;   /* "host:port" of an absolute-form target, else empty */
-    slice_t path;        /* raw; empty (meaning "/") when an absolute-form target has none */
-    slice_t query;       /* raw, without the '?'; empty when there is none */
-    bool has_query;      /* a '?' was present, even with nothing after it */
+    slice_t authority; /* "host:port" of an absolute-form target, else empty */
+    slice_t path;      /* raw; empty (meaning "/") when an absolute-form target has none */
+    slice_t query;     /* raw, without the '?'; empty when there is none */
+    bool has_query;    /* a '?' was present, even with nothing after it */
 } url_parts;
 
 /* Error codes of the decoders. */
 enum {
     URL_OK = 0,
-    URL_EESCAPE = -1,    /* '%' not followed by two hex digits */
-    URL_ENUL = -2,       /* decodes to a NUL byte */
-    URL_ESLASH = -3,     /* a path segment decodes to '/' (see url_decode_segment) */
+    URL_EESCAPE = -1, /* '%' not followed by two hex digits */
+    URL_ENUL = -2,    /* decodes to a NUL byte */
+    URL_ESLASH = -3,  /* a path segment decodes to '/' (see url_decode_segment) */
 };
 
 /* Splits a request target. Origin-form ("/p?q") is the usual case; absolute-form

@@ -17,9 +17,10 @@ size_t net_ws_parse(net_conn_t *c, uint8_t *p, size_t len)
         if (r == WSF_AGAIN)
             break;
         if (r == WSF_ERR) {
-            net_refused(c, ev.code == 1007   ? NET_R_WS_INVALID_DATA
-                           : ev.code == 1009 ? NET_R_WS_MESSAGE_TOO_BIG
-                                             : NET_R_WS_PROTOCOL_ERROR,
+            net_refused(c,
+                        ev.code == 1007   ? NET_R_WS_INVALID_DATA
+                        : ev.code == 1009 ? NET_R_WS_MESSAGE_TOO_BIG
+                                          : NET_R_WS_PROTOCOL_ERROR,
                         ev.code, ev.reason);
             net_ws_close(c, ev.code, ev.reason, strlen(ev.reason));
             /* Whatever follows a broken frame is not to be read. */
@@ -41,8 +42,7 @@ size_t net_ws_parse(net_conn_t *c, uint8_t *p, size_t len)
                 net_want_write(c);
             }
             break;
-        case WSF_EV_PONG:
-            break;
+        case WSF_EV_PONG: break;
         case WSF_EV_CLOSE:
             c->close_rcvd = 1;
             if (!c->close_sent) {
@@ -119,8 +119,7 @@ void net_ws_send(net_conn_t *c, int binary, const void *data, size_t len)
     net_want_write(c);
 }
 
-void net_ws_sendv(net_conn_t *c, int binary, const void *a, size_t alen, const void *b,
-                  size_t blen)
+void net_ws_sendv(net_conn_t *c, int binary, const void *a, size_t alen, const void *b, size_t blen)
 {
     if (c->gone || c->close_sent || c->state != NET_WS)
         return;

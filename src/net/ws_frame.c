@@ -27,11 +27,13 @@ static int wsf_parse_header(enum wsf_role role, const uint8_t *p, size_t len, ws
     if (b0 & 0x70)
         return wsf_frame_fail(f, WSF_CLOSE_PROTOCOL, "reserved bits set without an extension");
     switch (f->opcode) {
-    case WSF_OP_CONT: case WSF_OP_TEXT: case WSF_OP_BINARY:
-    case WSF_OP_CLOSE: case WSF_OP_PING: case WSF_OP_PONG:
-        break;
-    default:
-        return wsf_frame_fail(f, WSF_CLOSE_PROTOCOL, "unknown opcode");
+    case WSF_OP_CONT:
+    case WSF_OP_TEXT:
+    case WSF_OP_BINARY:
+    case WSF_OP_CLOSE:
+    case WSF_OP_PING:
+    case WSF_OP_PONG: break;
+    default: return wsf_frame_fail(f, WSF_CLOSE_PROTOCOL, "unknown opcode");
     }
     bool control = f->opcode & 0x08;
     if (control && !f->fin)
@@ -76,8 +78,7 @@ static int wsf_parse_header(enum wsf_role role, const uint8_t *p, size_t len, ws
     return WSF_OK;
 }
 
-int wsf_parse_frame(enum wsf_role role, uint8_t *p, size_t len, uint64_t max_payload,
-                    wsf_frame *f)
+int wsf_parse_frame(enum wsf_role role, uint8_t *p, size_t len, uint64_t max_payload, wsf_frame *f)
 {
     int rc = wsf_parse_header(role, p, len, f);
     if (rc != WSF_OK)
@@ -300,7 +301,8 @@ int wsf_feed(wsf_conn *c, uint8_t *p, size_t len, size_t *used, wsf_event *ev)
             size_t before = 0;
             if (op == WSF_OP_CONT) {
                 if (!c->frag_opcode) {
-                    rc = wsf_feed_fail(ev, WSF_CLOSE_PROTOCOL, "continuation frame without a message");
+                    rc = wsf_feed_fail(ev, WSF_CLOSE_PROTOCOL,
+                                       "continuation frame without a message");
                     break;
                 }
                 before = c->frag.len;

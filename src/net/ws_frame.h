@@ -37,8 +37,8 @@ enum wsf_close_code {
     WSF_CLOSE_GOING_AWAY = 1001,
     WSF_CLOSE_PROTOCOL = 1002,
     WSF_CLOSE_UNSUPPORTED = 1003,
-    WSF_CLOSE_NO_STATUS = 1005,   /* never on the wire: a close frame without a payload */
-    WSF_CLOSE_ABNORMAL = 1006,    /* never on the wire: the connection dropped */
+    WSF_CLOSE_NO_STATUS = 1005, /* never on the wire: a close frame without a payload */
+    WSF_CLOSE_ABNORMAL = 1006,  /* never on the wire: the connection dropped */
     WSF_CLOSE_INVALID_DATA = 1007,
     WSF_CLOSE_POLICY = 1008,
     WSF_CLOSE_TOO_BIG = 1009,
@@ -65,9 +65,9 @@ typedef struct wsf_frame {
     uint8_t fin;
     uint8_t masked;
     uint8_t mask[4];
-    uint8_t header_len;      /* 2..14 */
-    uint64_t len;            /* payload length */
-    uint8_t *payload;        /* set on WSF_OK only */
+    uint8_t header_len; /* 2..14 */
+    uint64_t len;       /* payload length */
+    uint8_t *payload;   /* set on WSF_OK only */
     /* On WSF_AGAIN: header_len + len once the header is complete (so the caller can size its
      * input buffer for the whole frame), else 0. On WSF_OK: the bytes the frame occupies. */
     uint64_t frame_len;
@@ -83,8 +83,7 @@ typedef struct wsf_frame {
  * 64-bit length with its top bit set (1002), or a data payload above max_payload (1009, found
  * from the header alone before any payload is buffered). Errors are reported as early as the
  * bytes allow, even from the first byte. */
-int wsf_parse_frame(enum wsf_role role, uint8_t *p, size_t len, uint64_t max_payload,
-                    wsf_frame *f);
+int wsf_parse_frame(enum wsf_role role, uint8_t *p, size_t len, uint64_t max_payload, wsf_frame *f);
 
 /* Writes a frame header to dst, which needs WSF_MAX_HEADER bytes, and returns its length. With
  * a mask the MASK bit and key are written; the caller masks the payload (wsf_mask). The length
@@ -113,11 +112,11 @@ bool wsf_close_code_valid(unsigned code);
 /* ---- Messages ------------------------------------------------------------------------- */
 
 enum wsf_event_type {
-    WSF_EV_TEXT = 1,      /* data/len: the message, valid UTF-8 */
-    WSF_EV_BINARY,        /* data/len: the message */
-    WSF_EV_PING,          /* data/len: the payload, to be echoed in a pong */
-    WSF_EV_PONG,          /* data/len: the payload */
-    WSF_EV_CLOSE,         /* code: the peer's code, 1005 when none; data/len: the reason */
+    WSF_EV_TEXT = 1, /* data/len: the message, valid UTF-8 */
+    WSF_EV_BINARY,   /* data/len: the message */
+    WSF_EV_PING,     /* data/len: the payload, to be echoed in a pong */
+    WSF_EV_PONG,     /* data/len: the payload */
+    WSF_EV_CLOSE,    /* code: the peer's code, 1005 when none; data/len: the reason */
 };
 
 /* What wsf_feed delivers. data points into the caller's input (unfragmented messages and all
@@ -135,14 +134,14 @@ typedef struct wsf_event {
 /* The per-connection message state: a small struct the caller embeds in its connection. */
 typedef struct wsf_conn {
     enum wsf_role role;
-    uint8_t frag_opcode;      /* WSF_OP_TEXT/BINARY while a fragmented message is open, else 0 */
-    uint8_t frag_done;        /* the assembly buffer was just delivered: reset it next time */
-    uint32_t utf8;            /* the UTF-8 state of an open fragmented text message */
-    size_t max_message;       /* bytes; larger messages fail with 1009 */
+    uint8_t frag_opcode; /* WSF_OP_TEXT/BINARY while a fragmented message is open, else 0 */
+    uint8_t frag_done;   /* the assembly buffer was just delivered: reset it next time */
+    uint32_t utf8;       /* the UTF-8 state of an open fragmented text message */
+    size_t max_message;  /* bytes; larger messages fail with 1009 */
     /* After WSF_AGAIN: the bytes, counted from where the caller resumes, that the next frame
      * occupies, once its header has arrived; 0 when unknown. */
     uint64_t need;
-    buf_t frag;               /* the assembly buffer, used only for fragmented messages */
+    buf_t frag; /* the assembly buffer, used only for fragmented messages */
 } wsf_conn;
 
 /* Sets up c for the role; max_message 0 means WSF_DEFAULT_MAX_MESSAGE. */

@@ -167,10 +167,11 @@ const slice_t *wsh_select_protocol(const wsh_offers *o, const char *const *prefe
 void wsh_build_101(buf_t *out, const char *accept, const char *proto, size_t proto_len,
                    const char *extra)
 {
-    static const char head[] = "HTTP/1.1 101 Switching Protocols\r\n"
-                               "Upgrade: websocket\r\n"
-                               "Connection: Upgrade\r\n"
-                               "Sec-WebSocket-Accept: ";
+    static const char head[] =
+        "HTTP/1.1 101 Switching Protocols\r\n"
+        "Upgrade: websocket\r\n"
+        "Connection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: ";
     buf_append(out, head, sizeof head - 1);
     buf_append(out, accept, strlen(accept));
     buf_append(out, "\r\n", 2);

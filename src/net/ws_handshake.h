@@ -21,11 +21,11 @@ typedef struct wsh_result {
     /* 0 when the request is a valid upgrade, else the HTTP status to answer: 400, or 426 for a
      * missing or unsupported Sec-WebSocket-Version. */
     int status;
-    const char *reason;          /* static */
+    const char *reason; /* static */
     /* Header lines the error response must carry ("Sec-WebSocket-Version: 13\r\n" with 426),
      * or NULL. */
     const char *extra_headers;
-    char accept[WSH_ACCEPT_LEN + 1];   /* on success, NUL-terminated */
+    char accept[WSH_ACCEPT_LEN + 1]; /* on success, NUL-terminated */
 } wsh_result;
 
 /* Validates the upgrade in this order: method GET, HTTP/1.1 or later, an Upgrade header with the

@@ -255,7 +255,10 @@ static inline void bare_put_uint(buf_t *b, uint64_t v)
         bare_put_uint_slow(b, v);
 }
 
-static inline void bare_put_u8(buf_t *b, uint8_t v) { buf_push(b, v); }
+static inline void bare_put_u8(buf_t *b, uint8_t v)
+{
+    buf_push(b, v);
+}
 
 static inline void bare_put_u16(buf_t *b, uint16_t v)
 {
@@ -281,13 +284,31 @@ static inline void bare_put_u64(buf_t *b, uint64_t v)
     b->len += 8;
 }
 
-static inline void bare_put_i8(buf_t *b, int8_t v) { bare_put_u8(b, (uint8_t)v); }
-static inline void bare_put_i16(buf_t *b, int16_t v) { bare_put_u16(b, (uint16_t)v); }
-static inline void bare_put_i32(buf_t *b, int32_t v) { bare_put_u32(b, (uint32_t)v); }
-static inline void bare_put_i64(buf_t *b, int64_t v) { bare_put_u64(b, (uint64_t)v); }
-static inline void bare_put_bool(buf_t *b, bool v) { buf_push(b, v ? 1 : 0); }
+static inline void bare_put_i8(buf_t *b, int8_t v)
+{
+    bare_put_u8(b, (uint8_t)v);
+}
+static inline void bare_put_i16(buf_t *b, int16_t v)
+{
+    bare_put_u16(b, (uint16_t)v);
+}
+static inline void bare_put_i32(buf_t *b, int32_t v)
+{
+    bare_put_u32(b, (uint32_t)v);
+}
+static inline void bare_put_i64(buf_t *b, int64_t v)
+{
+    bare_put_u64(b, (uint64_t)v);
+}
+static inline void bare_put_bool(buf_t *b, bool v)
+{
+    buf_push(b, v ? 1 : 0);
+}
 
-static inline void bare_put_fixed(buf_t *b, const uint8_t *p, size_t n) { buf_append(b, p, n); }
+static inline void bare_put_fixed(buf_t *b, const uint8_t *p, size_t n)
+{
+    buf_append(b, p, n);
+}
 
 /* str and data share one wire form; the caller guarantees that a str is valid UTF-8. */
 static inline void bare_put_data(buf_t *b, slice_t v)
@@ -296,6 +317,9 @@ static inline void bare_put_data(buf_t *b, slice_t v)
     buf_append(b, v.p, v.len);
 }
 
-static inline void bare_put_str(buf_t *b, slice_t v) { bare_put_data(b, v); }
+static inline void bare_put_str(buf_t *b, slice_t v)
+{
+    bare_put_data(b, v);
+}
 
 #endif

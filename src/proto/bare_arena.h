@@ -12,7 +12,9 @@ typedef struct bare_arena {
     bare_arena_chunk_t *head;
 } bare_arena_t;
 
+/* clang-format off */
 #define BARE_ARENA_INIT { NULL }
+/* clang-format on */
 
 /* Returns n zeroed bytes aligned for any type; aborts on out-of-memory like sx_malloc. */
 void *bare_arena_alloc(bare_arena_t *a, size_t n);

@@ -77,9 +77,7 @@ void bare_int_store(void *dst, bare_kind_t k, bool neg, uint64_t mag)
         memcpy(dst, &v, 4);
         break;
     }
-    default:
-        memcpy(dst, &bits, 8);
-        break;
+    default: memcpy(dst, &bits, 8); break;
     }
 }
 
@@ -89,14 +87,50 @@ void bare_int_load(const void *src, bare_kind_t k, bool *neg, uint64_t *mag)
     uint64_t u = 0;
     bool is_signed = false;
     switch (k) {
-    case BARE_KIND_U8: { uint8_t v; memcpy(&v, src, 1); u = v; break; }
-    case BARE_KIND_U16: { uint16_t v; memcpy(&v, src, 2); u = v; break; }
-    case BARE_KIND_U32: { uint32_t v; memcpy(&v, src, 4); u = v; break; }
+    case BARE_KIND_U8: {
+        uint8_t v;
+        memcpy(&v, src, 1);
+        u = v;
+        break;
+    }
+    case BARE_KIND_U16: {
+        uint16_t v;
+        memcpy(&v, src, 2);
+        u = v;
+        break;
+    }
+    case BARE_KIND_U32: {
+        uint32_t v;
+        memcpy(&v, src, 4);
+        u = v;
+        break;
+    }
     case BARE_KIND_U64: memcpy(&u, src, 8); break;
-    case BARE_KIND_I8: { int8_t v; memcpy(&v, src, 1); s = v; is_signed = true; break; }
-    case BARE_KIND_I16: { int16_t v; memcpy(&v, src, 2); s = v; is_signed = true; break; }
-    case BARE_KIND_I32: { int32_t v; memcpy(&v, src, 4); s = v; is_signed = true; break; }
-    default: memcpy(&s, src, 8); is_signed = true; break;
+    case BARE_KIND_I8: {
+        int8_t v;
+        memcpy(&v, src, 1);
+        s = v;
+        is_signed = true;
+        break;
+    }
+    case BARE_KIND_I16: {
+        int16_t v;
+        memcpy(&v, src, 2);
+        s = v;
+        is_signed = true;
+        break;
+    }
+    case BARE_KIND_I32: {
+        int32_t v;
+        memcpy(&v, src, 4);
+        s = v;
+        is_signed = true;
+        break;
+    }
+    default:
+        memcpy(&s, src, 8);
+        is_signed = true;
+        break;
     }
     if (is_signed && s < 0) {
         *neg = true;

@@ -38,7 +38,7 @@ typedef struct bare_type bare_type_t;
 #define BARE_REQUIRED ((size_t)-1)
 
 typedef struct bare_field {
-    const char *name;  /* as in the schema (camelCase) */
+    const char *name; /* as in the schema (camelCase) */
     size_t offset;
     size_t has_offset; /* offset of the `bool has_<field>` flag, or BARE_REQUIRED */
     const bare_type_t *type;
@@ -79,9 +79,9 @@ typedef struct bare_list {
 
 /* One type a caller may name at run time ("to_server"), with its codec behind void pointers. */
 typedef struct bare_codec {
-    const char *name;  /* snake_case, e.g. "to_server" */
+    const char *name; /* snake_case, e.g. "to_server" */
     const bare_type_t *type;
-    int versioned;     /* decode and encode add and check the 2-byte version prefix */
+    int versioned; /* decode and encode add and check the 2-byte version prefix */
     int (*decode)(const uint8_t *p, size_t n, void *out, bare_err_t *err);
     void (*encode)(buf_t *out, const void *v);
     void (*free)(void *v);

@@ -26,16 +26,17 @@ typedef struct proto_cli {
 
 static void proto_cli_usage(FILE *f)
 {
-    fputs("usage: sett proto decode TYPE [HEX]    print a frame as one line of JSON\n"
-          "       sett proto encode TYPE [JSON]   print a frame as hex\n"
-          "  TYPE    to-server, to-client (runner WebSocket), to-runner, to-gateway (bus, with the\n"
-          "          07 00 version prefix), or any schema type in kebab-case (actor-config)\n"
-          "  Without HEX or JSON, stdin holds one frame (hex) or one JSON document per line, and\n"
-          "  one line is printed per input line; blank lines are skipped.\n"
-          "  -k, --keep-going   print {\"error\": ...} in place of a bad line and go on\n"
-          "  Exit status: 0 ok, 1 a malformed frame or document, 2 usage.\n"
-          "  JSON form: docs/protocol.md.\n",
-          f);
+    fputs(
+        "usage: sett proto decode TYPE [HEX]    print a frame as one line of JSON\n"
+        "       sett proto encode TYPE [JSON]   print a frame as hex\n"
+        "  TYPE    to-server, to-client (runner WebSocket), to-runner, to-gateway (bus, with the\n"
+        "          07 00 version prefix), or any schema type in kebab-case (actor-config)\n"
+        "  Without HEX or JSON, stdin holds one frame (hex) or one JSON document per line, and\n"
+        "  one line is printed per input line; blank lines are skipped.\n"
+        "  -k, --keep-going   print {\"error\": ...} in place of a bad line and go on\n"
+        "  Exit status: 0 ok, 1 a malformed frame or document, 2 usage.\n"
+        "  JSON form: docs/protocol.md.\n",
+        f);
 }
 
 static int proto_cli_hexval(char c)

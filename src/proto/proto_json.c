@@ -35,9 +35,7 @@ static void proto_json_put(json_w *w, const bare_type_t *t, const uint8_t *v)
             json_w_hex(w, s.p, s.len);
         return;
     }
-    case BARE_KIND_FIXED:
-        json_w_hex(w, v, t->fixed_len);
-        return;
+    case BARE_KIND_FIXED: json_w_hex(w, v, t->fixed_len); return;
     case BARE_KIND_ENUM: {
         unsigned e;
         memcpy(&e, v, sizeof e);
@@ -355,7 +353,8 @@ static int proto_json_conv(proto_json_conv_t *cv, const json_value *node, const 
             return -1;
         for (size_t j = 0; j < node->len; j++) {
             const json_member *m = json_obj_at(node, j);
-            if (!(m->key_len == 3 && (memcmp(m->key, "tag", 3) == 0 || memcmp(m->key, "val", 3) == 0)))
+            if (!(m->key_len == 3 &&
+                  (memcmp(m->key, "tag", 3) == 0 || memcmp(m->key, "val", 3) == 0)))
                 return proto_json_fail(cv, path, "unknown field \"%.*s\" in %s (expected tag, val)",
                                        (int)(m->key_len > 40 ? 40 : m->key_len), m->key, t->name);
         }
@@ -382,8 +381,7 @@ static int proto_json_conv(proto_json_conv_t *cv, const json_value *node, const 
             return proto_json_fail(cv, &val_step, "missing field");
         return proto_json_conv(cv, val, m->type, dst + t->val_offset, &val_step);
     }
-    default:
-        return proto_json_int(cv, node, t, dst, path);
+    default: return proto_json_int(cv, node, t, dst, path);
     }
 }
 

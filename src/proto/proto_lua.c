@@ -123,8 +123,8 @@ static void proto_lua_check_int(lua_State *L, int idx, const bare_type_t *t, uin
             proto_lua_fail(L, path, "expected a decimal integer string, got \"%.*s\"",
                            (int)(n > 40 ? 40 : n), s);
     } else {
-        proto_lua_fail(L, path, "expected %s, got %s", wide ? "integer or decimal string" : "integer",
-                       luaL_typename(L, idx));
+        proto_lua_fail(L, path, "expected %s, got %s",
+                       wide ? "integer or decimal string" : "integer", luaL_typename(L, idx));
         return;
     }
     if (!bare_int_fits(t->kind, neg, mag))
@@ -314,21 +314,11 @@ static void proto_lua_check(lua_State *L, int idx, const bare_type_t *t, uint8_t
         proto_lua_fail(L, path, "unknown %s value '%s'", t->name, name);
         return;
     }
-    case BARE_KIND_LIST:
-        proto_lua_check_list(L, idx, t, dst, path, arena);
-        return;
-    case BARE_KIND_MAP:
-        proto_lua_check_map(L, idx, t, dst, path, arena);
-        return;
-    case BARE_KIND_STRUCT:
-        proto_lua_check_struct(L, idx, t, dst, path, arena);
-        return;
-    case BARE_KIND_UNION:
-        proto_lua_check_union(L, idx, t, dst, path, arena);
-        return;
-    default:
-        proto_lua_check_int(L, idx, t, dst, path);
-        return;
+    case BARE_KIND_LIST: proto_lua_check_list(L, idx, t, dst, path, arena); return;
+    case BARE_KIND_MAP: proto_lua_check_map(L, idx, t, dst, path, arena); return;
+    case BARE_KIND_STRUCT: proto_lua_check_struct(L, idx, t, dst, path, arena); return;
+    case BARE_KIND_UNION: proto_lua_check_union(L, idx, t, dst, path, arena); return;
+    default: proto_lua_check_int(L, idx, t, dst, path); return;
     }
 }
 
@@ -350,9 +340,7 @@ static void proto_lua_push(lua_State *L, const bare_type_t *t, const uint8_t *v)
         lua_pushlstring(L, (const char *)s.p, s.len);
         return;
     }
-    case BARE_KIND_FIXED:
-        lua_pushlstring(L, (const char *)v, t->fixed_len);
-        return;
+    case BARE_KIND_FIXED: lua_pushlstring(L, (const char *)v, t->fixed_len); return;
     case BARE_KIND_ENUM: {
         unsigned e;
         memcpy(&e, v, sizeof e);

@@ -7,10 +7,10 @@
 
 typedef struct proto_path {
     const struct proto_path *up;
-    const char *name;  /* a ".name" step, or the root's name when up is NULL */
-    const char *key;   /* a ["key"] step (keylen bytes) when name is NULL */
+    const char *name; /* a ".name" step, or the root's name when up is NULL */
+    const char *key;  /* a ["key"] step (keylen bytes) when name is NULL */
     size_t keylen;
-    size_t index;      /* an [index] step when name and key are NULL */
+    size_t index; /* an [index] step when name and key are NULL */
 } proto_path_t;
 
 /* Writes the path into out (NUL-terminated, truncated to n bytes) and returns out. */

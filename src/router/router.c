@@ -97,8 +97,8 @@ static int rt_policy(rt_t *rt, net_conn_t *c, hreq *req, const url_parts *u)
             gw_refuse(c, req, 404, "namespace", "not_found", "The namespace does not exist.", NULL);
             goto done;
         }
-        eng_actor_t *a =
-            r.create.key ? eng_actor_find(rt->eng, ns, r.create.name, r.create.key) : NULL;
+        eng_actor_t *a = r.create.key ? eng_actor_find(rt->eng, ns, r.create.name, r.create.key)
+                                      : NULL;
         eng_error_t err;
         if (!a && !r.create.runner_name_selector) {
             const char *name = rt_default_runner(rt, ns, c, req);

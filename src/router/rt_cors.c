@@ -88,12 +88,15 @@ void rt_cors_apply(rt_t *rt, net_conn_t *c, const hreq *req, enum rt_cors_kind k
     switch (kind) {
     case RT_CORS_GATEWAY:
         if (allowed) {
-            buf_printf(&h, "Access-Control-Allow-Origin: %s\r\n"
-                           "Access-Control-Allow-Credentials: true\r\n"
-                           "Access-Control-Expose-Headers: *\r\n", value);
+            buf_printf(&h,
+                       "Access-Control-Allow-Origin: %s\r\n"
+                       "Access-Control-Allow-Credentials: true\r\n"
+                       "Access-Control-Expose-Headers: *\r\n",
+                       value);
             if (preflight) {
-                buf_append_str(&h, "Access-Control-Allow-Methods: GET, POST, PUT, DELETE, "
-                                   "OPTIONS, PATCH\r\n");
+                buf_append_str(&h,
+                               "Access-Control-Allow-Methods: GET, POST, PUT, DELETE, "
+                               "OPTIONS, PATCH\r\n");
                 rt_cors_mirror(&h, "Access-Control-Allow-Headers", req,
                                "access-control-request-headers", "*");
                 buf_append_str(&h, "Access-Control-Max-Age: 86400\r\n");
@@ -123,8 +126,9 @@ void rt_cors_apply(rt_t *rt, net_conn_t *c, const hreq *req, enum rt_cors_kind k
             /* Rivet exposes every header on the 404, and says nothing of it on a preflight,
              * where it would mean nothing. */
             if (preflight)
-                buf_append_str(&h, "Access-Control-Allow-Methods: *\r\n"
-                                   "Access-Control-Allow-Headers: *\r\n");
+                buf_append_str(&h,
+                               "Access-Control-Allow-Methods: *\r\n"
+                               "Access-Control-Allow-Headers: *\r\n");
             else
                 buf_append_str(&h, "Access-Control-Expose-Headers: *\r\n");
         }

@@ -30,9 +30,9 @@ bool rt_cors_is_preflight(const hreq *req);
 enum rt_cors_state { RT_CORS_UNDECIDED = 0, RT_CORS_ALLOWED, RT_CORS_REFUSED };
 
 typedef struct rt_cors {
-    const hreq *req;          /* the request decided on, or NULL */
+    const hreq *req; /* the request decided on, or NULL */
     enum rt_cors_state state;
-    buf_t origin;             /* when allowed: Access-Control-Allow-Origin's value, NUL-ended */
+    buf_t origin; /* when allowed: Access-Control-Allow-Origin's value, NUL-ended */
 } rt_cors_t;
 
 /* Decides, once per request, whether req's Origin may read the answer, and sets the headers

@@ -17,9 +17,9 @@ enum {
 };
 
 typedef struct rt_target {
-    char *actor_id;      /* decoded, NUL-terminated; set for RT_TARGET_ACTOR */
-    buf_t path;          /* NUL-terminated: what the actor sees as its request target */
-    const char *error;   /* a static message for RT_TARGET_BAD */
+    char *actor_id;    /* decoded, NUL-terminated; set for RT_TARGET_ACTOR */
+    buf_t path;        /* NUL-terminated: what the actor sees as its request target */
+    const char *error; /* a static message for RT_TARGET_BAD */
 } rt_target_t;
 
 /* Fills *t from the request and its split target u; call rt_target_free whatever it returns.

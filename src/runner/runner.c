@@ -29,11 +29,14 @@ rn_t *rn_new(uv_loop_t *loop, eng_t *eng, store_t *store, bus_t *bus, const rn_c
     map_init(&rn->by_runner);
     rn->m_closed_invalid = met_counter("sett_runner_invalid_packets_total",
                                        "Runner sockets closed for a malformed frame.", NULL);
-    rn->m_oversized = met_counter("sett_runner_oversized_tunnel_messages_total",
-                                  "Runner tunnel messages over the frame limit, whose requests were "
-                                  "ended.", NULL);
+    rn->m_oversized =
+        met_counter("sett_runner_oversized_tunnel_messages_total",
+                    "Runner tunnel messages over the frame limit, whose requests were "
+                    "ended.",
+                    NULL);
     rn->m_evictions = met_counter("sett_runner_evictions_total",
-                                  "Runner sockets replaced by a newer one with the same key.", NULL);
+                                  "Runner sockets replaced by a newer one with the same key.",
+                                  NULL);
     rn->m_ping_timeouts = met_counter("sett_runner_ping_timeouts_total",
                                       "Runner sockets closed for not answering pings.", NULL);
     rn->m_rtt = met_histogram("sett_runner_ping_duration",
@@ -125,15 +128,9 @@ static void rn_on_bus(void *ud, const char *subject, const uint8_t *f, size_t n)
      * wait for a start (runner_start.c). */
     rp_to_client_tag_t tag;
     switch (in) {
-    case RP_TO_RUNNER_CLIENT_COMMANDS:
-        rn_commands(rc, f, n, body);
-        return;
-    case RP_TO_RUNNER_CLIENT_ACK_EVENTS:
-        tag = RP_TO_CLIENT_ACK_EVENTS;
-        break;
-    case RP_TO_RUNNER_CLIENT_TUNNEL_MESSAGE:
-        tag = RP_TO_CLIENT_TUNNEL_MESSAGE;
-        break;
+    case RP_TO_RUNNER_CLIENT_COMMANDS: rn_commands(rc, f, n, body); return;
+    case RP_TO_RUNNER_CLIENT_ACK_EVENTS: tag = RP_TO_CLIENT_ACK_EVENTS; break;
+    case RP_TO_RUNNER_CLIENT_TUNNEL_MESSAGE: tag = RP_TO_CLIENT_TUNNEL_MESSAGE; break;
     case RP_TO_RUNNER_PING: {
         /* The runner half answers tunnel pings itself: a pong means the path to a live runner
          * socket works. */
@@ -156,11 +153,8 @@ static void rn_on_bus(void *ud, const char *subject, const uint8_t *f, size_t n)
         rp_to_runner_free(&m);
         return;
     }
-    case RP_TO_RUNNER_CLOSE:
-        rn_close(rc, 1000, "ws.eviction");
-        return;
-    default:
-        return;
+    case RP_TO_RUNNER_CLOSE: rn_close(rc, 1000, "ws.eviction"); return;
+    default: return;
     }
     /* Acks and tunnel messages never wait for a start: a tunnel request reaches an actor only
      * once it runs, and an ack concerns events of a generation the runner already has. */
@@ -327,17 +321,12 @@ static void rn_on_message(net_conn_t *c, void *ud, int binary, const uint8_t *da
         return;
     }
     switch (m.tag) {
-    case RP_TO_SERVER_INIT:
-        break;
-    case RP_TO_SERVER_EVENTS:
-        eng_runner_events(rn->eng, rc->runner, &m.val.events);
-        break;
+    case RP_TO_SERVER_INIT: break;
+    case RP_TO_SERVER_EVENTS: eng_runner_events(rn->eng, rc->runner, &m.val.events); break;
     case RP_TO_SERVER_ACK_COMMANDS:
         eng_runner_ack_commands(rn->eng, rc->runner, &m.val.ack_commands);
         break;
-    case RP_TO_SERVER_STOPPING:
-        eng_runner_stopping(rn->eng, rc->runner);
-        break;
+    case RP_TO_SERVER_STOPPING: eng_runner_stopping(rn->eng, rc->runner); break;
     case RP_TO_SERVER_PONG: {
         int64_t rtt = eng_now_ms(rn->eng) - m.val.pong.ts;
         if (rtt < 0)
@@ -347,11 +336,8 @@ static void rn_on_message(net_conn_t *c, void *ud, int binary, const uint8_t *da
         met_observe(rn->m_rtt, (double)rtt / 1000.0);
         break;
     }
-    case RP_TO_SERVER_KV_REQUEST:
-        rn_kv(rc, &m.val.kv_request);
-        break;
-    case RP_TO_SERVER_TUNNEL_MESSAGE:
-        break; /* routed above: a frame the decoder accepts peeks */
+    case RP_TO_SERVER_KV_REQUEST: rn_kv(rc, &m.val.kv_request); break;
+    case RP_TO_SERVER_TUNNEL_MESSAGE: break; /* routed above: a frame the decoder accepts peeks */
     }
     rp_to_server_free(&m);
 }
@@ -395,7 +381,8 @@ static const net_ws_handler_t rn_ws_handler = { rn_on_message, rn_on_close, rn_o
 int rn_handle(rn_t *rn, net_conn_t *c, hreq *req, const url_parts *u)
 {
     static const char path[] = RN_CONNECT_PATH;
-    if (!((u->path.len == sizeof path - 1 || (u->path.len == sizeof path && u->path.p[sizeof path - 1] == '/')) &&
+    if (!((u->path.len == sizeof path - 1 ||
+           (u->path.len == sizeof path && u->path.p[sizeof path - 1] == '/')) &&
           memcmp(u->path.p, path, sizeof path - 1) == 0))
         return 0;
     if (!req->upgrade) {
@@ -459,8 +446,8 @@ int rn_handle(rn_t *rn, net_conn_t *c, hreq *req, const url_parts *u)
     rc->refs = 1;
     uv_timer_init(rn->loop, &rc->timer);
     rc->timer.data = rc;
-    if (net_ws_accept(c, req, proto ? (const char *)proto->p : NULL, proto ? proto->len : 0, &rn_ws_handler,
-                      rc) != 0) {
+    if (net_ws_accept(c, req, proto ? (const char *)proto->p : NULL, proto ? proto->len : 0,
+                      &rn_ws_handler, rc) != 0) {
         rc->closed = 1;
         rn_unref(rc);
         goto out;

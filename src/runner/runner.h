@@ -17,11 +17,11 @@
 typedef struct rn rn_t;
 
 typedef struct rn_config {
-    const char *token;          /* NULL: no check */
-    uint64_t init_timeout_ms;   /* 5000 */
-    uint64_t ping_interval_ms;  /* 3000, plus 0-127 ms jitter */
-    uint64_t ping_timeout_ms;   /* 15000 */
-    uint64_t hib_eligible_ms;   /* 90000: keepalive rows younger than this are listed */
+    const char *token;         /* NULL: no check */
+    uint64_t init_timeout_ms;  /* 5000 */
+    uint64_t ping_interval_ms; /* 3000, plus 0-127 ms jitter */
+    uint64_t ping_timeout_ms;  /* 15000 */
+    uint64_t hib_eligible_ms;  /* 90000: keepalive rows younger than this are listed */
 } rn_config_t;
 
 rn_t *rn_new(uv_loop_t *loop, eng_t *eng, store_t *store, bus_t *bus, const rn_config_t *cfg);

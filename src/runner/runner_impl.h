@@ -16,13 +16,13 @@ typedef struct rn_conn {
     struct rn_conn *prev, *next;
     const eng_ns_t *ns;
     char *key;
-    eng_runner_t *runner;      /* after Init, while this socket holds the runner */
+    eng_runner_t *runner; /* after Init, while this socket holds the runner */
     bus_sub_t *sub;
-    uv_timer_t timer;          /* the Init deadline, then the ping period */
-    uint64_t last_pong;        /* loop time, ms */
-    int refs;                  /* the socket, plus one per store request in flight */
-    int closed;                /* the socket is gone */
-    map_t waits;               /* actor id -> its commands held behind a start (runner_start.c) */
+    uv_timer_t timer;   /* the Init deadline, then the ping period */
+    uint64_t last_pong; /* loop time, ms */
+    int refs;           /* the socket, plus one per store request in flight */
+    int closed;         /* the socket is gone */
+    map_t waits;        /* actor id -> its commands held behind a start (runner_start.c) */
 } rn_conn_t;
 
 struct rn {
@@ -34,10 +34,10 @@ struct rn {
     char *token;
     rn_conn_t *conns;
     size_t nconns;
-    map_t by_runner;           /* runner id -> the socket holding it */
-    buf_t scratch;             /* the ToGateway frame being published */
-    int scratch_busy;          /* publishing from scratch: a nested frame needs its own */
-    buf_t encoded;             /* a ToClient frame being written (rn_send may run while a
+    map_t by_runner;  /* runner id -> the socket holding it */
+    buf_t scratch;    /* the ToGateway frame being published */
+    int scratch_busy; /* publishing from scratch: a nested frame needs its own */
+    buf_t encoded;    /* a ToClient frame being written (rn_send may run while a
                                 * subscriber still reads scratch) */
     met_series_t *m_closed_invalid, *m_evictions, *m_ping_timeouts, *m_rtt, *m_oversized;
 };

@@ -56,12 +56,11 @@ static void rn_kv_done(void *ud, int err, const store_kv_res_t *res)
                 rp_list_kv_metadata_t lm = { meta, n };
                 if (op->kind == RP_KV_REQUEST_DATA_GET_REQUEST) {
                     m.val.kv_response.data.tag = RP_KV_RESPONSE_DATA_GET_RESPONSE;
-                    m.val.kv_response.data.val.get_response =
-                        (rp_kv_get_response_t){ lk, lv, lm };
+                    m.val.kv_response.data.val.get_response = (rp_kv_get_response_t){ lk, lv, lm };
                 } else {
                     m.val.kv_response.data.tag = RP_KV_RESPONSE_DATA_LIST_RESPONSE;
-                    m.val.kv_response.data.val.list_response =
-                        (rp_kv_list_response_t){ lk, lv, lm };
+                    m.val.kv_response.data.val.list_response = (rp_kv_list_response_t){ lk, lv,
+                                                                                        lm };
                 }
                 break;
             }

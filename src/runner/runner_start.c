@@ -15,14 +15,14 @@
 typedef struct rn_held {
     struct rn_held *next;
     buf_t bytes;
-    int listing;               /* a start whose hibernating requests are still being listed */
+    int listing; /* a start whose hibernating requests are still being listed */
 } rn_held_t;
 
 /* An actor with a start still being completed, and its commands in publication order behind
  * it. */
 typedef struct rn_wait {
     rn_conn_t *rc;
-    char *actor_id;            /* NUL-terminated for the store; id_len bytes */
+    char *actor_id; /* NUL-terminated for the store; id_len bytes */
     size_t id_len;
     rn_held_t *head, *tail;
 } rn_wait_t;
@@ -32,7 +32,7 @@ typedef struct rn_listing {
     rn_wait_t *wait;
     rn_held_t *start;
     int64_t min_ts;
-    uint64_t deadline;         /* loop time after which the start goes without its rows */
+    uint64_t deadline; /* loop time after which the start goes without its rows */
     uv_timer_t retry;
 } rn_listing_t;
 

@@ -10,9 +10,9 @@
 #include <hiredis/hiredis.h>
 
 typedef struct rds_uv {
-    redisAsyncContext *ac;     /* NULL once hiredis has called cleanup */
+    redisAsyncContext *ac; /* NULL once hiredis has called cleanup */
     uv_poll_t poll;
-    int events;                /* the interest hiredis asked for */
+    int events; /* the interest hiredis asked for */
     rds_uv_opts_t opts;
 } rds_uv_t;
 

@@ -90,7 +90,7 @@ static void store_kv_ignore(void *ud, int err, const store_kv_res_t *res)
 /* Refuses an operation, on a later iteration, when the store is closing or an argument is
  * missing; returns true when it did. */
 static bool store_refuse(store_t *s, store_cb_kind_t kind, store_cb_t cb, void *ud, bool args_ok,
-    const char *what)
+                         const char *what)
 {
     if (s->closing) {
         store_defer_fail(s, kind, cb, ud, STORE_EUNAVAILABLE, "store is closing");
@@ -110,7 +110,7 @@ void store_ns_put(store_t *s, const store_ns_t *ns, store_done_cb cb, void *ud)
     if (!cb)
         cb = store_done_ignore;
     if (!store_refuse(s, STORE_CB_DONE, STORE_CB(done, cb), ud, ns && ns->namespace_id && ns->name,
-            "namespace id or name"))
+                      "namespace id or name"))
         s->vt->ns_put(s, ns, cb, ud);
 }
 
@@ -128,9 +128,9 @@ void store_ns_list(store_t *s, store_ns_list_cb cb, void *ud)
 
 static bool store_actor_ok(const store_actor_t *a)
 {
-    return a && a->actor_id && a->namespace_id && a->name
-        && (unsigned)a->crash_policy <= STORE_CRASH_DESTROY
-        && (!a->has_input || a->input || a->input_len == 0);
+    return a && a->actor_id && a->namespace_id && a->name &&
+           (unsigned)a->crash_policy <= STORE_CRASH_DESTROY &&
+           (!a->has_input || a->input || a->input_len == 0);
 }
 
 void store_actor_put(store_t *s, const store_actor_t *a, store_done_cb cb, void *ud)
@@ -138,14 +138,14 @@ void store_actor_put(store_t *s, const store_actor_t *a, store_done_cb cb, void 
     if (!cb)
         cb = store_done_ignore;
     if (!store_refuse(s, STORE_CB_DONE, STORE_CB(done, cb), ud, store_actor_ok(a),
-            "actor id, namespace or name"))
+                      "actor id, namespace or name"))
         s->vt->actor_put(s, a, cb, ud);
 }
 
 void store_actor_create(store_t *s, const store_actor_t *a, store_actor_cb cb, void *ud)
 {
     if (!store_refuse(s, STORE_CB_ACTOR, STORE_CB(actor, cb), ud, store_actor_ok(a),
-            "actor id, namespace or name"))
+                      "actor id, namespace or name"))
         s->vt->actor_create(s, a, cb, ud);
 }
 
@@ -156,10 +156,10 @@ void store_actor_get(store_t *s, const char *actor_id, store_actor_cb cb, void *
 }
 
 void store_actor_find(store_t *s, const char *namespace_id, const char *name, const char *key,
-    store_actor_cb cb, void *ud)
+                      store_actor_cb cb, void *ud)
 {
     if (!store_refuse(s, STORE_CB_ACTOR, STORE_CB(actor, cb), ud, namespace_id && name && key,
-            "namespace, name or key"))
+                      "namespace, name or key"))
         s->vt->actor_find(s, namespace_id, name, key, cb, ud);
 }
 
@@ -183,8 +183,8 @@ void store_runner_put(store_t *s, const store_runner_t *r, store_done_cb cb, voi
     if (!cb)
         cb = store_done_ignore;
     if (!store_refuse(s, STORE_CB_DONE, STORE_CB(done, cb), ud,
-            r && r->runner_id && r->namespace_id && r->name && r->runner_key,
-            "runner id, namespace, name or key"))
+                      r && r->runner_id && r->namespace_id && r->name && r->runner_key,
+                      "runner id, namespace, name or key"))
         s->vt->runner_put(s, r, cb, ud);
 }
 
@@ -195,19 +195,18 @@ void store_runner_get(store_t *s, const char *runner_id, store_runner_cb cb, voi
 }
 
 void store_runner_find(store_t *s, const char *namespace_id, const char *name,
-    const char *runner_key, store_runner_cb cb, void *ud)
+                       const char *runner_key, store_runner_cb cb, void *ud)
 {
     if (!store_refuse(s, STORE_CB_RUNNER, STORE_CB(runner, cb), ud,
-            namespace_id && name && runner_key,
-            "namespace, name or runner key"))
+                      namespace_id && name && runner_key, "namespace, name or runner key"))
         s->vt->runner_find(s, namespace_id, name, runner_key, cb, ud);
 }
 
 void store_runner_list(store_t *s, const char *namespace_id, const char *name,
-    store_runner_list_cb cb, void *ud)
+                       store_runner_list_cb cb, void *ud)
 {
     if (!store_refuse(s, STORE_CB_RUNNER_LIST, STORE_CB(runner_list, cb), ud, namespace_id != NULL,
-            "namespace"))
+                      "namespace"))
         s->vt->runner_list(s, namespace_id, name, cb, ud);
 }
 
@@ -221,7 +220,7 @@ void store_runner_delete(store_t *s, const char *runner_id, store_done_cb cb, vo
 
 /* The KV entry points share this: the closing and actor-id checks, then one validation result. */
 static bool store_kv_refuse(store_t *s, const char *actor_id, store_kv_cb cb, void *ud, int err,
-    const char *msg)
+                            const char *msg)
 {
     if (store_refuse(s, STORE_CB_KV, STORE_CB(kv, cb), ud, actor_id != NULL, "actor id"))
         return true;
@@ -231,8 +230,8 @@ static bool store_kv_refuse(store_t *s, const char *actor_id, store_kv_cb cb, vo
     return true;
 }
 
-void store_kv_get(store_t *s, const char *actor_id, const slice_t *keys, size_t n,
-    store_kv_cb cb, void *ud)
+void store_kv_get(store_t *s, const char *actor_id, const slice_t *keys, size_t n, store_kv_cb cb,
+                  void *ud)
 {
     if (!cb)
         cb = store_kv_ignore;
@@ -243,7 +242,7 @@ void store_kv_get(store_t *s, const char *actor_id, const slice_t *keys, size_t 
 }
 
 void store_kv_list(store_t *s, const char *actor_id, const store_kv_query_t *q, store_kv_cb cb,
-    void *ud)
+                   void *ud)
 {
     char msg[STORE_MSG_MAX] = "";
     int err = store_kv_validate_query(&s->limits, q, msg, sizeof msg);
@@ -252,7 +251,7 @@ void store_kv_list(store_t *s, const char *actor_id, const store_kv_query_t *q, 
 }
 
 void store_kv_put(store_t *s, const char *actor_id, const slice_t *keys, size_t n_keys,
-    const slice_t *values, size_t n_values, store_kv_cb cb, void *ud)
+                  const slice_t *values, size_t n_values, store_kv_cb cb, void *ud)
 {
     if (!cb)
         cb = store_kv_ignore;
@@ -263,7 +262,7 @@ void store_kv_put(store_t *s, const char *actor_id, const slice_t *keys, size_t 
 }
 
 void store_kv_delete(store_t *s, const char *actor_id, const slice_t *keys, size_t n,
-    store_kv_cb cb, void *ud)
+                     store_kv_cb cb, void *ud)
 {
     if (!cb)
         cb = store_kv_ignore;
@@ -288,7 +287,7 @@ static void kv_ok_run(store_t *s, store_op_t *op)
 }
 
 void store_kv_delete_range(store_t *s, const char *actor_id, slice_t start, slice_t end,
-    store_kv_cb cb, void *ud)
+                           store_kv_cb cb, void *ud)
 {
     if (!cb)
         cb = store_kv_ignore;
@@ -316,7 +315,7 @@ void store_kv_drop(store_t *s, const char *actor_id, store_kv_cb cb, void *ud)
 }
 
 void store_hib_upsert(store_t *s, const store_hib_row_t *rows, size_t n, int64_t ttl_ms,
-    store_done_cb cb, void *ud)
+                      store_done_cb cb, void *ud)
 {
     if (!cb)
         cb = store_done_ignore;
@@ -328,19 +327,19 @@ void store_hib_upsert(store_t *s, const store_hib_row_t *rows, size_t n, int64_t
 }
 
 void store_hib_list(store_t *s, const char *actor_id, int64_t min_ts, store_hib_list_cb cb,
-    void *ud)
+                    void *ud)
 {
     if (!store_refuse(s, STORE_CB_HIB_LIST, STORE_CB(hib_list, cb), ud, actor_id != NULL,
-            "actor id"))
+                      "actor id"))
         s->vt->hib_list(s, actor_id, min_ts, cb, ud);
 }
 
 void store_hib_delete(store_t *s, const char *actor_id, const uint8_t gateway_id[4],
-    const uint8_t request_id[4], store_done_cb cb, void *ud)
+                      const uint8_t request_id[4], store_done_cb cb, void *ud)
 {
     if (!cb)
         cb = store_done_ignore;
     if (!store_refuse(s, STORE_CB_DONE, STORE_CB(done, cb), ud,
-            actor_id && gateway_id && request_id, "actor id or request"))
+                      actor_id && gateway_id && request_id, "actor id or request"))
         s->vt->hib_delete(s, actor_id, gateway_id, request_id, cb, ud);
 }

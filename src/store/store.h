@@ -50,8 +50,8 @@ const char *store_strerror(int err);
 
 typedef struct store_ns {
     char *namespace_id;
-    char *name;            /* unique; the key the namespace is stored under */
-    int64_t create_ts;     /* ms since the epoch */
+    char *name;        /* unique; the key the namespace is stored under */
+    int64_t create_ts; /* ms since the epoch */
 } store_ns_t;
 
 typedef enum store_crash_policy {
@@ -64,21 +64,21 @@ typedef struct store_actor {
     char *actor_id;
     char *namespace_id;
     char *name;
-    char *key;                 /* NULL when the actor has no key */
-    uint8_t *input;            /* meaningful only when has_input; may be NULL when input_len is 0 */
+    char *key;      /* NULL when the actor has no key */
+    uint8_t *input; /* meaningful only when has_input; may be NULL when input_len is 0 */
     size_t input_len;
     bool has_input;
     char *runner_name_selector;
     store_crash_policy_t crash_policy;
-    int64_t create_ts;         /* ms */
+    int64_t create_ts; /* ms */
     uint32_t generation;
     /* The state the engine persists so another node, or a restart with Redis, can resume. */
-    char *runner_id;           /* NULL while the actor is not allocated to a runner */
+    char *runner_id; /* NULL while the actor is not allocated to a runner */
     bool sleeping;
     bool connectable;
-    int64_t destroy_ts;        /* 0 while the actor is alive */
+    int64_t destroy_ts; /* 0 while the actor is alive */
     bool has_alarm;
-    int64_t alarm_ts;          /* ms; meaningful only when has_alarm */
+    int64_t alarm_ts; /* ms; meaningful only when has_alarm */
 } store_actor_t;
 
 typedef struct store_runner {
@@ -88,9 +88,9 @@ typedef struct store_runner {
     char *runner_key;
     uint32_t version;
     uint32_t total_slots;
-    char *metadata;            /* JSON text, NULL when the runner sent none */
-    int64_t create_ts;         /* ms */
-    int64_t last_ping_ts;      /* ms */
+    char *metadata;       /* JSON text, NULL when the runner sent none */
+    int64_t create_ts;    /* ms */
+    int64_t last_ping_ts; /* ms */
 } store_runner_t;
 
 /* One hibernating WebSocket of an actor (protocol §6.5). The actor id is borrowed in both
@@ -99,7 +99,7 @@ typedef struct store_hib_row {
     const char *actor_id;
     uint8_t gateway_id[4];
     uint8_t request_id[4];
-    int64_t last_ping_ts;      /* ms */
+    int64_t last_ping_ts; /* ms */
 } store_hib_row_t;
 
 void store_ns_copy(store_ns_t *dst, const store_ns_t *src);
@@ -110,7 +110,6 @@ void store_runner_copy(store_runner_t *dst, const store_runner_t *src);
 void store_runner_clear(store_runner_t *r);
 
 /* ---- KV types (protocol §2.1, §5.5). ---- */
-
 
 /* The metadata of a KV value. version is opaque to callers and changes on every put of the key;
  * the memory store uses a per-store counter bumped once per put request, as 8 big-endian bytes,
@@ -138,29 +137,29 @@ typedef struct store_kv_res {
 
 typedef enum store_kv_query_kind {
     STORE_KV_ALL = 0,
-    STORE_KV_RANGE = 1,      /* [start, end], or [start, end) when exclusive */
-    STORE_KV_PREFIX = 2,     /* keys starting with prefix, byte-wise */
+    STORE_KV_RANGE = 1,  /* [start, end], or [start, end) when exclusive */
+    STORE_KV_PREFIX = 2, /* keys starting with prefix, byte-wise */
 } store_kv_query_kind_t;
 
 typedef struct store_kv_query {
     store_kv_query_kind_t kind;
-    slice_t start;     /* STORE_KV_RANGE */
-    slice_t end;       /* STORE_KV_RANGE */
-    bool exclusive;          /* STORE_KV_RANGE */
-    slice_t prefix;    /* STORE_KV_PREFIX */
-    bool reverse;            /* descending key order; the limit then keeps the last keys */
-    bool has_limit;          /* without it, limits.default_list_limit applies */
-    uint64_t limit;          /* 0 returns nothing, as the reference engine does */
+    slice_t start;  /* STORE_KV_RANGE */
+    slice_t end;    /* STORE_KV_RANGE */
+    bool exclusive; /* STORE_KV_RANGE */
+    slice_t prefix; /* STORE_KV_PREFIX */
+    bool reverse;   /* descending key order; the limit then keeps the last keys */
+    bool has_limit; /* without it, limits.default_list_limit applies */
+    uint64_t limit; /* 0 returns nothing, as the reference engine does */
 } store_kv_query_t;
 
 /* The reference engine's limits (§5.5). They are per store so that a deployment can tune them and
  * the tests can reach the storage quota without writing 10 GiB. */
 typedef struct store_kv_limits {
-    size_t max_key;             /* bytes per key */
-    size_t max_value;           /* bytes per value */
-    size_t max_keys;            /* keys per get, put or delete request */
-    size_t max_put_payload;     /* sum of key and value bytes in one put */
-    uint64_t max_storage;       /* sum of key and value bytes held per actor */
+    size_t max_key;         /* bytes per key */
+    size_t max_value;       /* bytes per value */
+    size_t max_keys;        /* keys per get, put or delete request */
+    size_t max_put_payload; /* sum of key and value bytes in one put */
+    uint64_t max_storage;   /* sum of key and value bytes held per actor */
     uint64_t default_list_limit;
 } store_kv_limits_t;
 
@@ -171,8 +170,10 @@ typedef struct store_kv_limits {
 #define STORE_KV_MAX_STORAGE (10ULL * 1024 * 1024 * 1024)
 #define STORE_KV_DEFAULT_LIST_LIMIT 16384
 
+/* clang-format off */
 #define STORE_KV_LIMITS_DEFAULT { STORE_KV_MAX_KEY, STORE_KV_MAX_VALUE, STORE_KV_MAX_KEYS, \
     STORE_KV_MAX_PUT_PAYLOAD, STORE_KV_MAX_STORAGE, STORE_KV_DEFAULT_LIST_LIMIT }
+/* clang-format on */
 
 /* The validation every implementation applies, so that both refuse the same requests with the same
  * messages. Each returns STORE_OK, or STORE_EINVAL / STORE_ELIMIT with a NUL-terminated message
@@ -180,16 +181,16 @@ typedef struct store_kv_limits {
  * operation reaches an implementation; the quota check needs the actor's current usage, so
  * implementations call it themselves. */
 #define STORE_MSG_MAX 160
-int store_kv_validate_keys(const store_kv_limits_t *lim, const slice_t *keys, size_t n,
-    char *msg, size_t msglen);
+int store_kv_validate_keys(const store_kv_limits_t *lim, const slice_t *keys, size_t n, char *msg,
+                           size_t msglen);
 int store_kv_validate_put(const store_kv_limits_t *lim, const slice_t *keys, size_t n_keys,
-    const slice_t *values, size_t n_values, char *msg, size_t msglen);
-int store_kv_validate_query(const store_kv_limits_t *lim, const store_kv_query_t *q,
-    char *msg, size_t msglen);
-int store_kv_validate_range(const store_kv_limits_t *lim, slice_t start, slice_t end,
-    char *msg, size_t msglen);
+                          const slice_t *values, size_t n_values, char *msg, size_t msglen);
+int store_kv_validate_query(const store_kv_limits_t *lim, const store_kv_query_t *q, char *msg,
+                            size_t msglen);
+int store_kv_validate_range(const store_kv_limits_t *lim, slice_t start, slice_t end, char *msg,
+                            size_t msglen);
 int store_kv_validate_quota(const store_kv_limits_t *lim, uint64_t used, uint64_t payload,
-    char *msg, size_t msglen);
+                            char *msg, size_t msglen);
 /* The byte count a put adds against the quota: the sum of its key and value lengths. */
 uint64_t store_kv_payload(const slice_t *keys, const slice_t *values, size_t n);
 /* Lexicographic byte order, shorter first on a common prefix: <0, 0 or >0. */
@@ -254,7 +255,7 @@ void store_actor_create(store_t *s, const store_actor_t *a, store_actor_cb cb, v
 void store_actor_get(store_t *s, const char *actor_id, store_actor_cb cb, void *ud);
 /* The live actor with that key; STORE_ENOTFOUND when none. */
 void store_actor_find(store_t *s, const char *namespace_id, const char *name, const char *key,
-    store_actor_cb cb, void *ud);
+                      store_actor_cb cb, void *ud);
 
 /* A NULL member matches anything. */
 typedef struct store_actor_filter {
@@ -276,10 +277,10 @@ void store_actor_delete(store_t *s, const char *actor_id, store_done_cb cb, void
 void store_runner_put(store_t *s, const store_runner_t *r, store_done_cb cb, void *ud);
 void store_runner_get(store_t *s, const char *runner_id, store_runner_cb cb, void *ud);
 void store_runner_find(store_t *s, const char *namespace_id, const char *name,
-    const char *runner_key, store_runner_cb cb, void *ud);
+                       const char *runner_key, store_runner_cb cb, void *ud);
 /* The runners of a namespace, of one name when name is not NULL, ordered by runner id. */
 void store_runner_list(store_t *s, const char *namespace_id, const char *name,
-    store_runner_list_cb cb, void *ud);
+                       store_runner_list_cb cb, void *ud);
 /* Removes the record; deleting an unknown id succeeds. */
 void store_runner_delete(store_t *s, const char *runner_id, store_done_cb cb, void *ud);
 
@@ -287,18 +288,18 @@ void store_runner_delete(store_t *s, const char *runner_id, store_done_cb cb, vo
  * the runner half does that before it asks. Every callback gets a store_kv_res_t. ---- */
 
 /* The entries of the keys that exist, in request order; missing keys are left out. */
-void store_kv_get(store_t *s, const char *actor_id, const slice_t *keys, size_t n,
-    store_kv_cb cb, void *ud);
-void store_kv_list(store_t *s, const char *actor_id, const store_kv_query_t *q,
-    store_kv_cb cb, void *ud);
+void store_kv_get(store_t *s, const char *actor_id, const slice_t *keys, size_t n, store_kv_cb cb,
+                  void *ud);
+void store_kv_list(store_t *s, const char *actor_id, const store_kv_query_t *q, store_kv_cb cb,
+                   void *ud);
 /* Writes every pair, in order (a key given twice keeps its last value), all or nothing. */
 void store_kv_put(store_t *s, const char *actor_id, const slice_t *keys, size_t n_keys,
-    const slice_t *values, size_t n_values, store_kv_cb cb, void *ud);
+                  const slice_t *values, size_t n_values, store_kv_cb cb, void *ud);
 void store_kv_delete(store_t *s, const char *actor_id, const slice_t *keys, size_t n,
-    store_kv_cb cb, void *ud);
+                     store_kv_cb cb, void *ud);
 /* Deletes [start, end); a no-op when start >= end. */
 void store_kv_delete_range(store_t *s, const char *actor_id, slice_t start, slice_t end,
-    store_kv_cb cb, void *ud);
+                           store_kv_cb cb, void *ud);
 /* Deletes every key of the actor. */
 void store_kv_drop(store_t *s, const char *actor_id, store_kv_cb cb, void *ud);
 
@@ -308,13 +309,13 @@ void store_kv_drop(store_t *s, const char *actor_id, store_kv_cb cb, void *ud);
  * falls more than ttl_ms behind the store clock are removed eventually; until then list's min_ts
  * is what hides them. */
 void store_hib_upsert(store_t *s, const store_hib_row_t *rows, size_t n, int64_t ttl_ms,
-    store_done_cb cb, void *ud);
+                      store_done_cb cb, void *ud);
 /* The actor's rows with last_ping_ts >= min_ts, ordered by last_ping_ts, then gateway id, then
  * request id. */
 void store_hib_list(store_t *s, const char *actor_id, int64_t min_ts, store_hib_list_cb cb,
-    void *ud);
+                    void *ud);
 /* Removes one row; removing an unknown row succeeds. */
 void store_hib_delete(store_t *s, const char *actor_id, const uint8_t gateway_id[4],
-    const uint8_t request_id[4], store_done_cb cb, void *ud);
+                      const uint8_t request_id[4], store_done_cb cb, void *ud);
 
 #endif

@@ -48,7 +48,7 @@ static void fail_run(store_t *s, store_op_t *op)
 }
 
 void store_defer_fail(store_t *s, store_cb_kind_t kind, store_cb_t cb, void *ud, int err,
-    const char *msg)
+                      const char *msg)
 {
     fail_op_t *f = sx_calloc(1, sizeof *f);
     f->op.run = fail_run;

@@ -58,35 +58,35 @@ typedef struct store_vtable {
     void (*actor_create)(store_t *s, const store_actor_t *a, store_actor_cb cb, void *ud);
     void (*actor_get)(store_t *s, const char *actor_id, store_actor_cb cb, void *ud);
     void (*actor_find)(store_t *s, const char *namespace_id, const char *name, const char *key,
-        store_actor_cb cb, void *ud);
+                       store_actor_cb cb, void *ud);
     void (*actor_list)(store_t *s, const store_actor_filter_t *f, store_actor_list_cb cb, void *ud);
     void (*actor_delete)(store_t *s, const char *actor_id, store_done_cb cb, void *ud);
     void (*runner_put)(store_t *s, const store_runner_t *r, store_done_cb cb, void *ud);
     void (*runner_get)(store_t *s, const char *runner_id, store_runner_cb cb, void *ud);
     void (*runner_find)(store_t *s, const char *namespace_id, const char *name,
-        const char *runner_key, store_runner_cb cb, void *ud);
+                        const char *runner_key, store_runner_cb cb, void *ud);
     void (*runner_list)(store_t *s, const char *namespace_id, const char *name,
-        store_runner_list_cb cb, void *ud);
+                        store_runner_list_cb cb, void *ud);
     void (*runner_delete)(store_t *s, const char *runner_id, store_done_cb cb, void *ud);
-    void (*kv_get)(store_t *s, const char *actor_id, const slice_t *keys, size_t n,
-        store_kv_cb cb, void *ud);
+    void (*kv_get)(store_t *s, const char *actor_id, const slice_t *keys, size_t n, store_kv_cb cb,
+                   void *ud);
     void (*kv_list)(store_t *s, const char *actor_id, const store_kv_query_t *q, store_kv_cb cb,
-        void *ud);
+                    void *ud);
     /* n_keys == n_values here: store.c refuses anything else. */
-    void (*kv_put)(store_t *s, const char *actor_id, const slice_t *keys,
-        const slice_t *values, size_t n, store_kv_cb cb, void *ud);
+    void (*kv_put)(store_t *s, const char *actor_id, const slice_t *keys, const slice_t *values,
+                   size_t n, store_kv_cb cb, void *ud);
     void (*kv_delete)(store_t *s, const char *actor_id, const slice_t *keys, size_t n,
-        store_kv_cb cb, void *ud);
+                      store_kv_cb cb, void *ud);
     /* Called only when start < end: store.c completes the no-op case itself. */
-    void (*kv_delete_range)(store_t *s, const char *actor_id, slice_t start,
-        slice_t end, store_kv_cb cb, void *ud);
+    void (*kv_delete_range)(store_t *s, const char *actor_id, slice_t start, slice_t end,
+                            store_kv_cb cb, void *ud);
     void (*kv_drop)(store_t *s, const char *actor_id, store_kv_cb cb, void *ud);
     void (*hib_upsert)(store_t *s, const store_hib_row_t *rows, size_t n, int64_t ttl_ms,
-        store_done_cb cb, void *ud);
+                       store_done_cb cb, void *ud);
     void (*hib_list)(store_t *s, const char *actor_id, int64_t min_ts, store_hib_list_cb cb,
-        void *ud);
+                     void *ud);
     void (*hib_delete)(store_t *s, const char *actor_id, const uint8_t gateway_id[4],
-        const uint8_t request_id[4], store_done_cb cb, void *ud);
+                       const uint8_t request_id[4], store_done_cb cb, void *ud);
     /* Starts finishing in-flight work; the implementation calls store_base_impl_closed once
      * nothing of its own is pending (at once if it has nothing). */
     void (*close)(store_t *s);
@@ -119,6 +119,6 @@ void store_base_impl_closed(store_t *s);
 void store_defer(store_t *s, store_op_t *op);
 /* Queues a completion with an error. */
 void store_defer_fail(store_t *s, store_cb_kind_t kind, store_cb_t cb, void *ud, int err,
-    const char *msg);
+                      const char *msg);
 
 #endif

@@ -9,7 +9,7 @@
 #include <string.h>
 
 store_kvtab_item_t *store_kvtab_item_new(const uint8_t *key, size_t klen, const uint8_t *value,
-    size_t vlen)
+                                         size_t vlen)
 {
     store_kvtab_item_t *it = sx_malloc(sizeof *it + klen + vlen);
     memset(it, 0, sizeof *it);
@@ -61,14 +61,12 @@ size_t store_kvtab_upper(const store_kvtab_t *t, const uint8_t *key, size_t klen
     return lo;
 }
 
-static bool store_kvtab_has_prefix(const store_kvtab_item_t *it, const uint8_t *prefix,
-    size_t plen)
+static bool store_kvtab_has_prefix(const store_kvtab_item_t *it, const uint8_t *prefix, size_t plen)
 {
     return it->key_len >= plen && (plen == 0 || memcmp(store_kvtab_key(it), prefix, plen) == 0);
 }
 
-size_t store_kvtab_prefix_end(const store_kvtab_t *t, size_t lo, const uint8_t *prefix,
-    size_t plen)
+size_t store_kvtab_prefix_end(const store_kvtab_t *t, size_t lo, const uint8_t *prefix, size_t plen)
 {
     size_t hi = t->n;
     while (lo < hi) {

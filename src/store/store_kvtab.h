@@ -18,14 +18,14 @@ typedef struct store_kvtab_item {
     size_t value_len;
     uint8_t version[8];
     int64_t update_ts;
-    uint8_t data[];        /* the key bytes, then the value bytes */
+    uint8_t data[]; /* the key bytes, then the value bytes */
 } store_kvtab_item_t;
 
 typedef struct store_kvtab {
     store_kvtab_item_t **items;
     size_t n;
     size_t cap;
-    uint64_t bytes;        /* sum of key and value lengths, what the storage quota counts */
+    uint64_t bytes; /* sum of key and value lengths, what the storage quota counts */
 } store_kvtab_t;
 
 static inline const uint8_t *store_kvtab_key(const store_kvtab_item_t *it)
@@ -40,14 +40,14 @@ static inline const uint8_t *store_kvtab_value(const store_kvtab_item_t *it)
 
 /* A new entry holding copies of key and value; metadata is left to the caller. */
 store_kvtab_item_t *store_kvtab_item_new(const uint8_t *key, size_t klen, const uint8_t *value,
-    size_t vlen);
+                                         size_t vlen);
 void store_kvtab_free(store_kvtab_t *t);
 /* The index of the first entry whose key is >= key (lower) or > key (upper). */
 size_t store_kvtab_lower(const store_kvtab_t *t, const uint8_t *key, size_t klen);
 size_t store_kvtab_upper(const store_kvtab_t *t, const uint8_t *key, size_t klen);
 /* The end of the run of keys starting with prefix that begins at lo = lower(prefix). */
 size_t store_kvtab_prefix_end(const store_kvtab_t *t, size_t lo, const uint8_t *prefix,
-    size_t plen);
+                              size_t plen);
 /* The entry with that key, or NULL. */
 const store_kvtab_item_t *store_kvtab_get(const store_kvtab_t *t, const uint8_t *key, size_t klen);
 /* Inserts item, taking ownership, or replaces (and frees) the entry with the same key. */

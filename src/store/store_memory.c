@@ -30,7 +30,8 @@ static void store_memory_run(store_t *s, store_op_t *op)
 }
 
 store_memory_op_t *store_memory_op(void (*exec)(store_memory_t *, store_memory_op_t *),
-    store_cb_t cb, void *ud, const char *s0, const char *s1, const char *s2)
+                                   store_cb_t cb, void *ud, const char *s0, const char *s1,
+                                   const char *s2)
 {
     store_memory_op_t *o = sx_calloc(1, sizeof *o);
     o->op.run = store_memory_run;
@@ -94,7 +95,7 @@ static void store_memory_ns_put(store_t *s, const store_ns_t *ns, store_done_cb 
 {
     store_memory_t *m = (store_memory_t *)s;
     store_memory_op_t *o = store_memory_op(store_memory_ns_put_exec, STORE_CB(done, cb), ud, NULL,
-        NULL, NULL);
+                                           NULL, NULL);
     store_ns_copy(&o->rec.ns, ns);
     o->rec_kind = STORE_MEM_REC_NS;
     store_memory_submit(m, o);
@@ -110,7 +111,7 @@ static void store_memory_ns_get(store_t *s, const char *name, store_ns_cb cb, vo
 {
     store_memory_t *m = (store_memory_t *)s;
     store_memory_submit(m, store_memory_op(store_memory_ns_get_exec, STORE_CB(ns, cb), ud, name,
-        NULL, NULL));
+                                           NULL, NULL));
 }
 
 static int store_memory_ns_order(const void *a, const void *b)
@@ -133,7 +134,7 @@ static void store_memory_ns_list(store_t *s, store_ns_list_cb cb, void *ud)
 {
     store_memory_t *m = (store_memory_t *)s;
     store_memory_submit(m, store_memory_op(store_memory_ns_list_exec, STORE_CB(ns_list, cb), ud,
-        NULL, NULL, NULL));
+                                           NULL, NULL, NULL));
 }
 
 /* ---- Actors. ---- */
@@ -184,7 +185,7 @@ static void store_memory_actor_put(store_t *s, const store_actor_t *a, store_don
 {
     store_memory_t *m = (store_memory_t *)s;
     store_memory_op_t *o = store_memory_op(store_memory_actor_put_exec, STORE_CB(done, cb), ud,
-        NULL, NULL, NULL);
+                                           NULL, NULL, NULL);
     store_actor_copy(&o->rec.actor, a);
     o->rec_kind = STORE_MEM_REC_ACTOR;
     store_memory_submit(m, o);
@@ -208,11 +209,11 @@ static void store_memory_actor_create_exec(store_memory_t *m, store_memory_op_t 
 }
 
 static void store_memory_actor_create(store_t *s, const store_actor_t *a, store_actor_cb cb,
-    void *ud)
+                                      void *ud)
 {
     store_memory_t *m = (store_memory_t *)s;
     store_memory_op_t *o = store_memory_op(store_memory_actor_create_exec, STORE_CB(actor, cb), ud,
-        NULL, NULL, NULL);
+                                           NULL, NULL, NULL);
     store_actor_copy(&o->rec.actor, a);
     o->rec_kind = STORE_MEM_REC_ACTOR;
     store_memory_submit(m, o);
@@ -228,7 +229,7 @@ static void store_memory_actor_get(store_t *s, const char *actor_id, store_actor
 {
     store_memory_t *m = (store_memory_t *)s;
     store_memory_submit(m, store_memory_op(store_memory_actor_get_exec, STORE_CB(actor, cb), ud,
-        actor_id, NULL, NULL));
+                                           actor_id, NULL, NULL));
 }
 
 static void store_memory_actor_find_exec(store_memory_t *m, store_memory_op_t *o)
@@ -241,11 +242,11 @@ static void store_memory_actor_find_exec(store_memory_t *m, store_memory_op_t *o
 }
 
 static void store_memory_actor_find(store_t *s, const char *namespace_id, const char *name,
-    const char *key, store_actor_cb cb, void *ud)
+                                    const char *key, store_actor_cb cb, void *ud)
 {
     store_memory_t *m = (store_memory_t *)s;
     store_memory_submit(m, store_memory_op(store_memory_actor_find_exec, STORE_CB(actor, cb), ud,
-        namespace_id, name, key));
+                                           namespace_id, name, key));
 }
 
 static bool store_memory_match(const char *want, const char *have)
@@ -255,8 +256,7 @@ static bool store_memory_match(const char *want, const char *have)
 
 static int store_memory_actor_order(const void *a, const void *b)
 {
-    return strcmp(((const store_actor_t *)a)->actor_id,
-        ((const store_actor_t *)b)->actor_id);
+    return strcmp(((const store_actor_t *)a)->actor_id, ((const store_actor_t *)b)->actor_id);
 }
 
 static void store_memory_actor_list_exec(store_memory_t *m, store_memory_op_t *o)
@@ -265,8 +265,8 @@ static void store_memory_actor_list_exec(store_memory_t *m, store_memory_op_t *o
     size_t n = 0, it = 0;
     for (const map_slot_t *sl; (sl = map_next(&m->actors, &it));) {
         const store_actor_t *a = sl->value;
-        if (store_memory_match(o->str[0], a->namespace_id) && store_memory_match(o->str[1], a->name)
-            && store_memory_match(o->str[2], a->runner_id))
+        if (store_memory_match(o->str[0], a->namespace_id) &&
+            store_memory_match(o->str[1], a->name) && store_memory_match(o->str[2], a->runner_id))
             items[n++] = *a;
     }
     qsort(items, n, sizeof *items, store_memory_actor_order);
@@ -275,11 +275,11 @@ static void store_memory_actor_list_exec(store_memory_t *m, store_memory_op_t *o
 }
 
 static void store_memory_actor_list(store_t *s, const store_actor_filter_t *f,
-    store_actor_list_cb cb, void *ud)
+                                    store_actor_list_cb cb, void *ud)
 {
     store_memory_t *m = (store_memory_t *)s;
-    store_memory_submit(m, store_memory_op(store_memory_actor_list_exec,
-        STORE_CB(actor_list, cb), ud, f->namespace_id, f->name, f->runner_id));
+    store_memory_submit(m, store_memory_op(store_memory_actor_list_exec, STORE_CB(actor_list, cb),
+                                           ud, f->namespace_id, f->name, f->runner_id));
 }
 
 static void store_memory_actor_delete_exec(store_memory_t *m, store_memory_op_t *o)
@@ -299,7 +299,7 @@ static void store_memory_actor_delete(store_t *s, const char *actor_id, store_do
 {
     store_memory_t *m = (store_memory_t *)s;
     store_memory_submit(m, store_memory_op(store_memory_actor_delete_exec, STORE_CB(done, cb), ud,
-        actor_id, NULL, NULL));
+                                           actor_id, NULL, NULL));
 }
 
 /* ---- Runners. ---- */
@@ -333,7 +333,7 @@ static void store_memory_runner_put(store_t *s, const store_runner_t *r, store_d
 {
     store_memory_t *m = (store_memory_t *)s;
     store_memory_op_t *o = store_memory_op(store_memory_runner_put_exec, STORE_CB(done, cb), ud,
-        NULL, NULL, NULL);
+                                           NULL, NULL, NULL);
     store_runner_copy(&o->rec.runner, r);
     o->rec_kind = STORE_MEM_REC_RUNNER;
     store_memory_submit(m, o);
@@ -345,12 +345,11 @@ static void store_memory_runner_get_exec(store_memory_t *m, store_memory_op_t *o
     o->cb.runner(o->ud, r ? STORE_OK : STORE_ENOTFOUND, r);
 }
 
-static void store_memory_runner_get(store_t *s, const char *runner_id, store_runner_cb cb,
-    void *ud)
+static void store_memory_runner_get(store_t *s, const char *runner_id, store_runner_cb cb, void *ud)
 {
     store_memory_t *m = (store_memory_t *)s;
     store_memory_submit(m, store_memory_op(store_memory_runner_get_exec, STORE_CB(runner, cb), ud,
-        runner_id, NULL, NULL));
+                                           runner_id, NULL, NULL));
 }
 
 static void store_memory_runner_find_exec(store_memory_t *m, store_memory_op_t *o)
@@ -363,17 +362,16 @@ static void store_memory_runner_find_exec(store_memory_t *m, store_memory_op_t *
 }
 
 static void store_memory_runner_find(store_t *s, const char *namespace_id, const char *name,
-    const char *runner_key, store_runner_cb cb, void *ud)
+                                     const char *runner_key, store_runner_cb cb, void *ud)
 {
     store_memory_t *m = (store_memory_t *)s;
     store_memory_submit(m, store_memory_op(store_memory_runner_find_exec, STORE_CB(runner, cb), ud,
-        namespace_id, name, runner_key));
+                                           namespace_id, name, runner_key));
 }
 
 static int store_memory_runner_order(const void *a, const void *b)
 {
-    return strcmp(((const store_runner_t *)a)->runner_id,
-        ((const store_runner_t *)b)->runner_id);
+    return strcmp(((const store_runner_t *)a)->runner_id, ((const store_runner_t *)b)->runner_id);
 }
 
 static void store_memory_runner_list_exec(store_memory_t *m, store_memory_op_t *o)
@@ -382,8 +380,8 @@ static void store_memory_runner_list_exec(store_memory_t *m, store_memory_op_t *
     size_t n = 0, it = 0;
     for (const map_slot_t *sl; (sl = map_next(&m->runners, &it));) {
         const store_runner_t *r = sl->value;
-        if (store_memory_match(o->str[0], r->namespace_id)
-            && store_memory_match(o->str[1], r->name))
+        if (store_memory_match(o->str[0], r->namespace_id) &&
+            store_memory_match(o->str[1], r->name))
             items[n++] = *r;
     }
     qsort(items, n, sizeof *items, store_memory_runner_order);
@@ -392,11 +390,11 @@ static void store_memory_runner_list_exec(store_memory_t *m, store_memory_op_t *
 }
 
 static void store_memory_runner_list(store_t *s, const char *namespace_id, const char *name,
-    store_runner_list_cb cb, void *ud)
+                                     store_runner_list_cb cb, void *ud)
 {
     store_memory_t *m = (store_memory_t *)s;
     store_memory_submit(m, store_memory_op(store_memory_runner_list_exec, STORE_CB(runner_list, cb),
-        ud, namespace_id, name, NULL));
+                                           ud, namespace_id, name, NULL));
 }
 
 static void store_memory_runner_delete_exec(store_memory_t *m, store_memory_op_t *o)
@@ -413,11 +411,11 @@ static void store_memory_runner_delete_exec(store_memory_t *m, store_memory_op_t
 }
 
 static void store_memory_runner_delete(store_t *s, const char *runner_id, store_done_cb cb,
-    void *ud)
+                                       void *ud)
 {
     store_memory_t *m = (store_memory_t *)s;
     store_memory_submit(m, store_memory_op(store_memory_runner_delete_exec, STORE_CB(done, cb), ud,
-        runner_id, NULL, NULL));
+                                           runner_id, NULL, NULL));
 }
 
 /* ---- Lifecycle. ---- */

@@ -16,9 +16,9 @@ typedef struct store_memory_stats {
     size_t namespaces;
     size_t actors;
     size_t runners;
-    size_t kv_actors;      /* actors with at least one KV entry */
+    size_t kv_actors; /* actors with at least one KV entry */
     size_t kv_keys;
-    uint64_t kv_bytes;     /* key and value bytes, what the storage quota counts */
+    uint64_t kv_bytes; /* key and value bytes, what the storage quota counts */
     size_t hib_rows;
 } store_memory_stats_t;
 

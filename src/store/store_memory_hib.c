@@ -29,8 +29,8 @@ static int64_t store_memory_hib_ts(const void *v)
 }
 
 typedef struct store_memory_hibset {
-    map_t rows;          /* id -> last_ping_ts, encoded */
-    int64_t ttl_ms;            /* the ttl of the last upsert into this actor */
+    map_t rows;     /* id -> last_ping_ts, encoded */
+    int64_t ttl_ms; /* the ttl of the last upsert into this actor */
 } store_memory_hibset_t;
 
 static void store_memory_hibset_free(store_memory_hibset_t *set)
@@ -47,7 +47,7 @@ static void store_memory_hib_sweep(store_memory_t *m, int64_t now)
     size_t n_empty = 0, it = 0;
     for (const map_slot_t *sl; (sl = map_next(&m->hib, &it));) {
         store_memory_hibset_t *set = sl->value;
-        uint8_t (*old)[8] = NULL;
+        uint8_t(*old)[8] = NULL;
         size_t n_old = 0, jt = 0;
         for (const map_slot_t *rl; (rl = map_next(&set->rows, &jt));) {
             int64_t ts = store_memory_hib_ts(rl->value);
@@ -98,11 +98,11 @@ static void store_memory_hib_upsert_exec(store_memory_t *m, store_memory_op_t *o
 }
 
 void store_memory_hib_upsert(store_t *s, const store_hib_row_t *rows, size_t n, int64_t ttl_ms,
-    store_done_cb cb, void *ud)
+                             store_done_cb cb, void *ud)
 {
     store_memory_t *m = (store_memory_t *)s;
     store_memory_op_t *o = store_memory_op(store_memory_hib_upsert_exec, STORE_CB(done, cb), ud,
-        NULL, NULL, NULL);
+                                           NULL, NULL, NULL);
     size_t total = n * sizeof *rows;
     for (size_t i = 0; i < n; i++)
         total += strlen(rows[i].actor_id) + 1;
@@ -149,11 +149,11 @@ static void store_memory_hib_list_exec(store_memory_t *m, store_memory_op_t *o)
 }
 
 void store_memory_hib_list(store_t *s, const char *actor_id, int64_t min_ts, store_hib_list_cb cb,
-    void *ud)
+                           void *ud)
 {
     store_memory_t *m = (store_memory_t *)s;
     store_memory_op_t *o = store_memory_op(store_memory_hib_list_exec, STORE_CB(hib_list, cb), ud,
-        actor_id, NULL, NULL);
+                                           actor_id, NULL, NULL);
     o->i64 = min_ts;
     store_memory_submit(m, o);
 }
@@ -170,11 +170,11 @@ static void store_memory_hib_delete_exec(store_memory_t *m, store_memory_op_t *o
 }
 
 void store_memory_hib_delete(store_t *s, const char *actor_id, const uint8_t gateway_id[4],
-    const uint8_t request_id[4], store_done_cb cb, void *ud)
+                             const uint8_t request_id[4], store_done_cb cb, void *ud)
 {
     store_memory_t *m = (store_memory_t *)s;
     store_memory_op_t *o = store_memory_op(store_memory_hib_delete_exec, STORE_CB(done, cb), ud,
-        actor_id, NULL, NULL);
+                                           actor_id, NULL, NULL);
     memcpy(o->b8, gateway_id, 4);
     memcpy(o->b8 + 4, request_id, 4);
     store_memory_submit(m, o);

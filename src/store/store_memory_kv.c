@@ -55,11 +55,11 @@ static void store_memory_kv_get_exec(store_memory_t *m, store_memory_op_t *o)
 }
 
 void store_memory_kv_get(store_t *s, const char *actor_id, const slice_t *keys, size_t n,
-    store_kv_cb cb, void *ud)
+                         store_kv_cb cb, void *ud)
 {
     store_memory_t *m = (store_memory_t *)s;
     store_memory_op_t *o = store_memory_op(store_memory_kv_get_exec, STORE_CB(kv, cb), ud, actor_id,
-        NULL, NULL);
+                                           NULL, NULL);
     o->keys = store_memory_pack(keys, n);
     o->n = n;
     store_memory_submit(m, o);
@@ -67,7 +67,7 @@ void store_memory_kv_get(store_t *s, const char *actor_id, const slice_t *keys, 
 
 /* The span [*lo, *hi) of the table that the query selects, before reverse and limit. */
 static void store_memory_kv_span(const store_kvtab_t *t, const store_kv_query_t *q, size_t *lo,
-    size_t *hi)
+                                 size_t *hi)
 {
     switch (q->kind) {
     case STORE_KV_ALL:
@@ -107,11 +107,11 @@ static void store_memory_kv_list_exec(store_memory_t *m, store_memory_op_t *o)
 }
 
 void store_memory_kv_list(store_t *s, const char *actor_id, const store_kv_query_t *q,
-    store_kv_cb cb, void *ud)
+                          store_kv_cb cb, void *ud)
 {
     store_memory_t *m = (store_memory_t *)s;
     store_memory_op_t *o = store_memory_op(store_memory_kv_list_exec, STORE_CB(kv, cb), ud,
-        actor_id, NULL, NULL);
+                                           actor_id, NULL, NULL);
     slice_t parts[3] = { q->start, q->end, q->prefix };
     o->keys = store_memory_pack(parts, 3);
     o->query = *q;
@@ -126,7 +126,7 @@ static void store_memory_kv_put_exec(store_memory_t *m, store_memory_op_t *o)
     store_kvtab_t *t = store_memory_kvtab(m, o->str[0]);
     char msg[STORE_MSG_MAX];
     int err = store_kv_validate_quota(&m->base.limits, t ? t->bytes : 0,
-        store_kv_payload(o->keys, o->values, o->n), msg, sizeof msg);
+                                      store_kv_payload(o->keys, o->values, o->n), msg, sizeof msg);
     if (err != STORE_OK) {
         store_kv_res_t res = { msg, NULL, 0 };
         o->cb.kv(o->ud, err, &res);
@@ -139,8 +139,8 @@ static void store_memory_kv_put_exec(store_memory_t *m, store_memory_op_t *o)
     uint64_t version = ++m->kv_version;
     int64_t now = store_now_ms(&m->base);
     for (size_t i = 0; i < o->n; i++) {
-        store_kvtab_item_t *it = store_kvtab_item_new(o->keys[i].p, o->keys[i].len,
-            o->values[i].p, o->values[i].len);
+        store_kvtab_item_t *it = store_kvtab_item_new(o->keys[i].p, o->keys[i].len, o->values[i].p,
+                                                      o->values[i].len);
         for (int b = 0; b < 8; b++)
             it->version[b] = (uint8_t)(version >> (56 - 8 * b));
         it->update_ts = now;
@@ -150,11 +150,11 @@ static void store_memory_kv_put_exec(store_memory_t *m, store_memory_op_t *o)
 }
 
 void store_memory_kv_put(store_t *s, const char *actor_id, const slice_t *keys,
-    const slice_t *values, size_t n, store_kv_cb cb, void *ud)
+                         const slice_t *values, size_t n, store_kv_cb cb, void *ud)
 {
     store_memory_t *m = (store_memory_t *)s;
     store_memory_op_t *o = store_memory_op(store_memory_kv_put_exec, STORE_CB(kv, cb), ud, actor_id,
-        NULL, NULL);
+                                           NULL, NULL);
     o->keys = store_memory_pack(keys, n);
     o->values = store_memory_pack(values, n);
     o->n = n;
@@ -171,11 +171,11 @@ static void store_memory_kv_delete_exec(store_memory_t *m, store_memory_op_t *o)
 }
 
 void store_memory_kv_delete(store_t *s, const char *actor_id, const slice_t *keys, size_t n,
-    store_kv_cb cb, void *ud)
+                            store_kv_cb cb, void *ud)
 {
     store_memory_t *m = (store_memory_t *)s;
     store_memory_op_t *o = store_memory_op(store_memory_kv_delete_exec, STORE_CB(kv, cb), ud,
-        actor_id, NULL, NULL);
+                                           actor_id, NULL, NULL);
     o->keys = store_memory_pack(keys, n);
     o->n = n;
     store_memory_submit(m, o);
@@ -193,12 +193,12 @@ static void store_memory_kv_delete_range_exec(store_memory_t *m, store_memory_op
     store_memory_kv_ok(o, NULL, 0);
 }
 
-void store_memory_kv_delete_range(store_t *s, const char *actor_id, slice_t start,
-    slice_t end, store_kv_cb cb, void *ud)
+void store_memory_kv_delete_range(store_t *s, const char *actor_id, slice_t start, slice_t end,
+                                  store_kv_cb cb, void *ud)
 {
     store_memory_t *m = (store_memory_t *)s;
     store_memory_op_t *o = store_memory_op(store_memory_kv_delete_range_exec, STORE_CB(kv, cb), ud,
-        actor_id, NULL, NULL);
+                                           actor_id, NULL, NULL);
     slice_t parts[2] = { start, end };
     o->keys = store_memory_pack(parts, 2);
     store_memory_submit(m, o);
@@ -218,7 +218,7 @@ void store_memory_kv_drop(store_t *s, const char *actor_id, store_kv_cb cb, void
 {
     store_memory_t *m = (store_memory_t *)s;
     store_memory_submit(m, store_memory_op(store_memory_kv_drop_exec, STORE_CB(kv, cb), ud,
-        actor_id, NULL, NULL));
+                                           actor_id, NULL, NULL));
 }
 
 void store_memory_kv_free(store_memory_t *m)

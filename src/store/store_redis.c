@@ -41,7 +41,8 @@ static void rds_count_error(const char *reason)
     char labels[64];
     snprintf(labels, sizeof labels, "store=\"redis\",reason=\"%s\"", reason);
     met_series_t *m = met_counter("sett_store_errors_total",
-        "Store operations that failed with store.unavailable, by reason.", labels);
+                                  "Store operations that failed with store.unavailable, by reason.",
+                                  labels);
     if (m)
         met_inc(m);
 }
@@ -51,7 +52,8 @@ static void rds_count_connection(const char *result)
     char labels[32];
     snprintf(labels, sizeof labels, "result=\"%s\"", result);
     met_series_t *m = met_counter("sett_store_redis_connections_total",
-        "Redis store connections: set up, failed to connect, or lost.", labels);
+                                  "Redis store connections: set up, failed to connect, or lost.",
+                                  labels);
     if (m)
         met_inc(m);
 }
@@ -59,7 +61,7 @@ static void rds_count_connection(const char *result)
 static void rds_set_up_gauge(bool up)
 {
     met_series_t *m = met_gauge("sett_store_redis_up",
-        "1 while the Redis store's connection is up and set up.", NULL);
+                                "1 while the Redis store's connection is up and set up.", NULL);
     if (m)
         met_set(m, up ? 1 : 0);
 }
@@ -93,7 +95,7 @@ static void rds_ring_pop(store_redis_t *r)
 /* ---- Operations. ---- */
 
 rds_op_t *rds_op_new(store_redis_t *r, size_t size, store_cb_kind_t kind, store_cb_t cb, void *ud,
-    int (*step)(rds_op_t *), int (*reply)(rds_op_t *, const redisReply *))
+                     int (*step)(rds_op_t *), int (*reply)(rds_op_t *, const redisReply *))
 {
     rds_op_t *op = sx_calloc(1, size);
     op->r = r;
@@ -251,7 +253,7 @@ void rds_submit(store_redis_t *r, rds_op_t *op)
 {
     if (r->state == RDS_DOWN || r->dying) {
         rds_op_lost(op, r->why);
-        op->lost = false;       /* counted as refused while down, not lost in flight */
+        op->lost = false; /* counted as refused while down, not lost in flight */
         rds_fail(op, op->err, op->msg);
         return;
     }
@@ -291,7 +293,7 @@ static void rds_on_op_reply(store_redis_t *r, rds_op_t *op, const redisReply *re
         if (!op->err) {
             op->err = STORE_EUNAVAILABLE;
             snprintf(op->msg, sizeof op->msg, "store unavailable: redis: %.*s", (int)rep->len,
-                rep->str);
+                     rep->str);
         }
         log_warn("redis store: command failed", LF_S("error", rep->str));
         /* Scripts are loaded per connection; a SCRIPT FLUSH (or a failover to a server that never
@@ -312,7 +314,7 @@ static void rds_on_op_reply(store_redis_t *r, rds_op_t *op, const redisReply *re
 static void rds_set_why(store_redis_t *r, const char *fmt, const char *detail)
 {
     snprintf(r->why, sizeof r->why, "redis %s:%d: %s%s%s", r->host, r->port, fmt,
-        detail ? ": " : "", detail ? detail : "");
+             detail ? ": " : "", detail ? detail : "");
 }
 
 static void rds_maybe_teardown(store_redis_t *r);
@@ -336,10 +338,10 @@ static void rds_lost(store_redis_t *r, const char *what, const char *detail)
          * follow while Redis stays away are not, or the log fills at the backoff's pace. */
         if (was_ready || (r->stats.connects == 0 && r->stats.disconnects == 1))
             log_warn("redis store: unavailable, reconnecting", LF_S("error", r->why),
-                LF_U("retry_ms", r->backoff_ms));
+                     LF_U("retry_ms", r->backoff_ms));
         else
             log_debug("redis store: reconnect failed", LF_S("error", r->why),
-                LF_U("retry_ms", r->backoff_ms));
+                      LF_U("retry_ms", r->backoff_ms));
         uv_timer_start(&r->conn_timer, rds_on_conn_timer, r->backoff_ms, 0);
         r->backoff_ms *= 2;
         if (r->backoff_ms > r->opts.backoff_max_ms)
@@ -381,7 +383,7 @@ static void rds_on_setup_reply(store_redis_t *r, redisAsyncContext *ac, const re
         rds_set_up_gauge(true);
         rds_count_connection("ok");
         log_info("redis store: connected", LF_S("host", r->host), LF_I("port", r->port),
-            LF_I("db", r->db));
+                 LF_I("db", r->db));
     }
 }
 
@@ -686,7 +688,8 @@ static int rds_parse_url(store_redis_t *r, const char *url, char *err, size_t er
     }
     unsigned char addr[16];
     if (inet_pton(AF_INET, r->host, addr) != 1 && inet_pton(AF_INET6, r->host, addr) != 1)
-        return rds_url_fail(err, errlen, url,
+        return rds_url_fail(
+            err, errlen, url,
             "the host must be an IP address (a name lookup would block the event loop)");
     r->port = 6379;
     if (after < end) {
@@ -719,7 +722,7 @@ static int rds_parse_url(store_redis_t *r, const char *url, char *err, size_t er
 }
 
 store_t *store_redis_new_opts(uv_loop_t *loop, const char *url, const char *prefix,
-    const store_redis_opts_t *opts, char *err, size_t errlen)
+                              const store_redis_opts_t *opts, char *err, size_t errlen)
 {
     if (!url) {
         if (err && errlen)
@@ -765,7 +768,7 @@ store_t *store_redis_new_opts(uv_loop_t *loop, const char *url, const char *pref
 }
 
 store_t *store_redis_new(uv_loop_t *loop, const char *url, const char *prefix, char *err,
-    size_t errlen)
+                         size_t errlen)
 {
     return store_redis_new_opts(loop, url, prefix, NULL, err, errlen);
 }

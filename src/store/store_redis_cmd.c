@@ -87,7 +87,7 @@ void rds_arg_i64(rds_args_t *a, int64_t v)
 }
 
 void rds_arg_key(rds_args_t *a, const store_redis_t *r, const char *tag, const char *id,
-    const char *suffix)
+                 const char *suffix)
 {
     size_t plen = strlen(r->prefix), tlen = strlen(tag), ilen = id ? strlen(id) + 1 : 0;
     size_t slen = suffix ? strlen(suffix) : 0;

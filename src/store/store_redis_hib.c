@@ -19,7 +19,7 @@
 typedef struct rds_hib_op {
     rds_op_t op;
     char *actor;
-    store_hib_row_t *rows;     /* one block: the rows, then their actor ids */
+    store_hib_row_t *rows; /* one block: the rows, then their actor ids */
     size_t n;
     int64_t ttl_ms;
     int64_t now;
@@ -35,10 +35,11 @@ static void rds_hib_destroy(rds_op_t *o)
 }
 
 static rds_hib_op_t *rds_hib_op(store_t *s, store_cb_kind_t kind, store_cb_t cb, void *ud,
-    int (*step)(rds_op_t *), int (*reply)(rds_op_t *, const redisReply *))
+                                int (*step)(rds_op_t *),
+                                int (*reply)(rds_op_t *, const redisReply *))
 {
-    rds_hib_op_t *p = (rds_hib_op_t *)rds_op_new((store_redis_t *)s, sizeof *p, kind, cb, ud,
-        step, reply);
+    rds_hib_op_t *p = (rds_hib_op_t *)rds_op_new((store_redis_t *)s, sizeof *p, kind, cb, ud, step,
+                                                 reply);
     p->op.destroy = rds_hib_destroy;
     return p;
 }
@@ -55,7 +56,7 @@ static void rds_hib_member(uint8_t out[8], const uint8_t gw[4], const uint8_t re
 static void rds_hib_send_actor(rds_hib_op_t *p, const size_t *idx, size_t n)
 {
     const char *actor = p->rows[idx[0]].actor_id;
-    uint8_t (*members)[8] = sx_malloc(n * sizeof *members);
+    uint8_t(*members)[8] = sx_malloc(n * sizeof *members);
     int64_t newest = INT64_MIN;
     rds_args_t a;
     rds_args_init(&a);
@@ -138,10 +139,10 @@ static int rds_hib_upsert_step(rds_op_t *o)
 }
 
 void store_redis_hib_upsert(store_t *s, const store_hib_row_t *rows, size_t n, int64_t ttl_ms,
-    store_done_cb cb, void *ud)
+                            store_done_cb cb, void *ud)
 {
     rds_hib_op_t *p = rds_hib_op(s, STORE_CB_DONE, STORE_CB(done, cb), ud, rds_hib_upsert_step,
-        NULL);
+                                 NULL);
     size_t total = n * sizeof *rows;
     for (size_t i = 0; i < n; i++)
         total += strlen(rows[i].actor_id) + 1;
@@ -221,10 +222,10 @@ static int rds_hib_list_step(rds_op_t *o)
 }
 
 void store_redis_hib_list(store_t *s, const char *actor_id, int64_t min_ts, store_hib_list_cb cb,
-    void *ud)
+                          void *ud)
 {
     rds_hib_op_t *p = rds_hib_op(s, STORE_CB_HIB_LIST, STORE_CB(hib_list, cb), ud,
-        rds_hib_list_step, rds_hib_list_reply);
+                                 rds_hib_list_step, rds_hib_list_reply);
     p->actor = sx_strdup(actor_id);
     p->min_ts = min_ts;
     rds_submit((store_redis_t *)s, &p->op);
@@ -248,10 +249,10 @@ static int rds_hib_delete_step(rds_op_t *o)
 }
 
 void store_redis_hib_delete(store_t *s, const char *actor_id, const uint8_t gateway_id[4],
-    const uint8_t request_id[4], store_done_cb cb, void *ud)
+                            const uint8_t request_id[4], store_done_cb cb, void *ud)
 {
     rds_hib_op_t *p = rds_hib_op(s, STORE_CB_DONE, STORE_CB(done, cb), ud, rds_hib_delete_step,
-        NULL);
+                                 NULL);
     p->actor = sx_strdup(actor_id);
     rds_hib_member(p->member, gateway_id, request_id);
     rds_submit((store_redis_t *)s, &p->op);

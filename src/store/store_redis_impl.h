@@ -25,37 +25,37 @@ typedef struct rds_op rds_op_t;
 enum { RDS_MORE = 0, RDS_DONE = 1 };
 
 struct rds_op {
-    rds_op_t *next;            /* in the store's queue of operations not yet sent */
+    rds_op_t *next; /* in the store's queue of operations not yet sent */
     store_redis_t *r;
     store_cb_kind_t kind;
     store_cb_t cb;
     void *ud;
     int (*step)(rds_op_t *op);
-    int (*reply)(rds_op_t *op, const redisReply *rep);   /* never sees NULL or error replies */
-    void (*destroy)(rds_op_t *op);                       /* frees what the op owns; may be NULL */
-    unsigned pending;          /* replies of the current step still to come */
-    unsigned idx;              /* index of the reply being handled within the step */
-    int stage;                 /* the op's own state; 0 when it is first sent */
-    bool barrier;              /* later operations wait until this one clears it */
-    int err;                   /* set when a reply failed the step */
-    bool lost;                 /* the failure was the connection: complete from the defer queue */
-    const char *reason;        /* the metrics label of a failure, when not the usual one */
+    int (*reply)(rds_op_t *op, const redisReply *rep); /* never sees NULL or error replies */
+    void (*destroy)(rds_op_t *op);                     /* frees what the op owns; may be NULL */
+    unsigned pending;   /* replies of the current step still to come */
+    unsigned idx;       /* index of the reply being handled within the step */
+    int stage;          /* the op's own state; 0 when it is first sent */
+    bool barrier;       /* later operations wait until this one clears it */
+    int err;            /* set when a reply failed the step */
+    bool lost;          /* the failure was the connection: complete from the defer queue */
+    const char *reason; /* the metrics label of a failure, when not the usual one */
     char msg[STORE_MSG_MAX];
 };
 
 /* The scripts the store loads on every connection and runs with EVALSHA. */
 typedef enum rds_script {
-    RDS_SC_REC_PUT,            /* replace a record hash; returns its old namespace */
-    RDS_SC_REC_CREATE,         /* write a record hash unless it exists; returns the existing one */
-    RDS_SC_REC_DEL,            /* delete a record hash; returns its old namespace */
-    RDS_SC_IDX_SET,            /* point a key index entry at an id and list the id */
-    RDS_SC_IDX_DEL,            /* remove an id from a namespace's indexes */
-    RDS_SC_CLAIM,              /* take a key index entry if free, or stale as the caller saw it */
-    RDS_SC_UNCLAIM,            /* release a key index entry if it still points at the id */
-    RDS_SC_KV_PUT,             /* check the quota, write key/value pairs */
-    RDS_SC_KV_LIST,            /* a lex range of keys with their values */
-    RDS_SC_KV_DEL,             /* delete keys, give their bytes back */
-    RDS_SC_KV_DELRANGE,        /* delete a lex range of keys, give their bytes back */
+    RDS_SC_REC_PUT,     /* replace a record hash; returns its old namespace */
+    RDS_SC_REC_CREATE,  /* write a record hash unless it exists; returns the existing one */
+    RDS_SC_REC_DEL,     /* delete a record hash; returns its old namespace */
+    RDS_SC_IDX_SET,     /* point a key index entry at an id and list the id */
+    RDS_SC_IDX_DEL,     /* remove an id from a namespace's indexes */
+    RDS_SC_CLAIM,       /* take a key index entry if free, or stale as the caller saw it */
+    RDS_SC_UNCLAIM,     /* release a key index entry if it still points at the id */
+    RDS_SC_KV_PUT,      /* check the quota, write key/value pairs */
+    RDS_SC_KV_LIST,     /* a lex range of keys with their values */
+    RDS_SC_KV_DEL,      /* delete keys, give their bytes back */
+    RDS_SC_KV_DELRANGE, /* delete a lex range of keys, give their bytes back */
     RDS_SC_COUNT
 } rds_script_t;
 
@@ -64,8 +64,8 @@ const char *rds_script_text(rds_script_t sc);
 const char *rds_script_sha(rds_script_t sc);
 
 typedef enum rds_state {
-    RDS_DOWN,                  /* no connection; waiting for the backoff timer */
-    RDS_CONNECTING,            /* connect in progress; commands are buffered by hiredis */
+    RDS_DOWN,       /* no connection; waiting for the backoff timer */
+    RDS_CONNECTING, /* connect in progress; commands are buffered by hiredis */
     RDS_UP,
 } rds_state_t;
 
@@ -75,29 +75,29 @@ struct store_redis {
     char *host;
     int port;
     int db;
-    char *user;                /* NULL: AUTH with the password alone */
-    char *password;            /* NULL: no AUTH */
+    char *user;     /* NULL: AUTH with the password alone */
+    char *password; /* NULL: no AUTH */
     char *prefix;
     store_redis_opts_t opts;
     /* The connection. */
-    redisAsyncContext *ac;     /* NULL while down; hiredis frees it, we only drop the pointer */
+    redisAsyncContext *ac; /* NULL while down; hiredis frees it, we only drop the pointer */
     rds_state_t state;
-    bool dying;                /* hiredis is failing the pending replies of ac */
-    bool ready;                /* the setup commands of this connection all succeeded */
+    bool dying; /* hiredis is failing the pending replies of ac */
+    bool ready; /* the setup commands of this connection all succeeded */
     unsigned setup_pending;
     uint64_t backoff_ms;
-    uv_timer_t conn_timer;     /* the connect timeout, then the reconnect backoff */
-    uv_timer_t cmd_timer;      /* the deadline of the oldest command awaiting a reply */
-    uint64_t *sent;            /* ring of the loop times at which in-flight commands were sent */
+    uv_timer_t conn_timer; /* the connect timeout, then the reconnect backoff */
+    uv_timer_t cmd_timer;  /* the deadline of the oldest command awaiting a reply */
+    uint64_t *sent;        /* ring of the loop times at which in-flight commands were sent */
     size_t ring_head, ring_n, ring_cap;
-    char why[160];             /* why the last connection failed, for refusals */
+    char why[160]; /* why the last connection failed, for refusals */
     /* Operations. */
-    rds_op_t *qhead, *qtail;   /* submitted, not yet sent */
-    rds_op_t *barrier;         /* the op that holds the queue, if any */
+    rds_op_t *qhead, *qtail; /* submitted, not yet sent */
+    rds_op_t *barrier;       /* the op that holds the queue, if any */
     bool pumping;
     /* Close. */
     bool closing, teardown;
-    int handles_open;          /* timers and adapter poll handles not yet closed */
+    int handles_open; /* timers and adapter poll handles not yet closed */
     store_op_t teardown_op;
     store_redis_stats_t stats;
 };
@@ -106,7 +106,7 @@ struct store_redis {
 
 /* A zeroed op of size bytes (a struct that starts with rds_op_t) for the given callback. */
 rds_op_t *rds_op_new(store_redis_t *r, size_t size, store_cb_kind_t kind, store_cb_t cb, void *ud,
-    int (*step)(rds_op_t *), int (*reply)(rds_op_t *, const redisReply *));
+                     int (*step)(rds_op_t *), int (*reply)(rds_op_t *, const redisReply *));
 /* Sends op now or after the ops before it, or refuses it (from the defer queue) while Redis is
  * down. */
 void rds_submit(store_redis_t *r, rds_op_t *op);
@@ -126,8 +126,8 @@ void rds_release(rds_op_t *op);
  * rds_send) or copied into the builder's own buffer. */
 typedef struct rds_args {
     size_t n, cap;
-    const char **ptr;          /* borrowed pointer, or NULL for a copied argument */
-    size_t *off;               /* offset into buf of a copied argument */
+    const char **ptr; /* borrowed pointer, or NULL for a copied argument */
+    size_t *off;      /* offset into buf of a copied argument */
     size_t *len;
     char *buf;
     size_t buf_len, buf_cap;
@@ -141,7 +141,7 @@ void rds_arg_copy(rds_args_t *a, const void *p, size_t len);
 void rds_arg_i64(rds_args_t *a, int64_t v);
 /* Appends the key prefix{tag:id}suffix, or prefix{tag}suffix when id is NULL. */
 void rds_arg_key(rds_args_t *a, const store_redis_t *r, const char *tag, const char *id,
-    const char *suffix);
+                 const char *suffix);
 /* Starts EVALSHA sc numkeys; the keys and arguments follow. */
 void rds_arg_eval(rds_args_t *a, rds_script_t sc, int numkeys);
 /* Sends the command as one step command of op and frees a. */
@@ -177,36 +177,36 @@ void store_redis_ns_list(store_t *s, store_ns_list_cb cb, void *ud);
 void store_redis_actor_put(store_t *s, const store_actor_t *a, store_done_cb cb, void *ud);
 void store_redis_actor_create(store_t *s, const store_actor_t *a, store_actor_cb cb, void *ud);
 void store_redis_actor_get(store_t *s, const char *actor_id, store_actor_cb cb, void *ud);
-void store_redis_actor_find(store_t *s, const char *namespace_id, const char *name,
-    const char *key, store_actor_cb cb, void *ud);
+void store_redis_actor_find(store_t *s, const char *namespace_id, const char *name, const char *key,
+                            store_actor_cb cb, void *ud);
 void store_redis_actor_list(store_t *s, const store_actor_filter_t *f, store_actor_list_cb cb,
-    void *ud);
+                            void *ud);
 void store_redis_actor_delete(store_t *s, const char *actor_id, store_done_cb cb, void *ud);
 void store_redis_runner_put(store_t *s, const store_runner_t *r, store_done_cb cb, void *ud);
 void store_redis_runner_get(store_t *s, const char *runner_id, store_runner_cb cb, void *ud);
 void store_redis_runner_find(store_t *s, const char *namespace_id, const char *name,
-    const char *runner_key, store_runner_cb cb, void *ud);
+                             const char *runner_key, store_runner_cb cb, void *ud);
 void store_redis_runner_list(store_t *s, const char *namespace_id, const char *name,
-    store_runner_list_cb cb, void *ud);
+                             store_runner_list_cb cb, void *ud);
 void store_redis_runner_delete(store_t *s, const char *runner_id, store_done_cb cb, void *ud);
 
 void store_redis_kv_get(store_t *s, const char *actor_id, const slice_t *keys, size_t n,
-    store_kv_cb cb, void *ud);
+                        store_kv_cb cb, void *ud);
 void store_redis_kv_list(store_t *s, const char *actor_id, const store_kv_query_t *q,
-    store_kv_cb cb, void *ud);
+                         store_kv_cb cb, void *ud);
 void store_redis_kv_put(store_t *s, const char *actor_id, const slice_t *keys,
-    const slice_t *values, size_t n, store_kv_cb cb, void *ud);
+                        const slice_t *values, size_t n, store_kv_cb cb, void *ud);
 void store_redis_kv_delete(store_t *s, const char *actor_id, const slice_t *keys, size_t n,
-    store_kv_cb cb, void *ud);
-void store_redis_kv_delete_range(store_t *s, const char *actor_id, slice_t start,
-    slice_t end, store_kv_cb cb, void *ud);
+                           store_kv_cb cb, void *ud);
+void store_redis_kv_delete_range(store_t *s, const char *actor_id, slice_t start, slice_t end,
+                                 store_kv_cb cb, void *ud);
 void store_redis_kv_drop(store_t *s, const char *actor_id, store_kv_cb cb, void *ud);
 
 void store_redis_hib_upsert(store_t *s, const store_hib_row_t *rows, size_t n, int64_t ttl_ms,
-    store_done_cb cb, void *ud);
+                            store_done_cb cb, void *ud);
 void store_redis_hib_list(store_t *s, const char *actor_id, int64_t min_ts, store_hib_list_cb cb,
-    void *ud);
+                          void *ud);
 void store_redis_hib_delete(store_t *s, const char *actor_id, const uint8_t gateway_id[4],
-    const uint8_t request_id[4], store_done_cb cb, void *ud);
+                            const uint8_t request_id[4], store_done_cb cb, void *ud);
 
 #endif

@@ -21,13 +21,13 @@
 typedef struct rds_kv_op {
     rds_op_t op;
     char *actor;
-    slice_t *keys;       /* one block: the array, then the bytes */
+    slice_t *keys; /* one block: the array, then the bytes */
     slice_t *values;
     size_t n;
-    store_kv_query_t q;        /* its byte strings point into keys */
+    store_kv_query_t q; /* its byte strings point into keys */
     int64_t ts;
     uint64_t payload;
-    int verdict;               /* put: STORE_OK, or STORE_ELIMIT with msg */
+    int verdict; /* put: STORE_OK, or STORE_ELIMIT with msg */
     char msg[STORE_MSG_MAX];
 } rds_kv_op_t;
 
@@ -57,10 +57,10 @@ static slice_t *rds_kv_pack(const slice_t *v, size_t n)
 }
 
 static rds_kv_op_t *rds_kv_op(store_t *s, const char *actor_id, store_kv_cb cb, void *ud,
-    int (*step)(rds_op_t *), int (*reply)(rds_op_t *, const redisReply *))
+                              int (*step)(rds_op_t *), int (*reply)(rds_op_t *, const redisReply *))
 {
     rds_kv_op_t *p = (rds_kv_op_t *)rds_op_new((store_redis_t *)s, sizeof *p, STORE_CB_KV,
-        STORE_CB(kv, cb), ud, step, reply);
+                                               STORE_CB(kv, cb), ud, step, reply);
     p->op.destroy = rds_kv_destroy;
     p->actor = sx_strdup(actor_id);
     return p;
@@ -160,7 +160,7 @@ static int rds_kv_get_step(rds_op_t *o)
 }
 
 void store_redis_kv_get(store_t *s, const char *actor_id, const slice_t *keys, size_t n,
-    store_kv_cb cb, void *ud)
+                        store_kv_cb cb, void *ud)
 {
     rds_kv_op_t *p = rds_kv_op(s, actor_id, cb, ud, rds_kv_get_step, rds_kv_get_reply);
     p->keys = rds_kv_pack(keys, n);
@@ -177,8 +177,8 @@ store_kv_entry_t *rds_kv_list_parse(const redisReply *rep, size_t *count)
     size_t got = 0;
     for (size_t i = 0; i < n; i++) {
         const redisReply *k = rep->element[2 * i];
-        if (k->type == REDIS_REPLY_STRING
-            && rds_kv_entry(&e[got], (const uint8_t *)k->str, k->len, rep->element[2 * i + 1]))
+        if (k->type == REDIS_REPLY_STRING &&
+            rds_kv_entry(&e[got], (const uint8_t *)k->str, k->len, rep->element[2 * i + 1]))
             got++;
     }
     *count = got;
@@ -270,7 +270,7 @@ static int rds_kv_list_step(rds_op_t *o)
 }
 
 void store_redis_kv_list(store_t *s, const char *actor_id, const store_kv_query_t *q,
-    store_kv_cb cb, void *ud)
+                         store_kv_cb cb, void *ud)
 {
     rds_kv_op_t *p = rds_kv_op(s, actor_id, cb, ud, rds_kv_list_step, rds_kv_list_reply);
     slice_t parts[3] = { q->start, q->end, q->prefix };
@@ -293,12 +293,12 @@ static int rds_kv_put_reply(rds_op_t *o, const redisReply *rep)
         rds_reply_i64(rep->element[1], &used);
     }
     if (!ok) {
-        p->verdict = store_kv_validate_quota(&o->r->base.limits, (uint64_t)used, p->payload,
-            p->msg, sizeof p->msg);
+        p->verdict = store_kv_validate_quota(&o->r->base.limits, (uint64_t)used, p->payload, p->msg,
+                                             sizeof p->msg);
         if (p->verdict == STORE_OK) {
             p->verdict = STORE_ELIMIT;
             snprintf(p->msg, sizeof p->msg, "storage quota exceeded: put of %" PRIu64 " bytes",
-                p->payload);
+                     p->payload);
         }
     }
     return RDS_MORE;
@@ -330,7 +330,7 @@ static int rds_kv_put_step(rds_op_t *o)
 }
 
 void store_redis_kv_put(store_t *s, const char *actor_id, const slice_t *keys,
-    const slice_t *values, size_t n, store_kv_cb cb, void *ud)
+                        const slice_t *values, size_t n, store_kv_cb cb, void *ud)
 {
     rds_kv_op_t *p = rds_kv_op(s, actor_id, cb, ud, rds_kv_put_step, rds_kv_put_reply);
     p->keys = rds_kv_pack(keys, n);
@@ -354,17 +354,17 @@ static int rds_kv_write_step(rds_op_t *o)
     rds_args_t a;
     rds_args_init(&a);
     switch (p->q.kind) {
-    case STORE_KV_ALL:         /* drop */
+    case STORE_KV_ALL: /* drop */
         rds_arg_str(&a, "DEL");
         rds_kv_keys(&a, p, 3);
         break;
-    case STORE_KV_RANGE:       /* delete range [start, end) */
+    case STORE_KV_RANGE: /* delete range [start, end) */
         rds_arg_eval(&a, RDS_SC_KV_DELRANGE, 3);
         rds_kv_keys(&a, p, 3);
         rds_kv_arg_lex(&a, rds_kv_lex('[', p->q.start.p, p->q.start.len));
         rds_kv_arg_lex(&a, rds_kv_lex('(', p->q.end.p, p->q.end.len));
         break;
-    case STORE_KV_PREFIX:      /* delete keys */
+    case STORE_KV_PREFIX: /* delete keys */
     default:
         if (p->n == 0) {
             rds_args_free(&a);
@@ -382,7 +382,7 @@ static int rds_kv_write_step(rds_op_t *o)
 }
 
 void store_redis_kv_delete(store_t *s, const char *actor_id, const slice_t *keys, size_t n,
-    store_kv_cb cb, void *ud)
+                           store_kv_cb cb, void *ud)
 {
     rds_kv_op_t *p = rds_kv_op(s, actor_id, cb, ud, rds_kv_write_step, NULL);
     p->keys = rds_kv_pack(keys, n);
@@ -391,8 +391,8 @@ void store_redis_kv_delete(store_t *s, const char *actor_id, const slice_t *keys
     rds_submit((store_redis_t *)s, &p->op);
 }
 
-void store_redis_kv_delete_range(store_t *s, const char *actor_id, slice_t start,
-    slice_t end, store_kv_cb cb, void *ud)
+void store_redis_kv_delete_range(store_t *s, const char *actor_id, slice_t start, slice_t end,
+                                 store_kv_cb cb, void *ud)
 {
     rds_kv_op_t *p = rds_kv_op(s, actor_id, cb, ud, rds_kv_write_step, NULL);
     slice_t parts[2] = { start, end };

@@ -29,40 +29,40 @@
 
 typedef struct rds_rec_op {
     rds_op_t op;
-    char *id;                  /* the record's id, or the namespace name */
-    char *ns, *name, *key;     /* find and list arguments */
-    char *field;               /* the index field "name\0key"; field_len counts both parts */
+    char *id;              /* the record's id, or the namespace name */
+    char *ns, *name, *key; /* find and list arguments */
+    char *field;           /* the index field "name\0key"; field_len counts both parts */
     size_t field_len;
     store_ns_t in_ns;
-    store_actor_t in_actor;    /* the record to write */
+    store_actor_t in_actor; /* the record to write */
     store_runner_t in_runner;
     bool has_in;
-    store_ns_t *nss;           /* results */
+    store_ns_t *nss; /* results */
     store_actor_t *actors;
     store_runner_t *runners;
     size_t n, cap;
-    char **ids;                /* list: the ids an index named */
+    char **ids; /* list: the ids an index named */
     size_t n_ids;
-    char *old_ns;              /* put and delete: the namespace the record had */
-    char *holder;              /* create: the id holding the key */
-    char *stamp;               /* create: the holder's claim stamp, "" once its record exists */
-    int claim;                 /* create: -1 none, 0 claimed now, 1 already held by this id,
+    char *old_ns;  /* put and delete: the namespace the record had */
+    char *holder;  /* create: the id holding the key */
+    char *stamp;   /* create: the holder's claim stamp, "" once its record exists */
+    int claim;     /* create: -1 none, 0 claimed now, 1 already held by this id,
                                 * 2 held by a create in progress elsewhere */
-    bool lost_key;             /* create: the key went to someone else before the index update */
+    bool lost_key; /* create: the key went to someone else before the index update */
     int attempts;
-    char *f_rid;               /* actor list filter on runner id */
+    char *f_rid; /* actor list filter on runner id */
     bool is_runner;
 } rds_rec_op_t;
 
 enum {
     RDS_REC_START = 0,
     RDS_REC_SENT,
-    RDS_REC_HOLDER,            /* create: reading the record of the key's holder */
-    RDS_REC_RECLAIM,           /* create: taking over a stale index entry */
+    RDS_REC_HOLDER,  /* create: reading the record of the key's holder */
+    RDS_REC_RECLAIM, /* create: taking over a stale index entry */
     RDS_REC_WRITE,
     RDS_REC_ROLLBACK,
-    RDS_REC_RECORDS,           /* find and list: reading the records an index named */
-    RDS_REC_UNDO,              /* create: removing a record whose key was lost */
+    RDS_REC_RECORDS, /* find and list: reading the records an index named */
+    RDS_REC_UNDO,    /* create: removing a record whose key was lost */
 };
 
 /* How long a claimed actor key without a record belongs to its claimant: longer than any create
@@ -109,10 +109,11 @@ static void rds_rec_destroy(rds_op_t *o)
 }
 
 static rds_rec_op_t *rds_rec_op(store_t *s, store_cb_kind_t kind, store_cb_t cb, void *ud,
-    int (*step)(rds_op_t *), int (*reply)(rds_op_t *, const redisReply *))
+                                int (*step)(rds_op_t *),
+                                int (*reply)(rds_op_t *, const redisReply *))
 {
-    rds_rec_op_t *p = (rds_rec_op_t *)rds_op_new((store_redis_t *)s, sizeof *p, kind, cb, ud,
-        step, reply);
+    rds_rec_op_t *p = (rds_rec_op_t *)rds_op_new((store_redis_t *)s, sizeof *p, kind, cb, ud, step,
+                                                 reply);
     p->op.destroy = rds_rec_destroy;
     p->claim = -1;
     return p;
@@ -316,7 +317,7 @@ static void rds_rec_push_ns(rds_rec_op_t *p, const store_ns_t *ns)
 /* Starts an index script with the keys of a namespace's actor index (P{n:<ns>}:ak, :akr, :al,
  * :akt) or runner index (:rk, :rkr, :rl; runners have no claims). */
 static void rds_idx_eval(rds_args_t *a, const store_redis_t *r, rds_script_t sc, const char *ns,
-    bool runner)
+                         bool runner)
 {
     rds_arg_eval(a, sc, runner ? 3 : 4);
     rds_arg_key(a, r, "n", ns, runner ? ":rk" : ":ak");
@@ -433,7 +434,7 @@ static int rds_ns_get_step(rds_op_t *o)
 void store_redis_ns_get(store_t *s, const char *name, store_ns_cb cb, void *ud)
 {
     rds_rec_op_t *p = rds_rec_op(s, STORE_CB_NS, STORE_CB(ns, cb), ud, rds_ns_get_step,
-        rds_ns_get_reply);
+                                 rds_ns_get_reply);
     p->id = sx_strdup(name);
     rds_submit((store_redis_t *)s, &p->op);
 }
@@ -445,8 +446,8 @@ static int rds_ns_list_reply(rds_op_t *o, const redisReply *rep)
         return RDS_MORE;
     for (size_t i = 0; i + 1 < rep->elements; i += 2) {
         store_ns_t ns;
-        if (rep->element[i]->type == REDIS_REPLY_STRING
-            && rds_ns_parse(rep->element[i]->str, rep->element[i + 1], &ns))
+        if (rep->element[i]->type == REDIS_REPLY_STRING &&
+            rds_ns_parse(rep->element[i]->str, rep->element[i + 1], &ns))
             rds_rec_push_ns(p, &ns);
     }
     return RDS_MORE;
@@ -480,7 +481,7 @@ static int rds_ns_list_step(rds_op_t *o)
 void store_redis_ns_list(store_t *s, store_ns_list_cb cb, void *ud)
 {
     rds_rec_op_t *p = rds_rec_op(s, STORE_CB_NS_LIST, STORE_CB(ns_list, cb), ud, rds_ns_list_step,
-        rds_ns_list_reply);
+                                 rds_ns_list_reply);
     rds_submit((store_redis_t *)s, &p->op);
 }
 
@@ -532,8 +533,8 @@ static void rds_rec_send_write(rds_rec_op_t *p, rds_script_t sc)
 static int rds_rec_put_reply(rds_op_t *o, const redisReply *rep)
 {
     rds_rec_op_t *p = (rds_rec_op_t *)o;
-    if (o->idx == 0 && rep->type == REDIS_REPLY_STRING
-        && (rep->len != strlen(rds_rec_ns(p)) || memcmp(rep->str, rds_rec_ns(p), rep->len) != 0))
+    if (o->idx == 0 && rep->type == REDIS_REPLY_STRING &&
+        (rep->len != strlen(rds_rec_ns(p)) || memcmp(rep->str, rds_rec_ns(p), rep->len) != 0))
         p->old_ns = sx_strndup(rep->str, rep->len);
     return RDS_MORE;
 }
@@ -561,7 +562,7 @@ static void rds_actor_field(rds_rec_op_t *p)
 void store_redis_actor_put(store_t *s, const store_actor_t *a, store_done_cb cb, void *ud)
 {
     rds_rec_op_t *p = rds_rec_op(s, STORE_CB_DONE, STORE_CB(done, cb), ud, rds_rec_put_step,
-        rds_rec_put_reply);
+                                 rds_rec_put_reply);
     store_actor_copy(&p->in_actor, a);
     p->has_in = true;
     rds_actor_field(p);
@@ -571,7 +572,7 @@ void store_redis_actor_put(store_t *s, const store_actor_t *a, store_done_cb cb,
 void store_redis_runner_put(store_t *s, const store_runner_t *x, store_done_cb cb, void *ud)
 {
     rds_rec_op_t *p = rds_rec_op(s, STORE_CB_DONE, STORE_CB(done, cb), ud, rds_rec_put_step,
-        rds_rec_put_reply);
+                                 rds_rec_put_reply);
     store_runner_copy(&p->in_runner, x);
     p->has_in = true;
     p->is_runner = true;
@@ -603,9 +604,9 @@ static void rds_create_claim_reply(rds_rec_op_t *p, const redisReply *rep)
     p->holder = p->stamp = NULL;
     if (rep->type == REDIS_REPLY_INTEGER) {
         p->claim = (int)rep->integer;
-    } else if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2
-        && rep->element[0]->type == REDIS_REPLY_STRING
-        && rep->element[1]->type == REDIS_REPLY_STRING) {
+    } else if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+               rep->element[0]->type == REDIS_REPLY_STRING &&
+               rep->element[1]->type == REDIS_REPLY_STRING) {
         p->holder = sx_strndup(rep->element[0]->str, rep->element[0]->len);
         p->stamp = sx_strndup(rep->element[1]->str, rep->element[1]->len);
     }
@@ -628,12 +629,8 @@ static int rds_create_reply(rds_op_t *o, const redisReply *rep)
         else
             rds_create_claim_reply(p, rep);
         break;
-    case RDS_REC_RECLAIM:
-        rds_create_claim_reply(p, rep);
-        break;
-    case RDS_REC_HOLDER:
-        rds_rec_found_actor(p, rep);
-        break;
+    case RDS_REC_RECLAIM: rds_create_claim_reply(p, rep); break;
+    case RDS_REC_HOLDER: rds_rec_found_actor(p, rep); break;
     case RDS_REC_WRITE:
         if (o->idx == 0 && rep->type == REDIS_REPLY_ARRAY)
             rds_rec_found_actor(p, rep);
@@ -673,8 +670,8 @@ static int rds_create_decide(rds_rec_op_t *p)
         return rds_rec_done_actor(p, STORE_EEXIST, &p->actors[0]);
     }
     if (p->claim == 2)
-        return rds_create_contended(p,
-            "store unavailable: the actor key is being created by another node; retry");
+        return rds_create_contended(
+            p, "store unavailable: the actor key is being created by another node; retry");
     if (p->holder) {
         rds_args_t a;
         rds_args_init(&a);
@@ -706,12 +703,11 @@ static int rds_create_step(rds_op_t *o)
         return RDS_MORE;
     }
     case RDS_REC_SENT:
-    case RDS_REC_RECLAIM:
-        return rds_create_decide(p);
+    case RDS_REC_RECLAIM: return rds_create_decide(p);
     case RDS_REC_HOLDER: {
         const store_actor_t *h = p->n ? &p->actors[0] : NULL;
-        if (h && h->destroy_ts == 0 && rds_str_eq(h->namespace_id, p->in_actor.namespace_id)
-            && rds_str_eq(h->name, p->in_actor.name) && rds_str_eq(h->key, p->in_actor.key))
+        if (h && h->destroy_ts == 0 && rds_str_eq(h->namespace_id, p->in_actor.namespace_id) &&
+            rds_str_eq(h->name, p->in_actor.name) && rds_str_eq(h->key, p->in_actor.key))
             return rds_rec_done_actor(p, STORE_EEXIST, h);
         /* The entry names an actor that is gone, destroyed or moved, or whose create has claimed
          * the key and not yet written its record: take it over if the entry is as it was when
@@ -750,15 +746,14 @@ static int rds_create_step(rds_op_t *o)
     case RDS_REC_UNDO:
         return rds_create_contended(p, "store unavailable: actor key contended; retry");
     case RDS_REC_ROLLBACK:
-    default:
-        return rds_rec_done_actor(p, STORE_EEXIST, &p->actors[0]);
+    default: return rds_rec_done_actor(p, STORE_EEXIST, &p->actors[0]);
     }
 }
 
 void store_redis_actor_create(store_t *s, const store_actor_t *a, store_actor_cb cb, void *ud)
 {
     rds_rec_op_t *p = rds_rec_op(s, STORE_CB_ACTOR, STORE_CB(actor, cb), ud, rds_create_step,
-        rds_create_reply);
+                                 rds_create_reply);
     store_actor_copy(&p->in_actor, a);
     p->has_in = true;
     rds_actor_field(p);
@@ -795,14 +790,14 @@ static int rds_get_step(rds_op_t *o)
     }
     if (p->is_runner)
         return rds_rec_done_runner(p, p->n ? STORE_OK : STORE_ENOTFOUND,
-            p->n ? &p->runners[0] : NULL);
+                                   p->n ? &p->runners[0] : NULL);
     return rds_rec_done_actor(p, p->n ? STORE_OK : STORE_ENOTFOUND, p->n ? &p->actors[0] : NULL);
 }
 
 void store_redis_actor_get(store_t *s, const char *actor_id, store_actor_cb cb, void *ud)
 {
     rds_rec_op_t *p = rds_rec_op(s, STORE_CB_ACTOR, STORE_CB(actor, cb), ud, rds_get_step,
-        rds_get_reply);
+                                 rds_get_reply);
     p->id = sx_strdup(actor_id);
     rds_submit((store_redis_t *)s, &p->op);
 }
@@ -810,7 +805,7 @@ void store_redis_actor_get(store_t *s, const char *actor_id, store_actor_cb cb, 
 void store_redis_runner_get(store_t *s, const char *runner_id, store_runner_cb cb, void *ud)
 {
     rds_rec_op_t *p = rds_rec_op(s, STORE_CB_RUNNER, STORE_CB(runner, cb), ud, rds_get_step,
-        rds_get_reply);
+                                 rds_get_reply);
     p->id = sx_strdup(runner_id);
     p->is_runner = true;
     rds_submit((store_redis_t *)s, &p->op);
@@ -855,13 +850,13 @@ static int rds_find_step(rds_op_t *o)
     default:
         if (p->is_runner && p->n) {
             const store_runner_t *x = &p->runners[0];
-            if (rds_str_eq(x->namespace_id, p->ns) && rds_str_eq(x->name, p->name)
-                && rds_str_eq(x->runner_key, p->key))
+            if (rds_str_eq(x->namespace_id, p->ns) && rds_str_eq(x->name, p->name) &&
+                rds_str_eq(x->runner_key, p->key))
                 return rds_rec_done_runner(p, STORE_OK, x);
         } else if (!p->is_runner && p->n) {
             const store_actor_t *x = &p->actors[0];
-            if (x->destroy_ts == 0 && rds_str_eq(x->namespace_id, p->ns)
-                && rds_str_eq(x->name, p->name) && rds_str_eq(x->key, p->key))
+            if (x->destroy_ts == 0 && rds_str_eq(x->namespace_id, p->ns) &&
+                rds_str_eq(x->name, p->name) && rds_str_eq(x->key, p->key))
                 return rds_rec_done_actor(p, STORE_OK, x);
         }
         break;
@@ -872,7 +867,7 @@ static int rds_find_step(rds_op_t *o)
 }
 
 static rds_rec_op_t *rds_find_op(store_t *s, store_cb_kind_t kind, store_cb_t cb, void *ud,
-    const char *ns, const char *name, const char *key)
+                                 const char *ns, const char *name, const char *key)
 {
     rds_rec_op_t *p = rds_rec_op(s, kind, cb, ud, rds_find_step, rds_find_reply);
     p->ns = sx_strdup(ns);
@@ -883,19 +878,19 @@ static rds_rec_op_t *rds_find_op(store_t *s, store_cb_kind_t kind, store_cb_t cb
     return p;
 }
 
-void store_redis_actor_find(store_t *s, const char *namespace_id, const char *name,
-    const char *key, store_actor_cb cb, void *ud)
+void store_redis_actor_find(store_t *s, const char *namespace_id, const char *name, const char *key,
+                            store_actor_cb cb, void *ud)
 {
     rds_rec_op_t *p = rds_find_op(s, STORE_CB_ACTOR, STORE_CB(actor, cb), ud, namespace_id, name,
-        key);
+                                  key);
     rds_submit((store_redis_t *)s, &p->op);
 }
 
 void store_redis_runner_find(store_t *s, const char *namespace_id, const char *name,
-    const char *runner_key, store_runner_cb cb, void *ud)
+                             const char *runner_key, store_runner_cb cb, void *ud)
 {
     rds_rec_op_t *p = rds_find_op(s, STORE_CB_RUNNER, STORE_CB(runner, cb), ud, namespace_id, name,
-        runner_key);
+                                  runner_key);
     p->is_runner = true;
     rds_submit((store_redis_t *)s, &p->op);
 }
@@ -904,9 +899,9 @@ void store_redis_runner_find(store_t *s, const char *namespace_id, const char *n
 
 static bool rds_list_match_actor(const rds_rec_op_t *p, const store_actor_t *x)
 {
-    return (!p->ns || rds_str_eq(x->namespace_id, p->ns))
-        && (!p->name || rds_str_eq(x->name, p->name))
-        && (!p->f_rid || rds_str_eq(x->runner_id, p->f_rid));
+    return (!p->ns || rds_str_eq(x->namespace_id, p->ns)) &&
+           (!p->name || rds_str_eq(x->name, p->name)) &&
+           (!p->f_rid || rds_str_eq(x->runner_id, p->f_rid));
 }
 
 static int rds_list_reply(rds_op_t *o, const redisReply *rep)
@@ -923,8 +918,8 @@ static int rds_list_reply(rds_op_t *o, const redisReply *rep)
     }
     if (p->is_runner) {
         store_runner_t x;
-        if (rds_runner_parse(rep, &x) && rds_str_eq(x.namespace_id, p->ns)
-            && (!p->name || rds_str_eq(x.name, p->name)))
+        if (rds_runner_parse(rep, &x) && rds_str_eq(x.namespace_id, p->ns) &&
+            (!p->name || rds_str_eq(x.name, p->name)))
             rds_rec_push_runner(p, &x);
     } else {
         store_actor_t x;
@@ -974,10 +969,10 @@ static int rds_list_step(rds_op_t *o)
 }
 
 void store_redis_actor_list(store_t *s, const store_actor_filter_t *f, store_actor_list_cb cb,
-    void *ud)
+                            void *ud)
 {
     rds_rec_op_t *p = rds_rec_op(s, STORE_CB_ACTOR_LIST, STORE_CB(actor_list, cb), ud,
-        rds_list_step, rds_list_reply);
+                                 rds_list_step, rds_list_reply);
     p->ns = rds_dup(f->namespace_id);
     p->name = rds_dup(f->name);
     p->f_rid = rds_dup(f->runner_id);
@@ -986,10 +981,10 @@ void store_redis_actor_list(store_t *s, const store_actor_filter_t *f, store_act
 }
 
 void store_redis_runner_list(store_t *s, const char *namespace_id, const char *name,
-    store_runner_list_cb cb, void *ud)
+                             store_runner_list_cb cb, void *ud)
 {
     rds_rec_op_t *p = rds_rec_op(s, STORE_CB_RUNNER_LIST, STORE_CB(runner_list, cb), ud,
-        rds_list_step, rds_list_reply);
+                                 rds_list_step, rds_list_reply);
     p->ns = sx_strdup(namespace_id);
     p->name = rds_dup(name);
     p->is_runner = true;
@@ -1034,7 +1029,7 @@ static int rds_delete_step(rds_op_t *o)
 void store_redis_actor_delete(store_t *s, const char *actor_id, store_done_cb cb, void *ud)
 {
     rds_rec_op_t *p = rds_rec_op(s, STORE_CB_DONE, STORE_CB(done, cb), ud, rds_delete_step,
-        rds_delete_reply);
+                                 rds_delete_reply);
     p->id = sx_strdup(actor_id);
     rds_submit((store_redis_t *)s, &p->op);
 }
@@ -1042,7 +1037,7 @@ void store_redis_actor_delete(store_t *s, const char *actor_id, store_done_cb cb
 void store_redis_runner_delete(store_t *s, const char *runner_id, store_done_cb cb, void *ud)
 {
     rds_rec_op_t *p = rds_rec_op(s, STORE_CB_DONE, STORE_CB(done, cb), ud, rds_delete_step,
-        rds_delete_reply);
+                                 rds_delete_reply);
     p->id = sx_strdup(runner_id);
     p->is_runner = true;
     rds_submit((store_redis_t *)s, &p->op);

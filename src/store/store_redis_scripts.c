@@ -151,15 +151,15 @@ static const char rds_sc_kv_list[] =
 
 /* The usage update both deletes end with: `gone` keys were removed, freeing `freed` bytes; the
  * usage hash goes when the actor has no key left. */
-#define RDS_SC_KV_USAGE \
-    "if gone > 0 then\n" \
+#define RDS_SC_KV_USAGE                                                          \
+    "if gone > 0 then\n"                                                         \
     "  local used = tonumber(redis.call('HGET', KEYS[3], 'b') or '0') - freed\n" \
-    "  if redis.call('EXISTS', KEYS[1]) == 0 then\n" \
-    "    redis.call('DEL', KEYS[3])\n" \
-    "  else\n" \
-    "    redis.call('HSET', KEYS[3], 'b', string.format('%.0f', used))\n" \
-    "  end\n" \
-    "end\n" \
+    "  if redis.call('EXISTS', KEYS[1]) == 0 then\n"                             \
+    "    redis.call('DEL', KEYS[3])\n"                                           \
+    "  else\n"                                                                   \
+    "    redis.call('HSET', KEYS[3], 'b', string.format('%.0f', used))\n"        \
+    "  end\n"                                                                    \
+    "end\n"                                                                      \
     "return gone\n"
 
 /* KEYS: key set, values, usage. ARGV: the keys to delete. */
@@ -173,8 +173,7 @@ static const char rds_sc_kv_del[] =
     "    redis.call('HDEL', KEYS[2], ARGV[i])\n"
     "    redis.call('ZREM', KEYS[1], ARGV[i])\n"
     "  end\n"
-    "end\n"
-    RDS_SC_KV_USAGE;
+    "end\n" RDS_SC_KV_USAGE;
 
 /* KEYS: key set, values, usage. ARGV: the ZRANGEBYLEX bounds of [start, end). */
 static const char rds_sc_kv_delrange[] =
@@ -187,20 +186,14 @@ static const char rds_sc_kv_delrange[] =
     "    redis.call('HDEL', KEYS[2], keys[i])\n"
     "  end\n"
     "end\n"
-    "if gone > 0 then redis.call('ZREMRANGEBYLEX', KEYS[1], ARGV[1], ARGV[2]) end\n"
-    RDS_SC_KV_USAGE;
+    "if gone > 0 then redis.call('ZREMRANGEBYLEX', KEYS[1], ARGV[1], ARGV[2]) end\n" RDS_SC_KV_USAGE;
 
 static const char *const rds_scripts[RDS_SC_COUNT] = {
-    [RDS_SC_REC_PUT] = rds_sc_rec_put,
-    [RDS_SC_REC_CREATE] = rds_sc_rec_create,
-    [RDS_SC_REC_DEL] = rds_sc_rec_del,
-    [RDS_SC_IDX_SET] = rds_sc_idx_set,
-    [RDS_SC_IDX_DEL] = rds_sc_idx_del,
-    [RDS_SC_CLAIM] = rds_sc_claim,
-    [RDS_SC_UNCLAIM] = rds_sc_unclaim,
-    [RDS_SC_KV_PUT] = rds_sc_kv_put,
-    [RDS_SC_KV_LIST] = rds_sc_kv_list,
-    [RDS_SC_KV_DEL] = rds_sc_kv_del,
+    [RDS_SC_REC_PUT] = rds_sc_rec_put,         [RDS_SC_REC_CREATE] = rds_sc_rec_create,
+    [RDS_SC_REC_DEL] = rds_sc_rec_del,         [RDS_SC_IDX_SET] = rds_sc_idx_set,
+    [RDS_SC_IDX_DEL] = rds_sc_idx_del,         [RDS_SC_CLAIM] = rds_sc_claim,
+    [RDS_SC_UNCLAIM] = rds_sc_unclaim,         [RDS_SC_KV_PUT] = rds_sc_kv_put,
+    [RDS_SC_KV_LIST] = rds_sc_kv_list,         [RDS_SC_KV_DEL] = rds_sc_kv_del,
     [RDS_SC_KV_DELRANGE] = rds_sc_kv_delrange,
 };
 

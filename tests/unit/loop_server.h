@@ -19,7 +19,8 @@ static int loop_server_stopped;
 static int loop_server_start(const net_limits_t *limits, net_request_cb on_request, void *ud)
 {
     srv = net_server_new(&loop, limits);
-    return listen_port(srv, (net_listen_opts_t){ .name = "main", .on_request = on_request, .ud = ud });
+    return listen_port(srv,
+                       (net_listen_opts_t){ .name = "main", .on_request = on_request, .ud = ud });
 }
 
 static void loop_server_on_shutdown(void *ud)

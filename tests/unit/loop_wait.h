@@ -15,14 +15,15 @@ static void loop_guard_cb(uv_timer_t *t)
     loop_guard_fired = 1;
 }
 
-#define RUN_UNTIL(cond, ms) ({                                                              \
-    loop_guard_fired = 0;                                                                   \
-    uv_timer_start(&loop_guard, loop_guard_cb, (ms), 0);                                    \
-    while (!(cond) && !loop_guard_fired)                                                    \
-        uv_run(&loop, UV_RUN_ONCE);                                                         \
-    uv_timer_stop(&loop_guard);                                                             \
-    (cond);                                                                                 \
-})
+#define RUN_UNTIL(cond, ms)                                  \
+    ({                                                       \
+        loop_guard_fired = 0;                                \
+        uv_timer_start(&loop_guard, loop_guard_cb, (ms), 0); \
+        while (!(cond) && !loop_guard_fired)                 \
+            uv_run(&loop, UV_RUN_ONCE);                      \
+        uv_timer_stop(&loop_guard);                          \
+        (cond);                                              \
+    })
 
 static inline void loop_wait_init(void)
 {

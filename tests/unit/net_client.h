@@ -109,9 +109,10 @@ static inline int nc_peer_closes(int fd)
     return r == 0 || (r < 0 && errno == ECONNRESET);
 }
 
-static const char nc_upgrade_fmt[] = "GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                                     "Sec-WebSocket-Version: 13\r\n%s\r\n";
+static const char nc_upgrade_fmt[] =
+    "GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Version: 13\r\n%s\r\n";
 
 static inline int ws_open(const char *path, const char *extra, buf_t *resp)
 {

@@ -78,11 +78,11 @@ static bool srv_start(srv_t *s, int port, const char *password)
         }
         if (password)
             execlp("redis-server", "redis-server", "--bind", "127.0.0.1", "--port", portstr,
-                "--save", "", "--appendonly", "no", "--daemonize", "no", "--requirepass", password,
-                (char *)NULL);
+                   "--save", "", "--appendonly", "no", "--daemonize", "no", "--requirepass",
+                   password, (char *)NULL);
         else
             execlp("redis-server", "redis-server", "--bind", "127.0.0.1", "--port", portstr,
-                "--save", "", "--appendonly", "no", "--daemonize", "no", (char *)NULL);
+                   "--save", "", "--appendonly", "no", "--daemonize", "no", (char *)NULL);
         _exit(127);
     }
     s->pid = pid;
@@ -92,8 +92,10 @@ static bool srv_start(srv_t *s, int port, const char *password)
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
             s->pid = 0;
-            fprintf(stderr, "redis-server exited at start (status %d); is it "
-                "installed and on PATH?\n", status);
+            fprintf(stderr,
+                    "redis-server exited at start (status %d); is it "
+                    "installed and on PATH?\n",
+                    status);
             return false;
         }
         sleep_ms(25);

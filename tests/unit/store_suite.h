@@ -39,20 +39,20 @@ typedef struct ss_kv {
 /* One call in flight and what its callback received, copied. */
 typedef struct ss_call {
     ss_t *t;
-    int calls;             /* how many times the callback ran: must end at 1 */
+    int calls; /* how many times the callback ran: must end at 1 */
     int err;
-    int order;             /* completion sequence number within the test */
+    int order; /* completion sequence number within the test */
     char msg[256];
     bool has_msg;
     store_ns_t ns;
     store_actor_t actor;
     store_runner_t runner;
     bool has_record;
-    void *items;           /* store_ns_t, store_actor_t, store_runner_t or store_hib_row_t copies */
+    void *items; /* store_ns_t, store_actor_t, store_runner_t or store_hib_row_t copies */
     size_t n;
     ss_kv_t *kv;
     size_t nkv;
-    char *hib_actor;       /* the actor id of listed rows (all the same) */
+    char *hib_actor; /* the actor id of listed rows (all the same) */
 } ss_call_t;
 
 struct ss {
@@ -248,12 +248,13 @@ static bool ss_wait(ss_t *t, ss_call_t *c)
 }
 
 /* Submits one call, checks that it did not complete inline, and waits for it. */
-#define SS_DO(t, c, call) do { \
-    ss_reset((c), (t)); \
-    call; \
-    CHECK((c)->calls == 0); \
-    CHECK(ss_wait((t), (c))); \
-} while (0)
+#define SS_DO(t, c, call)         \
+    do {                          \
+        ss_reset((c), (t));       \
+        call;                     \
+        CHECK((c)->calls == 0);   \
+        CHECK(ss_wait((t), (c))); \
+    } while (0)
 
 /* ---- Building records. ---- */
 
@@ -295,26 +296,27 @@ static bool ss_str_eq(const char *a, const char *b)
 
 static bool ss_actor_eq(const store_actor_t *a, const store_actor_t *b)
 {
-    return ss_str_eq(a->actor_id, b->actor_id) && ss_str_eq(a->namespace_id, b->namespace_id)
-        && ss_str_eq(a->name, b->name) && ss_str_eq(a->key, b->key)
-        && a->has_input == b->has_input
-        && (!a->has_input || (a->input_len == b->input_len
-            && (a->input_len == 0 || memcmp(a->input, b->input, a->input_len) == 0)))
-        && ss_str_eq(a->runner_name_selector, b->runner_name_selector)
-        && a->crash_policy == b->crash_policy && a->create_ts == b->create_ts
-        && a->generation == b->generation && ss_str_eq(a->runner_id, b->runner_id)
-        && a->sleeping == b->sleeping && a->connectable == b->connectable
-        && a->destroy_ts == b->destroy_ts && a->has_alarm == b->has_alarm
-        && (!a->has_alarm || a->alarm_ts == b->alarm_ts);
+    return ss_str_eq(a->actor_id, b->actor_id) && ss_str_eq(a->namespace_id, b->namespace_id) &&
+           ss_str_eq(a->name, b->name) && ss_str_eq(a->key, b->key) &&
+           a->has_input == b->has_input &&
+           (!a->has_input ||
+            (a->input_len == b->input_len &&
+             (a->input_len == 0 || memcmp(a->input, b->input, a->input_len) == 0))) &&
+           ss_str_eq(a->runner_name_selector, b->runner_name_selector) &&
+           a->crash_policy == b->crash_policy && a->create_ts == b->create_ts &&
+           a->generation == b->generation && ss_str_eq(a->runner_id, b->runner_id) &&
+           a->sleeping == b->sleeping && a->connectable == b->connectable &&
+           a->destroy_ts == b->destroy_ts && a->has_alarm == b->has_alarm &&
+           (!a->has_alarm || a->alarm_ts == b->alarm_ts);
 }
 
 static bool ss_runner_eq(const store_runner_t *a, const store_runner_t *b)
 {
-    return ss_str_eq(a->runner_id, b->runner_id) && ss_str_eq(a->namespace_id, b->namespace_id)
-        && ss_str_eq(a->name, b->name) && ss_str_eq(a->runner_key, b->runner_key)
-        && a->version == b->version && a->total_slots == b->total_slots
-        && ss_str_eq(a->metadata, b->metadata) && a->create_ts == b->create_ts
-        && a->last_ping_ts == b->last_ping_ts;
+    return ss_str_eq(a->runner_id, b->runner_id) && ss_str_eq(a->namespace_id, b->namespace_id) &&
+           ss_str_eq(a->name, b->name) && ss_str_eq(a->runner_key, b->runner_key) &&
+           a->version == b->version && a->total_slots == b->total_slots &&
+           ss_str_eq(a->metadata, b->metadata) && a->create_ts == b->create_ts &&
+           a->last_ping_ts == b->last_ping_ts;
 }
 
 /* True when the KV entries of c have exactly these keys, in this order. */
@@ -352,8 +354,7 @@ static bool ss_same_version(const ss_kv_t *a, const ss_kv_t *b)
 }
 
 /* Puts (keys[i], values[i]) for actor and checks the put succeeded. */
-static void ss_put(ss_t *t, const char *actor, const slice_t *keys,
-    const slice_t *vals, size_t n)
+static void ss_put(ss_t *t, const char *actor, const slice_t *keys, const slice_t *vals, size_t n)
 {
     ss_call_t c = { 0 };
     SS_DO(t, &c, store_kv_put(t->s, actor, keys, n, vals, n, ss_on_kv, &c));
@@ -397,9 +398,9 @@ static store_kv_query_t ss_prefix(slice_t p)
  * signed comparisons and C strings. */
 static void ss_put_alphabet(ss_t *t, const char *actor)
 {
-    slice_t keys[] = { SS_B("b"), SS_B("a"), SS_B("ab"), SS_B("abc"), SS_B("abd"),
-        SS_B("a\xff"), SS_B("a\xff\xff"), SS_B("\xff"), SS_B("\x00"), SS_B("\x80"), SS_B("c"),
-        SS_B("a\x00") };
+    slice_t keys[] = { SS_B("b"),    SS_B("a"),     SS_B("ab"),        SS_B("abc"),
+                       SS_B("abd"),  SS_B("a\xff"), SS_B("a\xff\xff"), SS_B("\xff"),
+                       SS_B("\x00"), SS_B("\x80"),  SS_B("c"),         SS_B("a\x00") };
     slice_t vals[sizeof keys / sizeof keys[0]];
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         vals[i] = keys[i];
@@ -461,7 +462,7 @@ static void ss_test_actors(ss_t *t)
     a1.has_input = true;
     a1.crash_policy = STORE_CRASH_DESTROY;
     store_actor_t a2 = ss_actor("actor-2", "ns1", "counter", NULL);
-    a2.has_input = true;       /* present but empty input is distinct from no input */
+    a2.has_input = true; /* present but empty input is distinct from no input */
     a2.crash_policy = STORE_CRASH_RESTART;
     store_actor_t a3 = ss_actor("actor-3", "ns1", "chat", "k1");
     a3.runner_id = (char *)"runner-9";
@@ -503,8 +504,8 @@ static void ss_test_actors(ss_t *t)
     CHECK_EQ_INT(c.n, 3);
     if (c.n == 3) {
         store_actor_t *items = c.items;
-        CHECK(ss_actor_eq(&items[0], &a1) && ss_actor_eq(&items[1], &a2)
-            && ss_actor_eq(&items[2], &a3));
+        CHECK(ss_actor_eq(&items[0], &a1) && ss_actor_eq(&items[1], &a2) &&
+              ss_actor_eq(&items[2], &a3));
     }
     ss_items_clear(&c, 1);
     f = (store_actor_filter_t){ "ns1", "counter", NULL };
@@ -761,18 +762,18 @@ static void ss_test_kv_list(ss_t *t)
     ss_put_alphabet(t, "actor");
     ss_list(t, &c, "actor", ss_all());
     CHECK(ss_keys_are(&c, 12, SS_B("\x00"), SS_B("a"), SS_B("a\x00"), SS_B("ab"), SS_B("abc"),
-        SS_B("abd"), SS_B("a\xff"), SS_B("a\xff\xff"), SS_B("b"), SS_B("c"), SS_B("\x80"),
-        SS_B("\xff")));
+                      SS_B("abd"), SS_B("a\xff"), SS_B("a\xff\xff"), SS_B("b"), SS_B("c"),
+                      SS_B("\x80"), SS_B("\xff")));
     for (size_t i = 0; i < c.nkv; i++)
         CHECK(c.kv[i].vlen == c.kv[i].klen && memcmp(c.kv[i].val, c.kv[i].key, c.kv[i].klen) == 0);
 
     /* Ranges: inclusive and exclusive ends, bounds that are not keys, empty and inverted. */
     ss_list(t, &c, "actor", ss_range(SS_B("ab"), SS_B("b"), false));
-    CHECK(ss_keys_are(&c, 6, SS_B("ab"), SS_B("abc"), SS_B("abd"), SS_B("a\xff"),
-        SS_B("a\xff\xff"), SS_B("b")));
+    CHECK(ss_keys_are(&c, 6, SS_B("ab"), SS_B("abc"), SS_B("abd"), SS_B("a\xff"), SS_B("a\xff\xff"),
+                      SS_B("b")));
     ss_list(t, &c, "actor", ss_range(SS_B("ab"), SS_B("b"), true));
-    CHECK(ss_keys_are(&c, 5, SS_B("ab"), SS_B("abc"), SS_B("abd"), SS_B("a\xff"),
-        SS_B("a\xff\xff")));
+    CHECK(
+        ss_keys_are(&c, 5, SS_B("ab"), SS_B("abc"), SS_B("abd"), SS_B("a\xff"), SS_B("a\xff\xff")));
     ss_list(t, &c, "actor", ss_range(SS_B("ab"), SS_B("abd"), true));
     CHECK(ss_keys_are(&c, 2, SS_B("ab"), SS_B("abc")));
     ss_list(t, &c, "actor", ss_range(SS_B("aa"), SS_B("abcd"), false));
@@ -793,7 +794,7 @@ static void ss_test_kv_list(ss_t *t)
     CHECK(ss_keys_are(&c, 3, SS_B("ab"), SS_B("abc"), SS_B("abd")));
     ss_list(t, &c, "actor", ss_prefix(SS_B("a")));
     CHECK(ss_keys_are(&c, 7, SS_B("a"), SS_B("a\x00"), SS_B("ab"), SS_B("abc"), SS_B("abd"),
-        SS_B("a\xff"), SS_B("a\xff\xff")));
+                      SS_B("a\xff"), SS_B("a\xff\xff")));
     ss_list(t, &c, "actor", ss_prefix(SS_B("a\xff")));
     CHECK(ss_keys_are(&c, 2, SS_B("a\xff"), SS_B("a\xff\xff")));
     ss_list(t, &c, "actor", ss_prefix(SS_B("a\x00")));
@@ -834,8 +835,8 @@ static void ss_test_kv_list(ss_t *t)
     q.has_limit = true;
     q.limit = 100;
     ss_list(t, &c, "actor", q);
-    CHECK(ss_keys_are(&c, 7, SS_B("a\xff\xff"), SS_B("a\xff"), SS_B("abd"), SS_B("abc"),
-        SS_B("ab"), SS_B("a\x00"), SS_B("a")));
+    CHECK(ss_keys_are(&c, 7, SS_B("a\xff\xff"), SS_B("a\xff"), SS_B("abd"), SS_B("abc"), SS_B("ab"),
+                      SS_B("a\x00"), SS_B("a")));
 
     /* Lists of an actor with no KV are empty. */
     ss_list(t, &c, "nobody", ss_all());
@@ -847,7 +848,7 @@ static void ss_test_kv_default_limit(ss_t *t)
 {
     ss_call_t c = { 0 };
     enum { TOTAL = STORE_KV_DEFAULT_LIST_LIMIT + 10 };
-    uint8_t (*raw)[4] = sx_malloc(TOTAL * sizeof *raw);
+    uint8_t(*raw)[4] = sx_malloc(TOTAL * sizeof *raw);
     slice_t keys[STORE_KV_MAX_KEYS], vals[STORE_KV_MAX_KEYS];
     for (size_t i = 0; i < TOTAL; i++) {
         raw[i][0] = (uint8_t)(i >> 24);
@@ -877,8 +878,8 @@ static void ss_test_kv_default_limit(ss_t *t)
     ss_list(t, &c, "big", q);
     CHECK_EQ_INT(c.nkv, STORE_KV_DEFAULT_LIST_LIMIT);
     if (c.nkv)
-        CHECK(memcmp(c.kv[0].key, raw[TOTAL - 1], 4) == 0
-            && memcmp(c.kv[c.nkv - 1].key, raw[10], 4) == 0);
+        CHECK(memcmp(c.kv[0].key, raw[TOTAL - 1], 4) == 0 &&
+              memcmp(c.kv[c.nkv - 1].key, raw[10], 4) == 0);
 
     q = ss_all();
     q.has_limit = true;
@@ -907,7 +908,7 @@ static void ss_test_kv_delete(ss_t *t)
     CHECK_EQ_INT(c.err, STORE_OK);
     ss_list(t, &c, "actor", ss_all());
     CHECK(ss_keys_are(&c, 7, SS_B("\x00"), SS_B("a\x00"), SS_B("a\xff"), SS_B("a\xff\xff"),
-        SS_B("b"), SS_B("c"), SS_B("\x80")));
+                      SS_B("b"), SS_B("c"), SS_B("\x80")));
 
     /* start >= end is a no-op, not an error. */
     SS_DO(t, &c, store_kv_delete_range(t->s, "actor", SS_B("c"), SS_B("b"), ss_on_kv, &c));
@@ -925,7 +926,7 @@ static void ss_test_kv_delete(ss_t *t)
     SS_DO(t, &c, store_kv_delete_range(t->s, "actor", SS_B("c"), SS_B("\xff\xff"), ss_on_kv, &c));
     ss_list(t, &c, "actor", ss_all());
     CHECK(ss_keys_are(&c, 5, SS_B("\x00"), SS_B("a\x00"), SS_B("a\xff"), SS_B("a\xff\xff"),
-        SS_B("b")));
+                      SS_B("b")));
     SS_DO(t, &c, store_kv_delete_range(t->s, "actor", SS_B(""), SS_B("a"), ss_on_kv, &c));
     ss_list(t, &c, "actor", ss_all());
     CHECK(ss_keys_are(&c, 4, SS_B("a\x00"), SS_B("a\xff"), SS_B("a\xff\xff"), SS_B("b")));
@@ -993,8 +994,8 @@ static bool ss_refused(const ss_call_t *c, int err, const char *want)
 {
     bool ok = c->err == err && c->has_msg && strstr(c->msg, want) != NULL && c->nkv == 0;
     if (!ok)
-        fprintf(stderr, "store suite: got err %d msg \"%s\", expected err %d with \"%s\"\n",
-            c->err, c->has_msg ? c->msg : "(none)", err, want);
+        fprintf(stderr, "store suite: got err %d msg \"%s\", expected err %d with \"%s\"\n", c->err,
+                c->has_msg ? c->msg : "(none)", err, want);
     return ok;
 }
 
@@ -1144,8 +1145,8 @@ static store_hib_row_t ss_row(const char *actor, uint8_t gw, uint8_t req, int64_
 static bool ss_row_is(const store_hib_row_t *r, uint8_t gw, uint8_t req, int64_t ts)
 {
     store_hib_row_t want = ss_row(NULL, gw, req, ts);
-    return memcmp(r->gateway_id, want.gateway_id, 4) == 0
-        && memcmp(r->request_id, want.request_id, 4) == 0 && r->last_ping_ts == ts;
+    return memcmp(r->gateway_id, want.gateway_id, 4) == 0 &&
+           memcmp(r->request_id, want.request_id, 4) == 0 && r->last_ping_ts == ts;
 }
 
 static void ss_test_hibernating_rows(ss_t *t)
@@ -1156,7 +1157,7 @@ static void ss_test_hibernating_rows(ss_t *t)
     const int64_t T0 = 1700000000000;
     t->now = T0;
     store_hib_row_t batch[] = { ss_row("actor-a", 1, 1, T0), ss_row("actor-a", 1, 2, T0 - 1000),
-        ss_row("actor-b", 1, 1, T0), ss_row("actor-a", 2, 1, T0) };
+                                ss_row("actor-b", 1, 1, T0), ss_row("actor-a", 2, 1, T0) };
     SS_DO(t, &c, store_hib_upsert(t->s, batch, 4, ttl, ss_on_done, &c));
     CHECK_EQ_INT(c.err, STORE_OK);
     SS_DO(t, &c, store_hib_upsert(t->s, NULL, 0, ttl, ss_on_done, &c));
@@ -1196,14 +1197,17 @@ static void ss_test_hibernating_rows(ss_t *t)
     CHECK_EQ_INT(c.n, 0);
 
     /* Delete removes one row; an unknown row or actor is fine. */
-    SS_DO(t, &c, store_hib_delete(t->s, "actor-a", batch[0].gateway_id, batch[0].request_id,
-        ss_on_done, &c));
+    SS_DO(t, &c,
+          store_hib_delete(t->s, "actor-a", batch[0].gateway_id, batch[0].request_id, ss_on_done,
+                           &c));
     CHECK_EQ_INT(c.err, STORE_OK);
-    SS_DO(t, &c, store_hib_delete(t->s, "actor-a", batch[0].gateway_id, batch[0].request_id,
-        ss_on_done, &c));
+    SS_DO(t, &c,
+          store_hib_delete(t->s, "actor-a", batch[0].gateway_id, batch[0].request_id, ss_on_done,
+                           &c));
     CHECK_EQ_INT(c.err, STORE_OK);
-    SS_DO(t, &c, store_hib_delete(t->s, "actor-z", batch[0].gateway_id, batch[0].request_id,
-        ss_on_done, &c));
+    SS_DO(t, &c,
+          store_hib_delete(t->s, "actor-z", batch[0].gateway_id, batch[0].request_id, ss_on_done,
+                           &c));
     CHECK_EQ_INT(c.err, STORE_OK);
     SS_DO(t, &c, store_hib_list(t->s, "actor-a", 0, ss_on_hib_list, &c));
     CHECK_EQ_INT(c.n, 2);
@@ -1228,8 +1232,8 @@ static void ss_test_hibernating_rows(ss_t *t)
     CHECK_EQ_INT(c.n, MANY);
     bool sorted = true;
     for (size_t i = 1; i < c.n; i++)
-        sorted = sorted && ((store_hib_row_t *)c.items)[i - 1].last_ping_ts
-            <= ((store_hib_row_t *)c.items)[i].last_ping_ts;
+        sorted = sorted && ((store_hib_row_t *)c.items)[i - 1].last_ping_ts <=
+                               ((store_hib_row_t *)c.items)[i].last_ping_ts;
     CHECK(sorted);
     free(many);
     ss_reset(&c, t);

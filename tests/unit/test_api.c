@@ -68,7 +68,7 @@ static void *server_thread(void *arg)
 
 /* ---- A blocking HTTP client ---- */
 
-static buf_t head; /* the last response's status line and headers */
+static buf_t head;                     /* the last response's status line and headers */
 static const char *extra_headers = ""; /* raw header lines added to every request */
 
 /* Sends one request with Connection: close and reads the answer to EOF. Returns the status and
@@ -85,8 +85,8 @@ static int http(const char *method, const char *target, const char *body, buf_t 
     struct timeval tv = { 5, 0 };
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     buf_t req = BUF_INIT;
-    buf_printf(&req, "%s %s HTTP/1.1\r\nHost: api.test\r\nConnection: close\r\n%s", method,
-               target, extra_headers);
+    buf_printf(&req, "%s %s HTTP/1.1\r\nHost: api.test\r\nConnection: close\r\n%s", method, target,
+               extra_headers);
     if (body)
         buf_printf(&req, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
                    strlen(body), body);
@@ -194,11 +194,16 @@ static const char *jkeys(const json_value *v)
     return out;
 }
 
-#define CHECK_BODY(b, want) do { \
-    if (strcmp((const char *)(b).data, (want)) == 0) { t_pass++; } else { t_fail++; \
-        fprintf(stderr, "%s:%d: body\n  got:  %s\n  want: %s\n", __FILE__, __LINE__, \
-                (const char *)(b).data, (want)); } \
-} while (0)
+#define CHECK_BODY(b, want)                                                              \
+    do {                                                                                 \
+        if (strcmp((const char *)(b).data, (want)) == 0) {                               \
+            t_pass++;                                                                    \
+        } else {                                                                         \
+            t_fail++;                                                                    \
+            fprintf(stderr, "%s:%d: body\n  got:  %s\n  want: %s\n", __FILE__, __LINE__, \
+                    (const char *)(b).data, (want));                                     \
+        }                                                                                \
+    } while (0)
 
 static const char actor_keys[] =
     "actor_id,name,key,namespace_id,datacenter,runner_name_selector,crash_policy,create_ts,"
@@ -223,12 +228,14 @@ static void test_metadata(void)
     CHECK_EQ_INT(http("POST", "/metadata", "{}", &b), 405);
     CHECK(head_has("Allow: GET"));
     CHECK_EQ_INT(http("GET", "/metadata/x", NULL, &b), 404);
-    CHECK_BODY(b, "{\"group\":\"api\",\"code\":\"not_found\",\"message\":\"The requested resource "
-                  "was not found\"}");
+    CHECK_BODY(b,
+               "{\"group\":\"api\",\"code\":\"not_found\",\"message\":\"The requested resource "
+               "was not found\"}");
 
     CHECK_EQ_INT(http("GET", "/datacenters", NULL, &b), 200);
-    CHECK_BODY(b, "{\"datacenters\":[{\"label\":1,\"name\":\"default\",\"url\":\"http://api.test\"}],"
-                  "\"pagination\":{\"cursor\":null}}");
+    CHECK_BODY(b,
+               "{\"datacenters\":[{\"label\":1,\"name\":\"default\",\"url\":\"http://api.test\"}],"
+               "\"pagination\":{\"cursor\":null}}");
 
     /* Paths outside the API are left to the caller. */
     CHECK_EQ_INT(http("GET", "/elsewhere", NULL, &b), 404);
@@ -252,7 +259,8 @@ static void test_namespaces(void)
     CHECK_EQ_INT(strlen(default_ns_id), 30);
     CHECK(json_is_string(jget(v, "pagination.cursor")));
 
-    CHECK_EQ_INT(http("POST", "/namespaces", "{\"name\":\"team-a\",\"display_name\":\"Team A\"}", &b),
+    CHECK_EQ_INT(http("POST", "/namespaces", "{\"name\":\"team-a\",\"display_name\":\"Team A\"}",
+                      &b),
                  200);
     v = parse(&b);
     CHECK(jstreq(v, "namespace.name", "team-a"));
@@ -261,21 +269,27 @@ static void test_namespaces(void)
     snprintf(team_ns_id, sizeof team_ns_id, "%s", jstr(v, "namespace.namespace_id"));
     CHECK_EQ_INT(strlen(team_ns_id), 30);
 
-    CHECK_EQ_INT(http("POST", "/namespaces", "{\"name\":\"team-a\",\"display_name\":\"Again\"}", &b),
+    CHECK_EQ_INT(http("POST", "/namespaces", "{\"name\":\"team-a\",\"display_name\":\"Again\"}",
+                      &b),
                  409);
-    CHECK_BODY(b, "{\"group\":\"namespace\",\"code\":\"name_not_unique\",\"message\":\"Namespace "
-                  "name must be unique.\"}");
-    CHECK_EQ_INT(http("POST", "/namespaces", "{\"name\":\"Team_B\",\"display_name\":\"B\"}", &b), 400);
-    CHECK_BODY(b, "{\"group\":\"namespace\",\"code\":\"failed_to_create\",\"message\":\"Failed to "
-                  "create namespace: invalid name\",\"metadata\":{\"reason\":\"invalid name\"}}");
-    CHECK_EQ_INT(http("POST", "/namespaces", "{\"name\":\"a--b\",\"display_name\":\"B\"}", &b), 400);
+    CHECK_BODY(b,
+               "{\"group\":\"namespace\",\"code\":\"name_not_unique\",\"message\":\"Namespace "
+               "name must be unique.\"}");
+    CHECK_EQ_INT(http("POST", "/namespaces", "{\"name\":\"Team_B\",\"display_name\":\"B\"}", &b),
+                 400);
+    CHECK_BODY(b,
+               "{\"group\":\"namespace\",\"code\":\"failed_to_create\",\"message\":\"Failed to "
+               "create namespace: invalid name\",\"metadata\":{\"reason\":\"invalid name\"}}");
+    CHECK_EQ_INT(http("POST", "/namespaces", "{\"name\":\"a--b\",\"display_name\":\"B\"}", &b),
+                 400);
     CHECK_EQ_INT(http("POST", "/namespaces", "{\"name\":\"b\",\"display_name\":\" B\"}", &b), 400);
     CHECK(jstreq(parse(&b), "metadata.reason", "invalid display name"));
     CHECK_EQ_INT(http("POST", "/namespaces", "{\"name\":\"b\"}", &b), 400);
-    CHECK_BODY(b, "{\"group\":\"api\",\"code\":\"bad_request\",\"message\":\"Request is invalid: "
-                  "Failed to deserialize the JSON body into the target type: missing field "
-                  "`display_name`\",\"metadata\":{\"reason\":\"Failed to deserialize the JSON "
-                  "body into the target type: missing field `display_name`\"}}");
+    CHECK_BODY(b,
+               "{\"group\":\"api\",\"code\":\"bad_request\",\"message\":\"Request is invalid: "
+               "Failed to deserialize the JSON body into the target type: missing field "
+               "`display_name`\",\"metadata\":{\"reason\":\"Failed to deserialize the JSON "
+               "body into the target type: missing field `display_name`\"}}");
     CHECK_EQ_INT(http("PATCH", "/namespaces", "{}", &b), 405);
     CHECK(head_has("Allow: GET, POST"));
 
@@ -286,7 +300,8 @@ static void test_namespaces(void)
     CHECK_EQ_INT(http("GET", "/namespaces?name=nope", NULL, &b), 200);
     CHECK_BODY(b, "{\"namespaces\":[],\"pagination\":{\"cursor\":null}}");
     char path[300];
-    snprintf(path, sizeof path, "/namespaces?namespace_ids=%s,%s&limit=5", team_ns_id, default_ns_id);
+    snprintf(path, sizeof path, "/namespaces?namespace_ids=%s,%s&limit=5", team_ns_id,
+             default_ns_id);
     CHECK_EQ_INT(http("GET", path, NULL, &b), 200);
     CHECK_EQ_INT(json_len(jget(parse(&b), "namespaces")), 2);
     CHECK_EQ_INT(http("GET", "/namespaces?limit=1", NULL, &b), 200);
@@ -298,8 +313,9 @@ static void test_namespaces(void)
     CHECK_EQ_INT(http("GET", path, NULL, &b), 200);
     CHECK(jstreq(parse(&b), "namespace.name", "team-a"));
     CHECK_EQ_INT(http("GET", "/namespaces/nope", NULL, &b), 404);
-    CHECK_BODY(b, "{\"group\":\"namespace\",\"code\":\"not_found\",\"message\":\"The namespace "
-                  "does not exist.\"}");
+    CHECK_BODY(b,
+               "{\"group\":\"namespace\",\"code\":\"not_found\",\"message\":\"The namespace "
+               "does not exist.\"}");
     buf_free(&b);
 }
 
@@ -311,11 +327,15 @@ static const char *create_body(const char *name, const char *key, const char *po
 {
     static char body[4096];
     if (key)
-        snprintf(body, sizeof body, "{\"name\":\"%s\",\"key\":\"%s\",\"runner_name_selector\":"
-                                    "\"pool\",\"crash_policy\":\"%s\"}", name, key, policy);
+        snprintf(body, sizeof body,
+                 "{\"name\":\"%s\",\"key\":\"%s\",\"runner_name_selector\":"
+                 "\"pool\",\"crash_policy\":\"%s\"}",
+                 name, key, policy);
     else
-        snprintf(body, sizeof body, "{\"name\":\"%s\",\"runner_name_selector\":\"pool\","
-                                    "\"crash_policy\":\"%s\"}", name, policy);
+        snprintf(body, sizeof body,
+                 "{\"name\":\"%s\",\"runner_name_selector\":\"pool\","
+                 "\"crash_policy\":\"%s\"}",
+                 name, policy);
     return body;
 }
 
@@ -328,9 +348,12 @@ static void check_input(void)
 static void test_create(void)
 {
     buf_t b = BUF_INIT;
-    CHECK_EQ_INT(http("POST", "/actors?namespace=default",
-                      "{\"name\":\"counter\",\"key\":\"k1\",\"input\":\"AAEC\",\"runner_name_selector\":"
-                      "\"pool\",\"crash_policy\":\"restart\",\"datacenter\":\"default\"}", &b), 200);
+    CHECK_EQ_INT(
+        http("POST", "/actors?namespace=default",
+             "{\"name\":\"counter\",\"key\":\"k1\",\"input\":\"AAEC\",\"runner_name_selector\":"
+             "\"pool\",\"crash_policy\":\"restart\",\"datacenter\":\"default\"}",
+             &b),
+        200);
     CHECK(head_has("application/json"));
     const json_value *v = parse(&b);
     const json_value *a = jget(v, "actor");
@@ -355,7 +378,8 @@ static void test_create(void)
     run_on_loop(check_input);
 
     /* The same key again is a conflict that names the holder. */
-    CHECK_EQ_INT(http("POST", "/actors?namespace=default", create_body("counter", "k1", "sleep"), &b),
+    CHECK_EQ_INT(http("POST", "/actors?namespace=default", create_body("counter", "k1", "sleep"),
+                      &b),
                  409);
     char want[512];
     snprintf(want, sizeof want,
@@ -364,7 +388,8 @@ static void test_create(void)
              counter_id, counter_id);
     CHECK_BODY(b, want);
     /* The same key in another namespace, or under another name, is free. */
-    CHECK_EQ_INT(http("POST", "/actors?namespace=team-a", create_body("counter", "k1", "sleep"), &b),
+    CHECK_EQ_INT(http("POST", "/actors?namespace=team-a", create_body("counter", "k1", "sleep"),
+                      &b),
                  200);
     CHECK(jstreq(parse(&b), "actor.namespace_id", team_ns_id));
     CHECK(jstreq(parse(&b), "actor.crash_policy", "sleep"));
@@ -374,9 +399,12 @@ static void test_create(void)
     /* Keyless actors, a few milliseconds apart so that the list order is the creation order. */
     for (int i = 0; i < 3; i++) {
         usleep(3000);
-        CHECK_EQ_INT(http("POST", "/actors?namespace=default",
-                          "{\"name\":\"multi\",\"key\":null,\"input\":null,\"runner_name_selector\":"
-                          "\"pool\",\"crash_policy\":\"restart\",\"datacenter\":null}", &b), 200);
+        CHECK_EQ_INT(
+            http("POST", "/actors?namespace=default",
+                 "{\"name\":\"multi\",\"key\":null,\"input\":null,\"runner_name_selector\":"
+                 "\"pool\",\"crash_policy\":\"restart\",\"datacenter\":null}",
+                 &b),
+            200);
         v = parse(&b);
         CHECK(json_is_null(jget(v, "actor.key")));
         snprintf(multi_ids[i], sizeof multi_ids[i], "%s", jstr(v, "actor.actor_id"));
@@ -391,82 +419,106 @@ static void test_create_errors(void)
     const json_value *v = parse(&b);
     CHECK(jstreq(v, "group", "api"));
     CHECK(jstreq(v, "code", "bad_request"));
-    CHECK(!strncmp(jstr(v, "message"), "Request is invalid: Failed to parse the request body as JSON: ",
-                   62));
+    CHECK(!strncmp(jstr(v, "message"),
+                   "Request is invalid: Failed to parse the request body as JSON: ", 62));
     CHECK_EQ_INT(http("POST", "/actors?namespace=default", "", &b), 400);
     CHECK_EQ_INT(http("POST", "/actors?namespace=default", "[]", &b), 400);
-    CHECK(jstreq(parse(&b), "metadata.reason",
-                 "Failed to deserialize the JSON body into the target type: invalid type, expected a map"));
+    CHECK(jstreq(
+        parse(&b), "metadata.reason",
+        "Failed to deserialize the JSON body into the target type: invalid type, expected a map"));
 
     CHECK_EQ_INT(http("POST", "/actors?namespace=default",
                       "{\"name\":\"x\",\"runner_name_selector\":\"r\",\"crash_policy\":\"restart\","
-                      "\"colour\":\"blue\"}", &b), 400);
-    CHECK_BODY(b, "{\"group\":\"api\",\"code\":\"bad_request\",\"message\":\"Request is invalid: "
-                  "Failed to deserialize the JSON body into the target type: unknown field "
-                  "`colour`, expected one of `datacenter`, `name`, `key`, `input`, "
-                  "`runner_name_selector`, `crash_policy`\",\"metadata\":{\"reason\":\"Failed to "
-                  "deserialize the JSON body into the target type: unknown field `colour`, "
-                  "expected one of `datacenter`, `name`, `key`, `input`, `runner_name_selector`, "
-                  "`crash_policy`\"}}");
+                      "\"colour\":\"blue\"}",
+                      &b),
+                 400);
+    CHECK_BODY(b,
+               "{\"group\":\"api\",\"code\":\"bad_request\",\"message\":\"Request is invalid: "
+               "Failed to deserialize the JSON body into the target type: unknown field "
+               "`colour`, expected one of `datacenter`, `name`, `key`, `input`, "
+               "`runner_name_selector`, `crash_policy`\",\"metadata\":{\"reason\":\"Failed to "
+               "deserialize the JSON body into the target type: unknown field `colour`, "
+               "expected one of `datacenter`, `name`, `key`, `input`, `runner_name_selector`, "
+               "`crash_policy`\"}}");
     CHECK_EQ_INT(http("POST", "/actors?namespace=default",
-                      "{\"runner_name_selector\":\"r\",\"crash_policy\":\"restart\"}", &b), 400);
+                      "{\"runner_name_selector\":\"r\",\"crash_policy\":\"restart\"}", &b),
+                 400);
     CHECK(jstreq(parse(&b), "metadata.reason",
                  "Failed to deserialize the JSON body into the target type: missing field `name`"));
     CHECK_EQ_INT(http("POST", "/actors?namespace=default",
-                      "{\"name\":1,\"runner_name_selector\":\"r\",\"crash_policy\":\"restart\"}", &b),
+                      "{\"name\":1,\"runner_name_selector\":\"r\",\"crash_policy\":\"restart\"}",
+                      &b),
                  400);
     CHECK(jstreq(parse(&b), "metadata.reason",
                  "Failed to deserialize the JSON body into the target type: name: invalid type, "
                  "expected a string"));
     CHECK_EQ_INT(http("POST", "/actors?namespace=default",
                       "{\"name\":null,\"runner_name_selector\":\"r\",\"crash_policy\":\"restart\"}",
-                      &b), 400);
-    CHECK_EQ_INT(http("POST", "/actors?namespace=default",
-                      "{\"name\":\"x\",\"runner_name_selector\":\"r\",\"crash_policy\":\"sometimes\"}",
-                      &b), 400);
-    CHECK_BODY(b, "{\"group\":\"api\",\"code\":\"bad_request\",\"message\":\"Request is invalid: "
-                  "Failed to deserialize the JSON body into the target type: crash_policy: "
-                  "unknown variant `sometimes`, expected one of `restart`, `sleep`, `destroy`\","
-                  "\"metadata\":{\"reason\":\"Failed to deserialize the JSON body into the target "
-                  "type: crash_policy: unknown variant `sometimes`, expected one of `restart`, "
-                  "`sleep`, `destroy`\"}}");
+                      &b),
+                 400);
+    CHECK_EQ_INT(
+        http("POST", "/actors?namespace=default",
+             "{\"name\":\"x\",\"runner_name_selector\":\"r\",\"crash_policy\":\"sometimes\"}", &b),
+        400);
+    CHECK_BODY(b,
+               "{\"group\":\"api\",\"code\":\"bad_request\",\"message\":\"Request is invalid: "
+               "Failed to deserialize the JSON body into the target type: crash_policy: "
+               "unknown variant `sometimes`, expected one of `restart`, `sleep`, `destroy`\","
+               "\"metadata\":{\"reason\":\"Failed to deserialize the JSON body into the target "
+               "type: crash_policy: unknown variant `sometimes`, expected one of `restart`, "
+               "`sleep`, `destroy`\"}}");
     CHECK_EQ_INT(http("POST", "/actors?namespace=default",
                       "{\"name\":\"x\",\"input\":\"AAE\",\"runner_name_selector\":\"r\","
-                      "\"crash_policy\":\"restart\"}", &b), 400);
+                      "\"crash_policy\":\"restart\"}",
+                      &b),
+                 400);
     CHECK(jstreq(parse(&b), "message", "Request is invalid: input: not canonical padded base64"));
     CHECK_EQ_INT(http("POST", "/actors?namespace=default",
                       "{\"name\":\"x\\u0000y\",\"runner_name_selector\":\"r\","
-                      "\"crash_policy\":\"restart\"}", &b), 400);
+                      "\"crash_policy\":\"restart\"}",
+                      &b),
+                 400);
     CHECK(jstreq(parse(&b), "code", "bad_request"));
 
-    CHECK_EQ_INT(http("POST", "/actors?namespace=default", create_body("x", "", "restart"), &b), 400);
-    CHECK_BODY(b, "{\"group\":\"actor\",\"code\":\"empty_key\",\"message\":\"Key label cannot be "
-                  "empty.\"}");
+    CHECK_EQ_INT(http("POST", "/actors?namespace=default", create_body("x", "", "restart"), &b),
+                 400);
+    CHECK_BODY(b,
+               "{\"group\":\"actor\",\"code\":\"empty_key\",\"message\":\"Key label cannot be "
+               "empty.\"}");
     char big[1200], body[1400];
     memset(big, 'k', 1025);
     big[1025] = '\0';
-    CHECK_EQ_INT(http("POST", "/actors?namespace=default", create_body("x", big, "restart"), &b), 400);
+    CHECK_EQ_INT(http("POST", "/actors?namespace=default", create_body("x", big, "restart"), &b),
+                 400);
     v = parse(&b);
     CHECK(jstreq(v, "code", "key_too_large"));
     CHECK_EQ_INT(jint(v, "metadata.max_size"), 1024);
     CHECK_EQ_INT(strlen(jstr(v, "metadata.key_preview")), 1024);
-    snprintf(body, sizeof body, "{\"name\":\"x\",\"datacenter\":\"mars\",\"runner_name_selector\":"
-                                "\"r\",\"crash_policy\":\"restart\"}");
+    snprintf(body, sizeof body,
+             "{\"name\":\"x\",\"datacenter\":\"mars\",\"runner_name_selector\":"
+             "\"r\",\"crash_policy\":\"restart\"}");
     CHECK_EQ_INT(http("POST", "/actors?namespace=default", body, &b), 400);
-    CHECK_BODY(b, "{\"group\":\"datacenter\",\"code\":\"not_found\",\"message\":\"The provided "
-                  "datacenter does not exist.\"}");
-    CHECK_EQ_INT(http("POST", "/actors?namespace=default", create_body("", NULL, "restart"), &b), 400);
+    CHECK_BODY(b,
+               "{\"group\":\"datacenter\",\"code\":\"not_found\",\"message\":\"The provided "
+               "datacenter does not exist.\"}");
+    CHECK_EQ_INT(http("POST", "/actors?namespace=default", create_body("", NULL, "restart"), &b),
+                 400);
     CHECK(jstreq(parse(&b), "group", "actor"));
 
-    CHECK_EQ_INT(http("POST", "/actors?namespace=nope", create_body("x", NULL, "restart"), &b), 404);
-    CHECK_BODY(b, "{\"group\":\"namespace\",\"code\":\"not_found\",\"message\":\"The namespace "
-                  "does not exist.\"}");
-    CHECK_EQ_INT(http("POST", "/actors?namespace=default&x=1", create_body("x", NULL, "restart"), &b),
+    CHECK_EQ_INT(http("POST", "/actors?namespace=nope", create_body("x", NULL, "restart"), &b),
+                 404);
+    CHECK_BODY(b,
+               "{\"group\":\"namespace\",\"code\":\"not_found\",\"message\":\"The namespace "
+               "does not exist.\"}");
+    CHECK_EQ_INT(http("POST", "/actors?namespace=default&x=1", create_body("x", NULL, "restart"),
+                      &b),
                  400);
-    CHECK(jstreq(parse(&b), "metadata.reason", "Failed to deserialize query string: unknown field "
-                                               "`x`, expected one of `namespace`"));
+    CHECK(jstreq(parse(&b), "metadata.reason",
+                 "Failed to deserialize query string: unknown field "
+                 "`x`, expected one of `namespace`"));
     CHECK_EQ_INT(http("POST", "/actors?namespace=default&namespace=team-a",
-                      create_body("x", NULL, "restart"), &b), 400);
+                      create_body("x", NULL, "restart"), &b),
+                 400);
     CHECK(jstreq(parse(&b), "metadata.reason",
                  "Failed to deserialize query string: duplicate field `namespace`"));
     CHECK_EQ_INT(http("POST", "/actors?namespace=%zz", create_body("x", NULL, "restart"), &b), 400);
@@ -486,7 +538,8 @@ static void test_get_or_create(void)
     CHECK(json_is_bool(jget(v, "created")) && jget(v, "created")->boolean);
     char id[64];
     snprintf(id, sizeof id, "%s", jstr(v, "actor.actor_id"));
-    CHECK_EQ_INT(http("PUT", "/actors?namespace=default", create_body("room", "blue", "restart"), &b),
+    CHECK_EQ_INT(http("PUT", "/actors?namespace=default", create_body("room", "blue", "restart"),
+                      &b),
                  200);
     v = parse(&b);
     CHECK(!jget(v, "created")->boolean);
@@ -502,10 +555,14 @@ static void test_get_or_create(void)
                  400);
     CHECK(jstreq(parse(&b), "metadata.reason",
                  "Failed to deserialize the JSON body into the target type: missing field `key`"));
-    CHECK_EQ_INT(http("PUT", "/actors?namespace=default",
-                      "{\"name\":\"room\",\"key\":null,\"runner_name_selector\":\"p\",\"crash_policy\":"
-                      "\"sleep\"}", &b), 400);
-    CHECK_EQ_INT(http("PUT", "/actors?namespace=nope", create_body("room", "blue", "sleep"), &b), 404);
+    CHECK_EQ_INT(
+        http("PUT", "/actors?namespace=default",
+             "{\"name\":\"room\",\"key\":null,\"runner_name_selector\":\"p\",\"crash_policy\":"
+             "\"sleep\"}",
+             &b),
+        400);
+    CHECK_EQ_INT(http("PUT", "/actors?namespace=nope", create_body("room", "blue", "sleep"), &b),
+                 404);
     buf_free(&b);
 }
 
@@ -525,14 +582,16 @@ static void test_get(void)
     CHECK_EQ_INT(http("GET", path, NULL, &b), 200);
     snprintf(path, sizeof path, "/actors/%s?namespace=team-a", counter_id);
     CHECK_EQ_INT(http("GET", path, NULL, &b), 404);
-    CHECK_BODY(b, "{\"group\":\"actor\",\"code\":\"not_found\",\"message\":\"The actor does not "
-                  "exist or was destroyed.\"}");
+    CHECK_BODY(b,
+               "{\"group\":\"actor\",\"code\":\"not_found\",\"message\":\"The actor does not "
+               "exist or was destroyed.\"}");
     snprintf(path, sizeof path, "/actors/%s?namespace=nope", counter_id);
     CHECK_EQ_INT(http("GET", path, NULL, &b), 404);
     CHECK(jstreq(parse(&b), "group", "namespace"));
     CHECK_EQ_INT(http("GET", "/actors/nope", NULL, &b), 404);
-    CHECK_BODY(b, "{\"group\":\"actor\",\"code\":\"not_found\",\"message\":\"The actor does not "
-                  "exist or was destroyed.\"}");
+    CHECK_BODY(b,
+               "{\"group\":\"actor\",\"code\":\"not_found\",\"message\":\"The actor does not "
+               "exist or was destroyed.\"}");
     CHECK_EQ_INT(http("GET", "/actors/%zz", NULL, &b), 400);
     CHECK(jstreq(parse(&b), "code", "bad_request"));
     CHECK_EQ_INT(http("GET", "/actors/a/b", NULL, &b), 404);
@@ -597,7 +656,8 @@ static void test_token(void)
     run_on_loop(set_token);
     CHECK_EQ_INT(http("GET", "/metadata", NULL, &b), 401);
     CHECK(head_has("WWW-Authenticate: Bearer"));
-    CHECK_BODY(b, "{\"group\":\"api\",\"code\":\"unauthorized\",\"message\":\"Authentication required\"}");
+    CHECK_BODY(
+        b, "{\"group\":\"api\",\"code\":\"unauthorized\",\"message\":\"Authentication required\"}");
     /* A CORS preflight needs no token (a browser sends none with it): 200, no body, on every
      * API path, a path the API does not know included. */
     extra_headers = "Origin: https://app.example\r\nAccess-Control-Request-Method: POST\r\n";
@@ -691,9 +751,10 @@ static void test_list(void)
 
     /* Errors. */
     CHECK_EQ_INT(http("GET", "/actors?namespace=default&key=k1", NULL, &b), 400);
-    CHECK_BODY(b, "{\"group\":\"validation\",\"code\":\"invalid_input\",\"message\":\"Name is "
-                  "required when key is provided.\",\"metadata\":{\"message\":\"Name is required "
-                  "when key is provided.\"}}");
+    CHECK_BODY(b,
+               "{\"group\":\"validation\",\"code\":\"invalid_input\",\"message\":\"Name is "
+               "required when key is provided.\",\"metadata\":{\"message\":\"Name is required "
+               "when key is provided.\"}}");
     CHECK_EQ_INT(http("GET", "/actors?namespace=default", NULL, &b), 400);
     CHECK(jstreq(parse(&b), "message", "Name is required when not using actor_ids."));
     snprintf(path, sizeof path, "/actors?namespace=default&name=x&actor_ids=%s", counter_id);
@@ -703,8 +764,10 @@ static void test_list(void)
     for (int i = 0; i < 33; i++)
         n += (size_t)snprintf(path + n, sizeof path - n, "%sa%d", i ? "," : "", i);
     CHECK_EQ_INT(http("GET", path, NULL, &b), 400);
-    CHECK_BODY(b, "{\"group\":\"validation\",\"code\":\"too_many_actor_ids\",\"message\":\"Too many "
-                  "actor IDs provided. Maximum is 32, got 33\",\"metadata\":{\"max\":32,\"count\":33}}");
+    CHECK_BODY(
+        b,
+        "{\"group\":\"validation\",\"code\":\"too_many_actor_ids\",\"message\":\"Too many "
+        "actor IDs provided. Maximum is 32, got 33\",\"metadata\":{\"max\":32,\"count\":33}}");
     CHECK_EQ_INT(http("GET", "/actors?namespace=default&actor_ids=ab,CD", NULL, &b), 400);
     CHECK(jstreq(parse(&b), "metadata.reason",
                  "invalid id in `actor_ids` query: invalid base36 character"));
@@ -722,12 +785,14 @@ static void test_list(void)
 
     /* The names in use, sorted, paged by name. */
     CHECK_EQ_INT(http("GET", "/actors/names?namespace=default", NULL, &b), 200);
-    CHECK_BODY(b, "{\"names\":{\"counter\":{\"metadata\":{}},\"multi\":{\"metadata\":{}},"
-                  "\"other\":{\"metadata\":{}},\"room\":{\"metadata\":{}}},\"pagination\":"
-                  "{\"cursor\":\"room\"}}");
+    CHECK_BODY(b,
+               "{\"names\":{\"counter\":{\"metadata\":{}},\"multi\":{\"metadata\":{}},"
+               "\"other\":{\"metadata\":{}},\"room\":{\"metadata\":{}}},\"pagination\":"
+               "{\"cursor\":\"room\"}}");
     CHECK_EQ_INT(http("GET", "/actors/names?namespace=default&limit=1&cursor=counter", NULL, &b),
                  200);
-    CHECK_BODY(b, "{\"names\":{\"multi\":{\"metadata\":{}}},\"pagination\":{\"cursor\":\"multi\"}}");
+    CHECK_BODY(b,
+               "{\"names\":{\"multi\":{\"metadata\":{}}},\"pagination\":{\"cursor\":\"multi\"}}");
     CHECK_EQ_INT(http("GET", "/actors/names?namespace=team-a&cursor=zzz", NULL, &b), 200);
     CHECK_BODY(b, "{\"names\":{},\"pagination\":{\"cursor\":null}}");
     CHECK_EQ_INT(http("POST", "/actors/names", "{}", &b), 405);
@@ -761,8 +826,9 @@ static void test_delete(void)
     CHECK(jint(parse(&b), "actor.destroy_ts") == destroyed_at);
     /* An id that never named an actor is not found. */
     CHECK_EQ_INT(http("DELETE", "/actors/nope", NULL, &b), 404);
-    CHECK_BODY(b, "{\"group\":\"actor\",\"code\":\"not_found\",\"message\":\"The actor does not "
-                  "exist or was destroyed.\"}");
+    CHECK_BODY(b,
+               "{\"group\":\"actor\",\"code\":\"not_found\",\"message\":\"The actor does not "
+               "exist or was destroyed.\"}");
 
     /* Lists leave it out unless asked; a lookup by id still finds it. */
     CHECK_EQ_INT(http("GET", "/actors?namespace=default&name=counter&key=k1", NULL, &b), 200);
@@ -770,17 +836,20 @@ static void test_delete(void)
     CHECK_EQ_INT(http("GET", "/actors?namespace=default&name=counter", NULL, &b), 200);
     CHECK_EQ_INT(json_len(jget(parse(&b), "actors")), 0);
     CHECK_EQ_INT(http("GET", "/actors?namespace=default&name=counter&include_destroyed=true", NULL,
-                      &b), 200);
+                      &b),
+                 200);
     CHECK_EQ_INT(json_len(jget(parse(&b), "actors")), 1);
     CHECK_EQ_INT(http("GET", "/actors?namespace=default&name=counter&key=k1&include_destroyed=true",
-                      NULL, &b), 200);
+                      NULL, &b),
+                 200);
     CHECK_EQ_INT(json_len(jget(parse(&b), "actors")), 1);
     snprintf(path, sizeof path, "/actors?namespace=default&actor_ids=%s", counter_id);
     CHECK_EQ_INT(http("GET", path, NULL, &b), 200);
     CHECK(jint(parse(&b), "actors.0.destroy_ts") > 0);
 
     /* The key is free again. */
-    CHECK_EQ_INT(http("PUT", "/actors?namespace=default", create_body("counter", "k1", "restart"), &b),
+    CHECK_EQ_INT(http("PUT", "/actors?namespace=default", create_body("counter", "k1", "restart"),
+                      &b),
                  200);
     v = parse(&b);
     CHECK(jget(v, "created")->boolean);
@@ -888,7 +957,9 @@ static void test_runners(void)
 
 /* ---- Shutdown ---- */
 
-static void on_store_closed(void *ud) { }
+static void on_store_closed(void *ud)
+{
+}
 
 static void on_shutdown_done(void *ud)
 {
@@ -914,14 +985,17 @@ int main(void)
     bus = bus_new();
     eng_config_t cfg = ENG_CONFIG_DEFAULT;
     eng = eng_new(&loop, store, bus, &cfg);
-    net_limits_t limits = { .max_header_bytes = 65536, .max_body_bytes = 1 << 20,
-                            .max_message_bytes = 1 << 20, .idle_timeout_ms = 10000 };
+    net_limits_t limits = { .max_header_bytes = 65536,
+                            .max_body_bytes = 1 << 20,
+                            .max_message_bytes = 1 << 20,
+                            .idle_timeout_ms = 10000 };
     srv = net_server_new(&loop, &limits);
     const char *err = NULL;
     for (int attempt = 0; attempt < 20; attempt++) {
         port = free_port();
-        net_listen_opts_t o = { .name = "api", .host = "127.0.0.1", .port = port,
-                                .on_request = on_request };
+        net_listen_opts_t o = {
+            .name = "api", .host = "127.0.0.1", .port = port, .on_request = on_request
+        };
         if (net_listen(srv, &o, &err) == 0)
             break;
         port = 0;

@@ -9,8 +9,12 @@
 static void test_base64(void)
 {
     static const char *vec[][2] = {
-        { "", "" },         { "f", "Zg==" },         { "fo", "Zm8=" },
-        { "foo", "Zm9v" },  { "foob", "Zm9vYg==" },  { "fooba", "Zm9vYmE=" },
+        { "", "" },
+        { "f", "Zg==" },
+        { "fo", "Zm8=" },
+        { "foo", "Zm9v" },
+        { "foob", "Zm9vYg==" },
+        { "fooba", "Zm9vYmE=" },
         { "foobar", "Zm9vYmFy" },
     };
     buf_t b = BUF_INIT;
@@ -27,13 +31,17 @@ static void test_base64(void)
     CHECK(b.len == 4 && memcmp(b.data, "+/+/", 4) == 0);
 
     /* Non-canonical or foreign forms are refused and leave the buffer as it was. */
-    static const struct { const char *s; size_t n; } bad[] = {
+    static const struct {
+        const char *s;
+        size_t n;
+    } bad[] = {
 #define B64_BAD(lit) { lit, sizeof(lit) - 1 }
-        B64_BAD("Zg"), B64_BAD("Zg="), B64_BAD("Zg==="), B64_BAD("Z==="), B64_BAD("===="),
-        B64_BAD("=Zg="), B64_BAD("Zh=="), B64_BAD("Zm9="), B64_BAD("Zg==Zg=="),
-        B64_BAD("Zg=a"), B64_BAD("Zm9v\n"), B64_BAD("Zm9v YmFy"), B64_BAD(" Zm9v"),
-        B64_BAD("Zm-v"), B64_BAD("Zm_v"), B64_BAD("Zm9v\r\n"), B64_BAD("Zm9\x80"),
-        B64_BAD("Zm9\0"), B64_BAD("A"), B64_BAD("AB=C"), B64_BAD("Zm9vYmFy===="),
+        B64_BAD("Zg"),           B64_BAD("Zg="),   B64_BAD("Zg==="),  B64_BAD("Z==="),
+        B64_BAD("===="),         B64_BAD("=Zg="),  B64_BAD("Zh=="),   B64_BAD("Zm9="),
+        B64_BAD("Zg==Zg=="),     B64_BAD("Zg=a"),  B64_BAD("Zm9v\n"), B64_BAD("Zm9v YmFy"),
+        B64_BAD(" Zm9v"),        B64_BAD("Zm-v"),  B64_BAD("Zm_v"),   B64_BAD("Zm9v\r\n"),
+        B64_BAD("Zm9\x80"),      B64_BAD("Zm9\0"), B64_BAD("A"),      B64_BAD("AB=C"),
+        B64_BAD("Zm9vYmFy===="),
 #undef B64_BAD
     };
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {

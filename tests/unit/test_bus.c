@@ -43,7 +43,8 @@ static void subject_of(int i, char *out, size_t n)
     if (i % 2 == 0)
         snprintf(out, n, "pegboard.gateway.%08x", (unsigned)i * 2654435761u);
     else
-        snprintf(out, n, "pegboard.runner.%.*s%d", i % 37, "0123456789abcdefghijklmnopqrstuvwxyz", i);
+        snprintf(out, n, "pegboard.runner.%.*s%d", i % 37, "0123456789abcdefghijklmnopqrstuvwxyz",
+                 i);
 }
 
 int main(void)

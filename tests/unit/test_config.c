@@ -65,14 +65,15 @@ static void test_values(lh_t *h)
 {
     cfg_t c;
     buf_t err = BUF_INIT;
-    int rc = tc_load(h,
-                     "return { listen = '10.1.2.3:7000', log = { level = 'error', format = 'json' },"
-                     " store = { kind = 'redis', url = 'redis://127.0.0.1:1/2' },"
-                     " namespaces = { 'a', 'b-2' }, api = { token = 't' },"
-                     " tls = { cert = 'c.pem', key = 'k.pem' },"
-                     " gateway = { retries = 0, default_runner = 'chat' },"
-                     " timeout_bounds = { ack_timeout_ms = { min = 5, max = 50 } } }",
-                     &c, &err);
+    int rc =
+        tc_load(h,
+                "return { listen = '10.1.2.3:7000', log = { level = 'error', format = 'json' },"
+                " store = { kind = 'redis', url = 'redis://127.0.0.1:1/2' },"
+                " namespaces = { 'a', 'b-2' }, api = { token = 't' },"
+                " tls = { cert = 'c.pem', key = 'k.pem' },"
+                " gateway = { retries = 0, default_runner = 'chat' },"
+                " timeout_bounds = { ack_timeout_ms = { min = 5, max = 50 } } }",
+                &c, &err);
     CHECK_EQ_INT(rc, 0);
     CHECK(strcmp(c.listen.host, "10.1.2.3") == 0);
     CHECK_EQ_INT(c.listen.port, 7000);
@@ -113,12 +114,17 @@ static void test_merge(lh_t *h)
 {
     cfg_t run, next;
     buf_t err = BUF_INIT, live = BUF_INIT, restart = BUF_INIT;
-    CHECK_EQ_INT(tc_load(h, "return { listen = '127.0.0.1:7001', store = { prefix = 'p1:' },"
-                            " namespaces = { 'a' } }", &run, &err), 0);
-    CHECK_EQ_INT(tc_load(h, "return { listen = '127.0.0.1:7002', store = { prefix = 'p2:' },"
-                            " namespaces = { 'a', 'b' }, gateway = { retries = 5 },"
-                            " timeout_bounds = { ping_timeout_ms = { min = 10, max = 20 } } }",
-                         &next, &err), 0);
+    CHECK_EQ_INT(tc_load(h,
+                         "return { listen = '127.0.0.1:7001', store = { prefix = 'p1:' },"
+                         " namespaces = { 'a' } }",
+                         &run, &err),
+                 0);
+    CHECK_EQ_INT(tc_load(h,
+                         "return { listen = '127.0.0.1:7002', store = { prefix = 'p2:' },"
+                         " namespaces = { 'a', 'b' }, gateway = { retries = 5 },"
+                         " timeout_bounds = { ping_timeout_ms = { min = 10, max = 20 } } }",
+                         &next, &err),
+                 0);
     const char *running_prefix = run.store.prefix;
     cfg_merge(&run, &next, &live, &restart);
     char names[256];

@@ -101,8 +101,11 @@ static void send_event(eng_runner_t *r, eng_actor_t *a, int64_t idx, int kind, i
 
 static eng_actor_t *create(const char *name, const char *key, store_crash_policy_t cp)
 {
-    eng_actor_spec_t spec = { .namespace_name = "default", .name = name, .key = key,
-                              .runner_name_selector = "pool", .crash_policy = cp };
+    eng_actor_spec_t spec = { .namespace_name = "default",
+                              .name = name,
+                              .key = key,
+                              .runner_name_selector = "pool",
+                              .crash_policy = cp };
     eng_actor_t *a = NULL;
     eng_error_t err;
     CHECK(eng_actor_create(eng, &spec, &a, &err) == 0);
@@ -140,8 +143,9 @@ int main(void)
     CHECK_EQ_INT(a->state, ENG_ACTOR_PENDING);
     CHECK(a->pending_allocation_ts > 0);
     eng_error_t err;
-    eng_actor_spec_t dup = { .namespace_name = "default", .name = "counter", .key = "k1",
-                             .runner_name_selector = "pool" };
+    eng_actor_spec_t dup = {
+        .namespace_name = "default", .name = "counter", .key = "k1", .runner_name_selector = "pool"
+    };
     CHECK(eng_actor_create(eng, &dup, NULL, &err) != 0 && err.status == 409);
     eng_actor_spec_t nons = { .namespace_name = "nope", .name = "x", .runner_name_selector = "p" };
     CHECK(eng_actor_create(eng, &nons, NULL, &err) != 0 && err.status == 404);

@@ -42,8 +42,10 @@ static eng_t *eng;
 static gw_t *gw;
 static clk_t *clk;
 static net_server_t *srv;
-static net_limits_t limits = { .max_header_bytes = 65536, .max_body_bytes = 20 << 20,
-                               .max_message_bytes = 1 << 20, .idle_timeout_ms = 3600000 };
+static net_limits_t limits = { .max_header_bytes = 65536,
+                               .max_body_bytes = 20 << 20,
+                               .max_message_bytes = 1 << 20,
+                               .idle_timeout_ms = 3600000 };
 static int port;
 
 /* The production defaults: the test reaches each deadline by moving the clock. */
@@ -107,14 +109,19 @@ static void pump_wait(void)
 
 /* Waits until cond holds, evaluating it once more per event; a test that never gets there
  * fails after 10 s instead of hanging. */
-#define WAIT(cond) do { \
-    int t_ok_ = 0; \
-    uint64_t t_end_ = uv_hrtime() + 10000000000ull; \
-    while (!(t_ok_ = !!(cond)) && uv_hrtime() < t_end_) \
-        pump_wait(); \
-    if (t_ok_) { t_pass++; } else { t_fail++; \
-        fprintf(stderr, "%s:%d: timed out waiting for %s\n", __FILE__, __LINE__, #cond); } \
-} while (0)
+#define WAIT(cond)                                                                           \
+    do {                                                                                     \
+        int t_ok_ = 0;                                                                       \
+        uint64_t t_end_ = uv_hrtime() + 10000000000ull;                                      \
+        while (!(t_ok_ = !!(cond)) && uv_hrtime() < t_end_)                                  \
+            pump_wait();                                                                     \
+        if (t_ok_) {                                                                         \
+            t_pass++;                                                                        \
+        } else {                                                                             \
+            t_fail++;                                                                        \
+            fprintf(stderr, "%s:%d: timed out waiting for %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                                    \
+    } while (0)
 
 /* Lets in-flight I/O settle: a few rounds of waiting, for checks that something did not happen. */
 static void settle(void)
@@ -155,7 +162,7 @@ typedef struct runner {
     int pings;
 } runner_t;
 
-static runner_t rt;      /* the runner named "pool" */
+static runner_t rt; /* the runner named "pool" */
 
 static uint8_t gwid[4];
 static int have_gwid;
@@ -493,7 +500,9 @@ static eng_actor_t *actor_new(const char *name, const char *runner_name)
     static int seq;
     char key[32];
     snprintf(key, sizeof key, "k%d", ++seq);
-    eng_actor_spec_t spec = { .namespace_name = "default", .name = name, .key = key,
+    eng_actor_spec_t spec = { .namespace_name = "default",
+                              .name = name,
+                              .key = key,
                               .runner_name_selector = runner_name,
                               .crash_policy = STORE_CRASH_SLEEP };
     /* A live runner pongs every few seconds, and placement skips one whose last pong is older
@@ -655,8 +664,7 @@ static int cli_ws_frame(cli_t *c, wsf_frame *f)
 {
     if (!c->in.len)
         return 0;
-    return wsf_parse_frame(WSF_ROLE_CLIENT, c->in.data, c->in.len, (uint64_t)1 << 32, f) ==
-           WSF_OK;
+    return wsf_parse_frame(WSF_ROLE_CLIENT, c->in.data, c->in.len, (uint64_t)1 << 32, f) == WSF_OK;
 }
 
 static void cli_ws_drop(cli_t *c, const wsf_frame *f)
@@ -904,7 +912,8 @@ static void test_ws_open(void)
 
     /* The upgrade is accepted at once with `rivet` chosen; the open carries the path and the
      * headers, the subprotocol list whole. */
-    cli_t *c = cli_ws(target, "Sec-WebSocket-Protocol: rivet, rivet_conn_params.x\r\nX-Custom: 7\r\n");
+    cli_t *c = cli_ws(target,
+                      "Sec-WebSocket-Protocol: rivet, rivet_conn_params.x\r\nX-Custom: 7\r\n");
     cli_ws_send(c, "early");
     rp_to_runner_t m;
     WAIT(runner_take_tunnel(&rt, RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_OPEN, &m));
@@ -1197,13 +1206,15 @@ static void test_ws_pending_total(void)
      * socket and two on the second fit in 64 KiB, a third on the second does not. */
     for (int i = 0; i < 4; i++) {
         cli_ws_send_n(c1, 10000, 'a');
-        WAIT(runner_count(&rt, RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE) == (size_t)i + 1);
+        WAIT(runner_count(&rt, RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE) ==
+             (size_t)i + 1);
     }
     double first = pending_gauge();
     CHECK(first > 40000 && first < 41000);
     for (int i = 0; i < 2; i++) {
         cli_ws_send_n(c2, 10000, 'b');
-        WAIT(runner_count(&rt, RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE) == (size_t)i + 5);
+        WAIT(runner_count(&rt, RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE) ==
+             (size_t)i + 5);
     }
     CHECK(pending_gauge() > 60000);
     cli_ws_send_n(c2, 10000, 'b');
@@ -1356,7 +1367,8 @@ static void test_ws_hibernate(void)
     actor_running(a);
     WAIT(runner_take_tunnel(&rt, RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE, &m));
     CHECK_EQ_INT(ws_index(&m), 2);
-    CHECK(slice_is(m.val.client_tunnel_message.message_kind.val.web_socket_message.data, "wake up"));
+    CHECK(
+        slice_is(m.val.client_tunnel_message.message_kind.val.web_socket_message.data, "wake up"));
     CHECK(memcmp(rid_of(&m), rid, 4) == 0);
     runner_ws_ack(rid, 2);
     rp_to_runner_free(&m);
@@ -1468,7 +1480,8 @@ static void test_ws_wake_retry(void)
     WAIT(a->state == ENG_ACTOR_STARTING);
     actor_running(a);
     WAIT(runner_take_tunnel(&away, RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE, &m));
-    CHECK(slice_is(m.val.client_tunnel_message.message_kind.val.web_socket_message.data, "anyone?"));
+    CHECK(
+        slice_is(m.val.client_tunnel_message.message_kind.val.web_socket_message.data, "anyone?"));
     CHECK_EQ_INT(ws_index(&m), 1);
     rp_to_runner_free(&m);
     CHECK_EQ_INT(runner_count(&away, RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_OPEN), 0);
@@ -1489,7 +1502,9 @@ static void on_shutdown_done(void *ud)
     net_server_destroy(srv);
 }
 
-static void on_store_closed(void *ud) { }
+static void on_store_closed(void *ud)
+{
+}
 
 int main(void)
 {
@@ -1507,8 +1522,9 @@ int main(void)
     const char *err = NULL;
     for (int attempt = 0; attempt < 20; attempt++) {
         port = free_port();
-        net_listen_opts_t o = { .name = "gw", .host = "127.0.0.1", .port = port,
-                                .on_request = on_request };
+        net_listen_opts_t o = {
+            .name = "gw", .host = "127.0.0.1", .port = port, .on_request = on_request
+        };
         if (net_listen(srv, &o, &err) == 0)
             break;
         port = 0;

@@ -13,7 +13,7 @@ typedef struct got {
     char method[16];
     char url[256];
     int major, minor;
-    char headers[2048];   /* "name: value\n" per header, in order */
+    char headers[2048]; /* "name: value\n" per header, in order */
     char body[1024];
     size_t body_len;
     int keep_alive, upgrade, chunked;
@@ -41,16 +41,16 @@ static void capture(const hreq *r, got *g)
 static bool got_equal(const got *a, const got *b)
 {
     return !strcmp(a->method, b->method) && !strcmp(a->url, b->url) && a->major == b->major &&
-           a->minor == b->minor && !strcmp(a->headers, b->headers) &&
-           a->body_len == b->body_len && !memcmp(a->body, b->body, a->body_len) &&
-           a->keep_alive == b->keep_alive && a->upgrade == b->upgrade && a->chunked == b->chunked;
+           a->minor == b->minor && !strcmp(a->headers, b->headers) && a->body_len == b->body_len &&
+           !memcmp(a->body, b->body, a->body_len) && a->keep_alive == b->keep_alive &&
+           a->upgrade == b->upgrade && a->chunked == b->chunked;
 }
 
 typedef struct run {
     got reqs[8];
     size_t n;
-    int status;            /* of an error */
-    size_t rest;           /* bytes left after an upgrade */
+    int status;  /* of an error */
+    size_t rest; /* bytes left after an upgrade */
 } run;
 
 /* Feeds src in pieces cut at the given points, as a transport with an input buffer would,
@@ -115,13 +115,14 @@ static int status_of(const char *src, size_t max_head, size_t max_body)
 
 static void test_simple(void)
 {
-    const char *req = "GET /a%2Fb/../c?x=1+2&y=%41 HTTP/1.1\r\n"
-                      "Host: example.com\r\n"
-                      "X-Mixed-Case: Some Value\r\n"
-                      "Empty:\r\n"
-                      "Sec-WebSocket-Protocol: rivet, rivet_encoding.bare\r\n"
-                      "sec-websocket-protocol: rivet_conn_params.%7B%7D\r\n"
-                      "\r\n";
+    const char *req =
+        "GET /a%2Fb/../c?x=1+2&y=%41 HTTP/1.1\r\n"
+        "Host: example.com\r\n"
+        "X-Mixed-Case: Some Value\r\n"
+        "Empty:\r\n"
+        "Sec-WebSocket-Protocol: rivet, rivet_encoding.bare\r\n"
+        "sec-websocket-protocol: rivet_conn_params.%7B%7D\r\n"
+        "\r\n";
     hreq r;
     hreq_init(&r);
     size_t used;
@@ -242,15 +243,16 @@ static void test_splits(void)
 
 static void test_upgrade(void)
 {
-    static const char req[] = "GET /gateway/actor/connect HTTP/1.1\r\n"
-                              "Host: h\r\n"
-                              "Upgrade: websocket\r\n"
-                              "Connection: Upgrade\r\n"
-                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                              "Sec-WebSocket-Version: 13\r\n"
-                              "\r\n"
-                              "\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"
-                              "GET / HTTP/1.1\r\n";
+    static const char req[] =
+        "GET /gateway/actor/connect HTTP/1.1\r\n"
+        "Host: h\r\n"
+        "Upgrade: websocket\r\n"
+        "Connection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n"
+        "\r\n"
+        "\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"
+        "GET / HTTP/1.1\r\n";
     size_t head = (size_t)(strstr(req, "\r\n\r\n") + 4 - req);
     hreq r;
     hreq_init(&r);
@@ -269,8 +271,9 @@ static void test_upgrade(void)
     }
     CHECK_EQ_INT(bad, 0);
     /* A refused upgrade: the connection continues as HTTP. */
-    static const char two[] = "GET /a HTTP/1.1\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"
-                              "GET /b HTTP/1.1\r\n\r\n";
+    static const char two[] =
+        "GET /a HTTP/1.1\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"
+        "GET /b HTTP/1.1\r\n\r\n";
     hreq_init(&r);
     CHECK_EQ_INT(hreq_feed(&r, two, sizeof two - 1, &used), HREQ_DONE);
     CHECK(r.upgrade);
@@ -282,7 +285,10 @@ static void test_upgrade(void)
 
 static void test_keep_alive(void)
 {
-    static const struct { const char *req; int ka; } cases[] = {
+    static const struct {
+        const char *req;
+        int ka;
+    } cases[] = {
         { "GET / HTTP/1.1\r\n\r\n", 1 },
         { "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", 0 },
         { "GET / HTTP/1.1\r\nConnection: Close\r\n\r\n", 0 },
@@ -352,9 +358,13 @@ static void test_caps(void)
     CHECK_EQ_INT(status_of("POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\n", 0, 10), 413);
     CHECK_EQ_INT(status_of("POST / HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n", 0, 0), 413);
     CHECK_EQ_INT(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-                           "5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n", 0, 10), 0);
+                           "5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n",
+                           0, 10),
+                 0);
     CHECK_EQ_INT(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-                           "5\r\nhello\r\n6\r\nworld!\r\n0\r\n\r\n", 0, 10), 413);
+                           "5\r\nhello\r\n6\r\nworld!\r\n0\r\n\r\n",
+                           0, 10),
+                 413);
 }
 
 static void test_errors(void)
@@ -369,13 +379,20 @@ static void test_errors(void)
     CHECK_EQ_INT(status_of("GET / HTTP/1.1\r\nX: a\x01b\r\n\r\n", 0, 0), 400);
     CHECK_EQ_INT(status_of("GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", 0, 0), 400);
     CHECK_EQ_INT(status_of("GET / HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 0, 0), 400);
-    CHECK_EQ_INT(status_of("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 0, 0), 400);
-    CHECK_EQ_INT(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 0, 0), 501);
+    CHECK_EQ_INT(status_of("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 0,
+                           0),
+                 400);
+    CHECK_EQ_INT(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 0, 0),
+                 501);
     CHECK_EQ_INT(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 0, 0), 501);
-    CHECK_EQ_INT(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 0, 0), 400);
+    CHECK_EQ_INT(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 0, 0),
+                 400);
     CHECK_EQ_INT(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
-                           "Content-Length: 5\r\n\r\n", 0, 0), 400);
-    CHECK_EQ_INT(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 0, 0), 400);
+                           "Content-Length: 5\r\n\r\n",
+                           0, 0),
+                 400);
+    CHECK_EQ_INT(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 0, 0),
+                 400);
     /* An error is sticky. */
     hreq r;
     hreq_init(&r);
@@ -391,7 +408,8 @@ static void test_errors(void)
 
 static void test_expect_continue(void)
 {
-    static const char req[] = "PUT /up HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
+    static const char req[] =
+        "PUT /up HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
     hreq r;
     hreq_init(&r);
     size_t used;
@@ -417,7 +435,8 @@ static void test_expect_continue(void)
     CHECK_EQ_INT(hreq_feed(&r, nob, sizeof nob - 1, &used), HREQ_DONE);
     hreq_free(&r);
     /* Split anywhere, a transport that answers CONTINUE gets the same request. */
-    static const char both[] = "PUT /up HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nabcde";
+    static const char both[] =
+        "PUT /up HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nabcde";
     size_t bad = 0;
     for (size_t k = 0; k <= sizeof both - 1; k++) {
         run x;
@@ -430,8 +449,9 @@ static void test_expect_continue(void)
 static void test_whitespace_and_bytes(void)
 {
     /* Leading whitespace of a value is dropped by http-parser; what else is kept is exact. */
-    static const char req[] = "GET /%E2%82%AC?q=%ZZ HTTP/1.1\r\nX-A:    spaced value\r\n"
-                              "X-B:\tv \t\r\nX-C: \"quoted, list\"\r\n\r\n";
+    static const char req[] =
+        "GET /%E2%82%AC?q=%ZZ HTTP/1.1\r\nX-A:    spaced value\r\n"
+        "X-B:\tv \t\r\nX-C: \"quoted, list\"\r\n\r\n";
     run r;
     feed_whole(req, sizeof req - 1, 0, 0, &r);
     CHECK_EQ_INT(r.n, 1);
@@ -525,7 +545,8 @@ static void test_server_check(void)
     CHECK_EQ_INT(server_status("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", NULL, 0), 400);
     /* Absolute form reaches handlers in origin form; other schemes and forms are refused. */
     CHECK_EQ_INT(server_status("GET http://x:1/p/q?y=%41 HTTP/1.1\r\nHost: x:1\r\n\r\n", url,
-                               sizeof url), 0);
+                               sizeof url),
+                 0);
     CHECK(!strcmp(url, "/p/q?y=%41"));
     CHECK_EQ_INT(server_status("GET HTTPS://x HTTP/1.1\r\nHost: x\r\n\r\n", url, sizeof url), 0);
     CHECK(!strcmp(url, "/"));
@@ -538,7 +559,8 @@ static void test_server_check(void)
     CHECK_EQ_INT(server_status("GET * HTTP/1.1\r\nHost: x\r\n\r\n", NULL, 0), 400);
     CHECK_EQ_INT(server_status("CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n", NULL, 0), 501);
     /* RFC 9112 section 6.1: Transfer-Encoding in HTTP/1.0 is faulty framing. */
-    CHECK_EQ_INT(status_of("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 0, 0), 400);
+    CHECK_EQ_INT(status_of("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 0, 0),
+                 400);
 }
 
 int main(void)

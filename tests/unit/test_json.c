@@ -37,8 +37,8 @@ static void reject_n(const char *text, size_t len, int code, size_t off, int lin
     int rc = json_parse(text, len, &d, &e);
     if (rc != code || e.code != code || e.offset != off || !e.msg) {
         t_fail++;
-        fprintf(stderr, "%s:%d: parse -> %d (err %d '%s' at %zu), expected %d at %zu\n",
-                __FILE__, line, rc, e.code, e.msg ? e.msg : "", e.offset, code, off);
+        fprintf(stderr, "%s:%d: parse -> %d (err %d '%s' at %zu), expected %d at %zu\n", __FILE__,
+                line, rc, e.code, e.msg ? e.msg : "", e.offset, code, off);
     } else {
         t_pass++;
     }
@@ -132,15 +132,16 @@ static void test_values(void)
     json_doc_free(&d);
 
     /* A Rivet create-actor body, nested values and member order. */
-    const char *body = "{\"name\":\"chat\",\"key\":\"room-1\",\"input\":\"aGk=\","
-                       "\"runner_name_selector\":\"default\",\"crash_policy\":\"sleep\","
-                       "\"tags\":{\"b\":\"2\",\"a\":\"1\"},\"list\":[1,[2,[3,{}]],null,true],"
-                       "\"ts\":1700000000123}";
+    const char *body =
+        "{\"name\":\"chat\",\"key\":\"room-1\",\"input\":\"aGk=\","
+        "\"runner_name_selector\":\"default\",\"crash_policy\":\"sleep\","
+        "\"tags\":{\"b\":\"2\",\"a\":\"1\"},\"list\":[1,[2,[3,{}]],null,true],"
+        "\"ts\":1700000000123}";
     CHECK_EQ_INT(parse(body, &d), JSON_OK);
     r = json_doc_root(&d);
     CHECK_EQ_INT(json_len(r), 8);
-    const char *keys[] = { "name", "key", "input", "runner_name_selector", "crash_policy",
-                           "tags", "list", "ts" };
+    const char *keys[] = { "name",         "key",  "input", "runner_name_selector",
+                           "crash_policy", "tags", "list",  "ts" };
     for (size_t k = 0; k < 8; k++) {
         const json_member *m = json_obj_at(r, k);
         CHECK(m && strcmp(m->key, keys[k]) == 0 && m->key_len == strlen(keys[k]));
@@ -333,7 +334,10 @@ static void test_json_test_suite(void)
     REJECT("[1,/*x*/2]", JSON_ESYNTAX, 3);
     REJECT("\xEF\xBB\xBF{}", JSON_ESYNTAX, 0);
     REJECT("\x0B 1", JSON_ESYNTAX, 0);
-    REJECT("\xC2\xA0" "1", JSON_ESYNTAX, 0);
+    REJECT(
+        "\xC2\xA0"
+        "1",
+        JSON_ESYNTAX, 0);
     REJECT("'a'", JSON_ESYNTAX, 0);
     REJECT("1e400", JSON_ERANGE, 0);
     REJECT("[-1e400]", JSON_ERANGE, 1);
@@ -544,8 +548,8 @@ static void check_int(const char *s, int64_t want, double want_d, int line)
         rc = json_get_double(json_doc_root(&d), &dv);
     if (rc != JSON_OK || i != want || dv != want_d) {
         t_fail++;
-        fprintf(stderr, "%s:%d: %s gave rc %d, %lld, %.17g\n", __FILE__, line, s, rc,
-                (long long)i, dv);
+        fprintf(stderr, "%s:%d: %s gave rc %d, %lld, %.17g\n", __FILE__, line, s, rc, (long long)i,
+                dv);
     } else {
         t_pass++;
     }
@@ -565,8 +569,8 @@ static void check_dbl(const char *s, double want, int line)
               memcmp(&dv, &want, sizeof dv) == 0;
     if (!ok) {
         t_fail++;
-        fprintf(stderr, "%s:%d: %s gave rc %d, %.17g, expected %.17g\n", __FILE__, line, s, rc,
-                dv, want);
+        fprintf(stderr, "%s:%d: %s gave rc %d, %.17g, expected %.17g\n", __FILE__, line, s, rc, dv,
+                want);
     } else {
         t_pass++;
     }
@@ -606,8 +610,9 @@ static void test_numbers(void)
     CHECK_EQ_INT(parse("7", &d), JSON_OK);
     CHECK(!d.root.is_u64 && json_get_uint64(json_doc_root(&d), &u) == JSON_OK && u == 7);
     json_doc_free(&d);
-    static const char *const not_u64[] = { "18446744073709551616", "-1", "1.0", "1e3",
-                                           "-9223372036854775809", "184467440737095516150" };
+    static const char *const not_u64[] = {
+        "18446744073709551616", "-1", "1.0", "1e3", "-9223372036854775809", "184467440737095516150"
+    };
     for (size_t k = 0; k < sizeof not_u64 / sizeof *not_u64; k++) {
         CHECK_EQ_INT(parse(not_u64[k], &d), JSON_OK);
         CHECK(!d.root.is_u64);
@@ -831,8 +836,14 @@ static void test_write(void)
 
     buf_t b = BUF_INIT;
     int64_t ints[] = { 0, 1, -1, 42, 1700000000123LL, INT64_MAX, INT64_MIN, -INT64_MAX };
-    const char *iw[] = { "0", "1", "-1", "42", "1700000000123", "9223372036854775807",
-                         "-9223372036854775808", "-9223372036854775807" };
+    const char *iw[] = { "0",
+                         "1",
+                         "-1",
+                         "42",
+                         "1700000000123",
+                         "9223372036854775807",
+                         "-9223372036854775808",
+                         "-9223372036854775807" };
     for (size_t k = 0; k < 8; k++) {
         buf_reset(&b);
         json_write_int64(&b, ints[k]);
@@ -913,8 +924,8 @@ static void check_round_trip(const char *text, const char *want, int line)
     }
     if (!ok) {
         t_fail++;
-        fprintf(stderr, "%s:%d: round trip of %s wrote %.*s\n", __FILE__, line, text,
-                (int)out.len, out.data ? (const char *)out.data : "");
+        fprintf(stderr, "%s:%d: round trip of %s wrote %.*s\n", __FILE__, line, text, (int)out.len,
+                out.data ? (const char *)out.data : "");
     } else {
         t_pass++;
     }
@@ -943,9 +954,10 @@ static void test_round_trip(void)
         size_t n = rng() % sizeof raw;
         for (size_t j = 0; j < n; j++) {
             uint64_t r = rng();
-            raw[j] = (uint8_t)(r % 4 == 0 ? r >> 8 : r % 4 == 1 ? 0x80 + (r >> 8) % 0x40
-                                                     : r % 4 == 2 ? 0xC2 + (r >> 8) % 0x33
-                                                                  : 0x20 + (r >> 8) % 0x60);
+            raw[j] = (uint8_t)(r % 4 == 0   ? r >> 8
+                               : r % 4 == 1 ? 0x80 + (r >> 8) % 0x40
+                               : r % 4 == 2 ? 0xC2 + (r >> 8) % 0x33
+                                            : 0x20 + (r >> 8) % 0x60);
         }
         buf_reset(&b);
         json_write_str(&b, (const char *)raw, n);
@@ -1008,11 +1020,12 @@ static void test_builder(void)
     json_w_hex(&w, (const uint8_t *)"\x00\x1f\xa0\xff", 4);
     json_w_end(&w);
     CHECK_EQ_INT(json_w_finish(&w), JSON_OK);
-    const char *want = "{\"actor\":{\"actor_id\":\"a\\\"1\",\"key\":null,"
-                       "\"create_ts\":1700000000123,\"sleeping\":false,\"ready\":true,"
-                       "\"destroy_ts\":null,\"ratio\":0.25,\"in\\u0000put\":\"Zm9vYg==\","
-                       "\"meta\":{\"x\":[1]},\"tags\":[\"a\\u0000b\",[],{},-1]},\"empty\":[],"
-                       "\"hex\":\"001fa0ff\"}";
+    const char *want =
+        "{\"actor\":{\"actor_id\":\"a\\\"1\",\"key\":null,"
+        "\"create_ts\":1700000000123,\"sleeping\":false,\"ready\":true,"
+        "\"destroy_ts\":null,\"ratio\":0.25,\"in\\u0000put\":\"Zm9vYg==\","
+        "\"meta\":{\"x\":[1]},\"tags\":[\"a\\u0000b\",[],{},-1]},\"empty\":[],"
+        "\"hex\":\"001fa0ff\"}";
     CHECK(b.len == strlen(want) && memcmp(b.data, want, b.len) == 0);
     if (b.len != strlen(want) || memcmp(b.data, want, b.len) != 0)
         fprintf(stderr, "builder wrote %.*s\n", (int)b.len, b.data);
@@ -1044,7 +1057,10 @@ static void test_builder(void)
     CHECK(b.len == 3 && memcmp(b.data, "\"x\"", 3) == 0);
 
     /* Misuse stops the builder and is reported by finish. */
-    struct { int step; const char *what; } cases[] = {
+    struct {
+        int step;
+        const char *what;
+    } cases[] = {
         { 0, "value in an object without a key" },
         { 1, "key in an array" },
         { 2, "key at the top level" },
@@ -1060,14 +1076,41 @@ static void test_builder(void)
         buf_reset(&b);
         json_w_init(&w, &b);
         switch (cases[k].step) {
-        case 0: json_w_obj_begin(&w); json_w_int(&w, 1); json_w_end(&w); break;
-        case 1: json_w_arr_begin(&w); json_w_key(&w, "k"); json_w_end(&w); break;
+        case 0:
+            json_w_obj_begin(&w);
+            json_w_int(&w, 1);
+            json_w_end(&w);
+            break;
+        case 1:
+            json_w_arr_begin(&w);
+            json_w_key(&w, "k");
+            json_w_end(&w);
+            break;
         case 2: json_w_key(&w, "k"); break;
-        case 3: json_w_null(&w); json_w_end(&w); break;
-        case 4: json_w_obj_begin(&w); json_w_key(&w, "k"); json_w_end(&w); break;
-        case 5: json_w_obj_begin(&w); json_w_key(&w, "k"); json_w_key(&w, "l"); break;
-        case 6: json_w_arr_begin(&w); json_w_end(&w); json_w_null(&w); break;
-        case 7: json_w_arr_begin(&w); json_w_obj_begin(&w); json_w_end(&w); break;
+        case 3:
+            json_w_null(&w);
+            json_w_end(&w);
+            break;
+        case 4:
+            json_w_obj_begin(&w);
+            json_w_key(&w, "k");
+            json_w_end(&w);
+            break;
+        case 5:
+            json_w_obj_begin(&w);
+            json_w_key(&w, "k");
+            json_w_key(&w, "l");
+            break;
+        case 6:
+            json_w_arr_begin(&w);
+            json_w_end(&w);
+            json_w_null(&w);
+            break;
+        case 7:
+            json_w_arr_begin(&w);
+            json_w_obj_begin(&w);
+            json_w_end(&w);
+            break;
         case 8: break;
         case 9:
             for (unsigned j = 0; j <= JSON_W_MAX_DEPTH; j++)
@@ -1111,9 +1154,11 @@ static void test_error_body(void)
     const char *s;
     size_t n;
     CHECK(json_get_str(json_obj_get(root, "group"), &s, &n) == JSON_OK && strcmp(s, "policy") == 0);
-    CHECK(json_get_str(json_obj_get(root, "code"), &s, &n) == JSON_OK && strcmp(s, "no_runner") == 0);
+    CHECK(json_get_str(json_obj_get(root, "code"), &s, &n) == JSON_OK &&
+          strcmp(s, "no_runner") == 0);
     /* Everything but the invalid byte comes back as it was; that one becomes U+FFFD. */
-    static const char want[] = "several runner names are connected (pool-\"b\\\x01\n\x7f\xef\xbf\xbd, pool-a)";
+    static const char want[] =
+        "several runner names are connected (pool-\"b\\\x01\n\x7f\xef\xbf\xbd, pool-a)";
     CHECK(json_get_str(json_obj_get(root, "message"), &s, &n) == JSON_OK && n == sizeof want - 1 &&
           memcmp(s, want, n) == 0);
     json_doc_free(&d);
@@ -1122,8 +1167,9 @@ static void test_error_body(void)
     buf_reset(&b);
     json_meta m[2] = { { "key", "a\"b", 0 }, { "max", NULL, 128 } };
     json_error_body(&b, "actor", "key_too_large", NULL, m, 2);
-    static const char want2[] = "{\"group\":\"actor\",\"code\":\"key_too_large\",\"message\":\"\","
-                                "\"metadata\":{\"key\":\"a\\\"b\",\"max\":128}}";
+    static const char want2[] =
+        "{\"group\":\"actor\",\"code\":\"key_too_large\",\"message\":\"\","
+        "\"metadata\":{\"key\":\"a\\\"b\",\"max\":128}}";
     CHECK(b.len == sizeof want2 - 1 && memcmp(b.data, want2, b.len) == 0);
     buf_free(&b);
 }

@@ -133,8 +133,9 @@ static void lp_test_answers(lh_t *h)
              &r);
     CHECK_EQ_INT(r.kind, LH_ROUTE_RESPOND);
     CHECK_EQ_INT(r.status, 201);
-    static const char want[] = "POST|/echo|x=1&y=2|one.example|10.0.0.7:5555|t/1|"
-                               "content-length,host,user-agent,x-mixed-case";
+    static const char want[] =
+        "POST|/echo|x=1&y=2|one.example|10.0.0.7:5555|t/1|"
+        "content-length,host,user-agent,x-mixed-case";
     CHECK_EQ_INT(r.body.len, sizeof want - 1);
     if (r.body.len == sizeof want - 1)
         CHECK_MEM(r.body.data, want, sizeof want - 1);
@@ -232,11 +233,12 @@ static void lp_test_answers(lh_t *h)
 
 /* Runs a chunk without a budget through lh_pcall; returns its code. */
 /* A loop of interpreted code for 60 ms (compiled traces never call hooks, so the JIT is off). */
-static const char lp_busy[] = "local function busy()\n"
-                              "  local t = os.clock() while os.clock() - t < 0.06 do end\n"
-                              "end\n"
-                              "jit.off(busy)\n"
-                              "busy()\n";
+static const char lp_busy[] =
+    "local function busy()\n"
+    "  local t = os.clock() while os.clock() - t < 0.06 do end\n"
+    "end\n"
+    "jit.off(busy)\n"
+    "busy()\n";
 
 static int lp_run(lh_t *h, const char *src)
 {
@@ -251,7 +253,8 @@ static void lp_test_budget(lh_t *h)
 {
     lp_write(lp_policy_v1);
     lh_policy_t *p = lh_policy_new(h, NULL, lp_path, 20);
-    met_series_t *errors = met_counter("sett_policy_errors_total", "Policy calls that failed.", NULL);
+    met_series_t *errors = met_counter("sett_policy_errors_total", "Policy calls that failed.",
+                                       NULL);
     double errors0 = errors->value;
 
     lh_route_t r;
@@ -394,16 +397,17 @@ static void lp_test_timers(lh_t *h)
  * do not take the request gets no table built. */
 static void lp_test_ctx(lh_t *h)
 {
-    lp_write("return {\n"
-             "  route = function(req) return 'actor-1', { tenant = req.headers['x-tenant'] } end,\n"
-             "  authorize = function(req, target) return req.ctx.tenant ~= 'blocked' end,\n"
-             "  timeouts = function(actor, req)\n"
-             "    if req.ctx and req.ctx.tenant == 'fast' then return { ping_interval_ms = 1000 } end\n"
-             "    if req.path == '/slow' then return { ping_interval_ms = 9000 } end\n"
-             "  end,\n"
-             "  can_hibernate = function(actor, req, says) return req.ctx.tenant == 'sleepy' end,\n"
-             "  auto_response = function(actor, msg, binary, req) return req.ctx.tenant .. ':' .. msg end,\n"
-             "}\n");
+    lp_write(
+        "return {\n"
+        "  route = function(req) return 'actor-1', { tenant = req.headers['x-tenant'] } end,\n"
+        "  authorize = function(req, target) return req.ctx.tenant ~= 'blocked' end,\n"
+        "  timeouts = function(actor, req)\n"
+        "    if req.ctx and req.ctx.tenant == 'fast' then return { ping_interval_ms = 1000 } end\n"
+        "    if req.path == '/slow' then return { ping_interval_ms = 9000 } end\n"
+        "  end,\n"
+        "  can_hibernate = function(actor, req, says) return req.ctx.tenant == 'sleepy' end,\n"
+        "  auto_response = function(actor, msg, binary, req) return req.ctx.tenant .. ':' .. msg end,\n"
+        "}\n");
     lh_policy_t *p = lh_policy_new(h, NULL, lp_path, 50);
     CHECK(lh_policy_wants_req(p, false));
     CHECK(lh_policy_wants_req_later(p, true));
@@ -412,7 +416,8 @@ static void lp_test_ctx(lh_t *h)
     const char *tenants[] = { "fast", "sleepy", "blocked" };
     for (int i = 0; i < 3; i++) {
         char raw[128];
-        snprintf(raw, sizeof raw, "GET /ws HTTP/1.1\r\nHost: x\r\nX-Tenant: %s\r\n\r\n", tenants[i]);
+        snprintf(raw, sizeof raw, "GET /ws HTTP/1.1\r\nHost: x\r\nX-Tenant: %s\r\n\r\n",
+                 tenants[i]);
         hreq req;
         hreq_init(&req);
         size_t used;
@@ -461,11 +466,12 @@ static void lp_test_ctx(lh_t *h)
     hreq_free(&req);
 
     /* Hooks written without the request parameter cost no table: nothing asks for one. */
-    lp_write("return {\n"
-             "  route = function(req) return 'actor-1' end,\n"
-             "  timeouts = function(actor) return { ping_interval_ms = 2000 } end,\n"
-             "  auto_response = function(actor, msg) return msg end,\n"
-             "}\n");
+    lp_write(
+        "return {\n"
+        "  route = function(req) return 'actor-1' end,\n"
+        "  timeouts = function(actor) return { ping_interval_ms = 2000 } end,\n"
+        "  auto_response = function(actor, msg) return msg end,\n"
+        "}\n");
     CHECK_EQ_INT(lp_reload(p), 0);
     CHECK(!lh_policy_wants_req(p, true));
     CHECK(!lh_policy_wants_req_later(p, false));
@@ -487,9 +493,10 @@ static void lp_test_options(lh_t *h)
     if (fd < 0)
         return;
     close(fd);
-    lp_write("local sett = require 'sett'\n"
-             "local o = sett.check_options({ greeting = { type = 'string', default = 'hi' } })\n"
-             "return { route = function() return { status = 200, body = o.greeting } end }\n");
+    lp_write(
+        "local sett = require 'sett'\n"
+        "local o = sett.check_options({ greeting = { type = 'string', default = 'hi' } })\n"
+        "return { route = function() return { status = 200, body = o.greeting } end }\n");
     const char *greetings[] = { "hello", NULL };
     for (int i = 0; i < 2; i++) {
         FILE *f = fopen(cfg_path, "wb");

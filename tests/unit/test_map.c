@@ -53,8 +53,7 @@ int main(void)
             model[i] = NULL;
             break;
         }
-        default:
-            mismatches += map_get(&m, key, klen) != model[i];
+        default: mismatches += map_get(&m, key, klen) != model[i];
         }
         mismatches += m.n != live;
         /* Every few thousand steps, every key must still be found exactly where the model says. */

@@ -137,38 +137,62 @@ static void expect_served(const char *what, const char *req, const char *want)
 static void test_http_smuggling(void)
 {
     /* RFC 9112 section 6.3: Content-Length with Transfer-Encoding, in either order. */
-    REFUSED("cl_and_te", "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n"
-                         "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400);
-    REFUSED("te_and_cl", "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
-                         "Content-Length: 5\r\n\r\n0\r\n\r\n", 400);
+    REFUSED("cl_and_te",
+            "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            400);
+    REFUSED("te_and_cl",
+            "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+            "Content-Length: 5\r\n\r\n0\r\n\r\n",
+            400);
     /* Duplicate or invalid Content-Length. */
-    REFUSED("cl_twice_same", "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
-                             "Content-Length: 3\r\n\r\nabc", 400);
-    REFUSED("cl_twice_diff", "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
-                             "Content-Length: 30\r\n\r\nabc", 400);
+    REFUSED("cl_twice_same",
+            "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
+            "Content-Length: 3\r\n\r\nabc",
+            400);
+    REFUSED("cl_twice_diff",
+            "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
+            "Content-Length: 30\r\n\r\nabc",
+            400);
     REFUSED("cl_list", "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3, 3\r\n\r\nabc", 400);
     REFUSED("cl_letters", "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: abc\r\n\r\n", 400);
     REFUSED("cl_negative", "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n", 400);
     REFUSED("cl_plus", "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: +3\r\n\r\nabc", 400);
     REFUSED("cl_space", "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 1 2\r\n\r\nabc", 400);
-    REFUSED("cl_overflow", "POST /a HTTP/1.1\r\nHost: h\r\n"
-                           "Content-Length: 99999999999999999999999\r\n\r\n", 400);
+    REFUSED("cl_overflow",
+            "POST /a HTTP/1.1\r\nHost: h\r\n"
+            "Content-Length: 99999999999999999999999\r\n\r\n",
+            400);
     /* Invalid chunk sizes and chunk framing. */
-    REFUSED("chunk_letters", "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-                             "zz\r\n", 400);
-    REFUSED("chunk_negative", "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-                              "-1\r\n", 400);
-    REFUSED("chunk_overflow", "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-                              "fffffffffffffffff\r\n", 400);
-    REFUSED("chunk_no_crlf", "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-                             "5\r\nhelloX0\r\n\r\n", 400);
-    REFUSED("te_twice", "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
-                        "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400);
+    REFUSED("chunk_letters",
+            "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "zz\r\n",
+            400);
+    REFUSED("chunk_negative",
+            "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "-1\r\n",
+            400);
+    REFUSED("chunk_overflow",
+            "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "fffffffffffffffff\r\n",
+            400);
+    REFUSED("chunk_no_crlf",
+            "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "5\r\nhelloX0\r\n\r\n",
+            400);
+    REFUSED("te_twice",
+            "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            400);
     REFUSED("te_unknown", "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 501);
-    REFUSED("te_http10", "POST /a HTTP/1.0\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-                         "0\r\n\r\n", 400);
-    REFUSED("te_space_name", "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding : chunked\r\n\r\n"
-                             "0\r\n\r\n", 400);
+    REFUSED("te_http10",
+            "POST /a HTTP/1.0\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "0\r\n\r\n",
+            400);
+    REFUSED("te_space_name",
+            "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding : chunked\r\n\r\n"
+            "0\r\n\r\n",
+            400);
     /* Obsolete line folding, bare CR and NUL. */
     REFUSED("obs_fold", "GET /a HTTP/1.1\r\nHost: h\r\nX-A: one\r\n two\r\n\r\n", 400);
     REFUSED("obs_fold_tab", "GET /a HTTP/1.1\r\nHost: h\r\nX-A: one\r\n\ttwo\r\n\r\n", 400);
@@ -201,9 +225,11 @@ static void test_http_target_and_host(void)
     REFUSED("two_hosts", "GET /a HTTP/1.1\r\nHost: h\r\nHost: h\r\n\r\n", 400);
     REFUSED("two_hosts_other", "GET /a HTTP/1.1\r\nHost: h\r\nHost: evil\r\n\r\n", 400);
     REFUSED("bad_host", "GET /a HTTP/1.1\r\nHost: h/../x\r\n\r\n", 400);
-    REFUSED("no_host_upgrade", "GET /echo HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                               "Sec-WebSocket-Version: 13\r\n\r\n", 400);
+    REFUSED("no_host_upgrade",
+            "GET /echo HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n",
+            400);
     expect_served("http10_no_host", "GET /ten HTTP/1.0\r\n\r\n", "/ten|");
     /* A gateway is no forward proxy: CONNECT is refused, other schemes too; an absolute-form
      * target (RFC 9112 section 3.2.2) is served as its origin form. */
@@ -223,12 +249,16 @@ static void test_http_target_and_host(void)
     char want[128];
     snprintf(want, sizeof want, "/b|%s", hidden);
     expect_served("request_in_body", req, want);
-    snprintf(req, sizeof req, "POST /b HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-                              "%zx\r\n%s\r\n0\r\n\r\n", sizeof hidden - 1, hidden);
+    snprintf(req, sizeof req,
+             "POST /b HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "%zx\r\n%s\r\n0\r\n\r\n",
+             sizeof hidden - 1, hidden);
     expect_served("request_in_chunked_body", req, want);
     /* After "Connection: close" nothing more is read. */
-    expect_served("after_close", "GET /c HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
-                                 "GET /hidden HTTP/1.1\r\nHost: h\r\n\r\n", "/c|");
+    expect_served("after_close",
+                  "GET /c HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+                  "GET /hidden HTTP/1.1\r\nHost: h\r\n\r\n",
+                  "/c|");
     CHECK_EQ_INT(atomic_load(&hidden_served), 0);
 }
 
@@ -387,8 +417,10 @@ static void test_ws_data_errors(void)
 int main(void)
 {
     uv_loop_init(&loop);
-    net_limits_t limits = { .max_header_bytes = 65536, .max_body_bytes = 1 << 20,
-                            .max_message_bytes = 1 << 20, .idle_timeout_ms = 10000 };
+    net_limits_t limits = { .max_header_bytes = 65536,
+                            .max_body_bytes = 1 << 20,
+                            .max_message_bytes = 1 << 20,
+                            .idle_timeout_ms = 10000 };
     srv = net_server_new(&loop, &limits);
     CHECK(srv != NULL);
     uv_async_init(&loop, &stop_async, on_stop);

@@ -27,9 +27,12 @@ static int cmd_pending; /* 1: set limits, 2: render metrics, 3: stop */
 static net_limits_t cmd_limits;
 static buf_t cmd_metrics;
 
-static const net_limits_t base = { .max_header_bytes = 65536, .max_body_bytes = 1 << 20,
-                                   .max_message_bytes = 1 << 20, .idle_timeout_ms = 5000,
-                                   .header_timeout_ms = 600, .body_timeout_ms = 600 };
+static const net_limits_t base = { .max_header_bytes = 65536,
+                                   .max_body_bytes = 1 << 20,
+                                   .max_message_bytes = 1 << 20,
+                                   .idle_timeout_ms = 5000,
+                                   .header_timeout_ms = 600,
+                                   .body_timeout_ms = 600 };
 
 /* Connections the server sends to on every timer tick, whether they read or not. */
 typedef struct flood {
@@ -183,7 +186,8 @@ static void *server_thread(void *arg)
 
 static int status_of(const buf_t *b)
 {
-    return b->len >= 12 && memcmp(b->data, "HTTP/1.1 ", 9) == 0 ? atoi((const char *)b->data + 9) : 0;
+    return b->len >= 12 && memcmp(b->data, "HTTP/1.1 ", 9) == 0 ? atoi((const char *)b->data + 9)
+                                                                : 0;
 }
 
 /* One request on a new connection; returns the status of its answer (0 for none). */
@@ -261,7 +265,8 @@ static int read_to_close(int fd, size_t *data, char *reason, size_t rn)
         if (f.opcode == WSF_OP_CLOSE) {
             code = close_code(&f);
             if (reason)
-                snprintf(reason, rn, "%.*s", f.len > 2 ? (int)f.len - 2 : 0, (const char *)f.payload + 2);
+                snprintf(reason, rn, "%.*s", f.len > 2 ? (int)f.len - 2 : 0,
+                         (const char *)f.payload + 2);
             break;
         }
         *data += f.len;
@@ -276,7 +281,8 @@ static int echoes(int fd, const char *msg)
     buf_t in = BUF_INIT;
     wsf_frame f;
     ws_send(fd, WSF_OP_TEXT, msg, strlen(msg));
-    int ok = ws_recv(fd, &in, &f) == 0 && f.len == strlen(msg) && memcmp(f.payload, msg, f.len) == 0;
+    int ok = ws_recv(fd, &in, &f) == 0 && f.len == strlen(msg) &&
+             memcmp(f.payload, msg, f.len) == 0;
     buf_free(&in);
     return ok;
 }
@@ -303,8 +309,10 @@ static void test_header_and_body_timeouts(void)
     /* A WebSocket upgrade's head is a head. */
     fd = dial();
     t0 = now_s();
-    trickle(fd, "GET /echo HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", 100);
+    trickle(fd,
+            "GET /echo HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            100);
     t = got_408_after(fd, t0);
     CHECK(t >= 0.55 && t <= 1.5);
     close(fd);
@@ -340,7 +348,8 @@ static void test_header_and_body_timeouts(void)
 #define SLOW 250
 static void test_slowloris(void)
 {
-    static const char head[] = "GET /slow HTTP/1.1\r\nHost: h\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    static const char head[] =
+        "GET /slow HTTP/1.1\r\nHost: h\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
     int fds[SLOW];
     double opened[SLOW], answered[SLOW];
     size_t sent[SLOW];
@@ -393,7 +402,8 @@ static void test_slowloris(void)
         }
         close(fds[i]);
     }
-    fprintf(stderr, "slowloris: %d of %d trickling connections got 408 (the last %.2f s after "
+    fprintf(stderr,
+            "slowloris: %d of %d trickling connections got 408 (the last %.2f s after "
             "opening), %d of %d normal requests served (the slowest in %.3f s)\n",
             timed_out, SLOW, late, served, rounds, worst);
     CHECK_EQ_INT(timed_out, SLOW);
@@ -492,7 +502,8 @@ static void test_output_caps(void)
     /* A client that reads nothing while 64 MiB is sent to it: closed 1008 once more than 1 MiB
      * waits in the server, having received less than what was sent. Another socket echoes on
      * meanwhile, and a runner's socket over the cap is not cut. */
-    int slow = ws_open_small("/echo"), other = ws_open_small("/echo"), runner = ws_open_small("/runner");
+    int slow = ws_open_small("/echo"), other = ws_open_small("/echo"),
+        runner = ws_open_small("/runner");
     CHECK(slow >= 0 && other >= 0 && runner >= 0);
     flood(slow, 64u << 20);
     flood(runner, 8u << 20);
@@ -603,8 +614,9 @@ int main(void)
     uv_async_init(&loop, &cmd_async, on_cmd);
     uv_timer_init(&loop, &flood_timer);
     uv_timer_start(&flood_timer, flood_tick, 1, 1);
-    nc_port = listen_port(srv, (net_listen_opts_t){ .name = "limits", .on_request = on_request,
-                                                   .exempt_path = "/runner" });
+    nc_port = listen_port(srv, (net_listen_opts_t){ .name = "limits",
+                                                    .on_request = on_request,
+                                                    .exempt_path = "/runner" });
     CHECK(nc_port != 0);
     pthread_t th;
     pthread_create(&th, NULL, server_thread, NULL);

@@ -14,7 +14,7 @@
 static uv_loop_t loop;
 static net_server_t *srv;
 static uv_async_t cmd_async;
-static atomic_int cmd;   /* 1: shutdown, 2: resume paused connection; 0 once the server ran it */
+static atomic_int cmd; /* 1: shutdown, 2: resume paused connection; 0 once the server ran it */
 static net_conn_t *paused_conn;
 static atomic_int paused; /* the server paused the /pause connection */
 static atomic_int shutdown_done;
@@ -32,7 +32,9 @@ static void on_message(net_conn_t *c, void *ud, int binary, const uint8_t *data,
     net_ws_send(c, binary, data, len);
 }
 
-static void on_close(net_conn_t *c, void *ud, int code, const uint8_t *reason, size_t len) { }
+static void on_close(net_conn_t *c, void *ud, int code, const uint8_t *reason, size_t len)
+{
+}
 static void on_closed(net_conn_t *c, void *ud)
 {
     if (c == paused_conn)
@@ -155,8 +157,9 @@ static void test_http(void)
 
     /* Three pipelined requests, one of them answered late, come back in order. */
     buf_reset(&b);
-    const char *three = "GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
-                        "POST /three HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc";
+    const char *three =
+        "GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
+        "POST /three HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc";
     send_all(fd, three, strlen(three));
     size_t r1 = recv_response(fd, &b, 0);
     size_t r2 = recv_response(fd, &b, r1);
@@ -410,8 +413,10 @@ static void test_shutdown(void)
 int main(void)
 {
     uv_loop_init(&loop);
-    net_limits_t limits = { .max_header_bytes = 65536, .max_body_bytes = 1 << 20,
-                            .max_message_bytes = 1 << 20, .idle_timeout_ms = 2000 };
+    net_limits_t limits = { .max_header_bytes = 65536,
+                            .max_body_bytes = 1 << 20,
+                            .max_message_bytes = 1 << 20,
+                            .idle_timeout_ms = 2000 };
     srv = net_server_new(&loop, &limits);
     CHECK(srv != NULL);
     uv_async_init(&loop, &cmd_async, on_cmd);

@@ -346,7 +346,8 @@ static void test_tunnel(void)
     memset(&v, 0, sizeof v);
     v.client.tag = RP_TO_CLIENT_TUNNEL_MESSAGE;
     set_id(&v.client.val.tunnel_message.message_id, 1);
-    v.client.val.tunnel_message.message_kind.tag = RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE;
+    v.client.val.tunnel_message.message_kind.tag =
+        RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE;
     v.client.val.tunnel_message.message_kind.val.web_socket_message.data = slice_cstr("hi");
     check_encodes(9, &v);
 
@@ -497,8 +498,8 @@ static void test_rejections(void)
     /* Bad bool and optional markers. */
     expect_fail_hex(TO_SERVER, "06 11 22 33 44 aa bb cc dd 00 00 03 02", BARE_EBOOL, 12,
                     "ToServerWebSocketOpen.canHibernate");
-    expect_fail_hex(TO_SERVER, "00 01 72 01 00 00 00 02 00 00 00 02 00 01 02 7b 7d",
-                    BARE_EOPTIONAL, 11, "ToServerInit.prepopulateActorNames");
+    expect_fail_hex(TO_SERVER, "00 01 72 01 00 00 00 02 00 00 00 02 00 01 02 7b 7d", BARE_EOPTIONAL,
+                    11, "ToServerInit.prepopulateActorNames");
 
     /* Lengths and counts the input cannot hold, and non-minimal ones. */
     expect_fail_hex(TO_SERVER, "00 7f 72 01 00 00 00 02 00 00 00 01 00 01 02 7b 7d", BARE_ELENGTH,

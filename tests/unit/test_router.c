@@ -81,9 +81,10 @@ static void expect_bad(const char *raw, const char *error)
 }
 
 #define GET(target) "GET " target " HTTP/1.1\r\nHost: x\r\n"
-#define WS_UPGRADE(target, protos)                                                                  \
-    "GET " target " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"         \
-    "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"                \
+#define WS_UPGRADE(target, protos)                                                 \
+    "GET " target                                                                  \
+    " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"        \
+    "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" \
     "Sec-WebSocket-Protocol: " protos "\r\n\r\n"
 
 static void test_targets(void)
@@ -120,10 +121,12 @@ static void test_targets(void)
 
     /* By subprotocol, on upgrades only: the first rivet_actor.<id>, decoded (a slash allowed),
      * counts once rivet_target.actor is offered too. */
-    expect_actor(WS_UPGRADE("/any?x=1", "rivet, rivet_target.actor, rivet_actor.a%2Fb, rivet_actor.c"),
+    expect_actor(WS_UPGRADE("/any?x=1",
+                            "rivet, rivet_target.actor, rivet_actor.a%2Fb, rivet_actor.c"),
                  "a/b", "/any?x=1");
     expect_actor(WS_UPGRADE("/ws", "rivet_actor.abc, rivet_target.actor"), "abc", "/ws");
-    expect_actor(WS_UPGRADE("/ws", "rivet_actor.a%zz, rivet_actor.b, rivet_target.actor"), "b", "/ws");
+    expect_actor(WS_UPGRADE("/ws", "rivet_actor.a%zz, rivet_actor.b, rivet_target.actor"), "b",
+                 "/ws");
     expect_none(WS_UPGRADE("/ws", "rivet, rivet_actor.abc"));
     expect_none(WS_UPGRADE("/ws", "rivet_target.actor"));
     expect_none(WS_UPGRADE("/ws", "rivet_target.actor, rivet_actor."));
@@ -144,7 +147,7 @@ typedef struct hc {
     size_t left;
     buf_t in;
     int done, closed;
-    int ws;                    /* a WebSocket: answer the server's close frame once it is in */
+    int ws; /* a WebSocket: answer the server's close frame once it is in */
     int close_replied;
 } hc_t;
 
@@ -200,8 +203,8 @@ static void hc_io(uv_poll_t *p, int status, int events)
 
 typedef struct answer {
     int status;
-    buf_t head;                /* status line and headers */
-    buf_t body;                /* NUL-terminated */
+    buf_t head; /* status line and headers */
+    buf_t body; /* NUL-terminated */
 } answer_t;
 
 static void answer_free(answer_t *a)
@@ -225,7 +228,8 @@ static int ask_ws(const char *head, answer_t *a, int ws, int ms)
     h.ws = ws;
     h.fd = socket(AF_INET, SOCK_STREAM, 0);
     fcntl(h.fd, F_SETFL, fcntl(h.fd, F_GETFL) | O_NONBLOCK);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in sa = { .sin_family = AF_INET,
+                              .sin_port = htons((uint16_t)port),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     int rc = connect(h.fd, (struct sockaddr *)&sa, sizeof sa);
     CHECK(rc == 0 || errno == EINPROGRESS);
@@ -275,9 +279,10 @@ static void expect(const char *head, int status, const char *body)
 }
 
 #define REQ(method, target) method " " target " HTTP/1.1\r\nHost: router.test\r\n"
-#define UPGRADE_REQ(target, protocols)                                                      \
-    REQ("GET", target) "Upgrade: websocket\r\nConnection: Upgrade\r\n"                      \
-    "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"         \
+#define UPGRADE_REQ(target, protocols)                                             \
+    REQ("GET", target)                                                             \
+    "Upgrade: websocket\r\nConnection: Upgrade\r\n"                                \
+    "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" \
     "Sec-WebSocket-Protocol: " protocols "\r\n"
 
 /* A WebSocket refused before its tunnel: upgraded (answering the subprotocol proto, or none
@@ -379,10 +384,12 @@ static void test_cors(void)
     CHECK(!has(&a.head, "Vary"));
     answer_free(&a);
     CHECK_EQ_INT(ask(REQ("OPTIONS", "/gateway/nope/x") "Origin: https://app.example\r\n"
-                     "Access-Control-Request-Method: GET\r\n", &a), 204);
+                                                       "Access-Control-Request-Method: GET\r\n",
+                     &a),
+                 204);
     CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: https://app.example\r\n"));
     CHECK(has(&a.head, "\r\nAccess-Control-Max-Age: 86400\r\n"));
-    CHECK_EQ_INT((int)a.body.len, 1); /* the NUL ask adds: no body */
+    CHECK_EQ_INT((int)a.body.len, 1);       /* the NUL ask adds: no body */
     CHECK(!has(&a.head, "Content-Length")); /* a 204 may not carry one (RFC 9110, 8.6) */
     answer_free(&a);
     /* A malformed actor path is the gateway's too. */
@@ -394,8 +401,9 @@ static void test_cors(void)
     CHECK_EQ_INT(ask(REQ("GET", "/namespaces") "Origin: https://app.example\r\n", &a), 200);
     CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: https://app.example\r\n"));
     CHECK(has(&a.head, "\r\nAccess-Control-Allow-Credentials: true\r\n"));
-    CHECK(has(&a.head, "\r\nVary: origin, access-control-request-method, "
-                       "access-control-request-headers\r\n"));
+    CHECK(has(&a.head,
+              "\r\nVary: origin, access-control-request-method, "
+              "access-control-request-headers\r\n"));
     CHECK(!has(&a.head, "Expose"));
     answer_free(&a);
     CHECK_EQ_INT(ask(REQ("GET", "/namespaces"), &a), 200);
@@ -408,9 +416,12 @@ static void test_cors(void)
     CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: https://app.example\r\n"));
     answer_free(&a);
     /* The API's preflight: 200, no body, method and headers mirrored when asked for. */
-    CHECK_EQ_INT(ask(REQ("OPTIONS", "/actors") "Origin: https://app.example\r\n"
-                     "Access-Control-Request-Method: POST\r\n"
-                     "Access-Control-Request-Headers: content-type,x-foo\r\n", &a), 200);
+    CHECK_EQ_INT(ask(REQ("OPTIONS",
+                         "/actors") "Origin: https://app.example\r\n"
+                                    "Access-Control-Request-Method: POST\r\n"
+                                    "Access-Control-Request-Headers: content-type,x-foo\r\n",
+                     &a),
+                 200);
     CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: https://app.example\r\n"));
     CHECK(has(&a.head, "\r\nAccess-Control-Allow-Methods: POST\r\n"));
     CHECK(has(&a.head, "\r\nAccess-Control-Allow-Headers: content-type,x-foo\r\n"));
@@ -424,7 +435,9 @@ static void test_cors(void)
     /* With api.token set a preflight still needs none: browsers send it without. */
     api_set_token("s3cret");
     CHECK_EQ_INT(ask(REQ("OPTIONS", "/actors") "Origin: https://app.example\r\n"
-                     "Access-Control-Request-Method: GET\r\n", &a), 200);
+                                               "Access-Control-Request-Method: GET\r\n",
+                     &a),
+                 200);
     CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: https://app.example\r\n"));
     answer_free(&a);
     /* The 401 of a request without the token is readable by the page, so it can say why. */
@@ -441,7 +454,9 @@ static void test_cors(void)
     CHECK(has(&a.head, "\r\nVary: origin,"));
     answer_free(&a);
     CHECK_EQ_INT(ask(REQ("OPTIONS", "/nothing/here") "Origin: https://app.example\r\n"
-                     "Access-Control-Request-Method: POST\r\n", &a), 200);
+                                                     "Access-Control-Request-Method: POST\r\n",
+                     &a),
+                 200);
     CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: *\r\n"));
     CHECK(has(&a.head, "\r\nAccess-Control-Allow-Methods: *\r\n"));
     CHECK(has(&a.head, "\r\nAccess-Control-Allow-Headers: *\r\n"));
@@ -503,15 +518,17 @@ static bool store_away(const store_t *s)
 static void test_ws_refusals(eng_t *eng, store_t *store, const char *actor_id)
 {
     char head[512];
-    eng_actor_spec_t spec = { .namespace_name = "default", .name = "doomed",
-                              .runner_name_selector = "pool", .crash_policy = STORE_CRASH_DESTROY };
+    eng_actor_spec_t spec = { .namespace_name = "default",
+                              .name = "doomed",
+                              .runner_name_selector = "pool",
+                              .crash_policy = STORE_CRASH_DESTROY };
     eng_actor_t *a = NULL;
     eng_error_t err;
     CHECK(eng_actor_create(eng, &spec, &a, &err) == 0);
     if (a) {
         eng_actor_destroy(eng, a);
-        snprintf(head, sizeof head, UPGRADE_REQ("/gateway/%s/connect", "rivet, rivet_encoding.bare"),
-                 a->actor_id);
+        snprintf(head, sizeof head,
+                 UPGRADE_REQ("/gateway/%s/connect", "rivet, rivet_encoding.bare"), a->actor_id);
         expect_ws_refused(head, "rivet", "actor.not_found");
         snprintf(head, sizeof head, REQ("GET", "/gateway/%s/x"), a->actor_id);
         expect(head, 404, "\"actor\",\"code\":\"not_found\"");
@@ -540,31 +557,32 @@ static void test_policy(lh_t *h, eng_t *eng, const char *actor_id)
     if (fd < 0)
         return;
     char src[2048];
-    int n = snprintf(src, sizeof src,
-                     "return { route = function(req)\n"
-                     "  if req.path == '/health' or req.path == '/runners/connect' then\n"
-                     "    return { status = 500, body = 'policy' } end\n"
-                     "  if req.path == '/mine' then return { status = 201, body = 'policy' } end\n"
-                     "  if req.path == '/a' then return '%s' end\n"
-                     "  if req.path == '/gone' then return 'no-such-actor' end\n"
-                     "  if req.path == '/c' then return { name = 'room', key = 'k' } end\n"
-                     "  if req.path == '/r500' then return { status = 500, body = 'policy' } end\n"
-                     "  if req.path == '/ns' then\n"
-                     "    return { name = 'room', key = 'k', namespace = 'nope' } end\n"
-                     "  return nil\n"
-                     "end,\n"
-                     "authorize = function(req, target)\n"
-                     "  if req.path:find('/x-deny', 1, true) then return false end\n"
-                     "  if req.path:find('/x-token', 1, true) then\n"
-                     "    return { status = 401, body = 'bad token' } end\n"
-                     "  if req.path:find('/x-json', 1, true) then\n"
-                     "    return { status = 429, body = '{\"group\":\"rate\",\"code\":\"limited\"}' } end\n"
-                     "  if req.path:find('/x-dotted', 1, true) then\n"
-                     "    return { status = 429, body = '{\"group\":\"a.b\",\"code\":\"c\"}' } end\n"
-                     "  if req.path:find('/x-fail', 1, true) then error('boom') end\n"
-                     "  return true\n"
-                     "end }\n",
-                     actor_id);
+    int n = snprintf(
+        src, sizeof src,
+        "return { route = function(req)\n"
+        "  if req.path == '/health' or req.path == '/runners/connect' then\n"
+        "    return { status = 500, body = 'policy' } end\n"
+        "  if req.path == '/mine' then return { status = 201, body = 'policy' } end\n"
+        "  if req.path == '/a' then return '%s' end\n"
+        "  if req.path == '/gone' then return 'no-such-actor' end\n"
+        "  if req.path == '/c' then return { name = 'room', key = 'k' } end\n"
+        "  if req.path == '/r500' then return { status = 500, body = 'policy' } end\n"
+        "  if req.path == '/ns' then\n"
+        "    return { name = 'room', key = 'k', namespace = 'nope' } end\n"
+        "  return nil\n"
+        "end,\n"
+        "authorize = function(req, target)\n"
+        "  if req.path:find('/x-deny', 1, true) then return false end\n"
+        "  if req.path:find('/x-token', 1, true) then\n"
+        "    return { status = 401, body = 'bad token' } end\n"
+        "  if req.path:find('/x-json', 1, true) then\n"
+        "    return { status = 429, body = '{\"group\":\"rate\",\"code\":\"limited\"}' } end\n"
+        "  if req.path:find('/x-dotted', 1, true) then\n"
+        "    return { status = 429, body = '{\"group\":\"a.b\",\"code\":\"c\"}' } end\n"
+        "  if req.path:find('/x-fail', 1, true) then error('boom') end\n"
+        "  return true\n"
+        "end }\n",
+        actor_id);
     CHECK(write(fd, src, (size_t)n) == n);
     close(fd);
     lh_policy_t *p = lh_policy_new(h, eng, path, 200);
@@ -595,9 +613,13 @@ static void test_policy(lh_t *h, eng_t *eng, const char *actor_id)
     expect_ws_refused(UPGRADE_REQ("/c", "rivet"), "rivet", "policy.no_runner");
     expect_ws_refused(UPGRADE_REQ("/ns", "rivet"), "rivet", "namespace.not_found");
     char head[512];
-    static const struct { const char *path, *reason; } refusals[] = {
-        { "x-deny", "policy.forbidden" }, { "x-token", "policy.unauthorized" },
-        { "x-json", "rate.limited" }, { "x-dotted", "policy.rate_limited" },
+    static const struct {
+        const char *path, *reason;
+    } refusals[] = {
+        { "x-deny", "policy.forbidden" },
+        { "x-token", "policy.unauthorized" },
+        { "x-json", "rate.limited" },
+        { "x-dotted", "policy.rate_limited" },
         { "x-fail", "policy.authorize_failed" },
     };
     for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
@@ -657,7 +679,9 @@ static void test_cors_hook(lh_t *h, eng_t *eng)
     CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: https://app.example\r\n"));
     answer_free(&a);
     CHECK_EQ_INT(ask(REQ("OPTIONS", "/actors") "Origin: https://app.example\r\n"
-                     "Access-Control-Request-Method: PUT\r\n", &a), 200);
+                                               "Access-Control-Request-Method: PUT\r\n",
+                     &a),
+                 200);
     CHECK(has(&a.head, "\r\nAccess-Control-Allow-Methods: PUT\r\n"));
     answer_free(&a);
     /* The origin the hook names is sent instead of the mirrored one. */
@@ -684,15 +708,18 @@ static void test_cors_hook(lh_t *h, eng_t *eng)
     CHECK_EQ_INT(ask(REQ("GET", "/namespaces") "Origin: https://boom.example\r\n", &a), 200);
     CHECK(has(&a.head, "\r\nAccess-Control-Allow-Origin: https://boom.example\r\n"));
     answer_free(&a);
-    met_series_t *errs = met_counter("sett_policy_hook_errors_total",
-                                     "Policy hook calls that failed; the built-in behaviour answered.",
-                                     "hook=\"cors\"");
+    met_series_t *errs = met_counter(
+        "sett_policy_hook_errors_total",
+        "Policy hook calls that failed; the built-in behaviour answered.", "hook=\"cors\"");
     CHECK(errs->value == 3);
     /* A WebSocket upgrade is not asked about and carries no CORS header. */
-    CHECK_EQ_INT(ask(REQ("GET", "/gateway/nope/x") "Origin: https://boom.example\r\n"
-                     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Version: 13\r\n"
-                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", &a), 101);
+    CHECK_EQ_INT(ask(REQ("GET",
+                         "/gateway/nope/x") "Origin: https://boom.example\r\n"
+                                            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                                            "Sec-WebSocket-Version: 13\r\n"
+                                            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+                     &a),
+                 101);
     CHECK(!has(&a.head, "Access-Control"));
     answer_free(&a);
     CHECK(errs->value == 3);
@@ -717,29 +744,39 @@ int main(void)
     store_t *store = store_memory_new(&loop);
     eng_config_t ec = ENG_CONFIG_DEFAULT;
     eng_t *eng = eng_new(&loop, store, bus, &ec);
-    gw_config_t gc = { .timeouts = { .ping_interval_ms = 3000, .ping_timeout_ms = 30000,
+    gw_config_t gc = { .timeouts = { .ping_interval_ms = 3000,
+                                     .ping_timeout_ms = 30000,
                                      .response_start_timeout_ms = 300000,
                                      .websocket_open_timeout_ms = 15000,
-                                     .max_pending_bytes = 1 << 20, .ack_timeout_ms = 30000,
+                                     .max_pending_bytes = 1 << 20,
+                                     .ack_timeout_ms = 30000,
                                      .hibernation_threshold_ms = 90000 },
-                       .ready_timeout_ms = 10000, .gc_interval_ms = 15000, .retries = 3,
+                       .ready_timeout_ms = 10000,
+                       .gc_interval_ms = 15000,
+                       .retries = 3,
                        .max_body_bytes = 1 << 20 };
     gw_t *gw = gw_new(&loop, eng, bus, store, &gc);
-    rn_config_t rc = { .init_timeout_ms = 5000, .ping_interval_ms = 3000,
-                       .ping_timeout_ms = 30000, .hib_eligible_ms = 90000 };
+    rn_config_t rc = { .init_timeout_ms = 5000,
+                       .ping_interval_ms = 3000,
+                       .ping_timeout_ms = 30000,
+                       .hib_eligible_ms = 90000 };
     rn_t *rn = rn_new(&loop, eng, store, bus, &rc);
     lh_t h;
     lh_init(&h, &loop);
     router = (rt_t){ .eng = eng, .rn = rn, .gw = gw };
 
-    net_limits_t limits = { .max_header_bytes = 65536, .max_body_bytes = 1 << 20,
-                            .max_message_bytes = 1 << 20, .idle_timeout_ms = 10000 };
+    net_limits_t limits = { .max_header_bytes = 65536,
+                            .max_body_bytes = 1 << 20,
+                            .max_message_bytes = 1 << 20,
+                            .idle_timeout_ms = 10000 };
     port = loop_server_start(&limits, rt_on_request, &router);
     CHECK(port != 0);
 
     /* An actor that exists and waits for a runner named pool: the gateway can reach it. */
-    eng_actor_spec_t spec = { .namespace_name = "default", .name = "target",
-                              .runner_name_selector = "pool", .crash_policy = STORE_CRASH_DESTROY };
+    eng_actor_spec_t spec = { .namespace_name = "default",
+                              .name = "target",
+                              .runner_name_selector = "pool",
+                              .crash_policy = STORE_CRASH_DESTROY };
     eng_actor_t *actor = NULL;
     eng_error_t eerr;
     CHECK(eng_actor_create(eng, &spec, &actor, &eerr) == 0);

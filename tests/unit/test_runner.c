@@ -34,14 +34,14 @@
 
 typedef struct world {
     bus_t *bus;
-    store_t *store;            /* the engine's, in memory */
-    store_t *rn_store;         /* the runner half's: the same, or a Redis store */
+    store_t *store;    /* the engine's, in memory */
+    store_t *rn_store; /* the runner half's: the same, or a Redis store */
     eng_t *eng;
     rn_t *rn;
 } world_t;
 
 static int port;
-static world_t *current;       /* the world the listener serves */
+static world_t *current; /* the world the listener serves */
 
 static void on_request(net_conn_t *c, hreq *req, void *ud)
 {
@@ -98,14 +98,14 @@ typedef struct cl {
     uv_connect_t connect;
     buf_t in;
     wsf_conn ws;
-    int status;                /* the HTTP status of the upgrade answer, 0 until it came */
-    int gone;                  /* the TCP connection is closed */
+    int status; /* the HTTP status of the upgrade answer, 0 until it came */
+    int gone;   /* the TCP connection is closed */
     int handle_closed;
-    int close_code;            /* the server's close frame, 0 until one came */
+    int close_code; /* the server's close frame, 0 until one came */
     char close_reason[128];
-    int auto_pong;             /* answer ToClientPing at once */
+    int auto_pong; /* answer ToClientPing at once */
     int pings;
-    buf_t *msgs;               /* every other ToClient message, as received */
+    buf_t *msgs; /* every other ToClient message, as received */
     int *taken;
     size_t n, cap;
     char runner_id[64];
@@ -270,9 +270,11 @@ static void cl_open(cl_t *c, const char *target, const char *protos)
     buf_t b = BUF_INIT;
     buf_printf(&b, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n", target);
     if (protos)
-        buf_printf(&b, "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                       "Sec-WebSocket-Protocol: %s\r\n", protos);
+        buf_printf(&b,
+                   "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                   "Sec-WebSocket-Protocol: %s\r\n",
+                   protos);
     buf_append_str(&b, "\r\n");
     /* A write queued before the connect completes goes once it has. */
     cl_write(c, &b);
@@ -398,8 +400,10 @@ static double counter(const char *name)
 
 static eng_actor_t *create(world_t *w, const char *name, const char *runner)
 {
-    eng_actor_spec_t spec = { .namespace_name = "default", .name = name,
-                              .runner_name_selector = runner, .crash_policy = STORE_CRASH_DESTROY };
+    eng_actor_spec_t spec = { .namespace_name = "default",
+                              .name = name,
+                              .runner_name_selector = runner,
+                              .crash_policy = STORE_CRASH_DESTROY };
     eng_actor_t *a = NULL;
     eng_error_t err;
     CHECK(eng_actor_create(w->eng, &spec, &a, &err) == 0);
@@ -441,8 +445,8 @@ static void test_endpoint(world_t *w)
 {
     expect_http("/runners/connect", NULL, 200, "pegboard-runner WebSocket endpoint");
     expect_http("/runners/connect?namespace=default&runner_key=k", "rivet", 400, "ws");
-    expect_http("/runners/connect?protocol_version=6&namespace=default&runner_key=k", "rivet",
-                400, "unsupported_protocol_version");
+    expect_http("/runners/connect?protocol_version=6&namespace=default&runner_key=k", "rivet", 400,
+                "unsupported_protocol_version");
     expect_http("/runners/connect?protocol_version=7&namespace=nope&runner_key=k", "rivet", 404,
                 "namespace");
     expect_http("/runners/elsewhere", NULL, 404, "none");
@@ -943,7 +947,8 @@ static void test_start_waits_for_store(void)
     t.tag = RP_TO_RUNNER_CLIENT_TUNNEL_MESSAGE;
     memcpy(t.val.client_tunnel_message.message_id.gateway_id, "\x0a\x0b\x0c\x0d", 4);
     memcpy(t.val.client_tunnel_message.message_id.request_id, "\1\1\1\1", 4);
-    t.val.client_tunnel_message.message_kind.tag = RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE;
+    t.val.client_tunnel_message.message_kind.tag =
+        RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE;
     t.val.client_tunnel_message.message_kind.val.web_socket_message.data = D("hello");
     publish_to_runner(&w, c.runner_id, &t);
     rp_to_client_t m;
@@ -1043,7 +1048,8 @@ static void test_tunnel(world_t *w)
     memcpy(t.val.client_tunnel_message.message_id.gateway_id, "\x0a\x0b\x0c\x0d", 4);
     memcpy(t.val.client_tunnel_message.message_id.request_id, "\4\4\4\4", 4);
     t.val.client_tunnel_message.message_id.message_index = 2;
-    t.val.client_tunnel_message.message_kind.tag = RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE;
+    t.val.client_tunnel_message.message_kind.tag =
+        RP_TO_CLIENT_TUNNEL_MESSAGE_KIND_WEB_SOCKET_MESSAGE;
     t.val.client_tunnel_message.message_kind.val.web_socket_message.data = D("to the actor");
     t.val.client_tunnel_message.message_kind.val.web_socket_message.binary = true;
     publish_to_runner(w, c.runner_id, &t);
@@ -1073,8 +1079,10 @@ int main(void)
 {
     log_setup(LOG_ERROR, 0);
     loop_wait_init();
-    net_limits_t limits = { .max_header_bytes = 65536, .max_body_bytes = 1 << 20,
-                            .max_message_bytes = 32 << 20, .idle_timeout_ms = 10000 };
+    net_limits_t limits = { .max_header_bytes = 65536,
+                            .max_body_bytes = 1 << 20,
+                            .max_message_bytes = 32 << 20,
+                            .idle_timeout_ms = 10000 };
     port = loop_server_start(&limits, on_request, NULL);
     CHECK(port != 0);
 

@@ -58,7 +58,7 @@ static void srv_delete_prefix(int port, const char *password, int db, const char
         snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
         for (size_t i = 0; i < r->element[1]->elements; i++) {
             redisReply *d = redisCommand(c, "UNLINK %b", r->element[1]->element[i]->str,
-                r->element[1]->element[i]->len);
+                                         r->element[1]->element[i]->len);
             if (d)
                 freeReplyObject(d);
         }
@@ -97,7 +97,7 @@ static long long srv_count_prefix(int port, const char *password, int db, const 
 
 typedef struct suite_ctx {
     char url[128];
-    char base[96];             /* the prefix of every key this run writes */
+    char base[96]; /* the prefix of every key this run writes */
     int n;
 } suite_ctx_t;
 
@@ -117,7 +117,7 @@ static store_t *make_redis(uv_loop_t *loop, void *arg)
 typedef struct res {
     int calls;
     int err;
-    int order;                 /* completion sequence number */
+    int order; /* completion sequence number */
     char msg[256];
 } res_t;
 
@@ -223,9 +223,16 @@ static void test_bad_config(void)
     uv_loop_init(&loop);
     char err[256];
     static const char *const bad[] = {
-        "http://127.0.0.1:6379/0", "redis://localhost:6379/0", "redis://127.0.0.1:0/0",
-        "redis://127.0.0.1:65536/0", "redis://127.0.0.1:x/0", "redis://127.0.0.1:6379/db",
-        "redis://[::1/0", "redis://user@127.0.0.1/0", "redis://127.0.0.1:6379/0?x=1", "redis://",
+        "http://127.0.0.1:6379/0",
+        "redis://localhost:6379/0",
+        "redis://127.0.0.1:0/0",
+        "redis://127.0.0.1:65536/0",
+        "redis://127.0.0.1:x/0",
+        "redis://127.0.0.1:6379/db",
+        "redis://[::1/0",
+        "redis://user@127.0.0.1/0",
+        "redis://127.0.0.1:6379/0?x=1",
+        "redis://",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
@@ -238,7 +245,7 @@ static void test_bad_config(void)
     CHECK(store_redis_new(&loop, NULL, NULL, err, sizeof err) == NULL);
     /* Bracketed IPv6 literals, a missing port and a missing db are fine. */
     static const char *const good[] = { "redis://[::1]:1/0", "redis://127.0.0.1",
-        "redis://127.0.0.1:1", "redis://:pw@127.0.0.1:1/3" };
+                                        "redis://127.0.0.1:1", "redis://:pw@127.0.0.1:1/3" };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         store_t *s = store_redis_new(&loop, good[i], NULL, err, sizeof err);
         CHECK(s != NULL);
@@ -504,8 +511,8 @@ static void test_hib_pipeline(void)
      * buffer did not take the first time. */
     CHECK(st2.write_events - st1.write_events >= 1 && st2.write_events - st1.write_events <= 2);
     printf("hib pipeline: %llu commands, %llu socket writes for %d rows of %d actors\n",
-        (unsigned long long)(st2.commands - st0.commands),
-        (unsigned long long)(st2.write_events - st1.write_events), ROWS, ACTORS);
+           (unsigned long long)(st2.commands - st0.commands),
+           (unsigned long long)(st2.write_events - st1.write_events), ROWS, ACTORS);
 
     res_t l = { 0 };
     store_hib_list(s, "pa-42", 0, on_hib_list, &l);
@@ -516,8 +523,7 @@ static void test_hib_pipeline(void)
     /* The key expires on its own: a ttl after the newest row. */
     redisContext *c = srv_client(srv.port, NULL);
     redisReply *rep = c ? redisCommand(c, "PTTL %s{a:pa-42}:hib", prefix) : NULL;
-    CHECK(rep && rep->type == REDIS_REPLY_INTEGER && rep->integer > 80000
-        && rep->integer <= 90000);
+    CHECK(rep && rep->type == REDIS_REPLY_INTEGER && rep->integer > 80000 && rep->integer <= 90000);
     if (rep)
         freeReplyObject(rep);
     if (c)
@@ -725,19 +731,19 @@ static void test_two_nodes(void)
     int wins = 0;
     for (int i = 0; i < RACE_KEYS; i++) {
         race_res_t *a = &res[0][i], *b = &res[1][i];
-        bool a_won = a->err == STORE_OK && b->err == STORE_EEXIST
-            && strcmp(b->holder, ids[0][i]) == 0;
-        bool b_won = b->err == STORE_OK && a->err == STORE_EEXIST
-            && strcmp(a->holder, ids[1][i]) == 0;
+        bool a_won = a->err == STORE_OK && b->err == STORE_EEXIST &&
+                     strcmp(b->holder, ids[0][i]) == 0;
+        bool b_won = b->err == STORE_OK && a->err == STORE_EEXIST &&
+                     strcmp(a->holder, ids[1][i]) == 0;
         CHECK(a->calls == 1 && b->calls == 1);
         CHECK(a_won || b_won);
         if (!a_won && !b_won)
             fprintf(stderr, "key %d: A %d/%d holder %s, B %d/%d holder %s\n", i, a->calls, a->err,
-                a->holder, b->calls, b->err, b->holder);
+                    a->holder, b->calls, b->err, b->holder);
         wins += a_won;
     }
     printf("two nodes: A won %d of %d keys, B %d; %d retries after 503\n", wins, RACE_KEYS,
-        RACE_KEYS - wins, retries);
+           RACE_KEYS - wins, retries);
     for (int i = 0; i < RACE_KEYS; i++)
         for (int n = 0; n < 2; n++)
             close_store(&loop, node[n][i]);
@@ -837,8 +843,8 @@ static void test_churn(void)
     }
     for (int i = 0; i < ch->n; i++) {
         const res_t *r = &ch->res[i];
-        if (r->calls != 1 || (r->err != STORE_OK && r->err != STORE_ENOTFOUND
-            && r->err != STORE_EEXIST && r->err != STORE_EUNAVAILABLE)) {
+        if (r->calls != 1 || (r->err != STORE_OK && r->err != STORE_ENOTFOUND &&
+                              r->err != STORE_EEXIST && r->err != STORE_EUNAVAILABLE)) {
             CHECK_EQ_INT(r->calls, 1);
             CHECK_EQ_INT(r->err, STORE_OK);
             break;
@@ -863,7 +869,7 @@ static void test_churn(void)
 static void test_metrics(void)
 {
     met_series_t *m = met_counter("sett_store_errors_total", NULL,
-        "store=\"redis\",reason=\"down\"");
+                                  "store=\"redis\",reason=\"down\"");
     CHECK(m && m->value >= 1);
     m = met_counter("sett_store_errors_total", NULL, "store=\"redis\",reason=\"lost\"");
     CHECK(m && m->value >= 1);
@@ -896,8 +902,9 @@ int main(void)
             port = 0;
     } else {
         if (!srv_start(&own, 0, NULL)) {
-            fprintf(stderr, "test_store_redis: SETT_TEST_REDIS_URL is not set and redis-server "
-                "could not be started from PATH; install redis-server or run `make test`\n");
+            fprintf(stderr,
+                    "test_store_redis: SETT_TEST_REDIS_URL is not set and redis-server "
+                    "could not be started from PATH; install redis-server or run `make test`\n");
             return 1;
         }
         port = own.port;

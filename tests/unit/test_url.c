@@ -29,7 +29,8 @@ static void test_split(void)
     url_split("/f#frag", 7, &u);
     CHECK(str_is(u.path, "/f") && !u.has_query);
     url_split("HTTP://example.com:8080/p/q?z=1", 31, &u);
-    CHECK(str_is(u.authority, "example.com:8080") && str_is(u.path, "/p/q") && str_is(u.query, "z=1"));
+    CHECK(str_is(u.authority, "example.com:8080") && str_is(u.path, "/p/q") &&
+          str_is(u.query, "z=1"));
     url_split("https://h", 9, &u);
     CHECK(str_is(u.authority, "h") && u.path.len == 0 && !u.has_query);
     url_split("http://h?x", 10, &u);
@@ -58,7 +59,7 @@ static void test_segments(void)
     CHECK(!url_path_next(&path, &pos, &seg));
 
     const char *cases[][4] = {
-        { "/", "", NULL, NULL }, { "/a/", "a", "", NULL }, { "//x", "", "x", NULL },
+        { "/", "", NULL, NULL },   { "/a/", "a", "", NULL }, { "//x", "", "x", NULL },
         { "a/b", "a", "b", NULL }, { "", NULL, NULL, NULL },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -62,7 +62,9 @@ static void test_utf8_exhaustive(void)
     CHECK_EQ_INT(bad, 0);
     /* Four-byte sequences: every lead from F0 and every second byte, with boundary values
      * for the last two. */
-    static const uint8_t edge[] = { 0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF };
+    static const uint8_t edge[] = {
+        0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF
+    };
     bad = 0;
     for (unsigned a = 0xF0; a < 0x100; a++)
         for (unsigned b = 0; b < 256; b++)
@@ -83,8 +85,13 @@ static void test_utf8_exhaustive(void)
         while (n < want) {
             seed = seed * 1103515245 + 12345;
             uint32_t r = seed >> 8;
-            static const char *pieces[] = { "a", "abcdefghijklmnopq", "\xC3\xA9", "\xE2\x82\xAC",
-                                            "\xF0\x9F\x98\x80", "\xED\x9F\xBF", "\xEE\x80\x80",
+            static const char *pieces[] = { "a",
+                                            "abcdefghijklmnopq",
+                                            "\xC3\xA9",
+                                            "\xE2\x82\xAC",
+                                            "\xF0\x9F\x98\x80",
+                                            "\xED\x9F\xBF",
+                                            "\xEE\x80\x80",
                                             "\xF4\x8F\xBF\xBF" };
             if (r % 50 == 0) {
                 t[n++] = (uint8_t)(r >> 8);
@@ -112,19 +119,46 @@ static void test_utf8_cases(void)
 {
     /* Valid: Autobahn 6.2's "Hello-µ@ßöäüàá-UTF-8!!" and the code point boundaries. */
     const char *ok[] = {
-        "", "Hello-\xC2\xB5@\xC3\x9F\xC3\xB6\xC3\xA4\xC3\xBC\xC3\xA0\xC3\xA1-UTF-8!!",
-        "\xCE\xBA\xE1\xBD\xB9\xCF\x83\xCE\xBC\xCE\xB5", "\x7F", "\xC2\x80", "\xDF\xBF",
-        "\xE0\xA0\x80", "\xEF\xBF\xBF", "\xED\x9F\xBF", "\xEE\x80\x80", "\xF0\x90\x80\x80",
-        "\xF4\x8F\xBF\xBF", "\xEF\xBF\xBE",
+        "",
+        "Hello-\xC2\xB5@\xC3\x9F\xC3\xB6\xC3\xA4\xC3\xBC\xC3\xA0\xC3\xA1-UTF-8!!",
+        "\xCE\xBA\xE1\xBD\xB9\xCF\x83\xCE\xBC\xCE\xB5",
+        "\x7F",
+        "\xC2\x80",
+        "\xDF\xBF",
+        "\xE0\xA0\x80",
+        "\xEF\xBF\xBF",
+        "\xED\x9F\xBF",
+        "\xEE\x80\x80",
+        "\xF0\x90\x80\x80",
+        "\xF4\x8F\xBF\xBF",
+        "\xEF\xBF\xBE",
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         CHECK(utf8_valid((const uint8_t *)ok[i], strlen(ok[i])));
     /* Invalid: overlong forms, surrogates, beyond U+10FFFF, stray and missing continuations. */
     const char *bad[] = {
-        "\xC0\x80", "\xC1\xBF", "\xE0\x80\x80", "\xE0\x9F\xBF", "\xF0\x80\x80\x80",
-        "\xF0\x8F\xBF\xBF", "\xED\xA0\x80", "\xED\xBF\xBF", "\xED\xA0\x80\xED\xB0\x80",
-        "\xF4\x90\x80\x80", "\xF5\x80\x80\x80", "\xFE", "\xFF", "\x80", "\xBF", "\xC2",
-        "\xE2\x82", "\xF0\x9F\x98", "a\xC2" "a", "\xCE\xBA\xE1\xBD\xB9\xCF\x83\xCE\xBC\xCE\xB5\xED\xA0\x80" "edited",
+        "\xC0\x80",
+        "\xC1\xBF",
+        "\xE0\x80\x80",
+        "\xE0\x9F\xBF",
+        "\xF0\x80\x80\x80",
+        "\xF0\x8F\xBF\xBF",
+        "\xED\xA0\x80",
+        "\xED\xBF\xBF",
+        "\xED\xA0\x80\xED\xB0\x80",
+        "\xF4\x90\x80\x80",
+        "\xF5\x80\x80\x80",
+        "\xFE",
+        "\xFF",
+        "\x80",
+        "\xBF",
+        "\xC2",
+        "\xE2\x82",
+        "\xF0\x9F\x98",
+        "a\xC2"
+        "a",
+        "\xCE\xBA\xE1\xBD\xB9\xCF\x83\xCE\xBC\xCE\xB5\xED\xA0\x80"
+        "edited",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK(!utf8_valid((const uint8_t *)bad[i], strlen(bad[i])));
@@ -192,8 +226,8 @@ static size_t ref_seq(const uint8_t *s, size_t n, size_t *bad)
 
 static void test_utf8_seq(void)
 {
-    static const uint8_t edge[] = { 0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0,
-                                    0xC2, 0xE0, 0xF0, 0xF4, 0xFF };
+    static const uint8_t edge[] = { 0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0,
+                                    0xBF, 0xC0, 0xC2, 0xE0, 0xF0, 0xF4, 0xFF };
     size_t bad = 0;
     for (unsigned a = 0; a < 256; a++)
         for (unsigned b = 0; b < 256; b++)

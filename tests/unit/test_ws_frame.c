@@ -22,7 +22,7 @@ typedef struct rec {
 typedef struct recs {
     rec *v;
     size_t n, cap;
-    int err;               /* close code of a WSF_ERR, 0 when none */
+    int err; /* close code of a WSF_ERR, 0 when none */
     const char *reason;
     size_t frames_in_place; /* events whose data pointed into the input buffer */
 } recs;
@@ -529,7 +529,8 @@ static void test_utf8_messages(void)
     /* Fail fast across fragments (Autobahn 6.4.1-6.4.2): the first fragment is already
      * invalid, and the error comes before the rest of the message has arrived. */
     buf_reset(&b);
-    cframe(&b, WSF_OP_TEXT, false, "\xCE\xBA\xE1\xBD\xB9\xCF\x83\xCE\xBC\xCE\xB5\xF4\x90\x80\x80", 15);
+    cframe(&b, WSF_OP_TEXT, false, "\xCE\xBA\xE1\xBD\xB9\xCF\x83\xCE\xBC\xCE\xB5\xF4\x90\x80\x80",
+           15);
     size_t at = b.len;
     cframe(&b, WSF_OP_CONT, true, "edited", 6);
     feed_whole(WSF_ROLE_SERVER, 0, b.data, at, &r);
@@ -573,13 +574,16 @@ static void test_close_payloads(void)
     recs_free(&r);
     CHECK_EQ_INT(close_result((const uint8_t *)"\x03", 1, &r), 1002);
     recs_free(&r);
-    CHECK_EQ_INT(close_result((const uint8_t *)"\x0F\xA1" "bye", 5, &r), 0);
+    CHECK_EQ_INT(close_result((const uint8_t *)"\x0F\xA1"
+                                               "bye",
+                              5, &r),
+                 0);
     CHECK(r.n == 1 && r.v[0].code == 4001 && r.v[0].len == 3 && !memcmp(r.v[0].data, "bye", 3));
     recs_free(&r);
-    static const unsigned valid[] = { 1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011,
-                                      1012, 1013, 1014, 3000, 3999, 4000, 4999 };
-    static const unsigned invalid[] = { 0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000,
-                                        2999, 5000, 65535 };
+    static const unsigned valid[] = { 1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010,
+                                      1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999 };
+    static const unsigned invalid[] = { 0,    1,    999,  1004, 1005, 1006, 1015,
+                                        1016, 1100, 2000, 2999, 5000, 65535 };
     for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++) {
         uint8_t pl[2] = { (uint8_t)(valid[i] >> 8), (uint8_t)valid[i] };
         CHECK_EQ_INT(close_result(pl, 2, &r), 0);
@@ -661,7 +665,10 @@ static void build_stream(buf_t *b)
     cframe(b, WSF_OP_CONT, false, "\xBD\xB9", 2);
     cframe(b, WSF_OP_CONT, true, "\xCF\x83", 2);
     cframe(b, WSF_OP_BINARY, true, "", 0);
-    cframe(b, WSF_OP_CLOSE, true, "\x03\xE8" "done", 6);
+    cframe(b, WSF_OP_CLOSE, true,
+           "\x03\xE8"
+           "done",
+           6);
 }
 
 static void test_splits(void)

@@ -7,12 +7,14 @@
 #include "net/http_req.h"
 #include "net/ws_handshake.h"
 
-static const char BASE[] = "GET /gateway/a1/connect HTTP/1.1\r\n"
-                           "Host: 127.0.0.1\r\n";
-static const char GOOD[] = "Upgrade: websocket\r\n"
-                           "Connection: Upgrade\r\n"
-                           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                           "Sec-WebSocket-Version: 13\r\n";
+static const char BASE[] =
+    "GET /gateway/a1/connect HTTP/1.1\r\n"
+    "Host: 127.0.0.1\r\n";
+static const char GOOD[] =
+    "Upgrade: websocket\r\n"
+    "Connection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Version: 13\r\n";
 
 /* Parses a request (it must complete) into r. */
 static void parse(hreq *r, const char *s, size_t len)
@@ -49,55 +51,76 @@ static void test_accept(void)
     CHECK_EQ_INT(check_of(req, &res), 0);
     CHECK(!strcmp(res.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
     /* Header names in any case, tokens in lists, whitespace around the key. */
-    snprintf(req, sizeof req, "%s"
+    snprintf(req, sizeof req,
+             "%s"
              "upgrade: WebSocket\r\n"
              "CONNECTION: keep-alive, Upgrade\r\n"
              "sec-websocket-key:   dGhlIHNhbXBsZSBub25jZQ==  \r\n"
-             "sec-websocket-version: 13\r\n\r\n", BASE);
+             "sec-websocket-version: 13\r\n\r\n",
+             BASE);
     CHECK_EQ_INT(check_of(req, &res), 0);
     CHECK(!strcmp(res.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
     /* Upgrade and Connection spread over repeated headers. */
-    snprintf(req, sizeof req, "%s"
+    snprintf(req, sizeof req,
+             "%s"
              "Upgrade: h2c\r\nUpgrade: websocket\r\n"
              "Connection: keep-alive\r\nConnection: upgrade\r\n"
              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-             "Sec-WebSocket-Version: 13\r\n\r\n", BASE);
+             "Sec-WebSocket-Version: 13\r\n\r\n",
+             BASE);
     CHECK_EQ_INT(check_of(req, &res), 0);
 }
 
 static void test_errors(void)
 {
-    static const struct { const char *req; int status; } cases[] = {
+    static const struct {
+        const char *req;
+        int status;
+    } cases[] = {
         { "POST / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", 400 },
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+          400 },
         { "GET / HTTP/1.0\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", 400 },
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+          400 },
         { "GET / HTTP/1.1\r\nConnection: Upgrade\r\n"
-          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", 400 },
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+          400 },
         { "GET / HTTP/1.1\r\nUpgrade: websockets\r\nConnection: Upgrade\r\n"
-          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", 400 },
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+          400 },
         { "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: keep-alive\r\n"
-          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", 400 },
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+          400 },
         { "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", 426 },
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+          426 },
         { "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n", 426 },
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
+          426 },
         { "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-          "Sec-WebSocket-Version: 13\r\n\r\n", 426 },
+          "Sec-WebSocket-Version: 13\r\n\r\n",
+          426 },
         { "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          "Sec-WebSocket-Version: 13\r\n\r\n", 400 },
+          "Sec-WebSocket-Version: 13\r\n\r\n",
+          400 },
         { "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=\r\nSec-WebSocket-Version: 13\r\n\r\n", 400 },
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=\r\nSec-WebSocket-Version: 13\r\n\r\n",
+          400 },
         { "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ\r\nSec-WebSocket-Version: 13\r\n\r\n", 400 },
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ\r\nSec-WebSocket-Version: 13\r\n\r\n",
+          400 },
         { "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25j*Q==\r\nSec-WebSocket-Version: 13\r\n\r\n", 400 },
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25j*Q==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+          400 },
         { "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==dGhl\r\nSec-WebSocket-Version: 13\r\n\r\n", 400 },
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==dGhl\r\nSec-WebSocket-Version: 13\r\n\r\n",
+          400 },
         { "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-          "Sec-WebSocket-Version: 13\r\n\r\n", 400 },
+          "Sec-WebSocket-Version: 13\r\n\r\n",
+          400 },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         wsh_result res;
@@ -123,15 +146,17 @@ static void test_protocols(void)
     static const char *const pref[] = { "rivet", NULL };
 
     /* The node ws client's form, a browser's form, repeated headers. */
-    const char *req = "GET / HTTP/1.1\r\n"
-                      "Sec-WebSocket-Protocol: rivet_encoding.bare,rivet,rivet_conn_params.%7B%22a%22%3A1%7D\r\n"
-                      "Sec-WebSocket-Protocol: rivet_target.actor ,  rivet_actor.abc\t,,rivet_token.t0k\r\n"
-                      "\r\n";
+    const char *req =
+        "GET / HTTP/1.1\r\n"
+        "Sec-WebSocket-Protocol: rivet_encoding.bare,rivet,rivet_conn_params.%7B%22a%22%3A1%7D\r\n"
+        "Sec-WebSocket-Protocol: rivet_target.actor ,  rivet_actor.abc\t,,rivet_token.t0k\r\n"
+        "\r\n";
     parse(&r, req, strlen(req));
     CHECK_EQ_INT(wsh_offers_parse(&o, &r), 6);
-    static const char *want[] = { "rivet_encoding.bare", "rivet",
-                                  "rivet_conn_params.%7B%22a%22%3A1%7D", "rivet_target.actor",
-                                  "rivet_actor.abc", "rivet_token.t0k" };
+    static const char *want[] = {
+        "rivet_encoding.bare", "rivet",           "rivet_conn_params.%7B%22a%22%3A1%7D",
+        "rivet_target.actor",  "rivet_actor.abc", "rivet_token.t0k"
+    };
     for (size_t i = 0; i < o.n && i < 6; i++)
         CHECK(o.v[i].len == strlen(want[i]) && !memcmp(o.v[i].p, want[i], o.v[i].len));
     const slice_t *sel = wsh_select_protocol(&o, pref);
@@ -194,22 +219,24 @@ static void test_101(void)
 {
     buf_t b = BUF_INIT;
     wsh_build_101(&b, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", "rivet", 5, NULL);
-    const char *want = "HTTP/1.1 101 Switching Protocols\r\n"
-                       "Upgrade: websocket\r\n"
-                       "Connection: Upgrade\r\n"
-                       "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
-                       "Sec-WebSocket-Protocol: rivet\r\n"
-                       "\r\n";
+    const char *want =
+        "HTTP/1.1 101 Switching Protocols\r\n"
+        "Upgrade: websocket\r\n"
+        "Connection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+        "Sec-WebSocket-Protocol: rivet\r\n"
+        "\r\n";
     CHECK_EQ_INT(b.len, strlen(want));
     CHECK_MEM(b.data, want, b.len);
     buf_reset(&b);
     wsh_build_101(&b, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", NULL, 0, "X-Sett: 1\r\n");
-    want = "HTTP/1.1 101 Switching Protocols\r\n"
-           "Upgrade: websocket\r\n"
-           "Connection: Upgrade\r\n"
-           "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
-           "X-Sett: 1\r\n"
-           "\r\n";
+    want =
+        "HTTP/1.1 101 Switching Protocols\r\n"
+        "Upgrade: websocket\r\n"
+        "Connection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+        "X-Sett: 1\r\n"
+        "\r\n";
     CHECK_EQ_INT(b.len, strlen(want));
     CHECK_MEM(b.data, want, b.len);
     /* A long selected name goes out whole. */
