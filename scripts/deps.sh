@@ -8,7 +8,7 @@ set -euo pipefail
 pkgs=(luajit2 libluajit2-5.1-dev libuv1-dev lua-luv-dev libwebsockets-dev
       libwebsockets-evlib-uv libhiredis-dev libhttp-parser-dev cmake pkg-config make gcc)
 if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
-  pkgs+=(redis-server redis-tools lua-busted clang libclang-rt-14-dev valgrind curl openssl
+  pkgs+=(redis-server redis-tools lua-busted clang libclang-rt-14-dev clang-format-14 valgrind curl openssl
           chromium chromium-driver)
   command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 fi
