@@ -100,21 +100,33 @@ build() { # dir, cmake flags...
   }
 }
 
+# Starts redis-server on a free loopback port, trying another port when the one picked was taken
+# meanwhile (redis then exits at once) or the server does not answer.
 start_redis() {
-  local port
-  for _ in $(seq 1 50); do
-    port=$((20000 + RANDOM % 20000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
+  local port attempt
+  for attempt in 1 2 3 4 5; do
+    for _ in $(seq 1 50); do
+      port=$((20000 + RANDOM % 20000))
+      (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
+    done
+    redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --daemonize no \
+      >"$logdir/redis.log" 2>&1 &
+    redis_pid=$!
+    for _ in $(seq 1 100); do
+      if redis-cli -p "$port" ping >/dev/null 2>&1; then
+        export SETT_TEST_REDIS_URL="redis://127.0.0.1:$port/0"
+        export SETT_TEST_REDIS_PORT=$port
+        return 0
+      fi
+      kill -0 "$redis_pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    stop_redis
   done
-  redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --daemonize no \
-    >"$logdir/redis.log" 2>&1 &
-  redis_pid=$!
-  for _ in $(seq 1 100); do
-    redis-cli -p "$port" ping >/dev/null 2>&1 && break
-    sleep 0.05
-  done
-  export SETT_TEST_REDIS_URL="redis://127.0.0.1:$port/0"
-  export SETT_TEST_REDIS_PORT=$port
+  echo "redis-server did not start:" >&2
+  cat "$logdir/redis.log" >&2
+  failed=$((failed + 1))
+  return 1
 }
 
 run_ctest() { # dir, label
