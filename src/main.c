@@ -79,6 +79,9 @@ static int cmd_check(const char *path)
 static void app_stop_now(uv_timer_t *t)
 {
     app_t *app = t->data;
+    /* A policy's timers are handles on this loop: stopped here, they cannot keep it running
+     * once the sockets are gone. */
+    lh_policy_stop(app->pol);
     net_server_destroy(app->net);
     app_close_handle((uv_handle_t *)&app->sigint);
     app_close_handle((uv_handle_t *)&app->sigterm);

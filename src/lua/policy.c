@@ -163,22 +163,35 @@ static unsigned lh_policy_scan_hooks(lua_State *L)
     return bits;
 }
 
+/* Calls sett.policy.retire on the policy in the registry slot ref: its timers stop and it can
+ * start no more. */
+static void lh_policy_retire_ref(lh_policy_t *p, int ref)
+{
+    lua_State *L = p->h->L;
+    if (ref == LUA_NOREF || p->mod == LUA_NOREF)
+        return;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->mod);
+    lua_getfield(L, -1, "retire");
+    lua_remove(L, -2);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    if (lh_pcall(p->h, 1, 0, "sett.policy.retire") != 0)
+        lua_pop(L, 1);
+}
+
+void lh_policy_stop(lh_policy_t *p)
+{
+    if (p && p->h->L)
+        lh_policy_retire_ref(p, p->ref);
+}
+
 /* Stops what the policy in the registry slot ref started (its timers) and drops the slot: the
  * policy is being replaced or removed, and nothing of it may run afterwards. */
 static void lh_policy_retire(lh_policy_t *p, int ref)
 {
-    lua_State *L = p->h->L;
     if (ref == LUA_NOREF)
         return;
-    if (p->mod != LUA_NOREF) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, p->mod);
-        lua_getfield(L, -1, "retire");
-        lua_remove(L, -2);
-        lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
-        if (lh_pcall(p->h, 1, 0, "sett.policy.retire") != 0)
-            lua_pop(L, 1);
-    }
-    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+    lh_policy_retire_ref(p, ref);
+    luaL_unref(p->h->L, LUA_REGISTRYINDEX, ref);
 }
 
 /* Tells sett.policy the budget of one timer callback: the budget of a hook call. */

@@ -29,6 +29,9 @@ int lh_policy_check(lh_t *h, const char *path, buf_t *err);
  * path NULL removes the policy, so every decision is built in. A policy that is replaced or
  * removed (here, or by lh_policy_free) has its timers stopped first. */
 int lh_policy_reload_from(lh_policy_t *p, const char *path, buf_t *err);
+/* Stops what the loaded policy started (its timers, its sett.hibernation asks) and keeps its
+ * hooks: at shutdown, so that no timer of a policy keeps the event loop running. */
+void lh_policy_stop(lh_policy_t *p);
 /* The longest one hook call or timer callback may run; the next call uses it. */
 void lh_policy_set_budget(lh_policy_t *p, uint64_t budget_ms);
 /* The bounds lh_policy_timeouts clamps answers to, per key; 0 keeps the derived bound (a

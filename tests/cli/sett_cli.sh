@@ -96,8 +96,11 @@ serve() { # signal, valgrind(0/1)
   local sig=$1 vg=$2 main admin pid
   main=$(free_port)
   admin=$(free_port)
+  # The policy keeps a timer ticking: a stop must not wait for it.
+  echo 'require("sett").timer.every(10, function() end) return {}' >"$tmp/ticking.lua"
   cat >"$tmp/run.lua" <<LUA
-return { listen = "127.0.0.1:$main", admin_listen = "127.0.0.1:$admin", log = { level = "info", format = "json" } }
+return { listen = "127.0.0.1:$main", admin_listen = "127.0.0.1:$admin", log = { level = "info", format = "json" },
+         policy = "$tmp/ticking.lua" }
 LUA
   if [ "$vg" = 1 ]; then
     valgrind --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
@@ -118,6 +121,8 @@ LUA
   # A byte-exact request target is not normalised on the way in (the answer is a 404 JSON).
   [ "$(curl -s --path-as-is -o /dev/null -w '%{http_code}' "http://127.0.0.1:$main/a%2Fb/../c?x=%41")" = 404 ] && ok || bad "main 404"
   kill "-$sig" "$pid"
+  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  kill -0 "$pid" 2>/dev/null && { bad "still running 15 s after SIG$sig"; kill -9 "$pid"; }
   wait "$pid"
   local rc=$?
   [ "$rc" -eq 0 ] && ok || { bad "exit after SIG$sig: $rc"; cat "$tmp/serve.log" >&2; [ -f "$tmp/vg.log" ] && cat "$tmp/vg.log" >&2; }
