@@ -8,23 +8,13 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import net from "node:net";
 import WebSocket from "ws";
+import { freePort, waitFor } from "./util.mjs";
 
 const here = dirname(new URL(import.meta.url).pathname);
 const SETT = process.env.SETT_BIN ?? join(here, "../../build/sett");
 const tmp = mkdtempSync(join(tmpdir(), "sett-gw-"));
 let sett, runner, base, admin, wsBase, logFile;
 
-function freePort() {
-  return new Promise((res) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
-}
-async function waitFor(fn, ms = 5000, what = "condition") {
-  const end = Date.now() + ms;
-  for (;;) {
-    try { const v = await fn(); if (v) return v; } catch {}
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 async function createActor(name, runnerName = "gw") {
   const r = await fetch(`${base}/actors?namespace=default`, { method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify({ name, key: `${name}-${Date.now()}-${Math.random()}`, runner_name_selector: runnerName, crash_policy: "restart" }) });

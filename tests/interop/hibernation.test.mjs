@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import net from "node:net";
 import WebSocket from "ws";
+import { freePort, sleep, waitFor, running } from "./util.mjs";
 
 const here = dirname(new URL(import.meta.url).pathname);
 const SETT = process.env.SETT_BIN ?? join(here, "../../build/sett");
@@ -18,18 +19,6 @@ const THRESHOLD = 1000; // hibernation.eligible_threshold_ms: rows refreshed eve
 const children = [];
 let redis, redisPort, main, limits;
 
-function freePort() {
-  return new Promise((res) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(fn, ms = 5000, what = "condition") {
-  const end = Date.now() + ms;
-  for (;;) {
-    try { const v = await fn(); if (v) return v; } catch {}
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 async function startRedis() {
   redis = spawn("redis-server", ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -98,7 +87,6 @@ async function spawnSett(s) {
 const setts = new Set();
 // A process killed by a signal has a signalCode and no exitCode; waiting for its exit again
 // would wait forever.
-const running = (p) => p.exitCode === null && p.signalCode === null;
 async function stopSett(s) {
   const p = s.proc;
   if (running(p)) { p.kill("SIGTERM"); await new Promise((r) => p.once("exit", r)); }

@@ -10,6 +10,7 @@ import { join, dirname } from "node:path";
 import net from "node:net";
 import WebSocket from "ws";
 import * as proto from "@rivetkit/engine-runner-protocol";
+import { freePort, waitFor } from "./util.mjs";
 
 const here = dirname(new URL(import.meta.url).pathname);
 const SETT = process.env.SETT_BIN ?? join(here, "../../build/sett");
@@ -17,17 +18,6 @@ const tmp = mkdtempSync(join(tmpdir(), "sett-rn-"));
 let sett, base, port, admin;
 const children = [];
 
-function freePort() {
-  return new Promise((res) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
-}
-async function waitFor(fn, ms = 8000, what = "condition") {
-  const end = Date.now() + ms;
-  for (;;) {
-    try { const v = await fn(); if (v) return v; } catch {}
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 function startRunner(name, key, endpoint = base, env = {}) {
   const child = fork(join(here, "lifecycle-runner.mjs"), [endpoint, name, key], { stdio: "ignore", env: { ...process.env, ...env } });
   child.events = [];

@@ -8,8 +8,8 @@ import { spawn, fork } from "node:child_process";
 import { mkdtempSync, writeFileSync, openSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
-import net from "node:net";
 import WebSocket from "ws";
+import { freePort, waitFor } from "./util.mjs";
 
 const here = dirname(new URL(import.meta.url).pathname);
 const SETT = process.env.SETT_BIN ?? join(here, "../../build/sett");
@@ -17,17 +17,6 @@ const tmp = mkdtempSync(join(tmpdir(), "sett-pol-"));
 const policy = join(tmp, "policy.lua");
 let sett, runner, base, admin, wsBase;
 
-function freePort() {
-  return new Promise((res) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
-}
-async function waitFor(fn, ms = 8000, what = "condition") {
-  const end = Date.now() + ms;
-  for (;;) {
-    try { const v = await fn(); if (v) return v; } catch {}
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 const ROUTE_V1 = `return {
   route = function(req)
     if req.path == "/teapot" then return { status = 418, headers = { ["x-policy"] = "v1" }, body = "short and stout" } end
