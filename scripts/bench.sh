@@ -642,7 +642,7 @@ scenario8() {
 
 targets() {
   say ""
-  say "## Targets (issue 7)"
+  say "## Targets"
   say ""
   say "| target | measured | met |"
   say "|---|---|---|"

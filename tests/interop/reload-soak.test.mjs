@@ -1,4 +1,4 @@
-// The reload soak the Lua-host issue asks for: 100 reloads of the policy (and with it the
+// The reload soak: 100 reloads of the policy (and with it the
 // configuration), 10 of them broken, while 200 WebSockets are open through the tunnel to the
 // real npm runner and the actors of half of them sleep and wake again and again (their sockets
 // hibernate). Every socket must stay open, every message must come back exactly once and in
