@@ -2,25 +2,14 @@
 // WebSocket handlers echo messages; "close:<code>" makes the actor close the socket itself;
 // /bytes/N answers a body of N bytes.
 // argv: endpoint runnerName
-import { Runner } from "@rivetkit/engine-runner";
+import { startRunner } from "./echo-runner-base.mjs";
 
 const [endpoint, runnerName] = process.argv.slice(2);
 // The bodies of /bytes/N, made once: filling 20 MiB on a loaded machine takes longer than the
 // tests' response start timeout.
 const pattern = new Uint8Array(20 * 1024 * 1024 + 1);
 for (let i = 0; i < pattern.length; i++) pattern[i] = i % 251;
-const runner = new Runner({
-  endpoint,
-  namespace: "default",
-  runnerName,
-  runnerKey: `key-${process.pid}`,
-  totalSlots: 100,
-  version: 1,
-  prepopulateActorNames: {},
-  metadata: {},
-  onConnected() { process.send?.({ connected: true }); },
-  onDisconnected() {},
-  onShutdown() {},
+startRunner(endpoint, runnerName, {
   fetch: async (_runner, actorId, _gw, _rq, request) => {
     const url = new URL(request.url);
     if (url.pathname === "/hang") return new Promise(() => {});
@@ -53,8 +42,4 @@ const runner = new Runner({
       ws.send(ev.data);
     });
   },
-  onActorStart: async () => {},
-  onActorStop: async () => {},
-  hibernatableWebSocket: { canHibernate: () => false },
 });
-runner.start();

@@ -3,22 +3,11 @@
 // "flood:<count>:<bytes>" makes the actor send
 // count binary messages of that size to the socket at once, as fast as the runner takes them.
 // argv: endpoint runnerName [token]
-import { Runner } from "@rivetkit/engine-runner";
+import { startRunner } from "./echo-runner-base.mjs";
 
 const [endpoint, runnerName, token] = process.argv.slice(2);
-const runner = new Runner({
-  endpoint,
+startRunner(endpoint, runnerName, {
   token,
-  namespace: "default",
-  runnerName,
-  runnerKey: `key-${process.pid}`,
-  totalSlots: 100,
-  version: 1,
-  prepopulateActorNames: {},
-  metadata: {},
-  onConnected() { process.send?.({ connected: true }); },
-  onDisconnected() {},
-  onShutdown() {},
   fetch: async (_runner, _actorId, _gw, _rq, request) => {
     const path = new URL(request.url).pathname;
     return new Response(path === "/headers" ? JSON.stringify(Object.fromEntries(request.headers)) : path);
@@ -34,8 +23,4 @@ const runner = new Runner({
       ws.send(ev.data);
     });
   },
-  onActorStart: async () => {},
-  onActorStop: async () => {},
-  hibernatableWebSocket: { canHibernate: () => false },
 });
-runner.start();
