@@ -608,7 +608,7 @@ machine() {
 scenario8() {
   command -v wrk >/dev/null || { log "scenario 8 skipped: wrk is not installed"; say ""; say "## 8. Slowloris: skipped (no wrk)"; return; }
   log "scenario 8: HTTP through the tunnel beside trickling connections"
-  local d=10 n=500; [ -n "$QUICK" ] && d=3
+  local d=10 n=1000; [ -n "$QUICK" ] && d=3
   # The head deadline is tuned down so that every trickling connection meets it, and is opened
   # again, several times within the run.
   sett_up "  limits = { header_timeout_ms = 2000 }," || return 1
