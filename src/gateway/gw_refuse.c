@@ -48,8 +48,14 @@ static void gw_refuse_ws(net_conn_t *c, hreq *req, const char *group, size_t gle
     if (gw_ws_upgrade(c, req, &gw_refused_handler, NULL) != 0)
         return;
     /* At debug, as the HTTP refusals are not logged either: a client may ask for unknown
-     * actors as often as it likes. */
+     * actors as often as it likes. The count is by group and code, without the ray id, so its
+     * series are as few as the errors sett and the policy name. */
     log_debug("gateway: websocket refused", LF_S("reason", reason));
+    char labels[2 * GW_REFUSE_NAME_MAX + 16];
+    snprintf(labels, sizeof labels, "reason=\"%.*s.%.*s\"", (int)glen, group, (int)clen, code);
+    met_inc(met_counter("gateway_websocket_refused_total",
+                        "WebSockets upgraded and closed 1011 before reaching an actor, by reason.",
+                        labels));
     net_ws_close(c, 1011, reason, (size_t)n);
 }
 

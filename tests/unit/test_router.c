@@ -290,8 +290,13 @@ static void expect(const char *head, int status, const char *body)
  * as the client has answered the close (well before the 2 s close wait). */
 static void expect_ws_refused(const char *head, const char *proto, const char *reason)
 {
+    char labels[128];
+    snprintf(labels, sizeof labels, "reason=\"%s\"", reason);
+    met_series_t *refused = met_counter("gateway_websocket_refused_total", NULL, labels);
+    double before = refused->value;
     answer_t a;
     int got = ask_ws(head, &a, 1, 1500);
+    CHECK(refused->value == before + 1);
     CHECK_EQ_INT(got, 101);
     char line[128];
     snprintf(line, sizeof line, "\r\nSec-WebSocket-Protocol: %s", proto ? proto : "");
